@@ -1,0 +1,162 @@
+"""Periodic jobs: declared in code by each app, synced into django-q2's Schedule table.
+
+Each app lists its jobs as ``SCHEDULES`` in its ``tasks`` module. ``schedules_sync`` creates the
+missing ones and keeps the code-owned fields (function, arguments, timeout) current, but never
+touches the timing or an admin's decision to pause a job, so curating schedules in the admin
+survives restarts and deploys.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any
+
+from django.apps import apps
+from django.core.cache import cache
+from django.db.models import F
+from django.utils import timezone
+from django.utils.module_loading import module_has_submodule
+
+log = logging.getLogger(__name__)
+
+SCHEDULE_PREFIX = "lenny:"
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """One periodic job. ``minutes`` or ``cron`` sets when it runs."""
+
+    name: str
+    func: str
+    minutes: int | None = None
+    cron: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    # Seconds; must stay below Q_CLUSTER["retry"] so a slow run is never started twice.
+    timeout: int = 300
+    cluster: str | None = None
+    description: str = ""
+
+    @property
+    def schedule_name(self) -> str:
+        return SCHEDULE_PREFIX + self.name
+
+
+def schedules_collect() -> list[PeriodicJob]:
+    jobs: list[PeriodicJob] = []
+    for app in apps.get_app_configs():
+        if module_has_submodule(app.module, "tasks"):
+            module = import_module(f"{app.name}.tasks")
+            jobs.extend(getattr(module, "SCHEDULES", []))
+    names = [job.name for job in jobs]
+    duplicated = {n for n in names if names.count(n) > 1}
+    if duplicated:
+        raise ValueError(f"periodic job names declared twice: {sorted(duplicated)}")
+    return jobs
+
+
+def schedules_sync(*, jobs: Iterable[PeriodicJob] | None = None) -> dict[str, list[str]]:
+    """Create or update the django-q2 schedules for ``jobs``; return what changed."""
+    from django.conf import settings
+    from django_q.models import Schedule
+
+    jobs = list(schedules_collect() if jobs is None else jobs)
+    retry = settings.Q_CLUSTER.get("retry", 0)
+    report: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "removed": []}
+    for job in jobs:
+        if retry and job.timeout >= retry:
+            raise ValueError(f"job {job.name}: timeout {job.timeout}s must be below retry {retry}s")
+        code_owned = {
+            "func": job.func,
+            "kwargs": repr({**job.kwargs, "q_options": {"timeout": job.timeout}}),
+            "cluster": job.cluster,
+        }
+        existing = Schedule.objects.filter(name=job.schedule_name).first()
+        if existing is None:
+            timing = (
+                {"schedule_type": Schedule.CRON, "cron": job.cron}
+                if job.cron
+                else {"schedule_type": Schedule.MINUTES, "minutes": job.minutes or 60}
+            )
+            Schedule.objects.create(
+                name=job.schedule_name, repeats=-1, next_run=timezone.now(), **timing, **code_owned
+            )
+            report["created"].append(job.name)
+        elif any(getattr(existing, k) != v for k, v in code_owned.items()):
+            Schedule.objects.filter(pk=existing.pk).update(**code_owned)
+            report["updated"].append(job.name)
+        else:
+            report["unchanged"].append(job.name)
+    declared = {job.schedule_name for job in jobs}
+    stale = Schedule.objects.filter(name__startswith=SCHEDULE_PREFIX).exclude(name__in=declared)
+    report["removed"] = sorted(
+        n.removeprefix(SCHEDULE_PREFIX) for n in stale.values_list("name", flat=True)
+    )
+    stale.delete()
+    return report
+
+
+def sync_after_migrate(**kwargs: Any) -> None:
+    """post_migrate hook: `migrate` leaves the schedules in step with the code."""
+    from django.db import connection
+
+    if "django_q_schedule" not in connection.introspection.table_names():
+        return
+    schedules_sync()
+
+
+class JobAlreadyRunning(Exception):
+    pass
+
+
+def periodic_job(name: str, *, lock_seconds: int = 900) -> Callable:
+    """Run the wrapped task under a cross-worker lock and record its outcome in ``JobRun``.
+
+    A run that finds the lock held returns ``"skipped"`` at once: a slow run of a job never
+    overlaps the next one. The lock expires by itself after ``lock_seconds`` in case a worker
+    dies holding it.
+    """
+
+    def decorator(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from lenny.models import JobRun
+
+            lock_key = f"job-lock:{name}"
+            token = uuid.uuid4().hex
+            if not cache.add(lock_key, token, timeout=lock_seconds):
+                log.info("job %s skipped: previous run still going", name)
+                return "skipped"
+            started = time.monotonic()
+            JobRun.objects.update_or_create(name=name, defaults={"last_started": timezone.now()})
+            try:
+                result = func(*args, **kwargs)
+            except Exception as exc:
+                JobRun.objects.filter(name=name).update(
+                    last_failure=timezone.now(),
+                    last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                    last_duration=time.monotonic() - started,
+                    runs=F("runs") + 1,
+                    failures=F("failures") + 1,
+                )
+                raise
+            else:
+                JobRun.objects.filter(name=name).update(
+                    last_success=timezone.now(),
+                    last_duration=time.monotonic() - started,
+                    runs=F("runs") + 1,
+                )
+                return result
+            finally:
+                if cache.get(lock_key) == token:
+                    cache.delete(lock_key)
+
+        wrapper.job_name = name  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator

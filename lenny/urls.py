@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from lenny import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("allauth.urls")),
+    path("account/", include("accounts.urls")),
+    path("market/", include("market.urls")),
+    path("stores/", include("stores.urls")),
+    path("admin/", admin.site.urls),
+]
