@@ -109,10 +109,12 @@ if REDIS_URL:
         }
     }
 else:
+    # A file cache rather than local memory: the web server and the workers are separate
+    # processes and must share job locks, ESI cache headers and the cluster's heartbeat.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "lenny",
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
         }
     }
 
@@ -171,6 +173,28 @@ LENNY_USER_AGENT = env(
 )
 UPSTREAM_TIMEOUT = env.float("UPSTREAM_TIMEOUT", default=20.0)
 
+# --- ESI client -------------------------------------------------------------------------------
+# Pages of one paged result fetched at once (ESI's market orders: ~400 pages for The Forge).
+ESI_MAX_IN_FLIGHT = env.int("ESI_MAX_IN_FLIGHT", default=20)
+# 5xx answers and timeouts are retried this many times, after base * 2^n seconds (jittered).
+ESI_MAX_RETRIES = env.int("ESI_MAX_RETRIES", default=3)
+ESI_BACKOFF_BASE = env.float("ESI_BACKOFF_BASE", default=0.5)
+ESI_BACKOFF_MAX = env.float("ESI_BACKOFF_MAX", default=10.0)
+# Stop sending while ESI's error limit is at or below this many errors, until it resets.
+ESI_ERROR_LIMIT_MARGIN = env.int("ESI_ERROR_LIMIT_MARGIN", default=10)
+# Stop sending while a rate-limit bucket has this many tokens or fewer left.
+ESI_RATE_LIMIT_MARGIN = env.int("ESI_RATE_LIMIT_MARGIN", default=10)
+# The longest a request waits for a limit to clear before it fails instead.
+ESI_MAX_WAIT = env.float("ESI_MAX_WAIT", default=120.0)
+# Market history: at most this many requests in this time ("300/1m"), across all workers.
+ESI_HISTORY_RATE = env("ESI_HISTORY_RATE", default="300/1m")
+# Pages that disagree on Last-Modified (the snapshot rolled over mid-fetch): wait, fetch again.
+ESI_ROLLOVER_RETRIES = env.int("ESI_ROLLOVER_RETRIES", default=3)
+ESI_ROLLOVER_WAIT = env.float("ESI_ROLLOVER_WAIT", default=5.0)
+# The replay ESI's history: "auto" (the shared archive when present, else the repo's sample),
+# "sample", "full" or a path.
+ESI_REPLAY_HISTORY = env("ESI_REPLAY_HISTORY", default="auto")
+
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -218,3 +242,40 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Accounts and EVE SSO ---------------------------------------------------------------------
+if PRODUCTION and not FIELD_ENCRYPTION_KEYS:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "Set FIELD_ENCRYPTION_KEYS when LENNY_PRODUCTION=1: tokens at rest must not depend on "
+        "SECRET_KEY (generate one with `python -c 'from cryptography.fernet import Fernet; "
+        "print(Fernet.generate_key().decode())'`)"
+    )
+# What Lenny asks EVE SSO for: the wallet, the character's orders, structure markets.
+EVE_SSO_SCOPES = [
+    "esi-wallet.read_character_wallet.v1",
+    "esi-markets.read_character_orders.v1",
+    "esi-markets.structure_markets.v1",
+]
+SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_PROVIDERS = {"eveonline_v2": {"SCOPE": EVE_SSO_SCOPES}}
+if EVE_SSO_CLIENT_ID:
+    # The EVE application lives in the settings, so production needs no SocialApp row.
+    SOCIALACCOUNT_PROVIDERS["eveonline_v2"]["APPS"] = [
+        {"name": "EVE Online", "client_id": EVE_SSO_CLIENT_ID, "secret": EVE_SSO_SECRET}
+    ]
+SOCIALACCOUNT_REQUESTS_TIMEOUT = UPSTREAM_TIMEOUT
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("accounts.context_processors.eve_characters")
+# Tokens never show in clear on error pages, in error mails or in the logs.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "accounts.reporting.TokenRedactingReporterFilter"
+LOGGING["filters"] = {"redact_tokens": {"()": "accounts.redaction.RedactTokensLogFilter"}}
+LOGGING["handlers"]["console"]["filters"] = ["redact_tokens"]
+
+# --- Card catalog (Scryfall) ------------------------------------------------------------------
+# Scryfall asks for at most 10 requests per second and a 30-second pause after a 429.
+SCRYFALL_REQUEST_INTERVAL = env.float("SCRYFALL_REQUEST_INTERVAL", default=0.1)
+SCRYFALL_BACKOFF_SECONDS = env.float("SCRYFALL_BACKOFF_SECONDS", default=30.0)
+SCRYFALL_BULK_TYPE = env("SCRYFALL_BULK_TYPE", default="default_cards")
+# Bulk downloads land here (and resume from here after an interruption).
+SCRYFALL_DOWNLOAD_DIR = Path(env("SCRYFALL_DOWNLOAD_DIR", default=str(DATA_DIR / "scryfall")))

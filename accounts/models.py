@@ -1,0 +1,168 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from allauth.socialaccount.models import SocialAccount
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.fees import FeeRates, fee_rates
+from accounts.fields import EncryptedTextField
+
+# An access token this close to its expiry is refreshed before use.
+ACCESS_TOKEN_MARGIN = timedelta(seconds=60)
+
+
+class CharacterQuerySet(models.QuerySet):
+    def owned_by(self, user: AbstractBaseUser) -> CharacterQuerySet:
+        return self.filter(owner=user)
+
+    def usable(self) -> CharacterQuerySet:
+        """Characters whose tokens still work: the ones periodic jobs should sync."""
+        return self.filter(needs_relogin=False)
+
+
+class Character(models.Model):
+    """An EVE character linked to a Lenny user through EVE SSO; holds its (encrypted) tokens."""
+
+    character_id = models.BigIntegerField("EVE character id", unique=True)
+    name = models.CharField(max_length=100)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="characters"
+    )
+    # CCP's hash of (character, EVE account): it changes when the character is sold.
+    owner_hash = models.CharField(max_length=100)
+    # The allauth login this character came from: removing either removes both.
+    social_account = models.OneToOneField(
+        SocialAccount,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="character",
+    )
+    scopes = models.JSONField(default=list, blank=True, help_text="ESI scopes granted")
+    access_token = EncryptedTextField(blank=True, default="")
+    refresh_token = EncryptedTextField(blank=True, default="")
+    access_token_expires_at = models.DateTimeField(null=True, blank=True)
+    token_refreshed_at = models.DateTimeField(null=True, blank=True)
+    needs_relogin = models.BooleanField(
+        default=False, help_text="EVE SSO refused the refresh token: the pilot must log in again"
+    )
+    token_error = models.CharField(max_length=300, blank=True)
+    linked_at = models.DateTimeField(default=timezone.now)
+
+    objects = CharacterQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:
+        # Never the tokens: reprs end up in logs and error reports.
+        return f"<Character {self.character_id} {self.name!r}>"
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in (self.scopes or [])
+
+    @property
+    def missing_scopes(self) -> list[str]:
+        """The scopes Lenny asks for that this character's login did not grant."""
+        return [scope for scope in settings.EVE_SSO_SCOPES if not self.has_scope(scope)]
+
+    def portrait_url(self, size: int = 64) -> str:
+        return f"{settings.EVE_IMAGE_BASE_URL}/characters/{self.character_id}/portrait?size={size}"
+
+    @property
+    def schedule_prefix(self) -> str:
+        """Name prefix of this character's own django-q2 schedules; they stop on re-login."""
+        return f"character:{self.character_id}:"
+
+    def access_token_fresh(self, *, now: datetime | None = None) -> bool:
+        now = now or timezone.now()
+        return bool(
+            self.access_token
+            and self.access_token_expires_at
+            and self.access_token_expires_at > now + ACCESS_TOKEN_MARGIN
+        )
+
+    @property
+    def token_status(self) -> str:
+        if self.needs_relogin:
+            return "needs re-login"
+        if not self.refresh_token:
+            return "no token"
+        if self.access_token_fresh():
+            return "valid"
+        return "expired, refreshes on next use"
+
+
+class TradingProfile(models.Model):
+    """A trader's skills and standings, which set their sales tax and broker fee."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="trading_profile"
+    )
+    accounting_level = models.PositiveSmallIntegerField(
+        "Accounting", default=0, validators=[MaxValueValidator(5)]
+    )
+    broker_relations_level = models.PositiveSmallIntegerField(
+        "Broker Relations", default=0, validators=[MaxValueValidator(5)]
+    )
+    faction_standing = models.DecimalField(
+        max_digits=4,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(-10)), MaxValueValidator(Decimal(10))],
+        help_text="Your standing to the station owner's faction (-10 to 10).",
+    )
+    corporation_standing = models.DecimalField(
+        max_digits=4,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(-10)), MaxValueValidator(Decimal(10))],
+        help_text="Your standing to the station owner's corporation (-10 to 10).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(accounting_level__lte=5) & Q(broker_relations_level__lte=5),
+                name="trading_profile_skill_levels_0_to_5",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    (Q(faction_standing__isnull=True) | Q(faction_standing__range=(-10, 10)))
+                    & (
+                        Q(corporation_standing__isnull=True)
+                        | Q(corporation_standing__range=(-10, 10))
+                    )
+                ),
+                name="trading_profile_standings_within_10",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Trading profile of {self.user}"
+
+    @classmethod
+    def for_user(cls, user: AbstractBaseUser) -> TradingProfile:
+        profile, _ = cls.objects.get_or_create(user=user)
+        return profile
+
+    def fee_rates(self) -> FeeRates:
+        return fee_rates(
+            accounting=self.accounting_level,
+            broker_relations=self.broker_relations_level,
+            faction_standing=self.faction_standing or 0,
+            corporation_standing=self.corporation_standing or 0,
+        )
