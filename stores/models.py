@@ -1,0 +1,466 @@
+"""The card catalog (Scryfall's sets, cards and printings) and each user's want list.
+
+A ``Card`` is one oracle identity — the rules card, whatever its printings — and a ``Printing`` one
+Scryfall card object: a card in a set, with a collector number and a language. A want list is a
+user's ``WantedCard`` rows, each with 0..n ``WantSpec`` rows that narrow which printings, finishes,
+conditions, languages and prices are acceptable (several specs mean "any of these"; none means
+"any copy of the card").
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models, transaction
+from django.db.models import Q
+
+MAX_AMOUNT = 9999
+
+
+class Finish(models.TextChoices):
+    NONFOIL = "nonfoil", "non-foil"
+    FOIL = "foil", "foil"
+    ETCHED = "etched", "etched foil"
+
+
+class Condition(models.TextChoices):
+    """Card conditions, best first: a want accepts its worst condition and everything above."""
+
+    NM = "NM", "Near Mint"
+    LP = "LP", "Lightly Played"
+    MP = "MP", "Moderately Played"
+    HP = "HP", "Heavily Played"
+    DMG = "DMG", "Damaged"
+
+
+def condition_at_least(condition: str, worst_acceptable: str) -> bool:
+    """Is ``condition`` as good as ``worst_acceptable`` or better?"""
+    order = Condition.values
+    return order.index(condition) <= order.index(worst_acceptable)
+
+
+# Scryfall's language codes, in its own order.
+LANGUAGES = {
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "de": "German",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "ja": "Japanese",
+    "ko": "Korean",
+    "ru": "Russian",
+    "zhs": "Simplified Chinese",
+    "zht": "Traditional Chinese",
+    "he": "Hebrew",
+    "la": "Latin",
+    "grc": "Ancient Greek",
+    "ar": "Arabic",
+    "sa": "Sanskrit",
+    "ph": "Phyrexian",
+    "qya": "Quenya",
+}
+
+
+# --- Catalog ----------------------------------------------------------------------------------
+class Set(models.Model):
+    code = models.CharField(max_length=10, unique=True, help_text="Scryfall's set code, lower case")
+    name = models.CharField(max_length=200)
+    set_type = models.CharField(max_length=40, blank=True)
+    released_at = models.DateField(null=True, blank=True)
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="children"
+    )
+    digital = models.BooleanField(default=False, help_text="only released on MTGO or Arena")
+
+    class Meta:
+        ordering = ["-released_at", "code"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code.upper()})"
+
+
+class Card(models.Model):
+    class Kind(models.TextChoices):
+        CARD = "card", "playable card"
+        TOKEN = "token", "token or emblem"
+        ART = "art", "art card"
+
+    oracle_id = models.UUIDField(unique=True)
+    name = models.CharField(max_length=300, help_text='all faces, e.g. "Driven // Despair"')
+    layout = models.CharField(max_length=30)
+    # Tokens and art cards share names with playable cards ("Snake", art series of every card):
+    # they are kept in the catalog but apart (they get no CardName), so search and deck lists
+    # only find real cards.
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CARD)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["kind", "name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def front_face_name(self) -> str:
+        return self.name.split(" // ")[0]
+
+    def paper_printings(self) -> models.QuerySet[Printing]:
+        return self.printings.filter(digital=False).select_related("set")
+
+    def spec_problems(
+        self,
+        *,
+        set_code: str = "",
+        collector_number: str = "",
+        finish: str = "any",
+        language: str = "",
+    ) -> tuple[dict[str, str], Set | None]:
+        """Check a printing spec against this card's real paper printings.
+
+        Returns the problems by field name (each listing the valid options) and the spec's set.
+        Every criterion narrows the printings the next one is checked against, so "foil" is
+        refused for a set whose printing of the card was never foil.
+        """
+        printings = list(self.paper_printings())
+        problems: dict[str, str] = {}
+        chosen_set = None
+        if not printings:
+            return {"card": f"{self.name} has no paper printings to choose from."}, None
+        if set_code:
+            in_set = [p for p in printings if p.set.code == set_code.strip().lower()]
+            if not in_set:
+                problems["set_code"] = (
+                    f"{self.name} was never printed in {set_code.strip().upper()}; "
+                    f"printed in: {_options(sorted({str(p.set) for p in printings}))}."
+                )
+                return problems, None
+            chosen_set = in_set[0].set
+            printings = in_set
+        if collector_number:
+            numbered = [p for p in printings if p.collector_number == collector_number.strip()]
+            if not numbered:
+                where = f" in {chosen_set.code.upper()}" if chosen_set else ""
+                problems["collector_number"] = (
+                    f"{self.name} has no printing numbered {collector_number}{where}; "
+                    f"valid: {_options(sorted({p.collector_number for p in printings}))}."
+                )
+                return problems, chosen_set
+            printings = numbered
+        if language:
+            spoken = [p for p in printings if p.lang == language]
+            if not spoken:
+                problems["language"] = (
+                    f"{self.name} was never printed in {LANGUAGES.get(language, language)}"
+                    f"{_narrowed(set_code, collector_number)}; languages: "
+                    f"{_options(sorted({LANGUAGES.get(p.lang, p.lang) for p in printings}))}."
+                )
+                return problems, chosen_set
+            printings = spoken
+        finish_wanted = finish and finish != WantSpec.ANY_FINISH
+        if finish_wanted and not any(finish in p.finishes for p in printings):
+            finishes = sorted({f for p in printings for f in p.finishes})
+            problems["finish"] = (
+                f"{self.name} was never printed {Finish(finish).label}"
+                f"{_narrowed(set_code, collector_number)}; finishes: {_options(finishes)}."
+            )
+        return problems, chosen_set
+
+
+def _options(values: list[str], limit: int = 12) -> str:
+    shown = ", ".join(values[:limit])
+    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
+
+
+def _narrowed(set_code: str, collector_number: str) -> str:
+    if set_code and collector_number:
+        return f" as {set_code.upper()} {collector_number}"
+    if set_code:
+        return f" in {set_code.upper()}"
+    if collector_number:
+        return f" as number {collector_number}"
+    return ""
+
+
+class CardName(models.Model):
+    """Every name a playable card answers to: its full name and, for multi-face layouts, each
+    face's name. Tokens and art cards have none, so search and deck lists never find them.
+
+    ``search_key`` is ``stores.catalog.name_normalise(name)``; on PostgreSQL it carries a trigram
+    index (substring and fuzzy search) and a pattern index (prefix search), see migration 0002.
+    """
+
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="names")
+    name = models.CharField(max_length=300)
+    search_key = models.CharField(max_length=300)
+    is_face = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["card", "search_key"], name="cardname_once_per_card")
+        ]
+        indexes = [models.Index(fields=["search_key"], name="cardname_search_key")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Printing(models.Model):
+    scryfall_id = models.UUIDField(unique=True)
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="printings")
+    set = models.ForeignKey(Set, on_delete=models.PROTECT, related_name="printings")
+    # Not always a number: "232a", "229★", "158†", "DDU-50".
+    collector_number = models.CharField(max_length=20)
+    lang = models.CharField(max_length=5)
+    released_at = models.DateField(null=True, blank=True)
+    has_nonfoil = models.BooleanField(default=False)
+    has_foil = models.BooleanField(default=False)
+    has_etched = models.BooleanField(default=False)
+    digital = models.BooleanField(default=False)
+    tcgplayer_id = models.PositiveIntegerField(null=True, blank=True)
+    # Scryfall's daily reference prices: a hint when choosing a max price, not a store price.
+    price_usd = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    price_usd_foil = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    price_usd_etched = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    price_eur = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    price_eur_foil = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    price_tix = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+
+    class Meta:
+        ordering = ["set__code", "collector_number", "lang"]
+        indexes = [models.Index(fields=["card", "set"], name="printing_card_set")]
+
+    def __str__(self) -> str:
+        return f"{self.card.name} ({self.set.code.upper()} {self.collector_number}, {self.lang})"
+
+    @property
+    def finishes(self) -> list[str]:
+        flags = {Finish.NONFOIL: self.has_nonfoil, Finish.FOIL: self.has_foil}
+        flags[Finish.ETCHED] = self.has_etched
+        return [str(finish) for finish, present in flags.items() if present]
+
+
+class CatalogImport(models.Model):
+    """One successful catalog import: where it came from and what it changed."""
+
+    source = models.CharField(max_length=500)
+    bulk_type = models.CharField(max_length=40, blank=True)
+    bulk_updated_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(auto_now_add=True)
+    seconds = models.FloatField()
+    objects_read = models.PositiveIntegerField()
+    skipped = models.PositiveIntegerField(default=0)
+    sets_created = models.PositiveIntegerField()
+    cards_created = models.PositiveIntegerField()
+    printings_created = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-finished_at"]
+        get_latest_by = "finished_at"
+
+    def __str__(self) -> str:
+        return f"{self.source} at {self.finished_at:%Y-%m-%d %H:%M}"
+
+
+# --- Want lists -------------------------------------------------------------------------------
+class WantedCardQuerySet(models.QuerySet):
+    def for_owner(self, owner: Any) -> WantedCardQuerySet:
+        return self.filter(owner=owner).select_related("card").prefetch_related("specs__set")
+
+    def merge(
+        self,
+        *,
+        owner: Any,
+        card: Card,
+        amount: int,
+        specs: list[dict[str, Any]] | None = None,
+        mode: str = "add",
+    ) -> tuple[WantedCard, bool]:
+        """Track ``amount`` copies of ``card`` for ``owner``, merging with what is tracked.
+
+        ``mode`` "add" adds the amounts, "max" keeps the larger one. Specs are merged as a union
+        of acceptable printings: a want with no specs already accepts any copy, so it stays
+        open; otherwise new specs are added unless an identical one exists. Returns the want and
+        whether it was created.
+        """
+        specs = specs or []
+        with transaction.atomic():
+            wanted, created = self.select_for_update().get_or_create(
+                owner=owner, card=card, defaults={"amount": min(amount, MAX_AMOUNT)}
+            )
+            if created:
+                for spec in specs:
+                    wanted.specs.create(**spec)
+                return wanted, True
+            total = wanted.amount + amount if mode == "add" else max(wanted.amount, amount)
+            wanted.amount = min(total, MAX_AMOUNT)
+            wanted.save(update_fields=["amount", "updated_at"])
+            existing = list(wanted.specs.all())
+            if existing and not specs:
+                # The new copies accept any printing, so the merged want does too.
+                wanted.specs.all().delete()
+            elif existing:
+                known = {s.identity() for s in existing}
+                for spec in specs:
+                    candidate = WantSpec(wanted=wanted, **spec)
+                    if candidate.identity() not in known:
+                        candidate.save()
+                        known.add(candidate.identity())
+            return wanted, False
+
+    def merge_rows(self, *, owner: Any, rows: list[dict[str, Any]], mode: str) -> tuple[int, int]:
+        """Merge rows of plain data (``{"card": id, "amount": n, "specs": [{"set": id, ...}]}``,
+        as a deck-list preview carries them) into ``owner``'s want list, all or nothing.
+        Returns how many cards were added and how many merged with tracked ones."""
+        cards = Card.objects.in_bulk([row["card"] for row in rows])
+        set_ids = [s["set"] for row in rows for s in row["specs"] if s.get("set")]
+        sets = Set.objects.in_bulk(set_ids)
+        added = merged = 0
+        with transaction.atomic():
+            for row in rows:
+                card = cards.get(row["card"])
+                if card is None:
+                    continue
+                specs = [{**spec, "set": sets.get(spec.get("set"))} for spec in row["specs"]]
+                _, created = self.merge(
+                    owner=owner, card=card, amount=row["amount"], specs=specs, mode=mode
+                )
+                added, merged = (added + 1, merged) if created else (added, merged + 1)
+        return added, merged
+
+
+class WantedCard(models.Model):
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wanted_cards"
+    )
+    card = models.ForeignKey(Card, on_delete=models.PROTECT, related_name="wanted_by")
+    amount = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_AMOUNT)]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = WantedCardQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["card__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "card"], name="wanted_card_once_per_owner"),
+            models.CheckConstraint(
+                condition=Q(amount__gte=1) & Q(amount__lte=MAX_AMOUNT), name="wanted_amount_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.card.name}"
+
+    def criteria(self) -> dict[str, Any]:
+        """This want as plain data for matching store listings against it.
+
+        ``specs`` is a list of alternatives (any of them will do); an empty list means any copy.
+        """
+        return {
+            "name": self.card.name,
+            "front_face": self.card.front_face_name,
+            "amount": self.amount,
+            "specs": [spec.criteria() for spec in self.specs.all()],
+        }
+
+    def export_line(self) -> str:
+        """The want as a deck-list line the importer reads back (Arena/Moxfield style)."""
+        line = f"{self.amount} {self.card.name}"
+        specs = list(self.specs.all())
+        if len(specs) == 1 and specs[0].set_id:
+            spec = specs[0]
+            line += f" ({spec.set.code.upper()})"
+            if spec.collector_number:
+                line += f" {spec.collector_number}"
+            if spec.finish == Finish.FOIL:
+                line += " *F*"
+            elif spec.finish == Finish.ETCHED:
+                line += " *E*"
+        return line
+
+
+class WantSpec(models.Model):
+    """One acceptable kind of copy for a wanted card; blank fields accept anything."""
+
+    ANY_FINISH = "any"
+    FINISH_CHOICES = [(ANY_FINISH, "any finish"), *Finish.choices]
+
+    wanted = models.ForeignKey(WantedCard, on_delete=models.CASCADE, related_name="specs")
+    set = models.ForeignKey(Set, null=True, blank=True, on_delete=models.PROTECT)
+    collector_number = models.CharField(max_length=20, blank=True)
+    finish = models.CharField(max_length=10, choices=FINISH_CHOICES, default=ANY_FINISH)
+    worst_condition = models.CharField(
+        "worst acceptable condition",
+        max_length=3,
+        choices=Condition.choices,
+        default=Condition.DMG,
+    )
+    language = models.CharField(max_length=5, blank=True, choices=list(LANGUAGES.items()))
+    max_price = models.DecimalField(
+        "max price per copy",
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="in your stores' currency",
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_price__isnull=True) | Q(max_price__gt=0),
+                name="want_spec_max_price_positive",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def identity(self) -> tuple:
+        price = None if self.max_price is None else Decimal(self.max_price).normalize()
+        return (
+            self.set_id,
+            self.collector_number,
+            self.finish,
+            self.worst_condition,
+            self.language,
+            price,
+        )
+
+    def summary(self) -> str:
+        parts = []
+        if self.set_id:
+            number = f" {self.collector_number}" if self.collector_number else ""
+            parts.append(self.set.code.upper() + number)
+        elif self.collector_number:
+            parts.append(f"#{self.collector_number}")
+        if self.finish != self.ANY_FINISH:
+            parts.append(Finish(self.finish).label)
+        if self.worst_condition != Condition.DMG:
+            parts.append(
+                "NM only" if self.worst_condition == Condition.NM else f"{self.worst_condition}+"
+            )
+        if self.language:
+            parts.append(LANGUAGES.get(self.language, self.language))
+        if self.max_price is not None:
+            parts.append(f"≤ {self.max_price}")
+        return " · ".join(parts) or "any copy"
+
+    def criteria(self) -> dict[str, Any]:
+        return {
+            "set_code": self.set.code if self.set_id else "",
+            "set_name": self.set.name if self.set_id else "",
+            "collector_number": self.collector_number,
+            "finish": self.finish,
+            "worst_condition": self.worst_condition,
+            "language": self.language,
+            "max_price": self.max_price,
+        }

@@ -1,0 +1,81 @@
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import expect
+
+from stores.catalog import catalog_import
+from stores.models import WantedCard
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+SAMPLES = Path(__file__).resolve().parents[2] / "stores" / "tests" / "data" / "scryfall"
+
+
+@pytest.fixture
+def alice_page(page, live_server, client, user):
+    for name in ("cards-sample.jsonl", "power9.jsonl"):
+        catalog_import(path=SAMPLES / name, progress=False)
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    page.context.add_cookies(
+        [{"name": settings.SESSION_COOKIE_NAME, "value": cookie, "url": live_server.url}]
+    )
+    page.goto("/stores/")
+    # Set on the window: a page reload would lose it.
+    page.evaluate("window.noReload = true")
+    return page
+
+
+def test_a_card_is_added_through_the_autocomplete_and_its_amount_edited_inline(alice_page, user):
+    page = alice_page
+    expect(page.get_by_text("You are not tracking any cards yet")).to_be_visible()
+    page.get_by_label("Card", exact=True).press_sequentially("myst", delay=40)
+    page.locator(".autocomplete [role=option]", has_text="Mystic Snake").click()
+    expect(page.get_by_label("Card", exact=True)).to_have_value("Mystic Snake")
+    expect(page.locator(".autocomplete ul.suggestions")).to_have_count(0)
+    page.get_by_label("Amount", exact=True).fill("3")
+    page.get_by_role("button", name="Add", exact=True).click()
+
+    row = page.locator("#want-rows tr.want", has_text="Mystic Snake")
+    expect(row.get_by_label("Amount of Mystic Snake")).to_have_value("3")
+    expect(page.get_by_text("Added 3 copies of Mystic Snake.")).to_be_visible()
+    expect(page.locator("#want-empty")).to_have_count(0)
+    expect(page.get_by_label("Card", exact=True)).to_have_value("")
+
+    amount = row.get_by_label("Amount of Mystic Snake")
+    with page.expect_response("**/amount"):
+        amount.fill("5")
+        amount.press("Tab")
+    expect(
+        page.locator("#want-rows tr.want", has_text="Mystic Snake").get_by_label(
+            "Amount of Mystic Snake"
+        )
+    ).to_have_value("5")
+    assert WantedCard.objects.get(owner=user).amount == 5
+    assert page.evaluate("window.noReload") is True
+
+
+def test_the_keyboard_picks_a_suggestion_and_a_typo_offers_did_you_mean(alice_page, user):
+    page = alice_page
+    card = page.get_by_label("Card", exact=True)
+    card.press_sequentially("black lo", delay=40)
+    expect(page.locator(".autocomplete [role=option]").first).to_have_text("Black Lotus")
+    card.press("ArrowDown")
+    card.press("Enter")
+    expect(card).to_have_value("Black Lotus")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.locator("#want-rows tr.want", has_text="Black Lotus")).to_be_visible()
+
+    page.get_by_label("Card", exact=True).fill("Mystc Snake")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.get_by_text("No card named “Mystc Snake” in the catalog.")).to_be_visible()
+    page.get_by_role("button", name="Mystic Snake").click()
+    expect(page.locator("#want-rows tr.want", has_text="Mystic Snake")).to_be_visible()
+
+    page.get_by_role("button", name="Remove Black Lotus").click()
+    expect(page.locator("#want-rows tr.want", has_text="Black Lotus")).to_have_count(0)
+    assert sorted(WantedCard.objects.filter(owner=user).values_list("card__name", flat=True)) == [
+        "Mystic Snake"
+    ]
+    assert page.evaluate("window.noReload") is True
