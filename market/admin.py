@@ -1,0 +1,125 @@
+"""Admin pages for the static data (searchable, read-only: `import_sde` owns it) and snapshots."""
+
+from django.contrib import admin
+
+from market.models import (
+    Category,
+    Constellation,
+    Group,
+    MarketGroup,
+    MarketSnapshot,
+    Region,
+    SolarSystem,
+    Station,
+    Type,
+    TypeRegionStats,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows come from an import; an edit here would be overwritten by the next one."""
+
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Region)
+class RegionAdmin(ReadOnlyAdmin):
+    list_display = ["name", "id"]
+    search_fields = ["name", "=id"]
+
+
+@admin.register(Constellation)
+class ConstellationAdmin(ReadOnlyAdmin):
+    list_display = ["name", "id", "region"]
+    list_select_related = ["region"]
+    search_fields = ["name", "=id"]
+
+
+@admin.register(SolarSystem)
+class SolarSystemAdmin(ReadOnlyAdmin):
+    list_display = ["name", "id", "security_display", "constellation", "region"]
+    list_select_related = ["constellation", "region"]
+    list_filter = ["region"]
+    search_fields = ["name", "=id"]
+
+    @admin.display(description="security", ordering="security")
+    def security_display(self, obj: SolarSystem) -> str:
+        return f"{obj.security_display:.1f}"
+
+
+@admin.register(Station)
+class StationAdmin(ReadOnlyAdmin):
+    list_display = ["name", "id", "system", "region", "corporation_id"]
+    list_select_related = ["system", "region"]
+    list_filter = ["region"]
+    search_fields = ["name", "=id", "system__name"]
+
+
+@admin.register(Category)
+class CategoryAdmin(ReadOnlyAdmin):
+    list_display = ["name", "id", "published"]
+    search_fields = ["name", "=id"]
+
+
+@admin.register(Group)
+class GroupAdmin(ReadOnlyAdmin):
+    list_display = ["name", "id", "category", "published"]
+    list_select_related = ["category"]
+    search_fields = ["name", "=id"]
+
+
+@admin.register(MarketGroup)
+class MarketGroupAdmin(ReadOnlyAdmin):
+    list_display = ["name", "id", "parent", "has_types"]
+    list_select_related = ["parent"]
+    search_fields = ["name", "=id"]
+
+
+@admin.register(Type)
+class TypeAdmin(ReadOnlyAdmin):
+    list_display = ["name", "id", "group", "market_group", "volume", "packaged_volume", "published"]
+    list_select_related = ["group", "market_group"]
+    list_filter = ["published"]
+    search_fields = ["name", "=id"]
+
+
+@admin.register(MarketSnapshot)
+class MarketSnapshotAdmin(ReadOnlyAdmin):
+    list_display = [
+        "region_id",
+        "fetched_at",
+        "status",
+        "is_current",
+        "last_modified",
+        "expires",
+        "pages",
+        "orders",
+        "seconds",
+    ]
+    list_filter = ["status", "is_current", "region_id"]
+    search_fields = ["=region_id", "error"]
+    date_hierarchy = "fetched_at"
+
+
+@admin.register(TypeRegionStats)
+class TypeRegionStatsAdmin(ReadOnlyAdmin):
+    list_display = [
+        "type_id",
+        "region_id",
+        "avg_daily_volume",
+        "avg_daily_isk",
+        "days_traded",
+        "last_history_date",
+        "history_fetched_at",
+    ]
+    list_filter = ["region_id", "has_history"]
+    search_fields = ["=type_id"]

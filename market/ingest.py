@@ -1,0 +1,845 @@
+"""Market data services: region order snapshots and market history, from ESI into the database.
+
+Order snapshots are swapped in atomically. Every snapshot's orders carry its id and readers ask
+for the region's current snapshot inside the same statement (``Order.objects.current``), so they
+see the old book or the new one, never a mix. On PostgreSQL the orders are COPYed into a fresh
+table, indexed, summarised into ``BestPrice`` and attached as a partition of ``market_order`` in
+the transaction that makes the snapshot current; the superseded partition is then detached
+concurrently and dropped, so replacing 400k orders leaves no dead rows and never blocks a reader.
+On SQLite (the embedded default) the same happens with plain inserts and deletes in one
+transaction. A failed or partial fetch writes nothing but a failed ``MarketSnapshot`` record.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dt_time
+from decimal import Decimal
+from typing import Annotated, Literal, TextIO
+
+import msgspec
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Count, DecimalField, F, Max, Sum
+from django.utils import timezone
+
+from market.esi import EsiClient, EsiError, EsiNotFound
+from market.hubs import HUBS
+from market.models import (
+    BestPrice,
+    HistoryDay,
+    MarketSnapshot,
+    Order,
+    TypeRegionStats,
+    snapshot_landed,
+)
+
+log = logging.getLogger(__name__)
+
+ORDERS_PATH = "/markets/{region_id}/orders/"
+HISTORY_PATH = "/markets/{region_id}/history/"
+TYPES_PATH = "/markets/{region_id}/types/"
+HUB_STATION_BY_REGION = {hub.region_id: hub.station_id for hub in HUBS}
+# Metadata of superseded and failed fetches kept per region, for the admin and /healthz.
+SNAPSHOT_RECORDS_KEPT = 50
+
+# --- ESI payloads (validated while decoded: a bad page is an error, never a bad row) ---------
+
+Int32 = Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)]
+Id = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
+# NUMERIC(20,2) holds less than 10^18; ESI caps prices far below that.
+Price = Annotated[float, msgspec.Meta(ge=0, lt=1e17)]
+OrderRange = Literal[
+    "station", "solarsystem", "region", "1", "2", "3", "4", "5", "10", "20", "30", "40"
+]
+
+
+class EsiOrder(msgspec.Struct, gc=False):
+    # Field order = the COPY column order below; astuple() hands them over in one C call.
+    order_id: Id
+    type_id: Int32
+    location_id: Id
+    system_id: Int32
+    is_buy_order: bool
+    price: Price
+    volume_remain: Int32
+    volume_total: Int32
+    min_volume: Int32
+    range: OrderRange
+    duration: Int32
+    # Kept as ESI's text: PostgreSQL's COPY parses and validates it far faster than Python can
+    # build and re-format 400k datetimes (and rejects a malformed one, naming line and column).
+    issued: Annotated[str, msgspec.Meta(min_length=10, max_length=40)]
+
+
+class EsiHistoryDay(msgspec.Struct):
+    date: date
+    average: Price
+    highest: Price
+    lowest: Price
+    order_count: Annotated[int, msgspec.Meta(ge=0)]
+    volume: Annotated[int, msgspec.Meta(ge=0)]
+
+
+ORDER_COLUMNS = tuple(EsiOrder.__struct_fields__)
+_orders_decoder = msgspec.json.Decoder(list[EsiOrder])
+
+
+class MarketDataError(Exception):
+    """ESI sent data Lenny will not store; the message names the page and the field."""
+
+
+class SnapshotError(Exception):
+    """A region's snapshot could not be replaced; the previous one is still current."""
+
+
+def orders_decode(pages: Iterable[bytes]) -> Iterator[list[EsiOrder]]:
+    """Each page's orders, validated; raises MarketDataError naming the page."""
+    for number, body in enumerate(pages, start=1):
+        try:
+            yield _orders_decoder.decode(body)
+        except msgspec.ValidationError as exc:
+            raise MarketDataError(f"page {number}: {exc}") from exc
+        except msgspec.DecodeError as exc:
+            raise MarketDataError(f"page {number}: not valid JSON ({exc})") from exc
+
+
+def orders_unique(pages: Iterable[bytes]) -> Iterator[list[EsiOrder]]:
+    """Each page's orders, validated, without repeats: an order that moved between pages while
+    ESI built them appears twice, and the first copy wins."""
+    seen: set[int] = set()
+    for orders in orders_decode(pages):
+        unique = []
+        for order in orders:
+            if order.order_id not in seen:
+                seen.add(order.order_id)
+                unique.append(order)
+        yield unique
+
+
+BEST_PRICE_COLUMNS = (
+    "location_id",
+    "type_id",
+    "best_bid",
+    "best_ask",
+    "bid_count",
+    "ask_count",
+    "best_bid_volume",
+    "best_ask_volume",
+    "bid_volume",
+    "ask_volume",
+)
+
+
+class OrderBookTops:
+    """The top of every (location, type) book, accumulated page by page as orders stream past.
+
+    Done in Python while PostgreSQL digests the COPY on another core, this costs less than an
+    aggregate query over the stored orders afterwards.
+    """
+
+    def __init__(self) -> None:
+        # (location_id, type_id) → [best bid, its volume, bids, bid volume,
+        #                           best ask, its volume, asks, ask volume]
+        self._books: dict[tuple[int, int], list] = {}
+
+    def __len__(self) -> int:
+        return len(self._books)
+
+    def add(self, orders: Iterable[EsiOrder]) -> None:
+        books = self._books
+        for order in orders:
+            key = (order.location_id, order.type_id)
+            book = books.get(key)
+            if book is None:
+                book = books[key] = [None, 0, 0, 0, None, 0, 0, 0]
+            price, volume = order.price, order.volume_remain
+            if order.is_buy_order:
+                best = book[0]
+                if best is None or price > best:
+                    book[0], book[1] = price, volume
+                elif price == best:
+                    book[1] += volume
+                book[2] += 1
+                book[3] += volume
+            else:
+                best = book[4]
+                if best is None or price < best:
+                    book[4], book[5] = price, volume
+                elif price == best:
+                    book[5] += volume
+                book[6] += 1
+                book[7] += volume
+
+    def rows(self) -> Iterator[tuple]:
+        """Tuples in BEST_PRICE_COLUMNS order."""
+        for (location_id, type_id), b in self._books.items():
+            yield (location_id, type_id, b[0], b[4], b[2], b[6], b[1], b[5], b[3], b[7])
+
+
+# --- Order snapshots -------------------------------------------------------------------------
+
+
+@dataclass
+class SnapshotOutcome:
+    region_id: int
+    # stored: a new snapshot is current; fresh: the current one has not expired, nothing sent;
+    # unchanged: ESI said 304; superseded: a newer snapshot landed meanwhile.
+    status: Literal["stored", "fresh", "unchanged", "superseded"]
+    snapshot: MarketSnapshot | None
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        snap = self.snapshot
+        if self.status == "stored" and snap is not None:
+            return (
+                f"region {self.region_id}: {snap.pages} pages, {snap.orders:,} orders, "
+                f"{snap.seconds:.1f} s"
+            )
+        if self.status == "fresh" and snap is not None and snap.expires:
+            left = max(0, round((snap.expires - timezone.now()).total_seconds()))
+            return f"region {self.region_id}: current snapshot has not expired ({left} s left), nothing fetched"
+        if self.status == "unchanged":
+            return f"region {self.region_id}: unchanged since the last snapshot (304)"
+        if self.status == "superseded":
+            return (
+                f"region {self.region_id}: a newer snapshot landed meanwhile, this one was dropped"
+            )
+        return f"region {self.region_id}: {self.status}"
+
+
+def snapshot_fetch(
+    *, region_id: int, force: bool = False, client: EsiClient | None = None
+) -> SnapshotOutcome:
+    """Fetch the region's order book from ESI and make it the current snapshot.
+
+    Does nothing while the current snapshot has not expired (unless ``force``). On any failure
+    the previous snapshot stays current, a failed MarketSnapshot records why, and SnapshotError
+    is raised.
+    """
+    started = time.monotonic()
+    current = MarketSnapshot.objects.filter(region_id=region_id, is_current=True).first()
+    if current is not None and current.is_fresh() and not force:
+        return SnapshotOutcome(region_id, "fresh", current)
+    latest = MarketSnapshot.objects.for_region(region_id).first()
+    # Without a stored book, or after a failed store, "unchanged" from the cache would be a lie.
+    conditional = (
+        not force
+        and current is not None
+        and latest is not None
+        and latest.status != MarketSnapshot.Status.FAILED
+    )
+    client = client or EsiClient()
+    pages = 0
+    try:
+        result = client.get_paged(
+            ORDERS_PATH.format(region_id=region_id),
+            params={"order_type": "all"},
+            conditional=conditional,
+            raw=True,
+        )
+        if result.not_modified:
+            if current is not None and result.expires and result.expires != current.expires:
+                current.expires = result.expires
+                current.save(update_fields=["expires"])
+            status = "fresh" if result.from_cache else "unchanged"
+            return SnapshotOutcome(region_id, status, current, time.monotonic() - started)
+        pages = result.pages
+        snapshot = snapshot_store(
+            region_id=region_id,
+            pages=result.data,
+            last_modified=result.last_modified,
+            expires=result.expires,
+            started=started,
+        )
+    except (EsiError, MarketDataError, DatabaseError) as exc:
+        seconds = time.monotonic() - started
+        message = _failure_message(exc)
+        MarketSnapshot.objects.create(
+            region_id=region_id,
+            status=MarketSnapshot.Status.FAILED,
+            pages=pages,
+            seconds=seconds,
+            error=message[:2000],
+        )
+        log.warning("market snapshot of region %s failed: %s", region_id, message)
+        raise SnapshotError(
+            f"region {region_id}: snapshot not replaced ({message}); "
+            "the previous snapshot is still current"
+        ) from exc
+    status = "stored" if snapshot.is_current else "superseded"
+    return SnapshotOutcome(region_id, status, snapshot, snapshot.seconds)
+
+
+def _failure_message(exc: Exception) -> str:
+    if isinstance(exc, DatabaseError):
+        return f"database error: {str(exc).strip()}"
+    return str(exc) or type(exc).__name__
+
+
+def snapshot_store(
+    *,
+    region_id: int,
+    pages: list[bytes],
+    last_modified: datetime | None,
+    expires: datetime | None,
+    started: float | None = None,
+) -> MarketSnapshot:
+    """Store raw ESI order pages as the region's new current snapshot, with its aggregates.
+
+    Everything happens in one transaction; a bad page or a database error leaves the previous
+    snapshot current and raises.
+    """
+    started = time.monotonic() if started is None else started
+    postgres = connection.vendor == "postgresql"
+    with transaction.atomic():
+        if postgres:
+            # A crash before the WAL reaches disk loses this swap, never consistency: the
+            # previous snapshot stays current and the next run fetches again.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        snapshot = MarketSnapshot.objects.create(
+            region_id=region_id,
+            status=MarketSnapshot.Status.OK,
+            last_modified=last_modified,
+            expires=expires,
+            pages=len(pages),
+        )
+        tops = OrderBookTops()
+        if postgres:
+            snapshot.orders = _orders_copy_into_partition(snapshot, pages, tops)
+        else:
+            snapshot.orders = _orders_insert(snapshot, pages, tops)
+        _best_prices_write(snapshot, tops)
+        previous = _current_locked(region_id)
+        if (
+            previous is not None
+            and previous.last_modified
+            and last_modified
+            and previous.last_modified > last_modified
+        ):
+            # Another run stored a newer book while this one was fetching: keep that one.
+            snapshot.status = MarketSnapshot.Status.SUPERSEDED
+            snapshot.seconds = time.monotonic() - started
+            snapshot.save()
+            BestPrice.objects.filter(snapshot=snapshot).delete()
+            if postgres:
+                with connection.cursor() as cursor:
+                    cursor.execute(f"DROP TABLE {_partition_name(snapshot.id)}")
+            else:
+                Order.objects.filter(snapshot=snapshot).delete()
+            return snapshot
+        if postgres:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"ALTER TABLE market_order ATTACH PARTITION {_partition_name(snapshot.id)} "
+                    f"FOR VALUES IN ({int(snapshot.id)})"
+                )
+        if previous is not None:
+            MarketSnapshot.objects.filter(pk=previous.pk).update(
+                is_current=False, status=MarketSnapshot.Status.SUPERSEDED
+            )
+            BestPrice.objects.filter(snapshot_id=previous.pk).delete()
+            if not postgres:
+                Order.objects.filter(snapshot_id=previous.pk).delete()
+        snapshot.is_current = True
+        snapshot.seconds = time.monotonic() - started
+        snapshot.save()
+        transaction.on_commit(
+            lambda: snapshot_landed.send(sender=MarketSnapshot, snapshot=snapshot)
+        )
+    try:
+        # Housekeeping: the new snapshot is in whatever happens here.
+        if postgres:
+            partitions_prune()
+        _records_prune(region_id)
+        snapshot.seconds = time.monotonic() - started
+        MarketSnapshot.objects.filter(pk=snapshot.pk).update(seconds=snapshot.seconds)
+    except DatabaseError as exc:
+        log.warning(
+            "market snapshot %s stored, but cleaning up after it failed: %s", snapshot.pk, exc
+        )
+    return snapshot
+
+
+def _current_locked(region_id: int) -> MarketSnapshot | None:
+    if connection.vendor == "postgresql":
+        # Two runs for one region take turns from here on; different regions do not wait.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x4C454E, region_id])
+    return MarketSnapshot.objects.filter(region_id=region_id, is_current=True).first()
+
+
+def _partition_name(snapshot_id: int) -> str:
+    return f"market_order_s{int(snapshot_id)}"
+
+
+def _orders_copy_into_partition(
+    snapshot: MarketSnapshot, pages: list[bytes], tops: OrderBookTops
+) -> int:
+    partition = _partition_name(snapshot.id)
+    columns = ", ".join(ORDER_COLUMNS)
+    astuple = msgspec.structs.astuple
+    count = 0
+    with connection.cursor() as cursor:
+        # snapshot_id comes from the column default, so the rows are ESI's fields as decoded.
+        cursor.execute(f"CREATE TABLE {partition} (LIKE market_order)")
+        cursor.execute(
+            f"ALTER TABLE {partition} ALTER COLUMN snapshot_id SET DEFAULT {int(snapshot.id)}"
+        )
+        # cursor.copy() is psycopg's own: its errors need Django's wrapping (DatabaseError).
+        with (
+            connection.wrap_database_errors,
+            # FREEZE: the table is new in this transaction, so its rows can be written already
+            # visible to all; the first readers then do not rewrite every page to set hint bits.
+            cursor.copy(f"COPY {partition} ({columns}) FROM STDIN (FREEZE)") as copy,
+        ):
+            write_row = copy.write_row
+            for orders in orders_unique(pages):
+                for order in orders:
+                    write_row(astuple(order))
+                tops.add(orders)
+                count += len(orders)
+        # Indexes are built once over the loaded table (much faster than row by row), and the
+        # CHECK lets ATTACH PARTITION skip its validation scan. Both match the parent's, so
+        # attaching adopts them.
+        cursor.execute(f"ALTER TABLE {partition} ADD PRIMARY KEY (snapshot_id, order_id)")
+        cursor.execute(f"CREATE INDEX ON {partition} (snapshot_id, type_id)")
+        cursor.execute(
+            f"ALTER TABLE {partition} ADD CONSTRAINT {partition}_snapshot "
+            f"CHECK (snapshot_id = {int(snapshot.id)})"
+        )
+    return count
+
+
+def _orders_insert(snapshot: MarketSnapshot, pages: list[bytes], tops: OrderBookTops) -> int:
+    columns = ("snapshot_id", *ORDER_COLUMNS)
+    sql = (
+        f"INSERT INTO market_order ({', '.join(columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))})"
+    )
+    adapt_datetime = connection.ops.adapt_datetimefield_value
+    issued = ORDER_COLUMNS.index("issued")
+    count = 0
+    with connection.cursor() as cursor:
+        for orders in orders_unique(pages):
+            rows = []
+            for order in orders:
+                values = [snapshot.id, *msgspec.structs.astuple(order)]
+                values[issued + 1] = adapt_datetime(
+                    _issued_parse(order.issued, order_id=order.order_id)
+                )
+                rows.append(values)
+            cursor.executemany(sql, rows)
+            tops.add(orders)
+            count += len(orders)
+    return count
+
+
+def _issued_parse(text: str, *, order_id: int) -> datetime:
+    try:
+        issued = datetime.fromisoformat(text)
+    except ValueError:
+        raise MarketDataError(f"order {order_id}: issued {text!r} is not a date and time") from None
+    return issued if issued.tzinfo else issued.replace(tzinfo=UTC)
+
+
+def _best_prices_write(snapshot: MarketSnapshot, tops: OrderBookTops) -> None:
+    columns = ("snapshot_id", "region_id", *BEST_PRICE_COLUMNS)
+    prefix = (snapshot.id, snapshot.region_id)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with (
+                connection.wrap_database_errors,
+                cursor.copy(f"COPY market_bestprice ({', '.join(columns)}) FROM STDIN") as copy,
+            ):
+                # In primary-key order (location, type are unique): the new rows then append
+                # at the index's right edge instead of splitting pages all over it.
+                for row in sorted(tops.rows()):
+                    copy.write_row(prefix + row)
+            return
+        cursor.executemany(
+            f"INSERT INTO market_bestprice ({', '.join(columns)}) "
+            f"VALUES ({', '.join(['%s'] * len(columns))})",
+            [prefix + row for row in tops.rows()],
+        )
+
+
+def partitions_prune() -> list[str]:
+    """Detach and drop order partitions whose snapshot is no longer current.
+
+    Outside a transaction the detach is CONCURRENTLY, so readers of market_order never wait;
+    a partition that cannot be dropped now (lock held too long) is left for the next run.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT child.relname, inh.inhdetachpending
+            FROM pg_inherits inh
+            JOIN pg_class child ON child.oid = inh.inhrelid
+            WHERE inh.inhparent = 'market_order'::regclass
+            """
+        )
+        partitions = cursor.fetchall()
+    current = set(MarketSnapshot.objects.current().values_list("id", flat=True))
+    dropped = []
+    for name, detach_pending in partitions:
+        if (
+            not name.startswith("market_order_s")
+            or int(name.removeprefix("market_order_s")) in current
+        ):
+            continue
+        try:
+            _partition_drop(name, detach_pending=detach_pending)
+        except DatabaseError as exc:
+            log.warning("could not drop old order partition %s yet: %s", name, exc)
+            continue
+        dropped.append(name)
+    return dropped
+
+
+def _partition_drop(name: str, *, detach_pending: bool) -> None:
+    with connection.cursor() as cursor:
+        if connection.in_atomic_block:
+            # Tests run inside a transaction, where CONCURRENTLY is not allowed.
+            cursor.execute(f"DROP TABLE {name}")
+            return
+        cursor.execute("SET lock_timeout = '10s'")
+        try:
+            how = "FINALIZE" if detach_pending else "CONCURRENTLY"
+            cursor.execute(f"ALTER TABLE market_order DETACH PARTITION {name} {how}")
+            cursor.execute(f"DROP TABLE {name}")
+        finally:
+            cursor.execute("RESET lock_timeout")
+
+
+def _records_prune(region_id: int) -> None:
+    keep = list(
+        MarketSnapshot.objects.for_region(region_id)
+        .order_by("-fetched_at")
+        .values_list("pk", flat=True)[:SNAPSHOT_RECORDS_KEPT]
+    )
+    MarketSnapshot.objects.for_region(region_id).filter(is_current=False).exclude(
+        pk__in=keep
+    ).delete()
+
+
+# --- Market history ----------------------------------------------------------------------------
+
+# ESI publishes the previous day's history at its daily refresh, 11:05 UTC.
+HISTORY_REFRESH_AT = dt_time(11, 5, tzinfo=UTC)
+HISTORY_WRITE_BATCH = 50
+HISTORY_FETCH_THREADS = 4
+# Consecutive failures (other than "no history") after which ESI is taken to be down.
+HISTORY_MAX_CONSECUTIVE_ERRORS = 10
+
+
+def history_refresh_cutoff(now: datetime) -> datetime:
+    """The moment of ESI's latest daily history refresh at or before ``now``."""
+    now = now.astimezone(UTC)
+    today = datetime.combine(now.date(), HISTORY_REFRESH_AT)
+    return today if now >= today else today - timedelta(days=1)
+
+
+def history_window_end(now: datetime) -> date:
+    """The last day ESI's history can hold at ``now``: the day before its latest refresh."""
+    return history_refresh_cutoff(now).date() - timedelta(days=1)
+
+
+@dataclass
+class HistoryOutcome:
+    region_id: int
+    types: int = 0
+    days: int = 0
+    without_history: int = 0
+    unchanged: int = 0
+    failed: dict[int, str] = field(default_factory=dict)
+    remaining: int = 0
+    seconds: float = 0.0
+    aborted: str = ""
+
+    def summary(self) -> str:
+        text = (
+            f"region {self.region_id}: {self.types:,} types, {self.days:,} days stored, "
+            f"{self.without_history:,} without history, {self.unchanged:,} unchanged"
+        )
+        if self.failed:
+            examples = "; ".join(f"type {t}: {e}" for t, e in list(self.failed.items())[:3])
+            text += f", {len(self.failed):,} failed ({examples})"
+        if self.remaining:
+            text += f", {self.remaining:,} left for the next run"
+        if self.aborted:
+            text += f"; stopped: {self.aborted}"
+        return text + f", {self.seconds:.1f} s"
+
+
+def history_types_due(
+    *, region_id: int, now: datetime | None = None, client: EsiClient | None = None
+) -> list[int]:
+    """Types traded in the region whose history was not fetched since ESI's latest refresh.
+
+    "Traded" means on the market at the region's hub station in the current snapshot (anywhere
+    in the region for other regions); without a snapshot, ESI's list of the region's types.
+    """
+    now = now or timezone.now()
+    current = BestPrice.objects.current(region_id=region_id)
+    hub_station = HUB_STATION_BY_REGION.get(region_id)
+    if hub_station is not None:
+        current = current.filter(location_id=hub_station)
+    traded = set(current.values_list("type_id", flat=True))
+    if (
+        not traded
+        and not MarketSnapshot.objects.filter(region_id=region_id, is_current=True).exists()
+    ):
+        result = (client or EsiClient()).get_paged(
+            TYPES_PATH.format(region_id=region_id), conditional=False
+        )
+        traded = {int(t) for t in result.data or []}
+    fresh = set(
+        TypeRegionStats.objects.filter(
+            region_id=region_id, history_fetched_at__gte=history_refresh_cutoff(now)
+        ).values_list("type_id", flat=True)
+    )
+    return sorted(traded - fresh)
+
+
+@dataclass
+class _Fetched:
+    type_id: int
+    days: list[EsiHistoryDay] | None = None  # None: ESI says "not modified"
+    missing: bool = False  # ESI has no history for this type
+    error: str = ""
+    skipped: bool = False  # not asked: past the deadline, or ESI looked down
+
+
+def history_fetch(
+    *,
+    region_id: int,
+    type_ids: Iterable[int] | None = None,
+    deadline: float | None = None,
+    client: EsiClient | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> HistoryOutcome:
+    """Fetch and upsert the daily history of ``type_ids`` (default: the types due) in a region.
+
+    Stops starting new requests at ``deadline`` (a ``time.monotonic()`` value); what is left is
+    counted in ``remaining`` and picked up by the next run.
+    """
+    started = time.monotonic()
+    client = client or EsiClient()
+    now = timezone.now()
+    types = (
+        list(type_ids)
+        if type_ids is not None
+        else history_types_due(region_id=region_id, now=now, client=client)
+    )
+    outcome = HistoryOutcome(region_id)
+    # "Unchanged" (from the client's cache or a 304) is only trusted for a type whose stored
+    # history already reaches the newest day ESI can have: then it cannot hide a missed write.
+    up_to_date = set(
+        TypeRegionStats.objects.filter(
+            region_id=region_id, last_history_date__gte=history_window_end(now)
+        ).values_list("type_id", flat=True)
+    )
+    give_up = threading.Event()
+    errors_in_a_row = [0]
+    errors_lock = threading.Lock()
+
+    def fetch(type_id: int) -> _Fetched:
+        if give_up.is_set() or (deadline is not None and time.monotonic() > deadline):
+            return _Fetched(type_id, skipped=True)
+        try:
+            result = client.get(
+                HISTORY_PATH.format(region_id=region_id),
+                params={"type_id": type_id},
+                conditional=type_id in up_to_date,
+            )
+        except EsiNotFound:
+            return _Fetched(type_id, missing=True)
+        except EsiError as exc:
+            with errors_lock:
+                errors_in_a_row[0] += 1
+                if errors_in_a_row[0] >= HISTORY_MAX_CONSECUTIVE_ERRORS:
+                    give_up.set()
+            return _Fetched(type_id, error=str(exc) or type(exc).__name__)
+        with errors_lock:
+            errors_in_a_row[0] = 0
+        if result.not_modified:
+            return _Fetched(type_id)
+        try:
+            return _Fetched(type_id, msgspec.convert(result.data, list[EsiHistoryDay]))
+        except msgspec.ValidationError as exc:
+            return _Fetched(type_id, error=f"unexpected history data: {exc}")
+
+    batch: list[_Fetched] = []
+    with ThreadPoolExecutor(HISTORY_FETCH_THREADS, thread_name_prefix="esi-history") as pool:
+        for fetched in pool.map(fetch, types):
+            if progress:
+                progress(1)
+            if fetched.skipped:
+                outcome.remaining += 1
+            elif fetched.error:
+                outcome.failed[fetched.type_id] = fetched.error
+            else:
+                batch.append(fetched)
+                if len(batch) >= HISTORY_WRITE_BATCH:
+                    _history_store(region_id, batch, outcome, now=now)
+                    batch = []
+    if batch:
+        _history_store(region_id, batch, outcome, now=now)
+    if give_up.is_set():
+        outcome.aborted = f"{HISTORY_MAX_CONSECUTIVE_ERRORS} failures in a row, ESI looks down"
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _history_store(
+    region_id: int, batch: list[_Fetched], outcome: HistoryOutcome, *, now: datetime
+) -> None:
+    rows = [
+        HistoryDay(
+            region_id=region_id,
+            type_id=item.type_id,
+            date=day.date,
+            average=_isk(day.average),
+            highest=_isk(day.highest),
+            lowest=_isk(day.lowest),
+            volume=day.volume,
+            order_count=day.order_count,
+        )
+        for item in batch
+        if item.days
+        for day in item.days
+    ]
+    with transaction.atomic():
+        HistoryDay.objects.bulk_create(
+            rows,
+            batch_size=2000,
+            update_conflicts=True,
+            unique_fields=["region_id", "type_id", "date"],
+            update_fields=["average", "highest", "lowest", "volume", "order_count"],
+        )
+        stats_refresh(region_id=region_id, type_ids=[item.type_id for item in batch], now=now)
+    for item in batch:
+        if item.missing:
+            outcome.without_history += 1
+        elif item.days is None:
+            outcome.unchanged += 1
+        outcome.types += 1
+    outcome.days += len(rows)
+
+
+def _isk(value: float) -> Decimal:
+    return Decimal(repr(value)).quantize(Decimal("0.01"))
+
+
+def stats_refresh(*, region_id: int, type_ids: list[int], now: datetime | None = None) -> None:
+    """Recompute TypeRegionStats of ``type_ids`` from the stored history, and mark them fetched."""
+    now = now or timezone.now()
+    end = history_window_end(now)
+    start = end - timedelta(days=TypeRegionStats.WINDOW_DAYS - 1)
+    history = HistoryDay.objects.filter(region_id=region_id, type_id__in=type_ids)
+    window = {
+        row["type_id"]: row
+        for row in history.filter(date__gte=start, date__lte=end)
+        .values("type_id")
+        .annotate(
+            total_volume=Sum("volume"),
+            total_isk=Sum(
+                F("volume") * F("average"),
+                output_field=DecimalField(max_digits=30, decimal_places=2),
+            ),
+            days=Count("date"),
+        )
+    }
+    last_dates = dict(
+        history.values("type_id").annotate(last=Max("date")).values_list("type_id", "last")
+    )
+    days_in_window = Decimal(TypeRegionStats.WINDOW_DAYS)
+    stats = []
+    for type_id in type_ids:
+        row = window.get(type_id)
+        volume = Decimal(row["total_volume"]) if row else Decimal(0)
+        isk = Decimal(str(row["total_isk"])) if row else Decimal(0)
+        stats.append(
+            TypeRegionStats(
+                region_id=region_id,
+                type_id=type_id,
+                avg_daily_volume=(volume / days_in_window).quantize(Decimal("0.01")),
+                avg_daily_isk=(isk / days_in_window).quantize(Decimal("0.01")),
+                avg_price=(isk / volume).quantize(Decimal("0.01")) if volume else None,
+                days_traded=row["days"] if row else 0,
+                last_history_date=last_dates.get(type_id),
+                history_fetched_at=now,
+                has_history=type_id in last_dates,
+            )
+        )
+    TypeRegionStats.objects.bulk_create(
+        stats,
+        update_conflicts=True,
+        unique_fields=["region_id", "type_id"],
+        update_fields=[
+            "avg_daily_volume",
+            "avg_daily_isk",
+            "avg_price",
+            "days_traded",
+            "last_history_date",
+            "history_fetched_at",
+            "has_history",
+        ],
+    )
+
+
+def history_refresh(
+    *, deadline: float | None = None, region_ids: Iterable[int] | None = None
+) -> list[HistoryOutcome]:
+    """The daily job: each hub region's due types, The Forge first, until ``deadline``."""
+    client = EsiClient()
+    outcomes = []
+    for region_id in region_ids or [hub.region_id for hub in HUBS]:
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        outcomes.append(history_fetch(region_id=region_id, deadline=deadline, client=client))
+    return outcomes
+
+
+# --- Offline demo --------------------------------------------------------------------------------
+
+DEMO_HISTORY_TYPES = 40  # per hub: ESI allows 300 history requests a minute
+
+
+def demo_data_load(*, stdout: TextIO) -> None:
+    """The offline demo's market data, from the upstreams the settings point at (the replay).
+
+    The SDE (the shared export when it is there, else the repo's small slice), every hub's order
+    book, and the history of each hub's busiest types; the schedules fetch the rest.
+    """
+    from django.conf import settings
+
+    from market.sde import sde_import
+
+    shared = settings.BASE_DIR.parent / "shared" / "fixtures" / "eve" / "sde"
+    source = (
+        shared
+        if (shared / "invTypes.csv").exists()
+        else settings.BASE_DIR / "market" / "tests" / "data" / "sde"
+    )
+    report = sde_import(source=str(source))
+    stdout.write(f"  SDE from {source}: {sum(t.rows for t in report.tables):,} rows\n")
+    client = EsiClient()
+    for hub in HUBS:
+        stdout.write(f"  {snapshot_fetch(region_id=hub.region_id, client=client).summary()}\n")
+        busiest = (
+            BestPrice.objects.current(region_id=hub.region_id)
+            .filter(location_id=hub.station_id)
+            .annotate(orders=F("bid_count") + F("ask_count"))
+            .order_by("-orders")
+            .values_list("type_id", flat=True)[:DEMO_HISTORY_TYPES]
+        )
+        outcome = history_fetch(region_id=hub.region_id, type_ids=list(busiest), client=client)
+        stdout.write(f"  history: {outcome.summary()}\n")

@@ -1,0 +1,185 @@
+"""The ingest pipeline's pure parts (decoding, book tops) and its jobs, schedules and health."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.utils.module_loading import import_string
+from django_q.models import Schedule
+
+from lenny.models import JobRun
+from lenny.schedules import schedules_sync
+from market import tasks
+from market.health import report
+from market.hubs import HUBS
+from market.ingest import MarketDataError, OrderBookTops, orders_decode, orders_unique
+from market.models import MarketSnapshot
+from market.tests.conftest import FORGE
+
+ORDER = {
+    "order_id": 6_500_000_001,
+    "type_id": 34,
+    "location_id": 60003760,
+    "system_id": 30000142,
+    "is_buy_order": False,
+    "price": 5.5,
+    "volume_remain": 100,
+    "volume_total": 200,
+    "min_volume": 1,
+    "range": "region",
+    "duration": 90,
+    "issued": "2026-01-02T03:04:05Z",
+}
+
+
+def page(*orders: dict) -> bytes:
+    return json.dumps(list(orders)).encode()
+
+
+def order(**changes) -> dict:
+    return {**ORDER, **changes}
+
+
+# --- decoding (pure) ---------------------------------------------------------------------------
+
+
+def test_it_decodes_pages_into_orders_with_every_field():
+    [decoded] = list(orders_decode([page(ORDER)]))
+    assert [(o.order_id, o.price, o.range, o.issued) for o in decoded] == [
+        (6_500_000_001, 5.5, "region", "2026-01-02T03:04:05Z")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'[{"order_id": 1', "page 2: not valid JSON (Input data was truncated)"),
+        (b'{"error": "nope"}', "page 2: Expected `array`, got `object`"),
+        (page(order(price="free")), "page 2: Expected `float`, got `str` - at `$[0].price`"),
+        (page(order(price=-1)), "page 2: Expected `float` >= 0.0 - at `$[0].price`"),
+        (page(order(price=1e20)), "page 2: Expected `float` < 1e+17 - at `$[0].price`"),
+        (page(order(volume_remain=2**31)), "at `$[0].volume_remain`"),
+        (page(order(range="galaxy")), "Invalid enum value 'galaxy' - at `$[0].range`"),
+        (page(order(is_buy_order="yes")), "Expected `bool`, got `str` - at `$[0].is_buy_order`"),
+        (
+            page({k: v for k, v in ORDER.items() if k != "type_id"}),
+            "missing required field `type_id`",
+        ),
+        (page(order(issued="")), "at `$[0].issued`"),
+    ],
+)
+def test_it_refuses_hostile_pages_naming_page_and_field(body, message):
+    with pytest.raises(MarketDataError) as caught:
+        list(orders_decode([page(ORDER), body]))
+    assert message in str(caught.value)
+
+
+def test_it_ignores_fields_esi_may_add_later():
+    [decoded] = list(orders_decode([page(order(new_field="hello"))]))
+    assert decoded[0].order_id == ORDER["order_id"]
+
+
+def test_an_order_repeated_across_pages_is_kept_once():
+    pages = [page(order(order_id=1), order(order_id=2)), page(order(order_id=2, price=9.0))]
+    unique = [o for orders in orders_unique(pages) for o in orders]
+    assert [(o.order_id, o.price) for o in unique] == [(1, 5.5), (2, 5.5)]
+
+
+def test_book_tops_have_best_prices_counts_and_volumes_per_station_and_type():
+    orders = [
+        order(order_id=1, is_buy_order=True, price=4.0, volume_remain=10),
+        order(order_id=2, is_buy_order=True, price=4.5, volume_remain=3),
+        order(order_id=3, is_buy_order=True, price=4.5, volume_remain=7),
+        order(order_id=4, price=5.0, volume_remain=20),
+        order(order_id=5, price=5.5, volume_remain=1),
+        order(order_id=6, price=6.0, volume_remain=2, location_id=60008494),
+        order(order_id=7, price=7.0, volume_remain=5, type_id=35),
+    ]
+    tops = OrderBookTops()
+    for decoded in orders_decode([page(*orders[:3]), page(*orders[3:])]):
+        tops.add(decoded)
+
+    assert sorted(tops.rows()) == [
+        # location, type, bid, ask, bids, asks, at-bid, at-ask, bid volume, ask volume
+        (60003760, 34, 4.5, 5.0, 3, 2, 10, 20, 20, 21),
+        (60003760, 35, None, 7.0, 0, 1, 0, 5, 0, 5),
+        (60008494, 34, None, 6.0, 0, 1, 0, 2, 0, 2),
+    ]
+    assert len(tops) == 3
+
+
+# --- jobs, schedules, health --------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_every_hub_region_has_its_own_five_minute_schedule_and_history_runs_daily():
+    schedules_sync()
+
+    for hub in HUBS:
+        schedule = Schedule.objects.get(name=f"lenny:market-orders-{hub.key}")
+        assert (schedule.schedule_type, schedule.minutes) == (Schedule.MINUTES, 5)
+        assert import_string(schedule.func).job_name == f"market-orders-{hub.key}"
+    history = Schedule.objects.get(name="lenny:market-history")
+    assert history.schedule_type == Schedule.CRON and history.cron.endswith("11-23 * * *")
+    assert import_string(history.func) is tasks.history
+
+
+@pytest.mark.django_db
+def test_the_forge_job_stores_a_snapshot_then_does_nothing_until_it_expires(esi, upstreams):
+    first = tasks.orders_jita()
+    sent = upstreams.count("/esi/markets/")
+
+    second = tasks.orders_jita()
+
+    assert first.startswith(f"region {FORGE}: 6 pages, 3,000 orders")
+    assert "has not expired" in second and upstreams.count("/esi/markets/") == sent
+    run = JobRun.objects.get(name="market-orders-jita")
+    assert (run.runs, run.failures) == (2, 0)
+
+
+@pytest.mark.django_db
+def test_a_failed_job_is_recorded_and_shows_in_health(esi, upstreams):
+    upstreams.fault(r"/orders/", status=503, times=None)
+
+    with pytest.raises(Exception, match="snapshot not replaced"):
+        tasks.orders_jita()
+
+    run = JobRun.objects.get(name="market-orders-jita")
+    assert run.failures == 1 and "503" in run.last_error
+    health = report()
+    assert "503" in health["hubs"]["jita"]["last_error"]
+    assert health["hubs"]["jita"]["snapshot_age"] is None
+    assert health["esi"]["errors"]["503"] >= 1
+
+
+@pytest.mark.django_db
+def test_health_reports_each_hubs_snapshot_age(esi, upstreams, client):
+    tasks.orders_jita()
+
+    response = client.get("/healthz")
+
+    market = response.json()["market"]
+    assert market["ok"] is True
+    assert market["hubs"]["jita"]["orders"] == 3000
+    assert 0 <= market["hubs"]["jita"]["snapshot_age"] < 60
+    assert market["hubs"]["amarr"]["orders"] is None
+    assert market["esi"]["requests"] >= 6
+    assert MarketSnapshot.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_demo_loads_the_sde_every_hub_book_and_some_history(esi, upstreams):
+    import io
+
+    from market.ingest import demo_data_load
+    from market.models import BestPrice, HistoryDay, Station
+
+    out = io.StringIO()
+    demo_data_load(stdout=out)
+
+    assert Station.objects.filter(pk=60003760).exists()
+    assert set(MarketSnapshot.objects.current_ids()) == {hub.region_id for hub in HUBS}
+    assert BestPrice.objects.current(region_id=FORGE).filter(location_id=60003760).exists()
+    assert HistoryDay.objects.filter(region_id=FORGE).values("type_id").distinct().count() > 5
+    assert out.getvalue().count("history: region") == 5

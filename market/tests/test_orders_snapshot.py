@@ -1,0 +1,498 @@
+"""Region order snapshots from the replay ESI: stored whole, swapped atomically, never half-done.
+
+Faults go through the replay server's socket; the assertions are about what was sent (as the
+server counted it) and about the stored book: exactly the old snapshot or exactly the new one.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from decimal import Decimal
+from email.utils import formatdate
+
+import pytest
+import requests
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.db.models import Count
+
+from market.ingest import SnapshotError, snapshot_fetch
+from market.models import BestPrice, MarketSnapshot, Order
+from market.tests.conftest import DOMAIN, FORGE
+
+ORDERS = f"/esi/markets/{FORGE}/orders/"
+
+
+def replay_orders(upstreams, region_id: int = FORGE) -> list[dict]:
+    """Every order the replay serves right now, fetched page by page without Lenny's client."""
+    url = upstreams.url(f"/esi/markets/{region_id}/orders/")
+    first = requests.get(url, params={"order_type": "all", "page": 1}, timeout=10)
+    orders = first.json()
+    for page in range(2, int(first.headers["X-Pages"]) + 1):
+        orders += requests.get(url, params={"order_type": "all", "page": page}, timeout=10).json()
+    upstreams.log.clear()
+    return orders
+
+
+def stored_book(region_id: int = FORGE) -> set[tuple]:
+    return set(
+        Order.objects.current(region_id=region_id).values_list(
+            "order_id", "type_id", "price", "volume_remain", "issued"
+        )
+    )
+
+
+def pages_sent(upstreams, path: str = ORDERS) -> Counter:
+    return Counter(int(r.arg("page")) for r in upstreams.requests(path))
+
+
+def partitions() -> list[str]:
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'market_order'::regclass ORDER BY 1"
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+# --- storing ----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.embedded
+def test_it_stores_the_region_book_with_every_esi_field(esi, upstreams):
+    served = {order["order_id"]: order for order in replay_orders(upstreams)}
+
+    outcome = snapshot_fetch(region_id=FORGE)
+
+    snapshot = MarketSnapshot.objects.get(region_id=FORGE, is_current=True)
+    assert outcome.status == "stored" and outcome.snapshot == snapshot
+    assert (snapshot.pages, snapshot.orders, snapshot.status) == (6, 3000, "ok")
+    clock = esi.clock(FORGE)
+    assert snapshot.last_modified.timestamp() == clock.last_modified
+    assert snapshot.expires.timestamp() == clock.expires
+    stored = list(Order.objects.current(region_id=FORGE))
+    assert len(stored) == 3000 and {o.order_id for o in stored} == set(served)
+    for order in stored[:200]:
+        original = served[order.order_id]
+        assert order.price == Decimal(str(original["price"])).quantize(Decimal("0.01"))
+        assert order.issued == datetime.fromisoformat(original["issued"])
+        for name in (
+            "type_id",
+            "location_id",
+            "system_id",
+            "is_buy_order",
+            "volume_remain",
+            "volume_total",
+            "min_volume",
+            "range",
+            "duration",
+        ):
+            assert getattr(order, name) == original[name], name
+    assert outcome.summary() == f"region {FORGE}: 6 pages, 3,000 orders, {snapshot.seconds:.1f} s"
+
+
+@pytest.mark.django_db
+@pytest.mark.embedded
+def test_the_best_prices_summarise_each_station_book_exactly(esi, upstreams):
+    snapshot_fetch(region_id=FORGE)
+
+    books: dict[tuple, dict] = {}
+    for o in Order.objects.current(region_id=FORGE).values():
+        book = books.setdefault((o["location_id"], o["type_id"]), {"buy": [], "sell": []})
+        book["buy" if o["is_buy_order"] else "sell"].append((o["price"], o["volume_remain"]))
+    tops = BestPrice.objects.current(region_id=FORGE)
+    assert tops.count() == len(books)
+    for top in tops:
+        book = books[(top.location_id, top.type_id)]
+        best_bid = max((p for p, _ in book["buy"]), default=None)
+        best_ask = min((p for p, _ in book["sell"]), default=None)
+        assert (top.best_bid, top.best_ask) == (best_bid, best_ask)
+        assert (top.bid_count, top.ask_count) == (len(book["buy"]), len(book["sell"]))
+        assert top.best_bid_volume == sum(v for p, v in book["buy"] if p == best_bid)
+        assert top.best_ask_volume == sum(v for p, v in book["sell"] if p == best_ask)
+        assert top.bid_volume == sum(v for _, v in book["buy"])
+        assert top.ask_volume == sum(v for _, v in book["sell"])
+        if best_bid is not None and best_ask is not None:
+            assert top.spread == best_ask - best_bid
+    # The hub station carries most of the region's orders.
+    at_jita = sum(t.bid_count + t.ask_count for t in tops.filter(location_id=60003760))
+    assert at_jita > 3000 / 2
+
+
+@pytest.mark.django_db
+def test_a_second_run_before_expires_sends_no_request(esi, upstreams):
+    snapshot_fetch(region_id=FORGE)
+    sent = upstreams.count("/esi/markets/")
+
+    out = io.StringIO()
+    call_command("fetch_market_orders", "--region", str(FORGE), stdout=out)
+
+    assert upstreams.count("/esi/markets/") == sent
+    assert "current snapshot has not expired" in out.getvalue()
+    assert MarketSnapshot.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_an_expired_snapshot_is_replaced_and_the_old_one_is_gone(esi, upstreams):
+    esi.configure(expiry_seconds=1)
+    first = snapshot_fetch(region_id=FORGE).snapshot
+    old_book = stored_book()
+    time.sleep(max(0.0, first.expires.timestamp() - time.time()) + 0.05)
+
+    second = snapshot_fetch(region_id=FORGE).snapshot
+
+    first.refresh_from_db()
+    assert second.last_modified > first.last_modified
+    assert (first.is_current, first.status) == (False, "superseded")
+    new_book = stored_book()
+    assert len(new_book) == 3000 and new_book != old_book
+    assert {o.snapshot_id for o in Order.objects.all()} == {second.pk}
+    assert set(BestPrice.objects.values_list("snapshot_id", flat=True)) == {second.pk}
+    if connection.vendor == "postgresql":
+        assert partitions() == [f"market_order_s{second.pk}"]
+
+
+@pytest.mark.django_db
+def test_a_304_keeps_the_snapshot_and_learns_the_new_expiry(esi, upstreams):
+    # Like ESI while it builds the next snapshot: past Expires, the old one is still served.
+    esi.configure(expiry_seconds=1, publish_delay=30)
+    first = snapshot_fetch(region_id=FORGE).snapshot
+    time.sleep(max(0.0, first.expires.timestamp() - time.time()) + 0.05)
+    upstreams.log.clear()
+
+    outcome = snapshot_fetch(region_id=FORGE)
+
+    assert outcome.status == "unchanged" and "unchanged" in outcome.summary()
+    assert [r.status for r in upstreams.requests(ORDERS)] == [304]
+    assert upstreams.requests(ORDERS)[0].headers["If-None-Match"]
+    first.refresh_from_db()
+    assert first.is_current and first.expires.timestamp() > time.time() + 20
+    assert MarketSnapshot.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_regions_keep_their_own_snapshots(esi, upstreams):
+    snapshot_fetch(region_id=FORGE)
+    snapshot_fetch(region_id=DOMAIN)
+
+    assert Order.objects.current(region_id=FORGE).count() == 3000
+    assert Order.objects.current(region_id=DOMAIN).count() == 400
+    ids = MarketSnapshot.objects.current_ids()
+    assert set(ids) == {FORGE, DOMAIN} and ids[FORGE] != ids[DOMAIN]
+    assert Order.objects.current(region_id=10000030).count() == 0
+
+
+# --- faults -------------------------------------------------------------------------------------
+
+
+def _old_snapshot(esi) -> tuple[MarketSnapshot, set]:
+    """A stored snapshot, then the replay moved on to the next one."""
+    snapshot = snapshot_fetch(region_id=FORGE).snapshot
+    book = stored_book()
+    esi.roll_over(FORGE)
+    return snapshot, book
+
+
+def assert_still_the_old_snapshot(snapshot: MarketSnapshot, book: set) -> None:
+    assert MarketSnapshot.objects.get(region_id=FORGE, is_current=True) == snapshot
+    assert stored_book() == book
+    assert set(Order.objects.values_list("snapshot_id", flat=True).distinct()) == {snapshot.pk}
+    assert set(BestPrice.objects.values_list("snapshot_id", flat=True).distinct()) == {snapshot.pk}
+
+
+@pytest.mark.django_db
+def test_a_502_on_page_37_is_retried_and_the_new_snapshot_lands_whole(esi, upstreams):
+    esi.configure(orders={FORGE: 4000}, page_size=100)
+    _, old_book = _old_snapshot(esi)
+    upstreams.log.clear()
+    upstreams.fault(r"/orders/", query={"page": "37"}, status=502, body='{"error":"Bad Gateway"}')
+
+    outcome = snapshot_fetch(region_id=FORGE, force=True)
+
+    sent = pages_sent(upstreams)
+    assert sent[37] == 2 and all(sent[n] == 1 for n in range(1, 41) if n != 37)
+    assert outcome.status == "stored" and outcome.snapshot.pages == 40
+    new_book = stored_book()
+    assert len(new_book) == 4000 and new_book != old_book
+    assert {order["order_id"] for order in replay_orders(upstreams)} == {o[0] for o in new_book}
+
+
+@pytest.mark.django_db
+def test_a_page_that_times_out_leaves_the_old_snapshot_and_says_why(esi, upstreams, settings):
+    settings.UPSTREAM_TIMEOUT = 0.3
+    old, old_book = _old_snapshot(esi)
+    upstreams.log.clear()
+    upstreams.fault(r"/orders/", query={"page": "3"}, hang=0.6, times=None)
+
+    err = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("fetch_market_orders", "--region", str(FORGE), "--force", stderr=err)
+
+    assert pages_sent(upstreams)[3] == 1 + settings.ESI_MAX_RETRIES
+    assert_still_the_old_snapshot(old, old_book)
+    failed = MarketSnapshot.objects.filter(status="failed").get()
+    assert "no answer within 0.3 s" in failed.error and "page=3" in failed.error
+    assert failed.seconds > 0.3
+    assert "snapshot not replaced" in err.getvalue()
+    assert "the previous snapshot is still current" in err.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_truncated_page_is_fetched_again(esi, upstreams):
+    _, old_book = _old_snapshot(esi)
+    upstreams.log.clear()
+    upstreams.fault(r"/orders/", query={"page": "2"}, truncate=True)
+
+    outcome = snapshot_fetch(region_id=FORGE, force=True)
+
+    assert pages_sent(upstreams)[2] == 2
+    assert outcome.status == "stored" and len(stored_book()) == 3000
+    assert stored_book() != old_book
+
+
+@pytest.mark.django_db
+def test_a_page_that_stays_truncated_fails_the_fetch(esi, upstreams):
+    old, old_book = _old_snapshot(esi)
+    upstreams.fault(r"/orders/", query={"page": "2"}, truncate=True, times=None)
+
+    with pytest.raises(SnapshotError, match="snapshot not replaced"):
+        snapshot_fetch(region_id=FORGE, force=True)
+
+    assert_still_the_old_snapshot(old, old_book)
+
+
+@pytest.mark.django_db
+def test_a_page_from_another_snapshot_is_fetched_again_so_the_book_is_never_mixed(esi, upstreams):
+    esi.roll_over(FORGE)
+    url = upstreams.url(ORDERS)
+    stale = requests.get(url, params={"order_type": "all", "page": 4}, timeout=5)
+    clock = esi.roll_over(FORGE)
+    # Page 4 answers once from the previous snapshot, with that snapshot's Last-Modified.
+    upstreams.fault(
+        r"/orders/",
+        query={"page": "4"},
+        status=200,
+        body=stale.text,
+        headers={
+            "Last-Modified": stale.headers["Last-Modified"],
+            "Expires": stale.headers["Expires"],
+            "X-Pages": stale.headers["X-Pages"],
+        },
+    )
+    upstreams.log.clear()
+
+    outcome = snapshot_fetch(region_id=FORGE)
+
+    assert pages_sent(upstreams)[4] == 2
+    assert outcome.snapshot.last_modified.timestamp() == clock.last_modified
+    assert {o[0] for o in stored_book()} == {o["order_id"] for o in replay_orders(upstreams)}
+
+
+@pytest.mark.django_db
+def test_a_420_makes_it_wait_for_the_error_limit_reset(esi, upstreams):
+    upstreams.fault(
+        r"/orders/",
+        query={"page": "2"},
+        status=420,
+        body='{"error":"This software has exceeded the error limit for ESI."}',
+        headers={"X-ESI-Error-Limit-Remain": "0", "X-ESI-Error-Limit-Reset": "1"},
+    )
+
+    outcome = snapshot_fetch(region_id=FORGE)
+
+    limited = next(r for r in upstreams.requests(ORDERS) if r.status == 420)
+    retried = [r for r in upstreams.requests(ORDERS) if r.arg("page") == "2" and r.status == 200]
+    assert retried and retried[0].at - limited.at >= 0.9
+    # Besides the pages already in flight with the 420, nothing was sent before the reset.
+    waited = [r.at - limited.at for r in upstreams.requests(ORDERS) if r.at > limited.at]
+    assert all(d < 0.2 or d >= 0.9 for d in waited)
+    assert pages_sent(upstreams)[2] == 2
+    assert outcome.status == "stored" and len(stored_book()) == 3000
+
+
+@pytest.mark.django_db
+def test_a_429_makes_it_wait_for_retry_after(esi, upstreams):
+    upstreams.fault(
+        r"/orders/",
+        query={"page": "5"},
+        status=429,
+        body='{"error":"Too many requests"}',
+        headers={"Retry-After": "1", "X-Ratelimit-Group": "market"},
+    )
+
+    outcome = snapshot_fetch(region_id=FORGE)
+
+    limited = next(r for r in upstreams.requests(ORDERS) if r.status == 429)
+    retried = [r for r in upstreams.requests(ORDERS) if r.arg("page") == "5" and r.status == 200]
+    assert retried and retried[0].at - limited.at >= 0.9
+    assert outcome.status == "stored" and len(stored_book()) == 3000
+
+
+@pytest.mark.django_db
+@pytest.mark.embedded
+def test_hostile_order_data_is_refused_by_page_and_field(esi, upstreams):
+    old, old_book = _old_snapshot(esi)
+    clock = esi.clock(FORGE)
+    upstreams.fault(
+        r"/orders/",
+        query={"page": "2"},
+        status=200,
+        body='[{"order_id": 1, "price": "free", "type_id": 34}]',
+        headers={
+            "Last-Modified": formatdate(clock.last_modified, usegmt=True),
+            "Expires": formatdate(clock.expires, usegmt=True),
+            "X-Pages": "6",
+        },
+        times=None,
+    )
+
+    with pytest.raises(SnapshotError) as caught:
+        snapshot_fetch(region_id=FORGE, force=True)
+
+    assert "page 2: Expected `float`, got `str` - at `$[0].price`" in str(caught.value)
+    assert_still_the_old_snapshot(old, old_book)
+    assert "page 2" in MarketSnapshot.objects.get(status="failed").error
+
+
+@pytest.mark.django_db
+@pytest.mark.embedded
+def test_an_order_the_database_refuses_rolls_the_whole_snapshot_back(esi, upstreams):
+    old, old_book = _old_snapshot(esi)
+    clock = esi.clock(FORGE)
+    bad_order = {
+        "order_id": 42,
+        "type_id": 34,
+        "location_id": 60003760,
+        "system_id": 30000142,
+        "is_buy_order": False,
+        "price": 5.0,
+        "volume_remain": 1,
+        "volume_total": 1,
+        "min_volume": 1,
+        "range": "region",
+        "duration": 90,
+        "issued": "yesterday at noon",
+    }
+    import json
+
+    upstreams.fault(
+        r"/orders/",
+        query={"page": "6"},
+        status=200,
+        body=json.dumps([bad_order]),
+        headers={
+            "Last-Modified": formatdate(clock.last_modified, usegmt=True),
+            "Expires": formatdate(clock.expires, usegmt=True),
+            "X-Pages": "6",
+        },
+        times=None,
+    )
+
+    with pytest.raises(SnapshotError, match="yesterday at noon"):
+        snapshot_fetch(region_id=FORGE, force=True)
+
+    assert_still_the_old_snapshot(old, old_book)
+    if connection.vendor == "postgresql":
+        assert partitions() == [f"market_order_s{old.pk}"]
+
+
+# --- readers during a swap ----------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_readers_see_the_old_book_or_the_new_one_never_a_mix(esi, upstreams):
+    esi.configure(orders={FORGE: 20000}, page_size=1000)
+    first = snapshot_fetch(region_id=FORGE).snapshot
+    esi.roll_over(FORGE)
+    seen: list[list[tuple[int, int]]] = []
+    stop = threading.Event()
+
+    def read() -> None:
+        from django.db import connections
+
+        try:
+            while not stop.is_set():
+                seen.append(
+                    sorted(
+                        Order.objects.current(region_id=FORGE)
+                        .values("snapshot_id")
+                        .annotate(n=Count("order_id"))
+                        .values_list("snapshot_id", "n")
+                    )
+                )
+        finally:
+            connections.close_all()
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        second = snapshot_fetch(region_id=FORGE, force=True).snapshot
+        time.sleep(0.05)
+    finally:
+        stop.set()
+        reader.join()
+
+    assert len(seen) > 5
+    assert set(map(tuple, seen)) <= {((first.pk, 20000),), ((second.pk, 20000),)}
+    assert seen[-1] == [(second.pk, 20000)]
+    # The superseded partition was detached concurrently and dropped.
+    assert partitions() == [f"market_order_s{second.pk}"]
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_command_prints_one_line_per_region(esi, upstreams):
+    out = io.StringIO()
+    call_command("fetch_market_orders", "--region", str(FORGE), "--region", str(DOMAIN), stdout=out)
+
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"region {FORGE}: 6 pages, 3,000 orders, ")
+    assert lines[1].startswith(f"region {DOMAIN}: 1 pages, 400 orders, ")
+    assert lines[0].endswith(" s")
+
+
+@pytest.mark.django_db
+def test_the_command_exits_non_zero_when_a_region_fails(esi, upstreams):
+    upstreams.fault(r"/markets/10000043/orders/", status=503, times=None)
+    out, err = io.StringIO(), io.StringIO()
+
+    with pytest.raises(CommandError, match="1 of the regions failed"):
+        call_command(
+            "fetch_market_orders",
+            "--region",
+            str(FORGE),
+            "--region",
+            str(DOMAIN),
+            stdout=out,
+            stderr=err,
+        )
+
+    assert out.getvalue().startswith(f"region {FORGE}: 6 pages")
+    assert f"region {DOMAIN}: snapshot not replaced" in err.getvalue()
+    assert "503" in err.getvalue()
+    assert Order.objects.current(region_id=FORGE).count() == 3000
+
+
+@pytest.mark.django_db
+@pytest.mark.embedded
+def test_an_older_book_stored_late_does_not_replace_a_newer_one(esi, upstreams):
+    from market.ingest import snapshot_store
+
+    current = snapshot_fetch(region_id=FORGE).snapshot
+    book = stored_book()
+    older = current.last_modified - timedelta(minutes=5)
+
+    late = snapshot_store(region_id=FORGE, pages=[b"[]"], last_modified=older, expires=None)
+
+    assert late.status == "superseded" and not late.is_current
+    assert_still_the_old_snapshot(current, book)
