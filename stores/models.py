@@ -464,3 +464,189 @@ class WantSpec(models.Model):
             "language": self.language,
             "max_price": self.max_price,
         }
+
+
+# --- Stores and stock checks ------------------------------------------------------------------
+# Imported here, not at the top: the adapters' matching rules read the catalog's name folding.
+from stores.adapters import PLATFORM_CHOICES, base_url_clean  # noqa: E402
+
+
+class Store(models.Model):
+    """A shop Lenny checks, curated by an admin; users pick the ones they buy from."""
+
+    name = models.CharField(max_length=100, unique=True)
+    platform = models.CharField(max_length=20, choices=PLATFORM_CHOICES)
+    base_url = models.URLField(
+        "base URL", max_length=300, help_text="e.g. https://www.example-games.com"
+    )
+    currency = models.CharField(max_length=3, default="GBP", help_text="ISO 4217, e.g. GBP")
+    city = models.CharField(max_length=100, blank=True)
+    active = models.BooleanField(default=True, help_text="inactive stores are never checked")
+    # Politeness: small shops run on small servers, and block robots that hurry.
+    max_requests_per_minute = models.PositiveSmallIntegerField(
+        default=30, validators=[MinValueValidator(1), MaxValueValidator(600)]
+    )
+    max_in_flight = models.PositiveSmallIntegerField(
+        "max requests in flight",
+        default=2,
+        validators=[MinValueValidator(1), MaxValueValidator(10)],
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(max_requests_per_minute__gte=1) & Q(max_in_flight__gte=1),
+                name="store_politeness_positive",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        try:
+            self.base_url = base_url_clean(self.base_url or "")
+        except ValueError as exc:
+            raise ValidationError({"base_url": str(exc)}) from None
+        self.currency = (self.currency or "").strip().upper()
+
+    @property
+    def health_or_blank(self) -> StoreHealth:
+        """The store's health, or an empty one before its first check."""
+        try:
+            return self.health
+        except StoreHealth.DoesNotExist:
+            return StoreHealth(store=self)
+
+
+class StoreHealth(models.Model):
+    """How checks of one store went lately: what a curator looks at when a store goes quiet."""
+
+    store = models.OneToOneField(
+        Store, on_delete=models.CASCADE, primary_key=True, related_name="health"
+    )
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_failure_at = models.DateTimeField(null=True, blank=True)
+    last_failure_kind = models.CharField(max_length=20, blank=True)
+    last_failure = models.TextField("last failure reason", blank=True)
+    last_failure_snippet = models.TextField(blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    checks_ok = models.PositiveIntegerField(default=0)
+    checks_failed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "store health"
+
+    def __str__(self) -> str:
+        return f"health of {self.store_id}"
+
+    @property
+    def failing(self) -> bool:
+        """Whether the latest check of this store failed."""
+        return bool(self.consecutive_failures)
+
+
+class PreferredStore(models.Model):
+    """A store a user buys from: the dashboard shows it, and checks run there for their cards."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preferred_stores"
+    )
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="preferred_by")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["store__name"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "store"], name="preferred_store_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} buys at {self.store}"
+
+
+class CheckResultQuerySet(models.QuerySet):
+    def pending(self, *, now: Any) -> CheckResultQuerySet:
+        """Checks queued or running, and not given up for lost."""
+        from datetime import timedelta
+
+        lost = now - timedelta(seconds=settings.STORE_CHECK_LOST_AFTER)
+        return self.filter(queued_at__gt=lost)
+
+
+class CheckResult(models.Model):
+    """The latest check of one card at one store.
+
+    ``listings`` keep the card's listings from the last check that succeeded, so a failed check
+    never passes for "out of stock"; ``status`` and ``error*`` tell how the latest one went.
+    ``queued_at`` is set while a check is queued or running: the one in flight is never queued
+    twice.
+    """
+
+    class Status(models.TextChoices):
+        NEVER = "never", "not checked yet"
+        OK = "ok", "checked"
+        FAILED = "failed", "check failed"
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="results")
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="store_results")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEVER)
+    listings = models.JSONField(default=list, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True, help_text="last success")
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    requests = models.PositiveSmallIntegerField(
+        default=0, help_text="requests the latest check sent (0: answered from the cache)"
+    )
+    error_kind = models.CharField(max_length=20, blank=True)
+    error = models.TextField(blank=True)
+    error_snippet = models.TextField(blank=True)
+
+    objects = CheckResultQuerySet.as_manager()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "card"], name="check_result_once")]
+        indexes = [models.Index(fields=["checked_at"], name="check_result_checked_at")]
+
+    def __str__(self) -> str:
+        return f"{self.card_id} at {self.store_id}: {self.status}"
+
+
+class StockAlert(models.Model):
+    """A card a user wants came into stock (or under their max price) at one of their stores.
+
+    Raised once per change, never once per check: the next alert for the same want and store
+    needs the card to go away first.
+    """
+
+    class Kind(models.TextChoices):
+        RESTOCK = "restock", "back in stock"
+        PRICE = "price", "price dropped"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stock_alerts"
+    )
+    wanted = models.ForeignKey(WantedCard, on_delete=models.CASCADE, related_name="alerts")
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    message = models.CharField(max_length=500)
+    price = models.DecimalField(max_digits=10, decimal_places=2)
+    currency = models.CharField(max_length=3, blank=True)
+    condition = models.CharField(max_length=3, blank=True)
+    finish = models.CharField(max_length=10, blank=True)
+    quantity = models.PositiveIntegerField(null=True, blank=True, help_text="empty: unknown")
+    url = models.URLField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="stock_alert_unread")]
+
+    def __str__(self) -> str:
+        return self.message

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from lenny.replay import ReplayRequest, ReplayResponse, ReplayServer
+from stores import replay_sites
 
 SAMPLES = Path(__file__).resolve().parent / "tests" / "data" / "scryfall"
 BULK_TYPES = {
@@ -174,6 +175,7 @@ def _normalised(name: str) -> str:
 def register(server: ReplayServer) -> None:
     scryfall_register(server)
     # Store sites (/stores/<slug>/…) are registered here, next to Scryfall.
+    replay_sites.register(server)
 
 
 def scryfall_register(server: ReplayServer) -> None:
@@ -264,3 +266,4 @@ def demo_load(*, base_url: str, stdout: Any) -> None:
 
     summary = catalog_refresh(force=True, progress=False)
     stdout.write(f"  {summary}")
+    replay_sites.demo_load(base_url=base_url, stdout=stdout)

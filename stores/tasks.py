@@ -19,3 +19,30 @@ SCHEDULES = [
 def catalog_refresh_daily() -> str:
     summary = catalog_refresh(progress=False)
     return str(summary) if summary else "already up to date"
+
+
+# --- Store stock checks -----------------------------------------------------------------------
+from django.conf import settings  # noqa: E402
+
+from stores.checks import check_run, checks_queue_stale  # noqa: E402
+
+SCHEDULES.append(
+    PeriodicJob(
+        name="store-stock-recheck",
+        func="stores.tasks.stock_recheck",
+        minutes=settings.STORE_RECHECK_MINUTES,
+        timeout=120,
+        description="Queue a check of every tracked card at its users' stores, if not fresh.",
+    )
+)
+
+
+def store_check(result_id: int, refresh: bool = False) -> str:
+    """One card at one store (queued by `stores.checks.checks_queue`)."""
+    return str(check_run(result_id=result_id, refresh=refresh))
+
+
+@periodic_job("store-stock-recheck")
+def stock_recheck() -> str:
+    queued = checks_queue_stale()
+    return f"queued {queued} checks"

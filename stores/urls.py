@@ -15,4 +15,9 @@ urlpatterns = [
     path("wants/import", views.decklist_import, name="decklist_import"),
     path("wants/import/confirm", views.decklist_confirm, name="decklist_confirm"),
     path("wants/export.txt", views.wants_export, name="wants_export"),
+    path("stock/summary", views.stock_summary, name="stock_summary"),
+    path("stock/check", views.stock_check, name="stock_check"),
+    path("alerts/", views.alerts, name="alerts"),
+    path("alerts/read", views.alerts_read, name="alerts_read"),
+    path("preferred", views.preferred_stores, name="preferred_stores"),
 ]

@@ -1,18 +1,28 @@
 from __future__ import annotations
 
+import functools
 import uuid
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.cache import cache
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
 
 from stores.catalog import card_search, catalog_last_import, decklist_preview
+from stores.checks import (
+    checks_queue_for_owner,
+    checks_queue_for_want,
+    stock_attach,
+    stock_plan,
+)
 from stores.forms import DecklistForm, WantAddForm, WantAmountForm, WantSpecForm
-from stores.models import WantedCard, WantSpec
+from stores.models import PreferredStore, StockAlert, Store, WantedCard, WantSpec
 
 PREVIEW_SALT = "stores.decklist-preview"
 PREVIEW_MAX_AGE = 3600
@@ -20,20 +30,28 @@ PREVIEW_MAX_AGE = 3600
 
 def _dashboard(request: HttpRequest, **context) -> HttpResponse:
     context.setdefault("form", WantAddForm())
+    wants = list(WantedCard.objects.for_owner(request.user))
+    stores = stock_attach(owner=request.user, wants=wants)
     return render(
         request,
         "stores/dashboard.html",
         {
-            "wants": WantedCard.objects.for_owner(request.user),
+            "wants": wants,
             "catalog": catalog_last_import(),
+            "stores": stores,
+            "plan": stock_plan(wants=wants),
+            "stock_pending": any(w.stock_pending for w in wants),
+            "alerts_unread": StockAlert.objects.filter(user=request.user, read_at=None).count(),
             **context,
         },
     )
 
 
 def _fresh(request: HttpRequest, wanted: WantedCard) -> WantedCard:
-    """The want again, with its card and specs loaded the way the rows show them."""
-    return WantedCard.objects.for_owner(request.user).get(pk=wanted.pk)
+    """The want again, with its card, specs and stock loaded the way the rows show them."""
+    fresh = WantedCard.objects.for_owner(request.user).get(pk=wanted.pk)
+    stock_attach(owner=request.user, wants=[fresh])
+    return fresh
 
 
 def _row(request: HttpRequest, wanted: WantedCard, **context) -> HttpResponse:
@@ -43,6 +61,19 @@ def _row(request: HttpRequest, wanted: WantedCard, **context) -> HttpResponse:
 
 def _owned(request: HttpRequest, pk: int) -> WantedCard:
     return get_object_or_404(WantedCard, pk=pk, owner=request.user)
+
+
+def _announces_want_changes(view):
+    """After an HTMX change to the want list, tell the page (the "where to buy" summary)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = view(request, *args, **kwargs)
+        if request.htmx and request.method == "POST" and response.status_code == 200:
+            trigger_client_event(response, "wants-changed")
+        return response
+
+    return wrapper
 
 
 @login_required
@@ -61,6 +92,7 @@ def card_suggest(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
+@_announces_want_changes
 def want_add(request: HttpRequest) -> HttpResponse:
     form = WantAddForm(request.POST)
     if not form.is_valid():
@@ -74,6 +106,8 @@ def want_add(request: HttpRequest) -> HttpResponse:
         amount=data["amount"],
         specs=[form.spec()] if form.has_spec() else [],
     )
+    # What the user came for: where the card is, as soon as the stores answer.
+    checks_queue_for_want(wanted=wanted)
     if created:
         copies = "a copy" if data["amount"] == 1 else f"{data['amount']} copies"
         note = f"Added {copies} of {wanted.card.name}."
@@ -102,6 +136,7 @@ def want_row(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@_announces_want_changes
 def want_amount(request: HttpRequest, pk: int) -> HttpResponse:
     wanted = _owned(request, pk)
     form = WantAmountForm(request.POST, instance=wanted)
@@ -117,6 +152,7 @@ def want_amount(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@_announces_want_changes
 def want_delete(request: HttpRequest, pk: int) -> HttpResponse:
     wanted = _owned(request, pk)
     wanted.delete()
@@ -127,6 +163,7 @@ def want_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@_announces_want_changes
 def want_spec_add(request: HttpRequest, pk: int) -> HttpResponse:
     wanted = _owned(request, pk)
     form = WantSpecForm(request.POST or None, wanted=wanted)
@@ -144,6 +181,7 @@ def want_spec_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@_announces_want_changes
 def want_spec_delete(request: HttpRequest, pk: int) -> HttpResponse:
     spec = get_object_or_404(WantSpec, pk=pk, wanted__owner=request.user)
     spec.delete()
@@ -191,6 +229,7 @@ def decklist_confirm(request: HttpRequest) -> HttpResponse:
     added, merged = WantedCard.objects.merge_rows(
         owner=request.user, rows=payload["rows"], mode=payload["mode"]
     )
+    checks_queue_for_owner(owner=request.user)
     messages.success(
         request,
         f"Imported the deck list: {added} new cards, {merged} merged with cards you track.",
@@ -207,3 +246,80 @@ def wants_export(request: HttpRequest) -> HttpResponse:
     )
     response["Content-Disposition"] = 'inline; filename="want-list.txt"'
     return response
+
+
+# --- Stock at the user's stores ---------------------------------------------------------------
+@login_required
+@require_GET
+def stock_summary(request: HttpRequest) -> HttpResponse:
+    """The "where to buy" summary; the dashboard polls it while checks are running."""
+    wants = list(WantedCard.objects.for_owner(request.user))
+    stores = stock_attach(owner=request.user, wants=wants)
+    context = {
+        "stores": stores,
+        "plan": stock_plan(wants=wants),
+        "stock_pending": any(w.stock_pending for w in wants),
+    }
+    return render(request, "stores/dashboard.html#where_to_buy", context)
+
+
+@login_required
+@require_POST
+def stock_check(request: HttpRequest) -> HttpResponse:
+    """Check the user's cards whose last answer is older than the cache's lifetime."""
+    queued = checks_queue_for_owner(owner=request.user)
+    if queued:
+        messages.info(
+            request, f"Checking {queued} card{'s' if queued != 1 else ''} at your stores…"
+        )
+    else:
+        messages.info(request, "Every card was checked within the last half hour: nothing to do.")
+    return redirect("stores:dashboard")
+
+
+@login_required
+@require_GET
+def alerts(request: HttpRequest) -> HttpResponse:
+    own = StockAlert.objects.filter(user=request.user).select_related("store", "wanted__card")
+    return render(request, "stores/alerts.html", {"alerts": own[:200]})
+
+
+@login_required
+@require_POST
+def alerts_read(request: HttpRequest) -> HttpResponse:
+    StockAlert.objects.filter(user=request.user, read_at=None).update(read_at=timezone.now())
+    if request.htmx:
+        return alerts(request)
+    return redirect("stores:alerts")
+
+
+@login_required
+@require_POST
+def preferred_stores(request: HttpRequest) -> HttpResponse:
+    """Set the stores the user buys from (the account page's picker); check the new ones."""
+    wanted_ids = set()
+    for value in request.POST.getlist("store"):
+        if not value.isdigit():
+            return HttpResponseBadRequest(f"store {value[:20]!r} is not a store id")
+        wanted_ids.add(int(value))
+    chosen = list(Store.objects.filter(active=True, pk__in=wanted_ids))
+    unknown = wanted_ids - {store.pk for store in chosen}
+    if unknown:
+        # A store deactivated (or never there) since the page was shown.
+        messages.warning(request, "One of the stores you picked is no longer checked: left out.")
+    with transaction.atomic():
+        PreferredStore.objects.filter(user=request.user).exclude(store__in=chosen).delete()
+        current = set(
+            PreferredStore.objects.filter(user=request.user).values_list("store_id", flat=True)
+        )
+        added = [store for store in chosen if store.pk not in current]
+        PreferredStore.objects.bulk_create(
+            [PreferredStore(user=request.user, store=store) for store in added],
+            ignore_conflicts=True,
+        )
+    for store in added:
+        checks_queue_for_owner(owner=request.user, store=store)
+    if request.htmx:
+        return render(request, "stores/preferred_stores.html", {"saved": True})
+    messages.success(request, "Your stores are saved.")
+    return redirect("accounts:profile")

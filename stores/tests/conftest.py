@@ -78,3 +78,70 @@ def want(card) -> Callable[..., WantedCard]:
         return wanted
 
     return make
+
+
+# --- Store stock checks -------------------------------------------------------------------------
+from stores.models import CheckResult, PreferredStore, Store  # noqa: E402
+from stores.replay_sites import SITES, site_stock_set  # noqa: E402
+
+
+@pytest.fixture
+def quick_checks(settings) -> None:
+    # Back-off and timeouts are real seconds: keep them short, keep their shape.
+    settings.STORE_BACKOFF_BASE = 0.01
+    settings.STORE_BACKOFF_MAX = 0.05
+    settings.STORE_MAX_RETRIES = 2
+    settings.STORE_REQUEST_TIMEOUT = 2.0
+    settings.STORE_MAX_WAIT = 10.0
+
+
+@pytest.fixture
+def shops(upstreams, catalog, quick_checks) -> dict[str, Store]:
+    """A Store for every replay site, pointing at the replay server, with fast politeness."""
+    return {
+        slug: Store.objects.create(
+            name=site.name,
+            platform=site.platform,
+            base_url=upstreams.url(f"/stores/{slug}"),
+            currency="GBP",
+            city="Replay",
+            max_requests_per_minute=600,
+            max_in_flight=2,
+        )
+        for slug, site in SITES.items()
+    }
+
+
+@pytest.fixture
+def stock(upstreams) -> Callable[..., None]:
+    """stock(slug, card name, *offers): what a replay store carries of a card, exactly."""
+
+    def set_stock(slug: str, card_name: str, *offers: dict[str, Any]) -> None:
+        site_stock_set(upstreams, slug, card_name, offers)
+
+    return set_stock
+
+
+@pytest.fixture
+def prefer() -> Callable[..., None]:
+    def make(user: Any, *stores: Store) -> None:
+        for store in stores:
+            PreferredStore.objects.get_or_create(user=user, store=store)
+
+    return make
+
+
+@pytest.fixture
+def result_of() -> Callable[[Store, Card], CheckResult]:
+    def get(store: Store, card: Card) -> CheckResult:
+        return CheckResult.objects.get_or_create(store=store, card=card)[0]
+
+    return get
+
+
+@pytest.fixture
+def sync_tasks(monkeypatch) -> None:
+    """Queued tasks run at once, in this process (django-q2's sync mode)."""
+    from django_q.conf import Conf
+
+    monkeypatch.setattr(Conf, "SYNC", True)

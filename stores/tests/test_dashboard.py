@@ -1,0 +1,301 @@
+"""The stock dashboard: a cell per store on each want row, live rows, "where to buy", store picker."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from stores.adapters import Listing
+from stores.availability import CheckState, buy_plan, cover_cost, stock_cell
+from stores.models import CheckResult, PreferredStore
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def listing(price: str, quantity: int | None = 1, **more) -> Listing:
+    values = {
+        "name": "Mystic Snake",
+        "set_name": "Masters 25",
+        "set_code": "a25",
+        "collector_number": "208",
+        "finish": "nonfoil",
+        "condition": "NM",
+        "language": "en",
+        "price": Decimal(price),
+        "currency": "GBP",
+        "quantity": quantity,
+        "url": "https://shop.example/products/mystic-snake",
+        "in_stock": quantity is None or quantity > 0,
+        **more,
+    }
+    return Listing(**values)
+
+
+def answered(store, card, *listings: Listing, pending: bool = False) -> CheckResult:
+    return CheckResult.objects.create(
+        store=store,
+        card=card,
+        status="ok",
+        listings=[x.as_dict() for x in listings],
+        checked_at=timezone.now(),
+        queued_at=timezone.now() if pending else None,
+    )
+
+
+def text(response) -> str:
+    return re.sub(r"\s+", " ", response.content.decode()).strip()
+
+
+def cells(html: str, want_id: int) -> list[str]:
+    row = re.search(rf'<tr id="want-{want_id}".*?</tr>', html).group(0)
+    return [
+        re.sub(r"<[^>]+>", "", c).strip()
+        for c in re.findall(r'<td class="stock [^"]*"[^>]*>(.*?)</td>', row)
+    ]
+
+
+@pytest.fixture
+def alice(client, user, shops, prefer):
+    prefer(user, *shops.values())
+    client.force_login(user)
+    return client
+
+
+# --- the cells ----------------------------------------------------------------------------------
+def test_each_row_shows_the_cheapest_matching_copy_or_why_not_per_store(
+    alice, user, shops, want, card
+):
+    wanted = want(user, "Mystic Snake", 2, worst_condition="LP")
+    snake = card("Mystic Snake")
+    answered(
+        shops["dice-saloon"],
+        snake,
+        listing("0.80", quantity=0),  # sold out
+        listing("0.50", condition="MP"),  # too played
+        listing("1.10", quantity=None),
+        listing("1.40", quantity=2, condition="LP", finish="foil"),
+    )
+    answered(shops["harlequins"], snake, listing("0.90", quantity=0))
+    CheckResult.objects.create(store=shops["lvl-up-gaming"], card=snake, queued_at=timezone.now())
+    CheckResult.objects.create(
+        store=shops["skyward-fire"],
+        card=snake,
+        status="failed",
+        error="the store asks for a captcha",
+    )
+
+    html = text(alice.get("/stores/"))
+
+    headers = re.findall(r'<th scope="col" class="store"[^>]*>([^<]*)</th>', html)
+    assert headers == ["Dice Saloon", "Harlequins", "Lvl Up Gaming", "Skyward Fire", "Troll Trader"]
+    assert cells(html, wanted.pk) == [
+        "£1.10 NM · 3+ in stock",
+        "not in stock",
+        "checking…",
+        "check failed the store asks for a captcha",
+        "not checked yet",
+    ]
+    assert 'href="https://shop.example/products/mystic-snake"' in html
+
+
+def test_a_row_polls_only_while_a_check_is_running(alice, user, shops, want, card):
+    wanted = want(user, "Mystic Snake")
+    result = answered(shops["harlequins"], card("Mystic Snake"), listing("0.90"), pending=True)
+    html = text(alice.get("/stores/"))
+    assert f'hx-get="/stores/wants/{wanted.pk}/" hx-trigger="every 2s"' in html
+    assert "rechecking…" in html  # the last answer stays while the new one is on its way
+    assert 'hx-trigger="wants-changed from:body, every 3s"' in html
+
+    CheckResult.objects.filter(pk=result.pk).update(queued_at=None)
+    row = text(alice.get(f"/stores/wants/{wanted.pk}/", **HTMX))
+    assert row.startswith(f'<tr id="want-{wanted.pk}" class="want" >') and "every 2s" not in row
+    assert "£0.90" in row
+    summary = text(alice.get("/stores/stock/summary", **HTMX))
+    assert 'hx-trigger="wants-changed from:body"' in summary and "every 3s" not in summary
+
+
+def test_a_check_lost_with_its_worker_stops_the_polling(alice, user, shops, want, card, settings):
+    wanted = want(user, "Mystic Snake")
+    lost = timezone.now() - timedelta(seconds=settings.STORE_CHECK_LOST_AFTER + 5)
+    CheckResult.objects.create(store=shops["harlequins"], card=card("Mystic Snake"), queued_at=lost)
+    row = text(alice.get(f"/stores/wants/{wanted.pk}/", **HTMX))
+    assert "every 2s" not in row and "not checked yet" in row
+
+
+def test_without_stores_the_page_says_where_to_pick_them(client, user, want, catalog):
+    want(user, "Mystic Snake")
+    client.force_login(user)
+    html = text(client.get("/stores/"))
+    assert "Pick the stores you buy from" in html and '<td class="stock' not in html
+
+
+# --- where to buy -------------------------------------------------------------------------------
+def test_where_to_buy_picks_the_cheapest_store_that_has_them_all(alice, user, shops, want, card):
+    want(user, "Mystic Snake", 3)
+    want(user, "Mox Pearl", 1)
+    want(user, "Black Lotus", 2)
+    snake, pearl, lotus = card("Mystic Snake"), card("Mox Pearl"), card("Black Lotus")
+    answered(shops["harlequins"], snake, listing("1.00", quantity=2))  # cheap, but only 2
+    answered(shops["dice-saloon"], snake, listing("1.20", quantity=1), listing("1.30", quantity=5))
+    answered(shops["troll-trader"], snake, listing("1.50", quantity=3))
+    answered(shops["harlequins"], pearl, listing("9000.00", quantity=1, name="Mox Pearl"))
+    answered(shops["dice-saloon"], lotus, listing("12000.00", quantity=1, name="Black Lotus"))
+
+    html = text(alice.get("/stores/stock/summary", **HTMX))
+
+    assert (
+        '<th scope="row">Mystic Snake</th><td class="num">3</td><td>Dice Saloon</td><td class="num">£3.80</td>'
+        in html
+    )
+    assert '<td>Harlequins</td><td class="num">£9,000.00</td>' in html
+    assert "no store has 2: Dice Saloon has 1 for £12,000.00" in html
+    assert '<strong>Harlequins</strong>: 1 card, 1 copy, <span class="num">£9,000.00</span>' in html
+    assert '<strong>Dice Saloon</strong>: 1 card, 3 copies, <span class="num">£3.80</span>' in html
+
+
+@pytest.mark.embedded
+def test_buying_cheapest_first_counts_unknown_stock_as_one_copy():
+    offers = [
+        listing("2.00", quantity=5),
+        listing("1.00", quantity=None),
+        listing("1.50", quantity=1),
+    ]
+    assert cover_cost(offers, 3) == (Decimal("4.50"), 3)
+    assert cover_cost(offers, 10) == (Decimal("12.50"), 7)
+    plan = buy_plan(
+        [
+            (1, "Mystic Snake", 3, {"a": offers, "b": [listing("1.40", quantity=3)]}),
+            (2, "Mox Pearl", 2, {"a": [listing("5.00", quantity=None)], "b": []}),
+        ]
+    )
+    assert [(p.card_name, p.store, p.total) for p in plan.purchases] == [
+        ("Mystic Snake", "b", Decimal("4.20"))
+    ]
+    assert [(name, partial.store, partial.copies) for _, name, _, partial in plan.uncovered] == [
+        ("Mox Pearl", "a", 1)
+    ]
+    assert [(t.store, t.total, t.cards, t.copies) for t in plan.totals] == [
+        ("b", Decimal("4.20"), 1, 3)
+    ]
+
+
+@pytest.mark.embedded
+def test_a_cell_never_takes_a_failed_or_pending_check_for_out_of_stock():
+    criteria = {"name": "Mystic Snake", "specs": []}
+    in_stock = CheckState("ok", [listing("1.00")])
+    assert stock_cell(store_id=1, criteria=criteria, state=None).state == "unchecked"
+    assert (
+        stock_cell(store_id=1, criteria=criteria, state=CheckState("never", pending=True)).state
+        == "pending"
+    )
+    assert (
+        stock_cell(store_id=1, criteria=criteria, state=CheckState("failed", error="x")).state
+        == "failed"
+    )
+    assert (
+        stock_cell(store_id=1, criteria=criteria, state=CheckState("failed", pending=True)).state
+        == "pending"
+    )
+    assert (
+        stock_cell(
+            store_id=1, criteria=criteria, state=CheckState("ok", [listing("1.00", 0)])
+        ).state
+        == "none"
+    )
+    cell = stock_cell(store_id=1, criteria=criteria, state=in_stock)
+    assert (cell.state, cell.best.price, cell.copies) == ("offer", Decimal("1.00"), 1)
+
+
+# --- whose data ---------------------------------------------------------------------------------
+def test_another_users_rows_and_stores_are_not_mine_to_see(
+    alice, user, other_user, shops, want, card
+):
+    theirs = want(other_user, "Black Lotus")
+    PreferredStore.objects.filter(user=user, store=shops["troll-trader"]).delete()
+    PreferredStore.objects.create(user=other_user, store=shops["troll-trader"])
+    answered(shops["troll-trader"], card("Black Lotus"), listing("12000.00", name="Black Lotus"))
+
+    assert alice.get(f"/stores/wants/{theirs.pk}/", **HTMX).status_code == 404
+    assert alice.post(f"/stores/wants/{theirs.pk}/amount", {"amount": 3}, **HTMX).status_code == 404
+    html = text(alice.get("/stores/")) + text(alice.get("/stores/stock/summary"))
+    assert "Black Lotus" not in html and "12,000" not in html and "Troll Trader" not in html
+
+
+# --- picking stores -----------------------------------------------------------------------------
+def test_the_account_page_picks_my_stores_and_checks_my_cards_there(
+    client, user, other_user, shops, want, django_capture_on_commit_callbacks
+):
+    want(user, "Mystic Snake")
+    PreferredStore.objects.create(user=other_user, store=shops["harlequins"])
+    client.force_login(user)
+    html = text(client.get("/account/"))
+    assert 'id="preferred-stores"' in html and html.count('name="store"') == 5
+
+    with django_capture_on_commit_callbacks() as queued:
+        response = client.post(
+            "/stores/preferred",
+            {"store": [shops["harlequins"].pk, shops["dice-saloon"].pk]},
+            **HTMX,
+        )
+    assert response.status_code == 200 and "Saved." in text(response)
+    assert set(PreferredStore.objects.filter(user=user).values_list("store__name", flat=True)) == {
+        "Harlequins",
+        "Dice Saloon",
+    }
+    assert len(queued) == 2  # Mystic Snake, at each new store
+    assert CheckResult.objects.filter(queued_at__isnull=False).count() == 2
+
+    client.post("/stores/preferred", {"store": [shops["dice-saloon"].pk]})
+    assert list(PreferredStore.objects.filter(user=user).values_list("store__name", flat=True)) == [
+        "Dice Saloon"
+    ]
+    # Someone else's choice is theirs.
+    assert PreferredStore.objects.filter(user=other_user).count() == 1
+
+
+def test_the_picker_refuses_what_is_not_a_store(client, user, shops):
+    client.force_login(user)
+    assert client.post("/stores/preferred", {"store": ["1 OR 1=1"]}).status_code == 400
+    inactive = shops["troll-trader"]
+    inactive.active = False
+    inactive.save()
+    response = client.post("/stores/preferred", {"store": [inactive.pk, 999999]}, follow=True)
+    assert "no longer checked" in text(response)
+    assert not PreferredStore.objects.filter(user=user).exists()
+
+
+def test_the_picker_needs_the_csrf_token(user, shops):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert client.post("/stores/preferred", {"store": [shops["harlequins"].pk]}).status_code == 403
+    assert not PreferredStore.objects.exists()
+
+
+def test_check_now_queues_only_my_stale_cards(
+    alice, user, want, django_capture_on_commit_callbacks
+):
+    want(user, "Mystic Snake")
+    with django_capture_on_commit_callbacks():
+        response = alice.post("/stores/stock/check", follow=True)
+    assert "Checking 5 cards at your stores" in text(response)
+    with django_capture_on_commit_callbacks():
+        response = alice.post("/stores/stock/check", follow=True)
+    assert "nothing to do" in text(response)
+
+
+def test_healthz_tells_which_stores_fail(client, shops, card, result_of, upstreams):
+    from stores.checks import check_run
+    from stores.replay_sites import site_fault
+
+    site_fault(upstreams, "harlequins", "captcha")
+    check_run(result_id=result_of(shops["harlequins"], card("Mystic Snake")).pk)
+    report = client.get("/healthz").json()["stores"]
+    assert report["stores"]["Harlequins"]["ok"] is False
+    assert report["stores"]["Harlequins"]["last_error"].startswith("captcha: ")
+    assert report["stores"]["Dice Saloon"]["ok"] is None
