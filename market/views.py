@@ -1,6 +1,534 @@
-from django.http import HttpRequest, HttpResponse
+"""The market desk's pages: home (hubs, search, market groups, data age), a type's page, station
+trading and hauling.
+
+Filters live in the URL (GET forms), every table sorts and paginates on the server, and htmx
+swaps just the table (``HX-Target`` names the partial). Tables poll every 30 s while the tab is
+visible, sending the snapshot marker they were drawn from: the answer is an empty 204 until a new
+snapshot lands, then the new table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, time
+from decimal import Decimal
+from typing import Any
+
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from accounts.fees import DEFAULT_FEE_RATES, FeeRates, fee_rates_for
+from market.forms import (
+    HISTORY_WINDOWS,
+    HaulingForm,
+    QueryForm,
+    SearchForm,
+    StationTradingForm,
+    TypePageForm,
+)
+from market.hubs import HUB_REGION_IDS, HUBS_BY_STATION
+from market.queries import (
+    DEFAULT_STATION,
+    HUB_STATIONS,
+    StationRef,
+    hauling,
+    history_days,
+    hub_quotes,
+    market_group_children,
+    market_group_tree,
+    region_ages,
+    rows_page,
+    snapshot_marker,
+    station_trading,
+    type_get,
+    type_on_market,
+    type_orders,
+    type_search,
+)
+from market.trading import TradingInputError
+
+PAGE_SIZE = 50
+BOOK_PAGE_SIZE = 20
+POLL_PARAM = "since"
 
 
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _params(request: HttpRequest, **defaults: Any) -> QueryDict:
+    """The query string without the poll marker, with defaults for absent parameters."""
+    params = request.GET.copy()
+    params.pop(POLL_PARAM, None)
+    for name, value in defaults.items():
+        if not params.get(name, "").strip():
+            params[name] = str(value)
+    return params
+
+
+def _url(request: HttpRequest, params: QueryDict, **changes: Any) -> str:
+    query = params.copy()
+    for name, value in changes.items():
+        if value is None:
+            query.pop(name, None)
+        else:
+            query[name] = str(value)
+    encoded = query.urlencode()
+    return f"{request.path}?{encoded}" if encoded else request.path
+
+
+def _unchanged(request: HttpRequest, marker: str) -> bool:
+    """A poll from a table drawn from the snapshots that are still current."""
+    return bool(request.htmx) and request.GET.get(POLL_PARAM) == marker
+
+
+def _no_change() -> HttpResponse:
+    return HttpResponse(status=204)
+
+
+def _respond(
+    request: HttpRequest,
+    template: str,
+    context: dict[str, Any],
+    *,
+    partials: Iterable[str],
+    status: int = 200,
+) -> HttpResponse:
+    """The whole page, or only the partial whose element htmx asked to swap."""
+    target = request.htmx.target if request.htmx else None
+    if target in set(partials):
+        # htmx swaps nothing on a 4xx: an error is shown in the swapped table instead.
+        return render(request, f"{template}#{target}", context)
+    return render(request, template, context, status=status)
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    numeric: bool = True
+
+
+@dataclass(frozen=True)
+class HeaderCell:
+    label: str
+    url: str
+    sort: str | None  # "ascending", "descending" or None
+    numeric: bool
+
+
+def _headers(
+    request: HttpRequest,
+    params: QueryDict,
+    columns: Sequence[Column],
+    *,
+    current: str,
+    sort_param: str = "sort",
+    page_param: str = "page",
+) -> list[HeaderCell]:
+    """Header links that sort by their column (again: the other way); sorting starts at page 1.
+    Numbers sort largest first on the first click, text A to Z."""
+    cells = []
+    for column in columns:
+        state = None
+        if current.removeprefix("-") == column.key:
+            state = "descending" if current.startswith("-") else "ascending"
+        if state == "descending":
+            target = column.key
+        elif state == "ascending":
+            target = f"-{column.key}"
+        else:
+            target = f"-{column.key}" if column.numeric else column.key
+        url = _url(request, params, **{sort_param: target, page_param: None})
+        cells.append(HeaderCell(column.label, url, state, column.numeric))
+    return cells
+
+
+@dataclass(frozen=True)
+class Pager:
+    page: int
+    pages: int
+    count: int
+    previous_url: str | None
+    next_url: str | None
+
+
+def _pager(
+    request: HttpRequest, params: QueryDict, *, page: int, pages: int, count: int, param: str
+) -> Pager:
+    return Pager(
+        page=page,
+        pages=pages,
+        count=count,
+        previous_url=_url(request, params, **{param: page - 1}) if page > 1 else None,
+        next_url=_url(request, params, **{param: page + 1}) if page < pages else None,
+    )
+
+
+def _page_of(rows: Sequence[Any], requested: int) -> tuple[list[Any], int, int]:
+    """The requested page of a table (the last one when it asks beyond), its number, the pages."""
+    pages = rows_page(rows, page=1, per_page=PAGE_SIZE)[1]
+    page = min(requested, pages)
+    return rows_page(rows, page=page, per_page=PAGE_SIZE)[0], page, pages
+
+
+def _hub_choices(selected: StationRef | None) -> list[StationRef]:
+    stations = list(HUB_STATIONS)
+    if selected is not None and selected.station_id not in HUBS_BY_STATION:
+        stations.append(selected)
+    return stations
+
+
+def _profile_rates(request: HttpRequest) -> FeeRates:
+    return fee_rates_for(request.user)
+
+
+def _percent(rate: Decimal) -> str:
+    """0.036 → "3.6 %"."""
+    return f"{(rate * 100).normalize():f} %"
+
+
+def _fees_text(rates: FeeRates, *, broker_fee: bool = True) -> str:
+    text = f"sales tax {_percent(rates.sales_tax)}"
+    return f"{text}, broker fee {_percent(rates.broker_fee)}" if broker_fee else text
+
+
+def _form_error(form: QueryForm) -> str:
+    return form.first_error()[1]
+
+
+# --- home, search, market groups -----------------------------------------------------------------
+
+
+def _chosen_station(request: HttpRequest) -> StationRef:
+    form = TypePageForm(_params(request))
+    if form.is_valid() and form.cleaned_data.get("station_id"):
+        return form.cleaned_data["station_id"]
+    return DEFAULT_STATION
+
+
+@require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "market/home.html")
+    marker = snapshot_marker(HUB_REGION_IDS)
+    if _unchanged(request, marker):
+        return _no_change()
+    station = _chosen_station(request)
+    ages = region_ages(HUB_REGION_IDS)
+    groups, _ = market_group_children(None)
+    context = {
+        "station": station,
+        "hubs": [(hub, ages[hub.region_id]) for hub in HUB_STATIONS],
+        "groups": groups,
+        "marker": marker,
+        "poll_url": _url(request, _params(request)),
+        "search": SearchForm(request.GET),
+    }
+    return _respond(request, "market/home.html", context, partials=["data-age"])
+
+
+@require_GET
+def type_search_view(request: HttpRequest) -> HttpResponse:
+    """Types by name: suggestions for the autocomplete (htmx), or a page of results."""
+    form = SearchForm(request.GET)
+    query = form.cleaned_data.get("q", "") if form.is_valid() else ""
+    station = _chosen_station(request)
+    hits = type_search(query, limit=10 if request.htmx else 100)
+    context = {"query": query, "hits": hits, "station": station, "search": form}
+    if request.htmx:
+        return render(request, "market/search.html#suggestions", context)
+    return render(request, "market/search.html", context)
+
+
+@require_GET
+def market_group(request: HttpRequest, group_id: int) -> HttpResponse:
+    tree = market_group_tree()
+    if group_id not in tree.names:
+        raise Http404("no such market group")
+    groups, types = market_group_children(group_id)
+    context = {
+        "group_id": group_id,
+        "name": tree.names[group_id],
+        "path": tree.path(group_id),
+        "groups": groups,
+        "types": types,
+        "station": _chosen_station(request),
+    }
+    if request.htmx:
+        return render(request, "market/groups.html#children", context)
+    return render(request, "market/groups.html", context)
+
+
+# --- a type's page -------------------------------------------------------------------------------
+
+BOOK_COLUMNS = (
+    Column("price", "Price"),
+    Column("volume_remain", "Volume"),
+    Column("location", "Location", numeric=False),
+    Column("range", "Range", numeric=False),
+    Column("issued", "Issued"),
+)
+
+
+def _chart_data(days) -> dict[str, list]:
+    """Columns for uPlot: x in Unix seconds, ISK as floats (display only)."""
+    data: dict[str, list] = {"t": [], "average": [], "highest": [], "lowest": [], "volume": []}
+    for day in days:
+        data["t"].append(int(datetime.combine(day.date, time(), tzinfo=UTC).timestamp()))
+        data["average"].append(float(day.average))
+        data["highest"].append(float(day.highest))
+        data["lowest"].append(float(day.lowest))
+        data["volume"].append(day.volume)
+    return data
+
+
+@require_GET
+def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
+    params = _params(request)
+    form = TypePageForm(params)
+    valid = form.is_valid()
+    station = (valid and form.cleaned_data.get("station_id")) or DEFAULT_STATION
+    if station.station_id not in HUBS_BY_STATION:
+        valid = False
+        form.add_error("station_id", "must be one of the five hubs")
+        station = DEFAULT_STATION
+    marker = snapshot_marker(HUB_REGION_IDS)
+    if _unchanged(request, marker):
+        return _no_change()
+    item = type_get(type_id)
+    if item is None and not type_on_market(type_id):
+        raise Http404("no such type")
+    data = form.cleaned_data if valid else {}
+    days = data.get("days") or 90
+    scope = data.get("scope") or "station"
+    location_id = station.station_id if scope == "station" else None
+
+    quotes = hub_quotes(type_id)
+    here = next(q for q in quotes if q.station.station_id == station.station_id)
+    books = {}
+    for side, is_buy in (("sell", False), ("buy", True)):
+        sort = data.get(f"{side}_sort") or ("-price" if is_buy else "price")
+        orders = type_orders(
+            region_id=station.region_id,
+            type_id=type_id,
+            is_buy_order=is_buy,
+            location_id=location_id,
+            order_by=sort,
+        )
+        page = Paginator(orders, BOOK_PAGE_SIZE).get_page(data.get(f"{side}_page") or 1)
+        books[side] = {
+            "title": "Buy orders" if is_buy else "Sell orders",
+            "orders": page.object_list,
+            "headers": _headers(
+                request,
+                params,
+                BOOK_COLUMNS,
+                current=sort,
+                sort_param=f"{side}_sort",
+                page_param=f"{side}_page",
+            ),
+            "pager": _pager(
+                request,
+                params,
+                page=page.number,
+                pages=page.paginator.num_pages,
+                count=page.paginator.count,
+                param=f"{side}_page",
+            ),
+        }
+    history = list(history_days(region_id=station.region_id, type_id=type_id, days=days))
+    context = {
+        "type_id": type_id,
+        "item": item,
+        "name": item.name if item else f"Type {type_id}",
+        "path": market_group_tree().path(item.market_group_id) if item else [],
+        "station": station,
+        "hubs": HUB_STATIONS,
+        "quotes": quotes,
+        "here": here,
+        "books": books,
+        "scope": scope,
+        "days": days,
+        "windows": [(d, _url(request, params, days=d)) for d in HISTORY_WINDOWS],
+        "history": history,
+        "chart": _chart_data(history),
+        "form": form,
+        "error": "" if valid else _form_error(form),
+        "marker": marker,
+        "poll_url": _url(request, params),
+        "scope_urls": {
+            "station": _url(request, params, scope="station", sell_page=None, buy_page=None),
+            "region": _url(request, params, scope="region", sell_page=None, buy_page=None),
+        },
+    }
+    return _respond(
+        request,
+        "market/type.html",
+        context,
+        partials=["type-live", "type-history"],
+        status=200 if valid else 400,
+    )
+
+
+# --- station trading -----------------------------------------------------------------------------
+
+TRADING_COLUMNS = (
+    Column("type_name", "Item", numeric=False),
+    Column("best_bid", "Bid"),
+    Column("best_ask", "Ask"),
+    Column("broker_fee_bid", "Broker fee (bid)"),
+    Column("broker_fee_ask", "Broker fee (ask)"),
+    Column("sales_tax", "Sales tax"),
+    Column("profit", "Profit / unit"),
+    Column("margin", "Margin"),
+    Column("daily_volume", "Daily volume"),
+    Column("daily_profit", "Daily profit"),
+)
+
+
+@require_GET
+def station_trading_view(request: HttpRequest) -> HttpResponse:
+    params = _params(request, station_id=DEFAULT_STATION.station_id)
+    form = StationTradingForm(params)
+    valid = form.is_valid()
+    station = (valid and form.cleaned_data.get("station_id")) or DEFAULT_STATION
+    marker = snapshot_marker([station.region_id])
+    if _unchanged(request, marker):
+        return _no_change()
+    profile = _profile_rates(request)
+    context: dict[str, Any] = {
+        "form": form,
+        "station": station,
+        "hubs": _hub_choices(station),
+        "group_choices": market_group_tree().choices(),
+        "profile_rates": profile,
+        "default_rates": profile == DEFAULT_FEE_RATES,
+        "marker": marker,
+        "poll_url": _url(request, params),
+        "error": "",
+    }
+    status = 200
+    if valid:
+        sort = form.get("sort", "-daily_profit")
+        try:
+            result = station_trading(
+                station=station,
+                rates=form.rates(profile),
+                volume_cap=form.get("volume_cap"),
+                filters=form.filters(),
+                order_by=sort,
+            )
+        except TradingInputError as error:
+            context["error"] = f"{error.param}: {error.message}"
+            status = 400
+        else:
+            rows, page, pages = _page_of(result.rows, form.get("page", 1))
+            context.update(
+                result=result,
+                fees_text=_fees_text(result.rates),
+                age=result.age,
+                rows=[(row, row.margin * 100) for row in rows],
+                headers=_headers(request, params, TRADING_COLUMNS, current=sort),
+                pager=_pager(
+                    request, params, page=page, pages=pages, count=len(result.rows), param="page"
+                ),
+            )
+    else:
+        context["error"] = _form_error(form)
+        status = 400
+    return _respond(
+        request, "market/trading.html", context, partials=["trading-table"], status=status
+    )
+
+
+# --- hauling -------------------------------------------------------------------------------------
+
+HAULING_COLUMNS = (
+    Column("type_name", "Item", numeric=False),
+    Column("origin_name", "From", numeric=False),
+    Column("destination_name", "To", numeric=False),
+    Column("quantity", "Quantity"),
+    Column("buy_cost", "Buy cost"),
+    Column("sell_revenue", "Sell revenue"),
+    Column("fees_and_tax", "Fees and tax"),
+    Column("net_profit", "Net profit"),
+    Column("roi", "ROI"),
+    Column("volume_m3", "m³"),
+    Column("jumps", "Jumps"),
+    Column("profit_per_jump", "Profit / jump"),
+)
+
+
+def _hauling_defaults(request: HttpRequest) -> dict[str, Any]:
+    # A first visit shows the classic run, Jita to Amarr; "any" in a select clears the station.
+    if "from_station_id" in request.GET or "to_station_id" in request.GET:
+        return {}
+    return {
+        "from_station_id": DEFAULT_STATION.station_id,
+        "to_station_id": HUB_STATIONS[1].station_id,
+    }
+
+
+@require_GET
+def hauling_view(request: HttpRequest) -> HttpResponse:
+    params = _params(request, **_hauling_defaults(request))
+    form = HaulingForm(params)
+    valid = form.is_valid()
+    data = form.cleaned_data if valid else {}
+    origin, destination = data.get("from_station_id"), data.get("to_station_id")
+    regions = [s.region_id for s in ((origin,) if origin else HUB_STATIONS)] + [
+        s.region_id for s in ((destination,) if destination else HUB_STATIONS)
+    ]
+    marker = snapshot_marker(regions)
+    if _unchanged(request, marker):
+        return _no_change()
+    profile = _profile_rates(request)
+    context: dict[str, Any] = {
+        "form": form,
+        "origin": origin,
+        "destination": destination,
+        "hubs": _hub_choices(None),
+        "profile_rates": profile,
+        "default_rates": profile == DEFAULT_FEE_RATES,
+        "marker": marker,
+        "poll_url": _url(request, params),
+        "error": "",
+    }
+    status = 200
+    if valid:
+        sort = data.get("sort") or "-net_profit"
+        try:
+            result = hauling(
+                origin=origin,
+                destination=destination,
+                mode=data.get("mode") or "instant",
+                budget=data.get("budget"),
+                cargo_m3=data.get("cargo_m3"),
+                rates=form.rates(profile),
+                route=data.get("route") or "shortest",
+                order_by=sort,
+            )
+        except TradingInputError as error:
+            context["error"] = f"{error.param}: {error.message}"
+            status = 400
+        else:
+            rows, page, pages = _page_of(result.rows, data.get("page") or 1)
+            mode = data.get("mode") or "instant"
+            context.update(
+                result=result,
+                fees_text=_fees_text(result.rates, broker_fee=mode == "relist"),
+                mode=mode,
+                ages=sorted(result.ages.values(), key=lambda age: age.region_name),
+                rows=[(row, row.roi * 100) for row in rows],
+                headers=_headers(request, params, HAULING_COLUMNS, current=sort),
+                pager=_pager(
+                    request, params, page=page, pages=pages, count=len(result.rows), param="page"
+                ),
+            )
+    else:
+        context["error"] = _form_error(form)
+        status = 400
+    return _respond(
+        request, "market/hauling.html", context, partials=["hauling-table"], status=status
+    )

@@ -1,0 +1,260 @@
+"""The market desk's JSON API: the same numbers as the pages, from the same service functions.
+
+Every endpoint answers ``{"count"?, "next", "results", …}``; ``next`` is the URL of the next page
+(null on the last). Bad input is a 400 with ``{"error": "…", "parameter": "name"}``. ISK amounts
+are JSON numbers rounded to the cent (half up, like the pages); ratios (margin, ROI) keep six
+decimals. Anonymous callers
+get the default fees, logged-in ones their trading profile; ``sales_tax``/``broker_fee`` override.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import msgspec
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.http import require_GET
+
+from accounts.fees import FeeRates, fee_rates_for
+from market.forms import HaulingForm, HistoryForm, OrdersForm, QueryForm, StationTradingForm
+from market.models import Order
+from market.queries import (
+    RegionAge,
+    hauling,
+    history_days,
+    region_ages,
+    rows_page,
+    station_trading,
+)
+from market.trading import TradingInputError
+
+DEFAULT_PAGE_SIZE = 100
+CENT = Decimal("0.01")
+RATIO = Decimal("0.000001")
+_encoder = msgspec.json.Encoder(decimal_format="number")
+
+
+def _json(data: Any, *, status: int = 200) -> HttpResponse:
+    return HttpResponse(_encoder.encode(data), status=status, content_type="application/json")
+
+
+def _bad_request(parameter: str, message: str) -> HttpResponse:
+    return _json({"error": message, "parameter": parameter}, status=400)
+
+
+def _invalid(form: QueryForm) -> HttpResponse:
+    return _bad_request(*form.first_error())
+
+
+def _isk(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _ratio(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(RATIO, rounding=ROUND_HALF_UP)
+
+
+def _next_url(request: HttpRequest, **changes: Any) -> str:
+    query = request.GET.copy()
+    for name, value in changes.items():
+        query[name] = str(value)
+    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+
+
+def _age(age: RegionAge) -> dict[str, Any]:
+    return {
+        "region_id": age.region_id,
+        "snapshot_id": age.snapshot_id,
+        "last_modified": age.last_modified,
+        "expires": age.expires,
+        "orders": age.orders,
+    }
+
+
+def _fees(rates: FeeRates) -> dict[str, Decimal]:
+    return {"sales_tax": rates.sales_tax, "broker_fee": rates.broker_fee}
+
+
+def _paged(
+    request: HttpRequest, form: QueryForm, rows: list[Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """One page of ``rows`` and the envelope's count and next URL."""
+    page = form.get("page", 1)
+    size = form.get("page_size", DEFAULT_PAGE_SIZE)
+    page_rows, pages = rows_page(rows, page=page, per_page=size)
+    following = _next_url(request, page=page + 1) if page < pages else None
+    return page_rows, {"count": len(rows), "next": following}
+
+
+@require_GET
+def orders(request: HttpRequest) -> HttpResponse:
+    """The region's current orders with every ESI field, by order id; ``after`` pages on."""
+    form = OrdersForm(request.GET)
+    if not form.is_valid():
+        return _invalid(form)
+    region_id = form.cleaned_data["region_id"]
+    size = form.get("page_size", DEFAULT_PAGE_SIZE)
+    selected = Order.objects.current(region_id=region_id)
+    for name in ("type_id", "location_id", "is_buy_order"):
+        if form.cleaned_data.get(name) is not None:
+            selected = selected.filter(**{name: form.cleaned_data[name]})
+    if form.get("after") is not None:
+        selected = selected.filter(order_id__gt=form.cleaned_data["after"])
+    rows = list(
+        selected.order_by("order_id").values(
+            "order_id",
+            "type_id",
+            "location_id",
+            "system_id",
+            "is_buy_order",
+            "price",
+            "volume_remain",
+            "volume_total",
+            "min_volume",
+            "range",
+            "duration",
+            "issued",
+        )[: size + 1]
+    )
+    following = None
+    if len(rows) > size:
+        rows = rows[:size]
+        following = _next_url(request, after=rows[-1]["order_id"])
+    age = region_ages([region_id])[region_id]
+    return _json({"snapshot": _age(age), "next": following, "results": rows})
+
+
+@require_GET
+def history(request: HttpRequest) -> HttpResponse:
+    form = HistoryForm(request.GET)
+    if not form.is_valid():
+        return _invalid(form)
+    days = form.get("days", 30)
+    rows = list(
+        history_days(
+            region_id=form.cleaned_data["region_id"],
+            type_id=form.cleaned_data["type_id"],
+            days=days,
+        ).values("date", "average", "highest", "lowest", "volume", "order_count")
+    )
+    page_rows, envelope = _paged(request, form, rows)
+    return _json(
+        {
+            "region_id": form.cleaned_data["region_id"],
+            "type_id": form.cleaned_data["type_id"],
+            "days": days,
+            **envelope,
+            "results": page_rows,
+        }
+    )
+
+
+def _trading_row(row) -> dict[str, Any]:
+    return {
+        "type_id": row.type_id,
+        "type_name": row.type_name,
+        "best_bid": row.best_bid,
+        "best_ask": row.best_ask,
+        "broker_fee_bid": _isk(row.broker_fee_bid),
+        "broker_fee_ask": _isk(row.broker_fee_ask),
+        "sales_tax": _isk(row.sales_tax),
+        "profit": _isk(row.profit),
+        "margin": _ratio(row.margin),
+        "daily_volume": row.daily_volume,
+        "daily_profit": _isk(row.daily_profit),
+    }
+
+
+@require_GET
+def station_trading_api(request: HttpRequest) -> HttpResponse:
+    form = StationTradingForm(request.GET)
+    if not form.is_valid():
+        return _invalid(form)
+    station = form.cleaned_data.get("station_id")
+    if station is None:
+        return _bad_request("station_id", "station_id: is required")
+    rates = form.rates(fee_rates_for(request.user))
+    try:
+        result = station_trading(
+            station=station,
+            rates=rates,
+            volume_cap=form.get("volume_cap"),
+            filters=form.filters(),
+            order_by=form.get("sort", "-daily_profit"),
+        )
+    except TradingInputError as error:
+        return _bad_request(error.param, f"{error.param}: {error.message}")
+    page_rows, envelope = _paged(request, form, result.rows)
+    return _json(
+        {
+            "station_id": station.station_id,
+            "snapshot": _age(result.age),
+            "fees": _fees(rates),
+            **envelope,
+            "results": [_trading_row(row) for row in page_rows],
+        }
+    )
+
+
+def _hauling_row(row) -> dict[str, Any]:
+    return {
+        "type_id": row.type_id,
+        "type_name": row.type_name,
+        "from_station_id": row.origin.station_id,
+        "to_station_id": row.destination.station_id,
+        "quantity": row.quantity,
+        "buy_cost": _isk(row.buy_cost),
+        "sell_revenue": _isk(row.sell_revenue),
+        "fees_and_tax": _isk(row.fees_and_tax),
+        "net_profit": _isk(row.net_profit),
+        "roi": _ratio(row.roi),
+        "volume_m3": row.volume_m3,
+        "jumps": row.jumps,
+        "profit_per_jump": _isk(row.profit_per_jump),
+        "buys": _fills(row.plan.buys),
+        "sells": _fills(row.plan.sells),
+    }
+
+
+def _fills(fills: Iterable) -> list[dict[str, Any]]:
+    return [{"price": fill.price, "quantity": fill.quantity} for fill in fills]
+
+
+@require_GET
+def hauling_api(request: HttpRequest) -> HttpResponse:
+    form = HaulingForm(request.GET)
+    if not form.is_valid():
+        return _invalid(form)
+    data = form.cleaned_data
+    rates = form.rates(fee_rates_for(request.user))
+    route = data.get("route") or "shortest"
+    try:
+        result = hauling(
+            origin=data.get("from_station_id"),
+            destination=data.get("to_station_id"),
+            mode=data.get("mode") or "instant",
+            budget=data.get("budget"),
+            cargo_m3=data.get("cargo_m3"),
+            rates=rates,
+            route=route,
+            order_by=data.get("sort") or "-net_profit",
+        )
+    except TradingInputError as error:
+        return _bad_request(error.param, f"{error.param}: {error.message}")
+    page_rows, envelope = _paged(request, form, result.rows)
+    return _json(
+        {
+            "mode": data.get("mode") or "instant",
+            "route": route,
+            "fees": _fees(rates),
+            "trips": [
+                {"from_station_id": a.station_id, "to_station_id": b.station_id, "jumps": jumps}
+                for a, b, jumps in result.trips
+            ],
+            "snapshots": [_age(age) for age in result.ages.values()],
+            **envelope,
+            "results": [_hauling_row(row) for row in page_rows],
+        }
+    )

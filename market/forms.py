@@ -1,0 +1,333 @@
+"""Query parameters of the market desk, validated in one place for the pages and the JSON API.
+
+Every form here reads a GET query. Its field names are the URL's parameter names, so an error
+names exactly the parameter to fix ("min_margin: enter a number, got 'abc'"), and
+``first_error()`` gives the API its ``{"error": …, "parameter": …}``.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from accounts.fees import FeeRates
+from market.models import MarketGroup
+from market.queries import (
+    BOOK_SORTS,
+    HUB_HAULING_COLUMNS,
+    STATION_TRADING_COLUMNS,
+    StationRef,
+    TradingFilters,
+    region_known,
+    station_get,
+)
+from market.routes import ROUTES
+from market.trading import HAUL_MODES
+
+HISTORY_WINDOWS = (30, 90, 365)
+MAX_HISTORY_DAYS = 730
+MAX_PAGE_SIZE = 1000
+# ISK amounts and counts beyond these are typing accidents (the whole EVE economy is ~1e15 ISK).
+MAX_ISK = Decimal("1e15")
+
+
+def _sort_choices(columns: tuple[str, ...]) -> list[tuple[str, str]]:
+    return [(c, c) for c in columns] + [(f"-{c}", f"-{c}") for c in columns]
+
+
+class QueryForm(forms.Form):
+    """A form over a query string; blank parameters count as absent."""
+
+    def __init__(self, data: Any = None, **kwargs: Any) -> None:
+        if data is not None:
+            data = {key: value for key, value in data.items() if str(value).strip() != ""}
+        super().__init__(data, **kwargs)
+
+    def first_error(self) -> tuple[str, str]:
+        """(parameter, message) of the first invalid parameter, in the form's field order."""
+        for name in self.fields:
+            if name in self.errors:
+                return name, f"{name}: {self.errors[name][0]}"
+        message = self.non_field_errors()[0] if self.non_field_errors() else "invalid query"
+        return "", message
+
+    def get(self, name: str, default: Any = None) -> Any:
+        value = self.cleaned_data.get(name)
+        return default if value is None or value == "" else value
+
+
+def _given(value: Any) -> str:
+    return f", got {str(value)[:40]!r}" if value not in (None, "") else ""
+
+
+class NumberField(forms.DecimalField):
+    """A Decimal with errors that say what was wrong and what came in."""
+
+    def __init__(self, *, minimum: Decimal | None = None, below: Decimal | None = None, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_digits", 24)
+        kwargs.setdefault("decimal_places", 8)
+        super().__init__(**kwargs)
+        self.minimum = minimum
+        self.below = below
+
+    def to_python(self, value: Any) -> Decimal | None:
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            raise ValidationError(f"enter a number{_given(value)}") from None
+
+    def validate(self, value: Any) -> None:
+        if value is None:
+            return super().validate(value)
+        if not value.is_finite():
+            raise ValidationError(f"enter a finite number, got {value}")
+        if self.minimum is not None and value < self.minimum:
+            raise ValidationError(f"must be at least {self.minimum}, got {value}")
+        if self.below is not None and value >= self.below:
+            raise ValidationError(f"must be below {self.below}, got {value}")
+
+    def run_validators(self, value: Any) -> None:
+        try:
+            super().run_validators(value)
+        except ValidationError:
+            raise ValidationError(f"has too many digits{_given(value)}") from None
+
+
+class RateField(NumberField):
+    """A fee or tax as a fraction: 0.036 is 3.6 %."""
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value is not None and not Decimal(0) <= value < Decimal(1):
+            raise ValidationError(
+                f"must be a fraction from 0 to below 1 (e.g. 0.036 for 3.6 %), got {value}"
+            )
+
+
+class IdField(forms.IntegerField):
+    def __init__(self, *, noun: str, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(min_value=0, max_value=2**63 - 1, **kwargs)
+        self.noun = noun
+        self.error_messages["required"] = "is required"
+
+    def to_python(self, value: Any) -> int | None:
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            raise ValidationError(f"must be a whole {self.noun} id{_given(value)}") from None
+
+    def run_validators(self, value: Any) -> None:
+        try:
+            super().run_validators(value)
+        except ValidationError:
+            raise ValidationError(f"is not a {self.noun} id: {value}") from None
+
+
+class StationField(IdField):
+    """A hub or any NPC station of the SDE, cleaned to a ``StationRef``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(noun="station", **kwargs)
+
+    def clean(self, value: Any) -> StationRef | None:
+        station_id = super().clean(value)
+        if station_id is None:
+            return None
+        station = station_get(station_id)
+        if station is None:
+            raise ValidationError(f"unknown station {station_id}")
+        return station
+
+
+class RegionField(IdField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(noun="region", **kwargs)
+
+    def clean(self, value: Any) -> int | None:
+        region_id = super().clean(value)
+        if region_id is not None and not region_known(region_id):
+            raise ValidationError(f"unknown region {region_id}")
+        return region_id
+
+
+class StrictChoiceField(forms.ChoiceField):
+    def validate(self, value: Any) -> None:
+        if value in self.empty_values:
+            return super().validate(value)
+        if not self.valid_value(value):
+            choices = ", ".join(str(key) for key, _ in self.choices if key not in ("", None))
+            raise ValidationError(f"must be one of {choices}, got {str(value)[:40]!r}")
+
+
+class BooleanParam(StrictChoiceField):
+    TRUE, FALSE = ("true", "1"), ("false", "0")
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=[("true", "true"), ("false", "false")], required=False, **kwargs)
+
+    def to_python(self, value: Any) -> str:
+        return str(value).strip().lower() if value not in self.empty_values else ""
+
+    def valid_value(self, value: Any) -> bool:
+        return value in self.TRUE + self.FALSE
+
+    def clean(self, value: Any) -> bool | None:
+        text = super().clean(value)
+        return None if text == "" else text in self.TRUE
+
+
+class PageField(forms.IntegerField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 1_000_000)
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> int | None:
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            raise ValidationError(f"must be a whole number{_given(value)}") from None
+
+    def run_validators(self, value: Any) -> None:
+        try:
+            super().run_validators(value)
+        except ValidationError:
+            raise ValidationError(
+                f"must be from {self.min_value} to {self.max_value}, got {value}"
+            ) from None
+
+
+class FeesForm(QueryForm):
+    """``sales_tax`` and ``broker_fee`` override the trader's profile (fractions)."""
+
+    sales_tax = RateField(label="Sales tax")
+    broker_fee = RateField(label="Broker fee")
+
+    def rates(self, profile: FeeRates) -> FeeRates:
+        return FeeRates(
+            sales_tax=self.get("sales_tax", profile.sales_tax),
+            broker_fee=self.get("broker_fee", profile.broker_fee),
+        )
+
+
+class StationTradingForm(FeesForm):
+    station_id = StationField(label="Hub")
+    min_margin = NumberField(label="Min margin", help_text="a fraction: 0.05 is 5 %")
+    min_volume = NumberField(label="Min daily volume", minimum=Decimal(0), below=MAX_ISK)
+    min_profit = NumberField(label="Min profit per unit", below=MAX_ISK)
+    max_price = NumberField(label="Max price", minimum=Decimal(0), below=MAX_ISK)
+    market_group = IdField(noun="market group", label="Market group")
+    volume_cap = NumberField(
+        label="Units a day at most", minimum=Decimal(0), below=MAX_ISK, help_text="your own cap"
+    )
+    sort = StrictChoiceField(choices=_sort_choices(STATION_TRADING_COLUMNS), required=False)
+    page = PageField()
+    page_size = PageField(max_value=MAX_PAGE_SIZE)
+
+    field_order = [
+        "station_id",
+        "min_margin",
+        "min_volume",
+        "min_profit",
+        "max_price",
+        "market_group",
+        "volume_cap",
+        "sales_tax",
+        "broker_fee",
+        "sort",
+        "page",
+        "page_size",
+    ]
+
+    def clean_market_group(self) -> int | None:
+        group_id = self.cleaned_data.get("market_group")
+        if group_id is not None and not MarketGroup.objects.filter(pk=group_id).exists():
+            raise ValidationError(f"unknown market group {group_id}")
+        return group_id
+
+    def filters(self) -> TradingFilters:
+        return TradingFilters(
+            min_margin=self.get("min_margin"),
+            min_daily_volume=self.get("min_volume"),
+            min_profit=self.get("min_profit"),
+            max_price=self.get("max_price"),
+            market_group_id=self.get("market_group"),
+        )
+
+
+class HaulingForm(FeesForm):
+    from_station_id = StationField(label="From")
+    to_station_id = StationField(label="To")
+    mode = StrictChoiceField(choices=[(m, m) for m in HAUL_MODES], required=False, label="Mode")
+    budget = NumberField(label="Budget (ISK)", minimum=Decimal(0), below=MAX_ISK)
+    cargo_m3 = NumberField(label="Cargo (m³)", minimum=Decimal(0), below=MAX_ISK)
+    route = StrictChoiceField(choices=[(r, r) for r in ROUTES], required=False, label="Route")
+    sort = StrictChoiceField(choices=_sort_choices(HUB_HAULING_COLUMNS), required=False)
+    page = PageField()
+    page_size = PageField(max_value=MAX_PAGE_SIZE)
+
+    field_order = [
+        "from_station_id",
+        "to_station_id",
+        "mode",
+        "budget",
+        "cargo_m3",
+        "sales_tax",
+        "broker_fee",
+        "route",
+        "sort",
+        "page",
+        "page_size",
+    ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        origin, destination = data.get("from_station_id"), data.get("to_station_id")
+        if origin and destination and origin.station_id == destination.station_id:
+            self.add_error("to_station_id", "must differ from from_station_id")
+        return data
+
+
+class OrdersForm(QueryForm):
+    region_id = RegionField(required=True)
+    type_id = IdField(noun="type")
+    location_id = IdField(noun="location")
+    is_buy_order = BooleanParam()
+    after = IdField(noun="order", help_text="the last order_id of the previous page")
+    page_size = PageField(max_value=MAX_PAGE_SIZE)
+
+
+class HistoryForm(QueryForm):
+    region_id = RegionField(required=True)
+    type_id = IdField(noun="type", required=True)
+    days = PageField(max_value=MAX_HISTORY_DAYS)
+    page = PageField()
+    page_size = PageField(max_value=MAX_PAGE_SIZE)
+
+
+class TypePageForm(QueryForm):
+    station_id = StationField(label="Hub")
+    days = forms.TypedChoiceField(
+        choices=[(d, f"{d} days") for d in HISTORY_WINDOWS], coerce=int, required=False
+    )
+    scope = StrictChoiceField(
+        choices=[("station", "at the hub station"), ("region", "in the whole region")],
+        required=False,
+    )
+    sell_sort = StrictChoiceField(choices=_sort_choices(BOOK_SORTS), required=False)
+    buy_sort = StrictChoiceField(choices=_sort_choices(BOOK_SORTS), required=False)
+    sell_page = PageField()
+    buy_page = PageField()
+
+    def clean_days(self) -> int | None:
+        return self.cleaned_data.get("days") or None
+
+
+class SearchForm(QueryForm):
+    q = forms.CharField(max_length=100, required=False, strip=True)

@@ -1,0 +1,995 @@
+"""Read-side services of the market desk: what the pages and the JSON API show, assembled from the
+market models and priced by ``market.trading``.
+
+Pages and API call the same functions, so they always show the same numbers. Every answer reads
+the regions' current snapshots (one snapshot per region per statement), and says how old its
+data is.
+
+Speed. A hub's whole book top (every type's best bid and ask, joined with its name, market
+group, volume and 30-day history figures) is read in one query and kept in this process, keyed
+by the snapshot it came from: a new snapshot is a new key, so nothing stale is ever served, and
+the five hubs' tops cost one query each per snapshot (every 5 minutes) instead of one per page
+view. Station-trading rows are priced once per (snapshot, fees, volume cap) and filtered, sorted
+and paginated from memory; hauling plans once per (snapshots, parameters).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import cached_property
+from typing import Any, TypeVar
+
+from django.db import connection
+from django.db.models import (
+    Case,
+    CharField,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce
+from django.utils import timezone
+
+from accounts.fees import FeeRates
+from market.hubs import HUBS, HUBS_BY_KEY, HUBS_BY_STATION, Hub, hub_short_name
+from market.ingest import history_window_end
+from market.models import (
+    BestPrice,
+    HistoryDay,
+    MarketGroup,
+    MarketSnapshot,
+    Order,
+    Region,
+    SolarSystem,
+    Station,
+    SystemJump,
+    Type,
+    TypeRegionStats,
+)
+from market.routes import JumpGraph
+from market.trading import (
+    HAULING_COLUMNS,
+    STATION_TRADING_COLUMNS,
+    BookOrder,
+    HaulCandidate,
+    HaulRow,
+    StationTradingRow,
+    hauling_may_pay,
+    hauling_rows,
+    rows_sort,
+    station_trading_rows,
+)
+
+ZERO = Decimal(0)
+
+# A book top is re-read after this long even within one snapshot: history (and so the daily
+# volumes) is refreshed during the day while a snapshot lives.
+BOOK_TTL_SECONDS = 300
+# The stargate graph and the market-group tree change with an SDE import, a few times a year.
+SDE_TTL_SECONDS = 600
+
+
+# --- in-process memo -----------------------------------------------------------------------------
+
+Value_ = TypeVar("Value_")
+
+
+class _Memo:
+    """A small thread-safe LRU with a time to live, for values that are costly to build but
+    cheap to hold; keys carry what makes a value current (snapshot ids), so entries go stale
+    only by age."""
+
+    def __init__(self, size: int, ttl: float) -> None:
+        self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._size = size
+        self._ttl = ttl
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, build: Callable[[], Value_]) -> Value_:
+        now = time.monotonic()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and now - entry[0] < self._ttl:
+                self._entries.move_to_end(key)
+                return entry[1]
+        value = build()
+        with self._lock:
+            self._entries[key] = (now, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_books = _Memo(size=12, ttl=BOOK_TTL_SECONDS)
+_trading = _Memo(size=8, ttl=BOOK_TTL_SECONDS)
+_hauls = _Memo(size=16, ttl=BOOK_TTL_SECONDS)
+_sde = _Memo(size=4, ttl=SDE_TTL_SECONDS)
+
+
+def caches_clear() -> None:
+    """Forget everything kept in this process (tests; after an SDE import in a shell)."""
+    for memo in (_books, _trading, _hauls, _sde):
+        memo.clear()
+
+
+# --- stations and data age -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StationRef:
+    station_id: int
+    name: str
+    system_id: int
+    region_id: int
+    region_name: str
+
+    @classmethod
+    def from_hub(cls, hub: Hub) -> StationRef:
+        return cls(hub.station_id, hub.name, hub.system_id, hub.region_id, hub.region_name)
+
+    @property
+    def hub(self) -> Hub | None:
+        return HUBS_BY_STATION.get(self.station_id)
+
+    @property
+    def short_name(self) -> str:
+        """ "Jita" for a hub, the station's name otherwise."""
+        return hub_short_name(self.hub) if self.hub else self.name
+
+
+HUB_STATIONS: tuple[StationRef, ...] = tuple(StationRef.from_hub(hub) for hub in HUBS)
+DEFAULT_STATION = StationRef.from_hub(HUBS_BY_KEY["jita"])
+
+
+def station_get(station_id: int) -> StationRef | None:
+    """A hub (known without the SDE) or any NPC station of the imported SDE."""
+    hub = HUBS_BY_STATION.get(station_id)
+    if hub is not None:
+        return StationRef.from_hub(hub)
+    row = (
+        Station.objects.filter(pk=station_id)
+        .values_list("name", "system_id", "region_id", "region__name")
+        .first()
+    )
+    if row is None:
+        return None
+    return StationRef(station_id, *row)
+
+
+def region_name(region_id: int) -> str:
+    for hub in HUBS:
+        if hub.region_id == region_id:
+            return hub.region_name
+    name = Region.objects.filter(pk=region_id).values_list("name", flat=True).first()
+    return name or f"region {region_id}"
+
+
+def region_known(region_id: int) -> bool:
+    return (
+        any(hub.region_id == region_id for hub in HUBS)
+        or Region.objects.filter(pk=region_id).exists()
+        or MarketSnapshot.objects.filter(region_id=region_id).exists()
+    )
+
+
+def duration_text(seconds: float) -> str:
+    """A short human duration: "under a minute", "3 min", "2 h 5 min", "3 days"."""
+    minutes = int(max(seconds, 0) // 60)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours // 24} days"
+
+
+@dataclass(frozen=True)
+class RegionAge:
+    """How fresh a region's order data is: the page's "orders 3 min old, next refresh in 2 min"."""
+
+    region_id: int
+    region_name: str
+    snapshot_id: int | None = None
+    orders: int = 0
+    last_modified: datetime | None = None
+    expires: datetime | None = None
+    last_error: str = ""
+
+    @property
+    def has_data(self) -> bool:
+        return self.snapshot_id is not None
+
+    def age_seconds(self, now: datetime | None = None) -> float | None:
+        if self.last_modified is None:
+            return None
+        return ((now or timezone.now()) - self.last_modified).total_seconds()
+
+    def refresh_in_seconds(self, now: datetime | None = None) -> float | None:
+        """Until ESI publishes the next book (the job fetches it on its next run after that)."""
+        if self.expires is None:
+            return None
+        return (self.expires - (now or timezone.now())).total_seconds()
+
+    @property
+    def age_text(self) -> str:
+        """ "3 min" (old)."""
+        return duration_text(self.age_seconds() or 0)
+
+    @property
+    def refresh_text(self) -> str:
+        """ "next refresh in 2 min", or "refresh due" once ESI has a newer book."""
+        refresh = self.refresh_in_seconds()
+        if refresh is None or refresh <= 0:
+            return "refresh due"
+        return f"next refresh in {duration_text(refresh)}"
+
+
+def region_ages(region_ids: Iterable[int]) -> dict[int, RegionAge]:
+    """Each region's current snapshot, and its latest failure when newer, in one query."""
+    region_ids = list(dict.fromkeys(region_ids))
+    current: dict[int, MarketSnapshot] = {}
+    failures: dict[int, MarketSnapshot] = {}
+    for snapshot in MarketSnapshot.objects.filter(
+        Q(is_current=True) | Q(status=MarketSnapshot.Status.FAILED), region_id__in=region_ids
+    ).order_by("region_id", "-fetched_at"):
+        if snapshot.is_current:
+            current[snapshot.region_id] = snapshot
+        else:
+            failures.setdefault(snapshot.region_id, snapshot)
+    ages = {}
+    for region_id in region_ids:
+        snapshot = current.get(region_id)
+        failure = failures.get(region_id)
+        error = ""
+        if failure is not None and (snapshot is None or failure.fetched_at > snapshot.fetched_at):
+            error = failure.error
+        if snapshot is None:
+            ages[region_id] = RegionAge(region_id, region_name(region_id), last_error=error)
+            continue
+        ages[region_id] = RegionAge(
+            region_id=region_id,
+            region_name=region_name(region_id),
+            snapshot_id=snapshot.id,
+            orders=snapshot.orders,
+            last_modified=snapshot.last_modified or snapshot.fetched_at,
+            expires=snapshot.expires,
+            last_error=error,
+        )
+    return ages
+
+
+def snapshot_marker(region_ids: Iterable[int]) -> str:
+    """Which snapshots are current in these regions, as a short string; it changes exactly when
+    a new snapshot lands, so a polling page asks for a new table only then."""
+    ids = MarketSnapshot.objects.current_ids()
+    return ",".join(f"{region_id}:{ids.get(region_id, 0)}" for region_id in sorted(set(region_ids)))
+
+
+# --- the SDE: type search, market groups, jumps --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TypeHit:
+    type_id: int
+    name: str
+    group_name: str
+
+
+def type_search(query: str, *, limit: int = 10) -> list[TypeHit]:
+    """Published types whose name starts with ``query``, then those containing it. (Not only
+    types with a market group: an older SDE's types may point at groups a newer one dropped.)"""
+    text = " ".join(query.split())[:100]
+    if not text:
+        return []
+    types = Type.objects.filter(published=True)
+    hits: list[TypeHit] = []
+    seen: set[int] = set()
+    for matching in (types.filter(name__istartswith=text), types.filter(name__icontains=text)):
+        rows = (
+            matching.exclude(pk__in=seen).order_by("name").values_list("id", "name", "group__name")
+        )
+        for type_id, name, group_name in rows[: limit - len(hits)]:
+            hits.append(TypeHit(type_id, name, group_name or ""))
+            seen.add(type_id)
+        if len(hits) >= limit:
+            break
+    return hits
+
+
+@dataclass(frozen=True)
+class MarketGroupTree:
+    names: dict[int, str]
+    parents: dict[int, int | None]
+    children: dict[int | None, tuple[int, ...]]
+
+    def subtree(self, group_id: int) -> frozenset[int]:
+        found, stack = {group_id}, [group_id]
+        while stack:
+            for child in self.children.get(stack.pop(), ()):
+                if child not in found:
+                    found.add(child)
+                    stack.append(child)
+        return frozenset(found)
+
+    def path(self, group_id: int | None) -> list[tuple[int, str]]:
+        """The chain from the top of the tree down to ``group_id``."""
+        chain: list[tuple[int, str]] = []
+        seen: set[int] = set()
+        while group_id is not None and group_id in self.names and group_id not in seen:
+            seen.add(group_id)
+            chain.append((group_id, self.names[group_id]))
+            group_id = self.parents.get(group_id)
+        return chain[::-1]
+
+    def choices(self) -> list[tuple[str, list[tuple[int, str]]]]:
+        """Top-level groups with their children, for a select's optgroups."""
+
+        def by_name(ids: Iterable[int]) -> list[int]:
+            return sorted(ids, key=lambda group_id: self.names[group_id])
+
+        return [
+            (
+                self.names[top],
+                [(top, f"All {self.names[top]}")]
+                + [(child, self.names[child]) for child in by_name(self.children.get(top, ()))],
+            )
+            for top in by_name(self.children.get(None, ()))
+        ]
+
+
+def market_group_tree() -> MarketGroupTree:
+    def build() -> MarketGroupTree:
+        names: dict[int, str] = {}
+        parents: dict[int, int | None] = {}
+        children: dict[int | None, list[int]] = {}
+        for group_id, name, parent_id in MarketGroup.objects.values_list("id", "name", "parent_id"):
+            names[group_id] = name
+            parents[group_id] = parent_id
+            children.setdefault(parent_id, []).append(group_id)
+        return MarketGroupTree(names, parents, {k: tuple(v) for k, v in children.items()})
+
+    return _sde.get(("market-groups", MarketGroup.objects.count()), build)
+
+
+@dataclass(frozen=True)
+class MarketGroupNode:
+    group_id: int
+    name: str
+    has_children: bool
+
+
+def market_group_children(parent_id: int | None) -> tuple[list[MarketGroupNode], list[TypeHit]]:
+    """One level of the market browser: the subgroups of ``parent_id`` and its own types."""
+    tree = market_group_tree()
+    groups = sorted(
+        (
+            MarketGroupNode(child, tree.names[child], bool(tree.children.get(child)))
+            for child in tree.children.get(parent_id, ())
+        ),
+        key=lambda node: node.name,
+    )
+    types: list[TypeHit] = []
+    if parent_id is not None:
+        types = [
+            TypeHit(type_id, name, "")
+            for type_id, name in Type.objects.filter(market_group_id=parent_id, published=True)
+            .order_by("name")
+            .values_list("id", "name")
+        ]
+    return groups, types
+
+
+def jump_graph() -> JumpGraph:
+    """The stargate graph of the imported SDE (empty without one)."""
+
+    def build() -> JumpGraph:
+        return JumpGraph(
+            pairs=SystemJump.objects.values_list("from_system_id", "to_system_id").iterator(),
+            security=dict(SolarSystem.objects.values_list("id", "security")),
+        )
+
+    return _sde.get(("jumps", SystemJump.objects.count()), build)
+
+
+def jumps_between(origin: StationRef, destination: StationRef, route: str) -> int | None:
+    """Gate jumps between two stations' systems; None when there is no such route (or no SDE)."""
+    graph = jump_graph()
+    if origin.system_id not in graph or destination.system_id not in graph:
+        return None
+    return graph.jumps(origin.system_id, destination.system_id, route)
+
+
+# --- a station's book tops -----------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class BookTop:
+    """One type at one station in the current snapshot, with what the desk needs to price it."""
+
+    type_id: int
+    type_name: str
+    market_group_id: int | None
+    unit_volume: Decimal | None  # m3 one unit takes in a hold: packaged for ships
+    best_bid: Decimal | None
+    best_ask: Decimal | None
+    best_bid_volume: int
+    best_ask_volume: int
+    bid_volume: int
+    ask_volume: int
+    daily_volume: Decimal  # 30-day average in the station's region; 0 without history
+    daily_isk: Decimal
+
+
+_generations = itertools.count(1)
+
+
+@dataclass
+class StationBook:
+    station: StationRef
+    snapshot_id: int | None
+    tops: dict[int, BookTop] = field(default_factory=dict)
+    # The newest day of history behind the daily volumes.
+    history_to: date | None = None
+    # Tells two reads of one snapshot apart (the second has newer daily volumes).
+    generation: int = field(default_factory=lambda: next(_generations))
+
+    @property
+    def daily_volumes(self) -> dict[int, Decimal]:
+        return {type_id: top.daily_volume for type_id, top in self.tops.items()}
+
+    @cached_property
+    def market_groups(self) -> dict[int, int | None]:
+        return {type_id: top.market_group_id for type_id, top in self.tops.items()}
+
+
+def _book_tops_read(station: StationRef) -> tuple[int | None, dict[int, BookTop], date | None]:
+    """Every type's top of the book at the station, in one statement: the snapshot is chosen
+    inside it, so the rows always belong together even while a new snapshot is swapped in."""
+    sql = f"""
+        SELECT bp.snapshot_id, bp.type_id, t.name, t.market_group_id,
+               COALESCE(t.packaged_volume, t.volume),
+               bp.best_bid, bp.best_ask, bp.best_bid_volume, bp.best_ask_volume,
+               bp.bid_volume, bp.ask_volume, st.avg_daily_volume, st.avg_daily_isk,
+               st.last_history_date
+        FROM {BestPrice._meta.db_table} bp
+        LEFT JOIN {Type._meta.db_table} t ON t.id = bp.type_id
+        LEFT JOIN {TypeRegionStats._meta.db_table} st
+               ON st.region_id = bp.region_id AND st.type_id = bp.type_id
+        WHERE bp.location_id = %s AND bp.snapshot_id = (
+            SELECT id FROM {MarketSnapshot._meta.db_table}
+            WHERE region_id = %s AND is_current LIMIT 1
+        )
+    """
+    tops: dict[int, BookTop] = {}
+    history_to = None
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [station.station_id, station.region_id])
+        rows = cursor.fetchall()
+    # SQLite hands NUMERIC back as float or int; PostgreSQL as Decimal. Money stays Decimal.
+    decimal = _decimal_reader()
+    snapshot_id = rows[0][0] if rows else None
+    for (
+        _snapshot_id,
+        type_id,
+        name,
+        market_group_id,
+        unit_volume,
+        best_bid,
+        best_ask,
+        best_bid_volume,
+        best_ask_volume,
+        bid_volume,
+        ask_volume,
+        daily_volume,
+        daily_isk,
+        last_history_date,
+    ) in rows:
+        if last_history_date is not None:
+            if isinstance(last_history_date, str):  # SQLite
+                last_history_date = date.fromisoformat(last_history_date)
+            if history_to is None or last_history_date > history_to:
+                history_to = last_history_date
+        tops[type_id] = BookTop(
+            type_id=type_id,
+            type_name=name or f"Type {type_id}",
+            market_group_id=market_group_id,
+            unit_volume=None if unit_volume is None else Decimal(repr(float(unit_volume))),
+            best_bid=decimal(best_bid),
+            best_ask=decimal(best_ask),
+            best_bid_volume=best_bid_volume,
+            best_ask_volume=best_ask_volume,
+            bid_volume=bid_volume,
+            ask_volume=ask_volume,
+            daily_volume=decimal(daily_volume) or ZERO,
+            daily_isk=decimal(daily_isk) or ZERO,
+        )
+    return snapshot_id, tops, history_to
+
+
+def _decimal_reader() -> Callable[[Any], Decimal | None]:
+    if connection.vendor == "postgresql":
+        return lambda value: value
+    cent = Decimal("0.01")
+
+    def read(value: Any) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(repr(value) if isinstance(value, float) else str(value)).quantize(cent)
+
+    return read
+
+
+def station_book(station: StationRef) -> StationBook:
+    """The station's book tops in the region's current snapshot (kept per snapshot)."""
+    current = (
+        MarketSnapshot.objects.filter(region_id=station.region_id, is_current=True)
+        .values_list("id", "fetched_at")
+        .first()
+    )
+    if current is None:
+        return StationBook(station, None)
+
+    def build() -> StationBook:
+        snapshot_id, tops, history_to = _book_tops_read(station)
+        return StationBook(station, snapshot_id, tops, history_to)
+
+    # Should a newer snapshot land between the two reads, the book read is the newer one: right
+    # for this request, and the next request keys the newer snapshot properly.
+    return _books.get((station.station_id, *current), build)
+
+
+# --- station trading -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TradingFilters:
+    """The station-trading table's filters; each None means "any". Inclusive, like trading.py."""
+
+    min_margin: Decimal | None = None
+    min_daily_volume: Decimal | None = None
+    min_profit: Decimal | None = None
+    max_price: Decimal | None = None
+    market_group_id: int | None = None
+
+    def accepts(
+        self,
+        row: StationTradingRow,
+        group_of: dict[int, int | None],
+        groups: Collection[int] | None,
+    ) -> bool:
+        if self.min_margin is not None and row.margin < self.min_margin:
+            return False
+        if self.min_daily_volume is not None and row.daily_volume < self.min_daily_volume:
+            return False
+        if self.min_profit is not None and row.profit < self.min_profit:
+            return False
+        if self.max_price is not None and (
+            row.best_bid > self.max_price or row.best_ask > self.max_price
+        ):
+            return False
+        return groups is None or group_of.get(row.type_id) in groups
+
+
+@dataclass
+class TradingResult:
+    station: StationRef
+    age: RegionAge
+    rows: list[StationTradingRow]
+    rates: FeeRates
+    volume_cap: Decimal | None
+    history_to: date | None = None
+    total: int = 0  # types with both a bid and an ask, before the filters
+
+
+class _PricedBook:
+    """A station's rows priced for one set of fees, with each sort order made once."""
+
+    def __init__(self, rows: list[StationTradingRow]) -> None:
+        self.rows = rows
+        self._sorted: dict[str, list[StationTradingRow]] = {}
+        self._lock = threading.Lock()
+
+    def sorted_by(self, order_by: str) -> list[StationTradingRow]:
+        with self._lock:
+            known = self._sorted.get(order_by)
+        if known is None:
+            known = rows_sort(self.rows, order_by=order_by, columns=STATION_TRADING_COLUMNS)
+            with self._lock:
+                self._sorted[order_by] = known
+        return known
+
+
+def station_trading(
+    *,
+    station: StationRef,
+    rates: FeeRates,
+    volume_cap: Decimal | None = None,
+    filters: TradingFilters = TradingFilters(),
+    order_by: str = "-daily_profit",
+) -> TradingResult:
+    """Every type with both a bid and an ask at the station, priced by
+    ``trading.station_trading_rows`` with the trader's fees, filtered and sorted."""
+    rows_sort([], order_by=order_by, columns=STATION_TRADING_COLUMNS)  # a bad column: 400
+    age = region_ages([station.region_id])[station.region_id]
+    book = station_book(station)
+    if book.snapshot_id is None:
+        return TradingResult(station, age, [], rates, volume_cap)
+
+    def price() -> _PricedBook:
+        return _PricedBook(
+            station_trading_rows(
+                quotes=book.tops.values(),
+                daily_volumes=book.daily_volumes,
+                sales_tax=rates.sales_tax,
+                broker_fee=rates.broker_fee,
+                volume_cap=volume_cap,
+            )
+        )
+
+    key = (book.station.station_id, book.generation, rates, volume_cap)
+    priced = _trading.get(key, price)
+    groups = (
+        None
+        if filters.market_group_id is None
+        else market_group_tree().subtree(filters.market_group_id)
+    )
+    group_of = book.market_groups
+    rows = [row for row in priced.sorted_by(order_by) if filters.accepts(row, group_of, groups)]
+    return TradingResult(station, age, rows, rates, volume_cap, book.history_to, len(priced.rows))
+
+
+# --- hauling -------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class HubHaulRow(HaulRow):
+    """A hauling row with the trip it belongs to (several trips show together for "any hub")."""
+
+    origin: StationRef | None = None
+    destination: StationRef | None = None
+
+    @property
+    def origin_name(self) -> str | None:
+        return self.origin.short_name if self.origin else None
+
+    @property
+    def destination_name(self) -> str | None:
+        return self.destination.short_name if self.destination else None
+
+
+HUB_HAULING_COLUMNS = (*HAULING_COLUMNS, "origin_name", "destination_name")
+
+
+@dataclass
+class HaulingResult:
+    origins: tuple[StationRef, ...]
+    destinations: tuple[StationRef, ...]
+    ages: dict[int, RegionAge]
+    rows: list[HubHaulRow]
+    rates: FeeRates
+    trips: list[tuple[StationRef, StationRef, int | None]]
+
+
+def _candidates(
+    *,
+    book_a: StationBook,
+    book_b: StationBook,
+    mode: str,
+    rates: FeeRates,
+) -> list[HaulCandidate]:
+    """Types whose best prices leave room for profit, with the order books the walk needs."""
+    a, b = book_a.station, book_b.station
+    worth: dict[int, tuple[BookTop, BookTop]] = {}
+    for type_id, top_a in book_a.tops.items():
+        top_b = book_b.tops.get(type_id)
+        if top_b is None or top_a.unit_volume is None or top_a.best_ask is None:
+            continue
+        if mode == "relist" and top_b.daily_volume < 1:
+            continue  # nobody buys it at B: a relist there would never sell
+        if hauling_may_pay(
+            mode=mode,
+            best_ask_at_a=top_a.best_ask,
+            best_bid_at_b=top_b.best_bid,
+            best_ask_at_b=top_b.best_ask,
+            sales_tax=rates.sales_tax,
+            broker_fee=rates.broker_fee,
+        ):
+            worth[type_id] = (top_a, top_b)
+    if not worth:
+        return []
+    # Only orders the walk can reach are read: asks at A cheaper than the most a unit can fetch
+    # at B, and bids at B that pay more, after tax, than A's best ask. The bounds are inclusive,
+    # so they can only let in a level the walk then stops at, never keep one out.
+    if mode == "instant":
+        keep = 1 - rates.sales_tax
+        ask_ceilings = {t: top_b.best_bid * keep for t, (_, top_b) in worth.items()}
+    else:
+        keep = 1 - rates.sales_tax - rates.broker_fee
+        ask_ceilings = {t: top_b.best_ask * keep for t, (_, top_b) in worth.items()}
+    sells: dict[int, list[BookOrder]] = {}
+    for type_id, price, volume, _ in _orders_within(
+        station=a, is_buy_order=False, bounds=ask_ceilings
+    ):
+        sells.setdefault(type_id, []).append(BookOrder(price, volume))
+    buys: dict[int, list[BookOrder]] = {}
+    if mode == "instant":
+        bid_floors = {t: top_a.best_ask / keep for t, (top_a, _) in worth.items() if t in sells}
+        for type_id, price, volume, min_volume in _orders_within(
+            station=b, is_buy_order=True, bounds=bid_floors
+        ):
+            buys.setdefault(type_id, []).append(BookOrder(price, volume, min_volume))
+    candidates = []
+    for type_id, (top_a, top_b) in worth.items():
+        if type_id not in sells:
+            continue
+        candidates.append(
+            HaulCandidate(
+                type_id=type_id,
+                type_name=top_a.type_name,
+                unit_volume=top_a.unit_volume,
+                sell_orders_at_a=sells[type_id],
+                buy_orders_at_b=buys.get(type_id, ()),
+                best_ask_at_b=top_b.best_ask,
+                # A relist sells no faster than B's market buys: one day of its volume at most.
+                max_quantity=int(top_b.daily_volume) if mode == "relist" else None,
+            )
+        )
+    return candidates
+
+
+def _orders_within(
+    *, station: StationRef, is_buy_order: bool, bounds: dict[int, Decimal]
+) -> list[tuple[int, Decimal, int, int]]:
+    """(type_id, price, volume_remain, min_volume) of the station's sell orders priced at most
+    ``bounds[type_id]`` (buy orders: at least), in the region's current snapshot."""
+    if not bounds:
+        return []
+    # CAST: SQLite takes a Decimal parameter as text, which never compares as a number.
+    values = ", ".join(["(%s, CAST(%s AS NUMERIC))"] * len(bounds))
+    params: list[Any] = [value for item in bounds.items() for value in item]
+    compare = ">=" if is_buy_order else "<="
+    sql = f"""
+        WITH bounds (type_id, price) AS (VALUES {values})
+        SELECT o.type_id, o.price, o.volume_remain, o.min_volume
+        FROM {Order._meta.db_table} o
+        JOIN bounds ON o.type_id = bounds.type_id AND o.price {compare} bounds.price
+        WHERE o.snapshot_id = (
+                SELECT id FROM {MarketSnapshot._meta.db_table}
+                WHERE region_id = %s AND is_current LIMIT 1
+            )
+            AND o.location_id = %s AND o.is_buy_order = %s
+    """
+    params += [station.region_id, station.station_id, is_buy_order]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    decimal = _decimal_reader()
+    return [(type_id, decimal(price), volume, least) for type_id, price, volume, least in rows]
+
+
+def hauling(
+    *,
+    origin: StationRef | None,
+    destination: StationRef | None,
+    mode: str,
+    budget: Decimal | None,
+    cargo_m3: Decimal | None,
+    rates: FeeRates,
+    route: str = "shortest",
+    order_by: str = "-net_profit",
+) -> HaulingResult:
+    """What to haul from ``origin`` to ``destination`` (None: any hub), one trip per pair of
+    stations, each planned by ``trading.hauling_rows`` with the whole budget and hold."""
+    rows_sort([], order_by=order_by, columns=HUB_HAULING_COLUMNS)  # a bad column: 400
+    origins = (origin,) if origin else HUB_STATIONS
+    destinations = (destination,) if destination else HUB_STATIONS
+    ages = region_ages(s.region_id for s in (*origins, *destinations))
+    trips = [(a, b) for a in origins for b in destinations if a.station_id != b.station_id]
+    rows: list[HubHaulRow] = []
+    planned_trips = []
+    for a, b in trips:
+        jumps = jumps_between(a, b, route)
+        planned_trips.append((a, b, jumps))
+        book_a, book_b = station_book(a), station_book(b)
+        if book_a.snapshot_id is None or book_b.snapshot_id is None:
+            continue
+        key = (
+            a.station_id,
+            b.station_id,
+            book_a.generation,
+            book_b.generation,
+            mode,
+            budget,
+            cargo_m3,
+            rates,
+            jumps,
+        )
+
+        def plan(book_a=book_a, book_b=book_b, a=a, b=b, jumps=jumps) -> list[HubHaulRow]:
+            planned = hauling_rows(
+                candidates=_candidates(book_a=book_a, book_b=book_b, mode=mode, rates=rates),
+                mode=mode,
+                budget=budget,
+                cargo_m3=cargo_m3,
+                sales_tax=rates.sales_tax,
+                broker_fee=rates.broker_fee,
+                jumps=jumps,
+            )
+            return [_with_trip(row, a, b) for row in planned]
+
+        rows.extend(_hauls.get(key, plan))
+    rows = rows_sort(rows, order_by=order_by, columns=HUB_HAULING_COLUMNS)
+    return HaulingResult(origins, destinations, ages, rows, rates, planned_trips)
+
+
+_HAUL_ROW_FIELDS = tuple(f.name for f in fields(HaulRow))
+
+
+def _with_trip(row: HaulRow, origin: StationRef, destination: StationRef) -> HubHaulRow:
+    values = {name: getattr(row, name) for name in _HAUL_ROW_FIELDS}
+    return HubHaulRow(**values, origin=origin, destination=destination)
+
+
+# --- one type: order books, quotes at every hub, history -----------------------------------------
+
+BOOK_SORTS = ("price", "volume_remain", "location", "range", "issued")
+
+
+def _range_rank() -> Case:
+    """Order ranges from narrowest to widest: station, system, 1 … 40 jumps, region."""
+    return Case(
+        When(range="station", then=Value(-2)),
+        When(range="solarsystem", then=Value(-1)),
+        When(range="region", then=Value(1000)),
+        default=Cast("range", IntegerField()),
+        output_field=IntegerField(),
+    )
+
+
+def type_orders(
+    *,
+    region_id: int,
+    type_id: int,
+    is_buy_order: bool,
+    location_id: int | None = None,
+    order_by: str | None = None,
+) -> QuerySet[Order]:
+    """One side of a type's book in the region's current snapshot, best price first by default,
+    each order with its location's name."""
+    orders = (
+        Order.objects.current(region_id=region_id)
+        .filter(type_id=type_id, is_buy_order=is_buy_order)
+        .annotate(
+            location_name=Coalesce(
+                Subquery(Station.objects.filter(pk=OuterRef("location_id")).values("name")[:1]),
+                Value(""),
+                output_field=CharField(),
+            )
+        )
+    )
+    if location_id is not None:
+        orders = orders.filter(location_id=location_id)
+    best_first = "-price" if is_buy_order else "price"
+    order_by = order_by or best_first
+    column = order_by.removeprefix("-")
+    descending = order_by.startswith("-")
+    if column == "location":
+        key = "location_name"
+    elif column == "range":
+        orders = orders.annotate(range_rank=_range_rank())
+        key = "range_rank"
+    else:
+        key = column
+    return orders.order_by(f"-{key}" if descending else key, best_first, "order_id")
+
+
+@dataclass(frozen=True)
+class HubQuote:
+    station: StationRef
+    age: RegionAge
+    best_bid: Decimal | None
+    best_ask: Decimal | None
+    bid_volume: int
+    ask_volume: int
+    daily_volume: Decimal | None
+    daily_isk: Decimal | None
+
+    @property
+    def spread(self) -> Decimal | None:
+        if self.best_bid is None or self.best_ask is None:
+            return None
+        return self.best_ask - self.best_bid
+
+    @property
+    def spread_percent(self) -> Decimal | None:
+        """The spread in percent of the bid."""
+        if self.spread is None or not self.best_bid:
+            return None
+        return self.spread / self.best_bid * 100
+
+
+def hub_quotes(type_id: int) -> list[HubQuote]:
+    """The type's best bid and ask at each of the five hubs, side by side (two queries)."""
+    ages = region_ages(hub.region_id for hub in HUBS)
+    snapshot_ids = [age.snapshot_id for age in ages.values() if age.snapshot_id is not None]
+    tops = {
+        top.location_id: top
+        for top in BestPrice.objects.filter(
+            snapshot_id__in=snapshot_ids,
+            location_id__in=[hub.station_id for hub in HUBS],
+            type_id=type_id,
+        )
+    }
+    stats = {
+        s.region_id: s
+        for s in TypeRegionStats.objects.filter(
+            type_id=type_id, region_id__in=[hub.region_id for hub in HUBS]
+        )
+    }
+    quotes = []
+    for station in HUB_STATIONS:
+        top = tops.get(station.station_id)
+        stat = stats.get(station.region_id)
+        quotes.append(
+            HubQuote(
+                station=station,
+                age=ages[station.region_id],
+                best_bid=top.best_bid if top else None,
+                best_ask=top.best_ask if top else None,
+                bid_volume=top.bid_volume if top else 0,
+                ask_volume=top.ask_volume if top else 0,
+                daily_volume=stat.avg_daily_volume if stat and stat.has_history else None,
+                daily_isk=stat.avg_daily_isk if stat and stat.has_history else None,
+            )
+        )
+    return quotes
+
+
+def history_days(
+    *, region_id: int, type_id: int, days: int, now: datetime | None = None
+) -> QuerySet[HistoryDay]:
+    """The type's daily history in the region over the last ``days`` days ESI can have."""
+    end = history_window_end(now or timezone.now())
+    start = end - timedelta(days=days - 1)
+    return HistoryDay.objects.filter(
+        region_id=region_id, type_id=type_id, date__gte=start, date__lte=end
+    ).order_by("date")
+
+
+def type_get(type_id: int) -> Type | None:
+    return Type.objects.select_related("group", "market_group").filter(pk=type_id).first()
+
+
+def type_on_market(type_id: int) -> bool:
+    """True when some hub region's current snapshot or history knows the type (ESI sells types
+    newer than the imported SDE)."""
+    current = MarketSnapshot.objects.filter(is_current=True).values("id")
+    return (
+        BestPrice.objects.filter(snapshot_id__in=current, type_id=type_id).exists()
+        or HistoryDay.objects.filter(type_id=type_id).exists()
+    )
+
+
+def rows_page(rows: Sequence[Any], *, page: int, per_page: int) -> tuple[list[Any], int]:
+    """One page of ``rows`` and the number of pages (at least 1)."""
+    pages = max(1, -(-len(rows) // per_page))
+    start = (page - 1) * per_page
+    return list(rows[start : start + per_page]), pages

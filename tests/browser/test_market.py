@@ -1,0 +1,68 @@
+"""A trader filters the station-trading table in a real browser and opens an item's chart."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from market.models import MarketGroup
+from market.queries import caches_clear
+from market.tests.desk_data import JITA, book_store, daily_volume, history, market_type, order
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
+
+
+@pytest.fixture
+def jita():
+    caches_clear()
+    minerals = MarketGroup.objects.create(id=1857, name="Minerals")
+    market_type(34, "Tritanium", group=minerals)
+    market_type(35, "Pyerite", group=minerals)
+    market_type(37, "Isogen", group=minerals)
+    book_store(
+        JITA.region_id,
+        [
+            order(34, "5.00", 1000, buy=True),
+            order(34, "6.00", 800),
+            order(35, "10.00", 100, buy=True),
+            order(35, "10.20", 100),
+            order(37, "100.00", 10, buy=True),
+            order(37, "130.00", 10),
+        ],
+    )
+    daily_volume(JITA.region_id, 34, "1000")
+    history(JITA.region_id, 37, 120)
+    yield
+    caches_clear()
+
+
+def test_a_trader_filters_the_table_and_opens_an_items_chart(page, jita):
+    page.goto("/market/trading/")
+    rows = page.locator("#trading-rows tbody tr")
+    expect(rows).to_have_count(3)
+
+    page.get_by_label("Min margin").fill("0.1")
+    page.get_by_label("Min margin").press("Enter")
+    # htmx swaps the table in place and puts the filter in the address bar.
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Isogen")
+    expect(page).to_have_url(re.compile(r"min_margin=0\.1"))
+
+    page.get_by_role("link", name="Margin").click()
+    expect(page).to_have_url(re.compile(r"sort=-margin"))
+    page.reload()  # the URL is the bookmark: the filter survives a reload
+    expect(page.get_by_label("Min margin")).to_have_value("0.1")
+    expect(rows).to_have_count(1)
+
+    page.get_by_role("link", name="Isogen").click()
+    page.wait_for_url(re.compile(r"/market/types/37/"))
+    expect(page.get_by_role("heading", name="Isogen", level=1)).to_be_visible()
+    chart = page.locator("[data-history-chart] .uplot canvas")
+    expect(chart.first).to_be_visible()
+    assert chart.first.bounding_box()["width"] > 300
+    expect(page.locator("figcaption")).to_contain_text("90 days with trades")
+
+    page.get_by_role("link", name="30 days").click()
+    expect(page.locator("figcaption")).to_contain_text("30 days with trades")
+    expect(page.locator("[data-history-chart] .uplot canvas").first).to_be_visible()
+    expect(page).to_have_url(re.compile(r"days=30"))
