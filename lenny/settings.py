@@ -279,3 +279,30 @@ SCRYFALL_BACKOFF_SECONDS = env.float("SCRYFALL_BACKOFF_SECONDS", default=30.0)
 SCRYFALL_BULK_TYPE = env("SCRYFALL_BULK_TYPE", default="default_cards")
 # Bulk downloads land here (and resume from here after an interruption).
 SCRYFALL_DOWNLOAD_DIR = Path(env("SCRYFALL_DOWNLOAD_DIR", default=str(DATA_DIR / "scryfall")))
+
+# --- Store stock checks -----------------------------------------------------------------------
+# A store's answer for a card is reused for this long (seconds): no request goes out before.
+STORE_CHECK_TTL = env.int("STORE_CHECK_TTL", default=1800)
+# How often the schedule re-checks every tracked card (only those older than STORE_CHECK_TTL).
+STORE_RECHECK_MINUTES = env.int("STORE_RECHECK_MINUTES", default=360)
+# Timeouts, 429s, 5xx and "too many searches" pages are retried this many times, after
+# base * 2^n seconds (jittered, at most STORE_BACKOFF_MAX; a 429's Retry-After when longer).
+STORE_MAX_RETRIES = env.int("STORE_MAX_RETRIES", default=3)
+STORE_BACKOFF_BASE = env.float("STORE_BACKOFF_BASE", default=2.0)
+STORE_BACKOFF_MAX = env.float("STORE_BACKOFF_MAX", default=60.0)
+STORE_REQUEST_TIMEOUT = env.float("STORE_REQUEST_TIMEOUT", default=UPSTREAM_TIMEOUT)
+# The longest one request waits for its store's politeness limits before the check fails.
+STORE_MAX_WAIT = env.float("STORE_MAX_WAIT", default=300.0)
+# A queued check that has not finished after this many seconds is taken as lost (its worker
+# died) and may be queued again.
+STORE_CHECK_LOST_AFTER = env.int("STORE_CHECK_LOST_AFTER", default=900)
+# The dashboard asks for fresh rows this often (seconds) while checks are pending.
+STORE_POLL_SECONDS = env.int("STORE_POLL_SECONDS", default=2)
+
+# --- Pilot's ledger ---------------------------------------------------------------------------
+# "Refresh now" on the ledger runs on its own django-q2 cluster (queue), so it never waits behind
+# the periodic jobs; `manage.py run` starts it next to the default cluster.
+LEDGER_PRIORITY_CLUSTER = env("LEDGER_PRIORITY_CLUSTER", default="lenny-priority")
+Q_CLUSTER["ALT_CLUSTERS"] = {
+    LEDGER_PRIORITY_CLUSTER: {"workers": env.int("Q_PRIORITY_WORKERS", default=1)}
+}

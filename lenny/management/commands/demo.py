@@ -47,6 +47,13 @@ class Command(BaseCommand):
                 {
                     "web": [sys.executable, manage, "run", "--bind", bind, "--no-cluster"],
                     "worker": [sys.executable, manage, "qcluster"],
+                    "priority-worker": [
+                        "env",
+                        f"Q_CLUSTER_NAME={settings.LEDGER_PRIORITY_CLUSTER}",
+                        sys.executable,
+                        manage,
+                        "qcluster",
+                    ],
                 },
                 env=env,
             )

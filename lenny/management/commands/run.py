@@ -86,6 +86,12 @@ class Command(BaseCommand):
         }
         if not no_cluster:
             commands["worker"] = [python, manage, "qcluster"]
+            # "Refresh now" jobs have a cluster of their own; django-q2 reads its name from the env.
+            commands["priority-worker"] = [
+                "env",
+                f"Q_CLUSTER_NAME={settings.LEDGER_PRIORITY_CLUSTER}",
+                *commands["worker"],
+            ]
         self.stdout.write(f"Lenny on http://{bind}/ (Ctrl-C stops web and workers)")
         code = processes_supervise(commands)
         if code:

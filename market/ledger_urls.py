@@ -1,0 +1,15 @@
+from django.urls import path
+
+from market import ledger_views as views
+
+app_name = "ledger"
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("transactions/", views.transactions, name="transactions"),
+    path("profit/", views.profit, name="profit"),
+    path("orders/", views.orders, name="orders"),
+    path("orders/table/", views.orders_table, name="orders_table"),
+    path("refresh/", views.refresh, name="refresh"),
+    path("refresh/progress/", views.refresh_progress, name="refresh_progress"),
+    path("preferences/", views.preferences, name="preferences"),
+]

@@ -1,0 +1,288 @@
+"""The pilot's ledger pages: overview, transactions, profit and the open orders desk.
+
+Everything is the logged-in user's own: another user's character id is a 404, never an empty
+page that would confirm it exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, time, timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import Character
+from market import ledger_queries as queries
+from market.ledger_forms import (
+    PERIOD_LABELS,
+    TRANSACTION_SORTS,
+    LedgerPreferenceForm,
+    ProfitFilterForm,
+    TransactionFilterForm,
+)
+from market.models import (
+    CharacterOrder,
+    LedgerPreference,
+    MarketSnapshot,
+    Region,
+    WalletTransaction,
+)
+from market.wallet import ledger_refresh_progress, ledger_refresh_request
+
+TRANSACTIONS_PER_PAGE = 50
+UNKNOWN_SALES_SHOWN = 50
+
+
+def _characters(request: HttpRequest) -> list[Character]:
+    return list(Character.objects.owned_by(request.user))
+
+
+def _own_character(request: HttpRequest, character_id: int | None) -> Character | None:
+    if character_id is None:
+        return None
+    return get_object_or_404(Character.objects.owned_by(request.user), character_id=character_id)
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    preference = LedgerPreference.for_user(request.user)
+    summary = queries.ledger_summary(user=request.user, method=preference.cost_method)
+    since = queries.period_start("30")
+    characters = queries.characters_overview(user=request.user, summary=summary, since=since)
+    return render(
+        request,
+        "market/ledger/home.html",
+        {
+            "summary": summary,
+            "preference": preference,
+            "characters": characters,
+            "wallet_total": sum(
+                (row.balance.balance for row in characters if row.balance), start=0
+            ),
+            "realized_30": summary.total(since=since),
+            "orders": queries.open_orders_totals(user=request.user)[None],
+            "chart": queries.chart_data(summary, user=request.user),
+            "progress": ledger_refresh_progress(user=request.user),
+        },
+    )
+
+
+@login_required
+@require_GET
+def transactions(request: HttpRequest) -> HttpResponse:
+    characters = _characters(request)
+    form = TransactionFilterForm(request.GET, characters=characters)
+    rows = WalletTransaction.objects.filter(character__owner=request.user).select_related(
+        "character"
+    )
+    valid = form.is_valid()
+    data = form.cleaned_data if valid else {}
+    character = _own_character(request, data.get("character"))
+    if character is not None:
+        rows = rows.filter(character=character)
+    if data.get("item"):
+        rows = rows.filter(type_id__in=data["item"])
+    if data.get("side"):
+        rows = rows.filter(is_buy=data["side"] == "buy")
+    if data.get("since"):
+        rows = rows.filter(date__gte=datetime.combine(data["since"], time.min, UTC))
+    if data.get("until"):
+        rows = rows.filter(date__lt=datetime.combine(data["until"], time.min, UTC) + timedelta(1))
+    sort = data.get("sort") or "-date"
+    page = Paginator(rows.order_by(*TRANSACTION_SORTS[sort]), TRANSACTIONS_PER_PAGE).get_page(
+        data.get("page") or 1
+    )
+    names = queries.type_names(row.type_id for row in page)
+    places = queries.location_names(row.location_id for row in page)
+    for row in page:
+        row.type_name = names[row.type_id]
+        row.location_name = places[row.location_id]
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "sort": sort,
+        "query": query.urlencode(),
+        "characters": characters,
+    }
+    template = "market/ledger/transactions.html"
+    if request.htmx and request.htmx.target == "ledger-transactions":
+        template += "#table"
+    return render(request, template, context, status=200 if valid else 400)
+
+
+@login_required
+@require_GET
+def profit(request: HttpRequest) -> HttpResponse:
+    form = ProfitFilterForm(request.GET)
+    period = form.period_or_default()
+    preference = LedgerPreference.for_user(request.user)
+    summary = queries.ledger_summary(user=request.user, method=preference.cost_method)
+    since = queries.period_start(period)
+    by_item = summary.by_item(since=since)
+    inventory = summary.inventory
+    unknown = summary.unknown_sales(since=since)[-UNKNOWN_SALES_SHOWN:]
+    names = queries.type_names([*by_item, *inventory, *(sale.type_id for sale in unknown)])
+    characters = summary.character_names
+    return render(
+        request,
+        "market/ledger/profit.html",
+        {
+            "form": form,
+            "period": period,
+            "periods": PERIOD_LABELS,
+            "preference": preference,
+            "preference_form": LedgerPreferenceForm(
+                instance=preference, initial={"next": request.get_full_path()}
+            ),
+            "summary": summary,
+            "total": summary.total(since=since),
+            "items": sorted(
+                (
+                    (names[type_id], type_id, line, inventory.get(type_id))
+                    for type_id, line in by_item.items()
+                ),
+                key=lambda item: (-item[2].realized_profit, item[0]),
+            ),
+            "days": [
+                (day, line)
+                for day, line in reversed(summary.by_day.items())
+                if since is None or day >= since
+            ],
+            "by_character": sorted(
+                (characters.get(character_id, str(character_id)), line)
+                for character_id, line in summary.by_character(since=since).items()
+            ),
+            "inventory": sorted(
+                ((names[type_id], position) for type_id, position in inventory.items()),
+                key=lambda item: -item[1].cost,
+            ),
+            "unknown_sales": [(sale, names[sale.type_id]) for sale in reversed(unknown)],
+            "chart": queries.chart_data(summary, user=request.user),
+        },
+        status=200 if form.is_valid() else 400,
+    )
+
+
+def _orders_context(request: HttpRequest) -> dict:
+    orders = list(CharacterOrder.objects.owned_by(request.user).open().select_related("character"))
+    names = queries.type_names(order.type_id for order in orders)
+    places = queries.location_names(order.location_id for order in orders)
+    for order in orders:
+        order.type_name = names[order.type_id]
+        order.location_name = places[order.location_id]
+        order.waiting = order.market_checked_at is None or order.market_checked_at < order.issued
+    # Undercut first, the longest-standing at the top; then the rest by item.
+    orders.sort(
+        key=lambda o: (
+            not o.is_undercut,
+            o.undercut_since or timezone.now(),
+            o.type_name,
+            o.is_buy_order,
+        )
+    )
+    current = MarketSnapshot.objects.filter(
+        is_current=True, region_id__in={order.region_id for order in orders}
+    ).order_by("region_id")
+    regions = dict(
+        Region.objects.filter(pk__in=[s.region_id for s in current]).values_list("id", "name")
+    )
+    return {
+        "orders": orders,
+        "undercut": sum(order.is_undercut for order in orders),
+        "snapshots": [(regions.get(s.region_id, f"Region {s.region_id}"), s) for s in current],
+        "version": _orders_version(request, orders),
+    }
+
+
+def _orders_version(request: HttpRequest, orders: list[CharacterOrder]) -> str:
+    """Changes when a new snapshot lands or the user's orders change: what the page polls for."""
+    snapshot_ids = sorted(MarketSnapshot.objects.current_ids().items())
+    state = [
+        (o.order_id, o.volume_remain, str(o.price), str(o.market_checked_at), str(o.undercut_by))
+        for o in sorted(orders, key=lambda o: o.order_id)
+    ]
+    return hashlib.blake2b(repr((snapshot_ids, state)).encode(), digest_size=8).hexdigest()
+
+
+@login_required
+@require_GET
+def orders(request: HttpRequest) -> HttpResponse:
+    preference = LedgerPreference.for_user(request.user)
+    context = _orders_context(request)
+    context.update(
+        preference=preference,
+        preference_form=LedgerPreferenceForm(
+            instance=preference, initial={"next": request.get_full_path()}
+        ),
+    )
+    return render(request, "market/ledger/orders.html", context)
+
+
+@login_required
+@require_GET
+def orders_table(request: HttpRequest) -> HttpResponse:
+    """The desk's table for its polling: 204 while nothing changed, so htmx leaves it be."""
+    context = _orders_context(request)
+    if request.GET.get("version") == context["version"]:
+        return HttpResponse(status=204)
+    return render(request, "market/ledger/orders.html#table", context)
+
+
+@login_required
+@require_POST
+def refresh(request: HttpRequest) -> HttpResponse:
+    character_id = request.POST.get("character") or None
+    if character_id is not None and not character_id.isdigit():
+        raise Http404("no such character")
+    character = _own_character(request, int(character_id) if character_id else None)
+    progress = ledger_refresh_request(user=request.user, character=character)
+    if request.htmx:
+        return render(request, "market/ledger/home.html#progress", {"progress": progress})
+    if progress.total:
+        messages.info(request, "Refreshing your wallets and orders from ESI…")
+    else:
+        messages.warning(
+            request, "No character can be refreshed: link one, or log in with EVE again."
+        )
+    return redirect("ledger:home")
+
+
+@login_required
+@require_GET
+def refresh_progress(request: HttpRequest) -> HttpResponse:
+    progress = ledger_refresh_progress(user=request.user)
+    response = render(request, "market/ledger/home.html#progress", {"progress": progress})
+    if request.htmx and not progress.pending and request.GET.get("polling"):
+        # Done: show the fresh figures (the whole page, charts included).
+        response["HX-Refresh"] = "true"
+    return response
+
+
+@login_required
+@require_POST
+def preferences(request: HttpRequest) -> HttpResponse:
+    preference = LedgerPreference.for_user(request.user)
+    form = LedgerPreferenceForm(request.POST, instance=preference)
+    target = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = ""
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field}: {errors[0]}")
+        return redirect(target or "ledger:profit")
+    form.save()
+    email_note = ""
+    if form.cleaned_data["email_on_undercut"] and not request.user.email:
+        email_note = " Add an e-mail address to your account to receive undercut alerts."
+    messages.success(request, f"Ledger preferences saved.{email_note}")
+    return redirect(target or "ledger:profit")

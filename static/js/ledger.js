@@ -1,0 +1,98 @@
+// The pilot's ledger charts: realized profit per day (bars) and wallet balance over time (steps),
+// drawn with the vendored uPlot from the JSON the page embeds as #ledger-chart-data.
+(function () {
+  "use strict";
+
+  const GOOD = "#1a7f37";
+  const BAD = "#c62828";
+  const LINES = ["#1565c0", "#6a1b9a", "#ef6c00", "#00838f", "#5d4037", "#455a64"];
+
+  function isk(value) {
+    if (value == null) return "—";
+    const abs = Math.abs(value);
+    const units = [[1e12, "T"], [1e9, "B"], [1e6, "M"], [1e3, "k"]];
+    for (const [size, suffix] of units) {
+      if (abs >= size) return (value / size).toFixed(abs >= size * 100 ? 0 : 2) + suffix;
+    }
+    return value.toFixed(2);
+  }
+
+  function empty(element, text) {
+    element.textContent = text;
+    element.classList.add("muted");
+    element.style.minHeight = "0";
+  }
+
+  function size(element) {
+    return { width: Math.max(280, element.clientWidth), height: 260 };
+  }
+
+  function timeScale(range) {
+    // The whole window, however few points it has: a lone point must not set the axis.
+    return { x: { time: true, range: () => [range[0] - 43200, range[1] + 43200] } };
+  }
+
+  function profitChart(element, data, range) {
+    if (!data.values.some((v) => v !== 0)) return empty(element, "No sales in the last 90 days.");
+    const gains = data.values.map((v) => (v > 0 ? v : null));
+    const losses = data.values.map((v) => (v < 0 ? v : null));
+    const bars = uPlot.paths.bars({ size: [0.8, 40] });
+    return new uPlot(
+      {
+        ...size(element),
+        scales: timeScale(range),
+        axes: [{}, { values: (u, ticks) => ticks.map(isk), size: 72 }],
+        series: [
+          {},
+          { label: "Profit", fill: GOOD, stroke: GOOD, paths: bars, points: { show: false }, value: (u, v) => isk(v) },
+          { label: "Loss", fill: BAD, stroke: BAD, paths: bars, points: { show: false }, value: (u, v) => isk(v) },
+        ],
+      },
+      [data.days, gains, losses],
+      element,
+    );
+  }
+
+  function balanceChart(element, data, range) {
+    if (!data.times.length) return empty(element, "No wallet balance synced yet.");
+    const stepped = uPlot.paths.stepped({ align: 1 });
+    return new uPlot(
+      {
+        ...size(element),
+        scales: timeScale(range),
+        axes: [{}, { values: (u, ticks) => ticks.map(isk), size: 72 }],
+        series: [
+          {},
+          ...data.series.map((s, i) => ({
+            label: s.label,
+            stroke: LINES[i % LINES.length],
+            width: s.label === "All characters" ? 2.5 : 1.5,
+            paths: stepped,
+            spanGaps: true,
+            points: { show: false },
+            value: (u, v) => isk(v),
+          })),
+        ],
+      },
+      [data.times, ...data.series.map((s) => s.values)],
+      element,
+    );
+  }
+
+  function draw() {
+    const source = document.getElementById("ledger-chart-data");
+    if (!source || typeof uPlot === "undefined") return;
+    const data = JSON.parse(source.textContent);
+    const charts = [];
+    const profit = document.querySelector("[data-chart=profit]");
+    const balance = document.querySelector("[data-chart=balance]");
+    if (profit) charts.push([profit, profitChart(profit, data.profit, data.range)]);
+    if (balance) charts.push([balance, balanceChart(balance, data.balance, data.range)]);
+    window.addEventListener("resize", () => {
+      for (const [element, chart] of charts) if (chart) chart.setSize(size(element));
+    });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);
+  else draw();
+})();
