@@ -248,6 +248,9 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
     class _Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "LennyReplay/1"
+        # Headers and body go out as separate writes; with Nagle on, a keep-alive client's
+        # delayed ACK would stall every answer after the first by ~40 ms.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             log.debug("replay %s", format % args)

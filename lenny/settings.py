@@ -120,7 +120,9 @@ else:
 
 Q_CLUSTER = {
     "name": "lenny",
-    "workers": env.int("Q_WORKERS", default=2),
+    # Most tasks wait on upstreams (ESI, store sites) rather than the CPU, and a store check holds
+    # its worker while it waits for the store's politeness slot: more workers than cores.
+    "workers": env.int("Q_WORKERS", default=6),
     # A task is killed after `timeout` seconds and re-queued after `retry`: retry must be longer
     # so a slow task is never run twice at once.
     "timeout": env.int("Q_TIMEOUT", default=600),
