@@ -1,6 +1,22 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.utils import timezone
+from django.utils.html import format_html
 
-from stores.models import Card, CardName, CatalogImport, Printing, Set, WantedCard, WantSpec
+from stores.checks import checks_queue, store_gate
+from stores.models import (
+    Card,
+    CardName,
+    CatalogImport,
+    CheckResult,
+    PreferredStore,
+    Printing,
+    Set,
+    StockAlert,
+    Store,
+    StoreHealth,
+    WantedCard,
+    WantSpec,
+)
 
 
 class ReadOnlyMixin:
@@ -107,18 +123,10 @@ class WantedCardAdmin(admin.ModelAdmin):
 
     @admin.display(description="acceptable copies")
     def copies(self, wanted: WantedCard) -> str:
-        return "; ".join(spec.summary() for spec in wanted.specs.all()) or "any copy"
+        return wanted.copies_summary()
 
 
 # --- Stores and stock checks ------------------------------------------------------------------
-from django.contrib import messages  # noqa: E402
-from django.utils import timezone  # noqa: E402
-from django.utils.html import format_html  # noqa: E402
-
-from stores.checks import checks_queue, store_gate  # noqa: E402
-from stores.models import CheckResult, PreferredStore, StockAlert, Store, StoreHealth  # noqa: E402
-
-
 class StoreHealthInline(admin.StackedInline):
     model = StoreHealth
     can_delete = False

@@ -40,7 +40,17 @@ from django.utils.dateparse import parse_datetime
 from tqdm import tqdm
 
 from stores.decklists import DeckLine, ParsedDeck
-from stores.models import Card, CardName, CatalogImport, Printing, Set, WantSpec
+from stores.models import (
+    ANY_COPY,
+    MAX_AMOUNT,
+    Card,
+    CardName,
+    CatalogImport,
+    Printing,
+    Set,
+    WantedCard,
+    WantSpec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +218,10 @@ def card_resolve(name: str) -> Card | None:
 
 
 # --- Deck lists against the catalog -------------------------------------------------------------
+# Names of one deck list that get "did you mean" suggestions; the others are only named.
+MAX_SUGGESTED_NAMES = 30
+
+
 @dataclass
 class ResolvedLine:
     line: DeckLine
@@ -224,12 +238,17 @@ def decklist_resolve(*, parsed: ParsedDeck, keep_printings: bool) -> list[Resolv
         name for line in parsed.lines for name in (line.name, front_face(line.name))
     )
     resolved: list[ResolvedLine] = []
+    suggested: dict[str, list[str]] = {}
     for line in parsed.lines:
         card = found.get(name_normalise(line.name)) or found.get(
             name_normalise(front_face(line.name))
         )
         if card is None:
-            suggestions = [c.name for c in card_suggestions(line.name)]
+            key = name_normalise(line.name)
+            # Each "did you mean" is a fuzzy search: a list of nonsense must not cost thousands.
+            if key not in suggested and len(suggested) < MAX_SUGGESTED_NAMES:
+                suggested[key] = [c.name for c in card_suggestions(line.name)]
+            suggestions = suggested.get(key, [])
             hint = f" — did you mean {_either(suggestions)}?" if suggestions else ""
             resolved.append(
                 ResolvedLine(
@@ -893,12 +912,16 @@ class PreviewRow:
     tracked: int
     result: int
     line_numbers: list[int]
+    # The printings the lines name; empty when any line names none (those copies may be any).
     specs: list[dict[str, Any]]
+    # What the tracked want accepts, which the import keeps ("" when the card is not tracked).
+    tracked_copies: str = ""
 
     def spec_summary(self) -> str:
-        if not self.specs:
-            return "any printing"
-        return ", ".join(WantSpec(**spec).summary() for spec in self.specs)
+        if not self.specs or self.tracked_copies == ANY_COPY:
+            return self.tracked_copies or "any printing"
+        named = "; ".join(WantSpec(**spec).summary() for spec in self.specs)
+        return f"{named}; {self.tracked_copies}" if self.tracked_copies else named
 
 
 @dataclass
@@ -927,26 +950,31 @@ def decklist_preview(
     *, owner: Any, parsed: ParsedDeck, keep_printings: bool, mode: str
 ) -> ImportPreview:
     """What importing ``parsed`` would do to ``owner``'s want list, with every problem by line."""
-    from stores.models import WantedCard
-
     resolved = decklist_resolve(parsed=parsed, keep_printings=keep_printings)
     problems = [(e.line_no, str(e)) for e in parsed.errors]
     problems += [(item.line.line_no, item.problem) for item in resolved if item.problem]
     rows: dict[int, PreviewRow] = {}
+    any_printing: set[int] = set()
     for item in resolved:
         if item.card is None or item.problem:
             continue
         row = rows.setdefault(item.card.pk, PreviewRow(item.card, 0, 0, 0, [], []))
         row.amount += item.line.amount
         row.line_numbers.append(item.line.line_no)
-        if item.spec and item.spec not in row.specs:
+        if item.spec is None:
+            any_printing.add(item.card.pk)
+        elif item.spec not in row.specs:
             row.specs.append(item.spec)
-    tracked = dict(
-        WantedCard.objects.filter(owner=owner, card__in=list(rows)).values_list("card_id", "amount")
-    )
+    tracked = {w.card_id: w for w in WantedCard.objects.for_owner(owner).filter(card__in=rows)}
     for row in rows.values():
-        row.tracked = tracked.get(row.card.pk, 0)
-        row.result = row.tracked + row.amount if mode == "add" else max(row.tracked, row.amount)
+        if row.card.pk in any_printing:
+            row.specs = []
+        wanted = tracked.get(row.card.pk)
+        row.tracked = wanted.amount if wanted else 0
+        result = row.tracked + row.amount if mode == "add" else max(row.tracked, row.amount)
+        row.result = min(result, MAX_AMOUNT)
+        if wanted is not None:
+            row.tracked_copies = wanted.copies_summary()
     return ImportPreview(
         format=parsed.format,
         mode=mode,

@@ -43,7 +43,7 @@ from stores.adapters import (
     listings_fetch,
     set_codes_fill,
 )
-from stores.listings import CONDITION_LABELS, set_codes_by_name
+from stores.listings import CONDITION_LABELS, money_format, set_codes_by_name
 from stores.matching import WantCriteria, listings_matching, name_matches
 from stores.models import (
     Card,
@@ -163,6 +163,22 @@ def checks_queue_for_owner(
     return checks_queue(pairs=[(s, c) for c in card_ids for s in store_ids], stale_only=stale_only)
 
 
+def preferred_stores_set(*, user: Any, store_ids: set[int]) -> bool:
+    """Make ``user`` buy at the active stores among ``store_ids`` and check their cards at the
+    stores new to them. False when some ids are not active stores (they are left out)."""
+    chosen = list(Store.objects.filter(active=True, pk__in=store_ids))
+    with transaction.atomic():
+        PreferredStore.objects.filter(user=user).exclude(store__in=chosen).delete()
+        current = set(PreferredStore.objects.filter(user=user).values_list("store_id", flat=True))
+        added = [store for store in chosen if store.pk not in current]
+        PreferredStore.objects.bulk_create(
+            [PreferredStore(user=user, store=store) for store in added], ignore_conflicts=True
+        )
+    for store in added:
+        checks_queue_for_owner(owner=user, store=store)
+    return len(chosen) == len(store_ids)
+
+
 def checks_queue_stale() -> int:
     """Every card someone tracks, at every active store they buy from, not checked lately.
 
@@ -261,6 +277,11 @@ def check_run(*, result_id: int, refresh: bool = False) -> CheckOutcome:
         f" error={outcome.error!r}" if outcome.error else "",
     )
     return outcome
+
+
+def check_ttl_minutes() -> int:
+    """How old a store's answer may be before a re-check asks the store again, in minutes."""
+    return max(1, round(settings.STORE_CHECK_TTL / 60))
 
 
 def listings_cache_key(store: Store, card: Card) -> str:
@@ -526,7 +547,7 @@ def _alerts_raise(
 
 def _alert_create(*, wanted: WantedCard, store: Store, kind: str, best: Listing) -> StockAlert:
     what = "is back in stock" if kind == StockAlert.Kind.RESTOCK else "dropped under your max price"
-    price = f"{best.price} {best.currency or store.currency}".strip()
+    price = money_format(best.price, best.currency or store.currency)
     condition = CONDITION_LABELS.get(best.condition or "", "condition not given")
     finish = "" if best.finish == "nonfoil" else f" {best.finish}"
     message = (
@@ -543,6 +564,7 @@ def _alert_create(*, wanted: WantedCard, store: Store, kind: str, best: Listing)
         currency=best.currency or store.currency,
         condition=best.condition or "",
         finish=best.finish,
+        set_name=best.set_name[:200],
         quantity=best.quantity,
         url=best.url[:500],
     )
@@ -580,15 +602,18 @@ def alert_email(*, alert_id: int) -> bool:
 
 
 # --- the dashboard's view of the checks ---------------------------------------------------------
+def stores_preferred(*, owner: Any) -> list[Store]:
+    """The active stores ``owner`` buys from, by name: the dashboard's columns."""
+    return list(Store.objects.filter(preferred_by__user=owner, active=True).order_by("name", "pk"))
+
+
 def stock_attach(*, owner: Any, wants: Iterable[WantedCard]) -> list[Store]:
     """Give each want ``stock`` — a (store, StockCell) per store ``owner`` buys from — and
     ``stock_pending`` (a check of it is still running). Returns those stores, by name."""
     from stores.availability import CheckState, stock_cell
 
     wants = list(wants)
-    stores = list(
-        Store.objects.filter(preferred_by__user=owner, active=True).order_by("name", "pk")
-    )
+    stores = stores_preferred(owner=owner)
     results = {
         (r.store_id, r.card_id): r
         for r in CheckResult.objects.filter(

@@ -10,13 +10,25 @@ from stores.decklists import decklist_parse
 from stores.models import LANGUAGES, MAX_AMOUNT, Card, Condition, WantedCard, WantSpec
 
 MAX_DECKLIST_BYTES = 256 * 1024
+# A Commander deck with its sideboard and maybeboard is a few hundred lines.
+MAX_DECKLIST_LINES = 1000
 
 
 class SpecFieldsMixin(forms.Form):
     """The optional printing spec of a want: validated against the card's real printings."""
 
-    set_code = forms.CharField(label="Set", max_length=10, required=False)
-    collector_number = forms.CharField(label="Number", max_length=20, required=False)
+    set_code = forms.CharField(
+        label="Set",
+        max_length=10,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "code, e.g. A25", "spellcheck": "false"}),
+    )
+    collector_number = forms.CharField(
+        label="Number",
+        max_length=20,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "e.g. 208"}),
+    )
     finish = forms.ChoiceField(
         choices=WantSpec.FINISH_CHOICES, required=False, initial=WantSpec.ANY_FINISH
     )
@@ -105,8 +117,7 @@ class WantAddForm(SpecFieldsMixin):
         card = card_resolve(name)
         if card is None:
             self.suggestions = card_suggestions(name)
-            hint = " Did you mean one of these?" if self.suggestions else ""
-            raise forms.ValidationError(f"No card named “{name}” in the catalog.{hint}")
+            raise forms.ValidationError(f"No card named “{name}” in the catalog.")
         return card
 
     def clean(self) -> dict[str, Any]:
@@ -176,7 +187,12 @@ class DecklistForm(forms.Form):
             data["source"] = data["text"]
         else:
             raise forms.ValidationError("Paste a deck list or choose a file.")
-        data["parsed"] = decklist_parse(data["source"])
-        if not data["parsed"].lines and not data["parsed"].errors:
+        data["parsed"] = parsed = decklist_parse(data["source"])
+        if not parsed.lines and not parsed.errors:
             raise forms.ValidationError("No cards found in that deck list.")
+        if len(parsed.lines) + len(parsed.errors) > MAX_DECKLIST_LINES:
+            raise forms.ValidationError(
+                f"That list has {len(parsed.lines) + len(parsed.errors):,} card lines; Lenny "
+                f"imports at most {MAX_DECKLIST_LINES:,} at a time: import it in parts."
+            )
         return data

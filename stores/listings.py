@@ -24,9 +24,8 @@ CONDITION_LABELS: dict[str, str] = {
 }
 FINISHES: tuple[str, ...] = ("nonfoil", "foil", "etched")
 
-# Scryfall's language codes, plus one for "not English, but the store does not say which".
-LANGUAGE_FOREIGN = "foreign"
-LANGUAGES: dict[str, str] = {
+# Scryfall's language codes, in its own order: the languages a printing (and a want) can be in.
+SCRYFALL_LANGUAGES: dict[str, str] = {
     "en": "English",
     "es": "Spanish",
     "fr": "French",
@@ -36,16 +35,19 @@ LANGUAGES: dict[str, str] = {
     "ja": "Japanese",
     "ko": "Korean",
     "ru": "Russian",
-    "zhs": "Chinese (Simplified)",
-    "zht": "Chinese (Traditional)",
+    "zhs": "Simplified Chinese",
+    "zht": "Traditional Chinese",
     "he": "Hebrew",
     "la": "Latin",
     "grc": "Ancient Greek",
     "ar": "Arabic",
     "sa": "Sanskrit",
     "ph": "Phyrexian",
-    LANGUAGE_FOREIGN: "Foreign (unspecified)",
+    "qya": "Quenya",
 }
+# What a store's listing can say: one of those, or "not English, but the store does not say which".
+LANGUAGE_FOREIGN = "foreign"
+LANGUAGES: dict[str, str] = {**SCRYFALL_LANGUAGES, LANGUAGE_FOREIGN: "Foreign (unspecified)"}
 
 # Phrases as stores write them, in their normalised form (see `text_key`). US grading words;
 # the European ones (Excellent, Good, Played, Poor) are mapped to their usual US equivalent.
@@ -296,6 +298,10 @@ _CURRENCY_SYMBOLS: dict[str, str] = {
 CURRENCY_CODES = frozenset(
     {"GBP", "EUR", "USD", "CAD", "AUD", "NZD", "JPY", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK"}
 )
+# No card costs more; a bigger number is a misread page (and would not fit a stored price).
+MAX_PRICE = Decimal("99999999.99")
+# Prices are shown as the shops print them: with their symbol where it is unambiguous.
+CURRENCY_SYMBOLS: dict[str, str] = {"GBP": "£", "EUR": "€", "USD": "$"}
 _CODE_RE = re.compile(r"(?<![A-Za-z])(" + "|".join(sorted(CURRENCY_CODES)) + r")(?![A-Za-z])")
 _AMOUNT_RE = re.compile(r"\d{1,3}(?:[.,\s\u00a0\u202f']\d{3})+(?:[.,]\d+)?(?!\d)|\d+(?:[.,]\d+)?")
 
@@ -304,6 +310,12 @@ _AMOUNT_RE = re.compile(r"\d{1,3}(?:[.,\s\u00a0\u202f']\d{3})+(?:[.,]\d+)?(?!\d)
 class Money:
     amount: Decimal
     currency: str  # ISO 4217, or "" when the text names none
+
+
+def money_format(amount: Decimal, currency: str = "") -> str:
+    """ "£30.19" for GBP; "30.19 SEK" for currencies without a symbol here; "30.19" for none."""
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    return f"{symbol}{amount:,.2f}" if symbol else f"{amount:,.2f} {currency}".strip()
 
 
 def price_parse(text: str) -> Money:
@@ -332,6 +344,8 @@ def price_parse(text: str) -> Money:
     amount = _amount_decimal(digits)
     if amount is None:
         raise ValueError(f"unreadable price {text.strip()[:60]!r}")
+    if amount > MAX_PRICE:
+        raise ValueError(f"implausible price {text.strip()[:60]!r}")
     return Money(amount, currency)
 
 
@@ -351,9 +365,9 @@ def _amount_decimal(digits: str) -> Decimal | None:
             return None
     try:
         amount = Decimal(f"{whole or '0'}.{fraction or '0'}")
-    except InvalidOperation:
+        return amount.quantize(Decimal("0.01")) if amount.as_tuple().exponent > -2 else amount
+    except InvalidOperation:  # more digits than a Decimal holds: no shop's price
         return None
-    return amount.quantize(Decimal("0.01")) if amount.as_tuple().exponent > -2 else amount
 
 
 def minor_units_to_decimal(value: object) -> Decimal:
@@ -361,8 +375,11 @@ def minor_units_to_decimal(value: object) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError(f"price {value!r} is not a whole number of minor units")
     text = str(value).strip()
-    if not text.isdigit():
+    # ASCII digits only: "²".isdigit() is true, and Decimal() refuses it.
+    if not (text.isascii() and text.isdigit()):
         raise ValueError(f"price {value!r} is not a whole number of minor units")
+    if len(text) > 12 or Decimal(text) / 100 > MAX_PRICE:
+        raise ValueError(f"implausible price {value!r} (minor units)")
     return (Decimal(text) / 100).quantize(Decimal("0.01"))
 
 

@@ -17,7 +17,12 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
 from django.db.models import Q
 
+from stores.adapters import PLATFORM_CHOICES, base_url_clean
+from stores.listings import SCRYFALL_LANGUAGES
+
 MAX_AMOUNT = 9999
+# What a want without specs accepts.
+ANY_COPY = "any copy"
 
 
 class Finish(models.TextChoices):
@@ -36,33 +41,8 @@ class Condition(models.TextChoices):
     DMG = "DMG", "Damaged"
 
 
-def condition_at_least(condition: str, worst_acceptable: str) -> bool:
-    """Is ``condition`` as good as ``worst_acceptable`` or better?"""
-    order = Condition.values
-    return order.index(condition) <= order.index(worst_acceptable)
-
-
-# Scryfall's language codes, in its own order.
-LANGUAGES = {
-    "en": "English",
-    "es": "Spanish",
-    "fr": "French",
-    "de": "German",
-    "it": "Italian",
-    "pt": "Portuguese",
-    "ja": "Japanese",
-    "ko": "Korean",
-    "ru": "Russian",
-    "zhs": "Simplified Chinese",
-    "zht": "Traditional Chinese",
-    "he": "Hebrew",
-    "la": "Latin",
-    "grc": "Ancient Greek",
-    "ar": "Arabic",
-    "sa": "Sanskrit",
-    "ph": "Phyrexian",
-    "qya": "Quenya",
-}
+# A want's language is one a printing can be in (a store's "foreign" is not a language to ask for).
+LANGUAGES = SCRYFALL_LANGUAGES
 
 
 # --- Catalog ----------------------------------------------------------------------------------
@@ -281,10 +261,12 @@ class WantedCardQuerySet(models.QuerySet):
     ) -> tuple[WantedCard, bool]:
         """Track ``amount`` copies of ``card`` for ``owner``, merging with what is tracked.
 
-        ``mode`` "add" adds the amounts, "max" keeps the larger one. Specs are merged as a union
-        of acceptable printings: a want with no specs already accepts any copy, so it stays
-        open; otherwise new specs are added unless an identical one exists. Returns the want and
-        whether it was created.
+        ``mode`` "add" adds the amounts, "max" keeps the larger one. ``specs`` name the printings
+        the new copies must be; none means the caller has no opinion (a card typed into the add
+        form, a deck-list line without a printing), so the copies a tracked want accepts stay as
+        the user set them. Named specs widen a tracked want that has specs (any of them will
+        do); a tracked want without specs already accepts any copy and stays so. Returns the
+        want and whether it was created.
         """
         specs = specs or []
         with transaction.atomic():
@@ -298,17 +280,9 @@ class WantedCardQuerySet(models.QuerySet):
             total = wanted.amount + amount if mode == "add" else max(wanted.amount, amount)
             wanted.amount = min(total, MAX_AMOUNT)
             wanted.save(update_fields=["amount", "updated_at"])
-            existing = list(wanted.specs.all())
-            if existing and not specs:
-                # The new copies accept any printing, so the merged want does too.
-                wanted.specs.all().delete()
-            elif existing:
-                known = {s.identity() for s in existing}
+            if wanted.specs.exists():
                 for spec in specs:
-                    candidate = WantSpec(wanted=wanted, **spec)
-                    if candidate.identity() not in known:
-                        candidate.save()
-                        known.add(candidate.identity())
+                    wanted.spec_add(**spec)
             return wanted, False
 
     def merge_rows(self, *, owner: Any, rows: list[dict[str, Any]], mode: str) -> tuple[int, int]:
@@ -368,6 +342,18 @@ class WantedCard(models.Model):
             "amount": self.amount,
             "specs": [spec.criteria() for spec in self.specs.all()],
         }
+
+    def spec_add(self, **spec: Any) -> bool:
+        """Accept one more kind of copy, unless an identical spec is there; True when added."""
+        candidate = WantSpec(wanted=self, **spec)
+        if candidate.identity() in {s.identity() for s in self.specs.all()}:
+            return False
+        candidate.save()
+        return True
+
+    def copies_summary(self) -> str:
+        """The copies this want accepts, in words: "NM only; A25 · foil", or "any copy"."""
+        return "; ".join(spec.summary() for spec in self.specs.all()) or ANY_COPY
 
     def export_line(self) -> str:
         """The want as a deck-list line the importer reads back (Arena/Moxfield style)."""
@@ -452,7 +438,7 @@ class WantSpec(models.Model):
             parts.append(LANGUAGES.get(self.language, self.language))
         if self.max_price is not None:
             parts.append(f"≤ {self.max_price}")
-        return " · ".join(parts) or "any copy"
+        return " · ".join(parts) or ANY_COPY
 
     def criteria(self) -> dict[str, Any]:
         return {
@@ -467,8 +453,6 @@ class WantSpec(models.Model):
 
 
 # --- Stores and stock checks ------------------------------------------------------------------
-# Imported here, not at the top: the adapters' matching rules read the catalog's name folding.
-from stores.adapters import PLATFORM_CHOICES, base_url_clean  # noqa: E402
 
 
 class Store(models.Model):
@@ -636,8 +620,9 @@ class StockAlert(models.Model):
     message = models.CharField(max_length=500)
     price = models.DecimalField(max_digits=10, decimal_places=2)
     currency = models.CharField(max_length=3, blank=True)
-    condition = models.CharField(max_length=3, blank=True)
+    condition = models.CharField(max_length=3, blank=True, choices=Condition.choices)
     finish = models.CharField(max_length=10, blank=True)
+    set_name = models.CharField(max_length=200, blank=True)
     quantity = models.PositiveIntegerField(null=True, blank=True, help_text="empty: unknown")
     url = models.URLField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -26,7 +26,7 @@ import html
 import json
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
@@ -35,6 +35,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from lenny.replay import Fault, ReplayRequest, ReplayResponse, ReplayServer
+from stores.listings import CONDITIONS
 
 PAGES = Path(__file__).resolve().parent / "tests" / "data" / "pages"
 STATE_KEY = "store_sites"
@@ -115,7 +116,6 @@ SITES: dict[str, Site] = {
         ),
     )
 }
-CONDITIONS = ("NM", "LP", "MP", "HP", "DMG")
 _CONDITION_FACTORS = {"NM": 1.0, "LP": 0.88, "MP": 0.76, "HP": 0.62, "DMG": 0.5}
 
 
@@ -847,10 +847,6 @@ def register(server: ReplayServer) -> None:
         site = SITES.get(req.params["slug"])
         return site if site and site.platform == platform else None
 
-    def searched(site: Site) -> None:
-        counts = _state(server)["searches"]
-        counts[site.slug] = counts.get(site.slug, 0) + 1
-
     def page_number(req: ReplayRequest) -> int:
         try:
             return int(req.arg("page") or 1)
@@ -860,29 +856,27 @@ def register(server: ReplayServer) -> None:
     def not_found() -> ReplayResponse:
         return ReplayResponse.html("<html><body><h1>404 Not Found</h1></body></html>", status=404)
 
-    @server.route("GET", r"/stores/(?P<slug>[\w-]+)/products/search")
-    def cc_search(req: ReplayRequest) -> ReplayResponse:
-        site = site_of(req, "crystalcommerce")
+    def search(req: ReplayRequest, platform: str, page_build: Callable[..., str]) -> ReplayResponse:
+        """A search at one site: counted, then its fault (if one is set) or its results page."""
+        site = site_of(req, platform)
         if site is None:
             return not_found()
-        searched(site)
+        counts = _state(server)["searches"]
+        counts[site.slug] = counts.get(site.slug, 0) + 1
         fault = _fault_take(server, site.slug)
         if fault in ("too_many_searches", "captcha"):
             return ReplayResponse.html(_blocked_page(site, fault))
-        page = cc_search_page(server, site, req.arg("q") or "", page_number(req), fault)
-        return ReplayResponse.html(page)
+        return ReplayResponse.html(
+            page_build(server, site, req.arg("q") or "", page_number(req), fault)
+        )
+
+    @server.route("GET", r"/stores/(?P<slug>[\w-]+)/products/search")
+    def cc_search(req: ReplayRequest) -> ReplayResponse:
+        return search(req, "crystalcommerce", cc_search_page)
 
     @server.route("GET", r"/stores/(?P<slug>[\w-]+)/search")
     def shopify_search(req: ReplayRequest) -> ReplayResponse:
-        site = site_of(req, "shopify")
-        if site is None:
-            return not_found()
-        searched(site)
-        fault = _fault_take(server, site.slug)
-        if fault in ("too_many_searches", "captcha"):
-            return ReplayResponse.html(_blocked_page(site, fault))
-        page = shopify_search_page(server, site, req.arg("q") or "", page_number(req), fault)
-        return ReplayResponse.html(page)
+        return search(req, "shopify", shopify_search_page)
 
     @server.route("GET", r"/stores/(?P<slug>[\w-]+)/products/(?P<handle>[\w%-]+)\.js")
     def shopify_product(req: ReplayRequest) -> ReplayResponse:

@@ -1,7 +1,10 @@
-"""Background jobs for the card catalog."""
+"""Background jobs: the daily catalog refresh, store checks and their periodic re-check."""
+
+from django.conf import settings
 
 from lenny.schedules import PeriodicJob, periodic_job
 from stores.catalog import catalog_refresh
+from stores.checks import check_run, checks_queue_stale
 
 SCHEDULES = [
     PeriodicJob(
@@ -11,7 +14,14 @@ SCHEDULES = [
         cron="17 5 * * *",
         timeout=600,
         description="Download Scryfall's sets and default_cards bulk file and import them.",
-    )
+    ),
+    PeriodicJob(
+        name="store-stock-recheck",
+        func="stores.tasks.stock_recheck",
+        minutes=settings.STORE_RECHECK_MINUTES,
+        timeout=120,
+        description="Queue a check of every tracked card at its users' stores, if not fresh.",
+    ),
 ]
 
 
@@ -19,22 +29,6 @@ SCHEDULES = [
 def catalog_refresh_daily() -> str:
     summary = catalog_refresh(progress=False)
     return str(summary) if summary else "already up to date"
-
-
-# --- Store stock checks -----------------------------------------------------------------------
-from django.conf import settings  # noqa: E402
-
-from stores.checks import check_run, checks_queue_stale  # noqa: E402
-
-SCHEDULES.append(
-    PeriodicJob(
-        name="store-stock-recheck",
-        func="stores.tasks.stock_recheck",
-        minutes=settings.STORE_RECHECK_MINUTES,
-        timeout=120,
-        description="Queue a check of every tracked card at its users' stores, if not fresh.",
-    )
-)
 
 
 def store_check(result_id: int, refresh: bool = False) -> str:

@@ -2,46 +2,61 @@ from __future__ import annotations
 
 import functools
 import uuid
+from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.cache import cache
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
 from stores.catalog import card_search, catalog_last_import, decklist_preview
 from stores.checks import (
+    check_ttl_minutes,
     checks_queue_for_owner,
     checks_queue_for_want,
+    preferred_stores_set,
     stock_attach,
     stock_plan,
+    stores_preferred,
 )
 from stores.forms import DecklistForm, WantAddForm, WantAmountForm, WantSpecForm
-from stores.models import PreferredStore, StockAlert, Store, WantedCard, WantSpec
+from stores.models import PreferredStore, StockAlert, WantedCard, WantSpec
 
+LEFT_OUT = "One of the stores you picked is no longer checked: it was left out."
 PREVIEW_SALT = "stores.decklist-preview"
 PREVIEW_MAX_AGE = 3600
 
 
-def _dashboard(request: HttpRequest, **context) -> HttpResponse:
-    context.setdefault("form", WantAddForm())
+def _stock(request: HttpRequest) -> dict[str, Any]:
+    """The user's wants with their stock per store, and "where to buy" them."""
     wants = list(WantedCard.objects.for_owner(request.user))
     stores = stock_attach(owner=request.user, wants=wants)
+    return {
+        "wants": wants,
+        "stores": stores,
+        "plan": stock_plan(wants=wants),
+        "stock_pending": any(w.stock_pending for w in wants),
+        "poll_seconds": settings.STORE_POLL_SECONDS,
+    }
+
+
+def _dashboard(request: HttpRequest, **context) -> HttpResponse:
+    context.setdefault("form", WantAddForm())
     return render(
         request,
         "stores/dashboard.html",
         {
-            "wants": wants,
+            **_stock(request),
             "catalog": catalog_last_import(),
-            "stores": stores,
-            "plan": stock_plan(wants=wants),
-            "stock_pending": any(w.stock_pending for w in wants),
             "alerts_unread": StockAlert.objects.filter(user=request.user, read_at=None).count(),
+            "check_ttl_minutes": check_ttl_minutes(),
             **context,
         },
     )
@@ -112,7 +127,10 @@ def want_add(request: HttpRequest) -> HttpResponse:
         copies = "a copy" if data["amount"] == 1 else f"{data['amount']} copies"
         note = f"Added {copies} of {wanted.card.name}."
     else:
-        note = f"{wanted.card.name} was on your list already: you now want {wanted.amount}."
+        note = (
+            f"{wanted.card.name} was on your list already: you now want {wanted.amount} "
+            f"({wanted.copies_summary()})."
+        )
     if not request.htmx:
         messages.success(request, note)
         return redirect("stores:dashboard")
@@ -124,6 +142,8 @@ def want_add(request: HttpRequest) -> HttpResponse:
             "note": note,
             "wanted": _fresh(request, wanted),
             "created": created,
+            # The first card replaces the "not tracking any cards yet" row.
+            "first": created and WantedCard.objects.filter(owner=request.user).count() == 1,
         },
     )
 
@@ -157,7 +177,11 @@ def want_delete(request: HttpRequest, pk: int) -> HttpResponse:
     wanted = _owned(request, pk)
     wanted.delete()
     if request.htmx:
-        return HttpResponse("")
+        if WantedCard.objects.filter(owner=request.user).exists():
+            return HttpResponse("")
+        # The last card went: the table says how to add one, as on a fresh page.
+        stores = stores_preferred(owner=request.user)
+        return render(request, "stores/dashboard.html#want_empty", {"stores": stores})
     messages.success(request, f"Removed {wanted.card.name} from your want list.")
     return redirect("stores:dashboard")
 
@@ -168,9 +192,7 @@ def want_spec_add(request: HttpRequest, pk: int) -> HttpResponse:
     wanted = _owned(request, pk)
     form = WantSpecForm(request.POST or None, wanted=wanted)
     if request.method == "POST" and form.is_valid():
-        spec = WantSpec(wanted=wanted, **form.spec())
-        if spec.identity() not in {s.identity() for s in wanted.specs.all()}:
-            spec.save()
+        wanted.spec_add(**form.spec())
         if not request.htmx:
             return redirect("stores:dashboard")
         return _row(request, wanted)
@@ -253,14 +275,7 @@ def wants_export(request: HttpRequest) -> HttpResponse:
 @require_GET
 def stock_summary(request: HttpRequest) -> HttpResponse:
     """The "where to buy" summary; the dashboard polls it while checks are running."""
-    wants = list(WantedCard.objects.for_owner(request.user))
-    stores = stock_attach(owner=request.user, wants=wants)
-    context = {
-        "stores": stores,
-        "plan": stock_plan(wants=wants),
-        "stock_pending": any(w.stock_pending for w in wants),
-    }
-    return render(request, "stores/dashboard.html#where_to_buy", context)
+    return render(request, "stores/dashboard.html#where_to_buy", _stock(request))
 
 
 @login_required
@@ -269,19 +284,33 @@ def stock_check(request: HttpRequest) -> HttpResponse:
     """Check the user's cards whose last answer is older than the cache's lifetime."""
     queued = checks_queue_for_owner(owner=request.user)
     if queued:
+        # One check is one card at one store.
         messages.info(
-            request, f"Checking {queued} card{'s' if queued != 1 else ''} at your stores…"
+            request, f"Checking at your stores: {queued} check{pluralize(queued)} queued…"
         )
+    elif not PreferredStore.objects.filter(user=request.user, store__active=True).exists():
+        messages.warning(request, "Pick the stores you buy from first, on your account page.")
+    elif not WantedCard.objects.filter(owner=request.user).exists():
+        messages.info(request, "Your want list is empty: add a card first.")
     else:
-        messages.info(request, "Every card was checked within the last half hour: nothing to do.")
+        minutes = check_ttl_minutes()
+        messages.info(
+            request,
+            f"Every card was checked in the last {minutes} minute{pluralize(minutes)} or is "
+            "being checked now: nothing to do.",
+        )
     return redirect("stores:dashboard")
+
+
+def _alerts(request: HttpRequest, template: str) -> HttpResponse:
+    own = StockAlert.objects.filter(user=request.user).select_related("store", "wanted__card")
+    return render(request, template, {"alerts": own[:200]})
 
 
 @login_required
 @require_GET
 def alerts(request: HttpRequest) -> HttpResponse:
-    own = StockAlert.objects.filter(user=request.user).select_related("store", "wanted__card")
-    return render(request, "stores/alerts.html", {"alerts": own[:200]})
+    return _alerts(request, "stores/alerts.html")
 
 
 @login_required
@@ -289,7 +318,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
 def alerts_read(request: HttpRequest) -> HttpResponse:
     StockAlert.objects.filter(user=request.user, read_at=None).update(read_at=timezone.now())
     if request.htmx:
-        return alerts(request)
+        return _alerts(request, "stores/alerts.html#alert_list")
     return redirect("stores:alerts")
 
 
@@ -297,29 +326,20 @@ def alerts_read(request: HttpRequest) -> HttpResponse:
 @require_POST
 def preferred_stores(request: HttpRequest) -> HttpResponse:
     """Set the stores the user buys from (the account page's picker); check the new ones."""
-    wanted_ids = set()
+    store_ids = set()
     for value in request.POST.getlist("store"):
-        if not value.isdigit():
-            return HttpResponseBadRequest(f"store {value[:20]!r} is not a store id")
-        wanted_ids.add(int(value))
-    chosen = list(Store.objects.filter(active=True, pk__in=wanted_ids))
-    unknown = wanted_ids - {store.pk for store in chosen}
-    if unknown:
-        # A store deactivated (or never there) since the page was shown.
-        messages.warning(request, "One of the stores you picked is no longer checked: left out.")
-    with transaction.atomic():
-        PreferredStore.objects.filter(user=request.user).exclude(store__in=chosen).delete()
-        current = set(
-            PreferredStore.objects.filter(user=request.user).values_list("store_id", flat=True)
-        )
-        added = [store for store in chosen if store.pk not in current]
-        PreferredStore.objects.bulk_create(
-            [PreferredStore(user=request.user, store=store) for store in added],
-            ignore_conflicts=True,
-        )
-    for store in added:
-        checks_queue_for_owner(owner=request.user, store=store)
+        # ASCII digits only: "²".isdigit() is true, and int() refuses it.
+        if not (value.isascii() and value.isdigit() and len(value) <= 18):
+            return HttpResponseBadRequest(
+                f"{value[:20]!r} is not a store id", content_type="text/plain; charset=utf-8"
+            )
+        store_ids.add(int(value))
+    # False when a store was deactivated (or never there) since the page was shown.
+    complete = preferred_stores_set(user=request.user, store_ids=store_ids)
     if request.htmx:
-        return render(request, "stores/preferred_stores.html", {"saved": True})
+        context = {"saved": True, "left_out": "" if complete else LEFT_OUT}
+        return render(request, "stores/preferred_stores.html", context)
+    if not complete:
+        messages.warning(request, LEFT_OUT)
     messages.success(request, "Your stores are saved.")
     return redirect("accounts:profile")

@@ -134,13 +134,26 @@ def test_unlink_and_refresh_only_accept_post(client, make_character, user):
     assert Character.objects.filter(pk=character.pk).exists()
 
 
-def test_posts_without_a_csrf_token_are_refused(make_character, user):
+@pytest.mark.parametrize("headers", [{}, {"HX-Request": "true"}], ids=["form", "htmx"])
+def test_posts_without_a_csrf_token_are_refused(make_character, user, headers):
     character = make_character(user)
     client = Client(enforce_csrf_checks=True)
     client.force_login(user)
-    response = client.post(f"/account/characters/{character.character_id}/unlink/")
-    assert response.status_code == 403
+    for url, data in [
+        (f"/account/characters/{character.character_id}/unlink/", {}),
+        (f"/account/characters/{character.character_id}/refresh/", {}),
+        ("/account/trading-profile/", {"accounting_level": "5", "broker_relations_level": "5"}),
+        (
+            "/accounts/password/set/",
+            {"password1": "a new password 9", "password2": "a new password 9"},
+        ),
+        ("/accounts/email/", {"action_add": "", "email": "mallory@example.com"}),
+        ("/accounts/logout/", {}),
+    ]:
+        assert client.post(url, data, headers=headers).status_code == 403, url
     assert Character.objects.filter(pk=character.pk).exists()
+    assert not TradingProfile.objects.filter(user=user, accounting_level=5).exists()
+    assert client.get("/account/").status_code == 200  # still logged in
 
 
 @pytest.mark.embedded

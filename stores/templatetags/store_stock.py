@@ -7,20 +7,16 @@ from typing import Any
 
 from django import template
 
+from stores.listings import money_format
 from stores.models import PreferredStore, Store
 
 register = template.Library()
 
-_SYMBOLS = {"GBP": "£", "EUR": "€", "USD": "$"}
-
 
 @register.filter
 def money(amount: Decimal | None, currency: str = "") -> str:
-    """ "£30.19" for GBP; "30.19 SEK" for currencies without a symbol here."""
-    if amount is None:
-        return ""
-    symbol = _SYMBOLS.get(currency or "")
-    return f"{symbol}{amount:,.2f}" if symbol else f"{amount:,.2f} {currency}".strip()
+    """``{{ price|money:currency }}``: "£30.19"; nothing for no price."""
+    return "" if amount is None else money_format(amount, currency or "")
 
 
 @register.simple_tag

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from lenny.replay import ReplayServer
 from stores.catalog import catalog_import
-from stores.models import Card, WantedCard
+from stores.models import Card, CheckResult, PreferredStore, Store, WantedCard
+from stores.replay_sites import SITES, site_stock_set
 
 DATA = Path(__file__).resolve().parent / "data"
 SCRYFALL = DATA / "scryfall"
@@ -81,8 +83,6 @@ def want(card) -> Callable[..., WantedCard]:
 
 
 # --- Store stock checks -------------------------------------------------------------------------
-from stores.models import CheckResult, PreferredStore, Store  # noqa: E402
-from stores.replay_sites import SITES, site_stock_set  # noqa: E402
 
 
 @pytest.fixture
@@ -145,3 +145,11 @@ def sync_tasks(monkeypatch) -> None:
     from django_q.conf import Conf
 
     monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.fixture
+def store_site() -> Iterator[ReplayServer]:
+    """A tiny store site of a test's own on a real socket (the replay stores are in `shops`)."""
+    server = ReplayServer().start()
+    yield server
+    server.stop()

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import gzip
 import json
 import re
 from decimal import Decimal
 from html import escape as html_escape
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
 
-from lenny.replay import ReplayResponse, ReplayServer
+from lenny.replay import ReplayResponse
 from stores.adapters import (
     PLATFORM_CHOICES,
     Listing,
@@ -28,41 +26,15 @@ from stores.adapters import (
 )
 from stores.listings import condition_normalise, variant_traits
 from stores.matching import name_matches
-
-PAGES = Path(__file__).parent / "data" / "pages"
-
-# (platform, page, card searched, the store's base URL, how the other scraper lists stock)
-STORE_PAGES = [
-    ("crystalcommerce", "harlequins_tarmogoyf", "Tarmogoyf", "https://www.harlequins-games.com"),
-    ("crystalcommerce", "skyward-fire_steam-vents", "Steam Vents", "https://www.skywardfire.com"),
-    ("crystalcommerce", "troll-trader_tarmogoyf", "Tarmogoyf", "https://www.trolltradercards.com"),
-    ("shopify", "dice-saloon_steam-vents", "Steam Vents", "https://www.dicesaloonsingles.co.uk"),
-    ("shopify", "lvl-up-gaming_steam-vents", "Steam Vents", "https://lvlupgaming.co.uk"),
-]
-
-
-def page_html(platform: str, name: str) -> str:
-    return gzip.decompress((PAGES / platform / f"{name}.html.gz").read_bytes()).decode()
+from stores.tests.pages import PAGES, STORE_PAGES, page_html, path_of
 
 
 def parsed(platform: str, name: str, base_url: str = "https://store.example") -> SearchPage:
     return adapter_for(platform).parse_search(page_html(platform, name), base_url=base_url)
 
 
-def path_of(url: str) -> str:
-    return re.sub(r"/{2,}", "/", urlsplit(url).path)
-
-
 def by_url(listings: list[Listing], fragment: str) -> list[Listing]:
     return [x for x in listings if fragment in x.url]
-
-
-@pytest.fixture
-def store_site():
-    """A tiny store site on a real socket, mounted under a path prefix like the replay stores."""
-    server = ReplayServer().start()
-    yield server
-    server.stop()
 
 
 # --- the real pages ---------------------------------------------------------------------------

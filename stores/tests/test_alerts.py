@@ -47,7 +47,7 @@ def test_a_restock_raises_one_alert_and_one_email_not_one_per_check(
     alert = StockAlert.objects.get()
     assert alert.user == user and alert.kind == "restock"
     assert alert.message == (
-        "Mystic Snake is back in stock at Harlequins: 0.95 GBP, Lightly Played (Masters 25)"
+        "Mystic Snake is back in stock at Harlequins: £0.95, Lightly Played (Masters 25)"
     )
     assert (alert.price, alert.quantity, alert.condition) == (Decimal("0.95"), 3, "LP")
     assert alert.url.startswith("http://127.0.0.1:") and "/stores/harlequins/catalog/" in alert.url
@@ -153,7 +153,7 @@ def test_someone_without_an_email_address_gets_the_alert_in_the_app(
 
 
 # --- the alerts page ----------------------------------------------------------------------------
-def make_alert(owner, wanted, store, message: str) -> StockAlert:
+def make_alert(owner, wanted, store, message: str, **copy) -> StockAlert:
     return StockAlert.objects.create(
         user=owner,
         wanted=wanted,
@@ -162,32 +162,58 @@ def make_alert(owner, wanted, store, message: str) -> StockAlert:
         message=message,
         price=Decimal("2.00"),
         currency="GBP",
+        **copy,
     )
 
 
 def test_the_alerts_page_lists_mine_and_marks_them_read(client, user, other_user, shops, want):
     mine = make_alert(
-        user, want(user, "Mox Pearl"), shops["harlequins"], "Mox Pearl is back in stock"
+        user,
+        want(user, "Mox Pearl"),
+        shops["harlequins"],
+        "Mox Pearl is back in stock",
+        condition="LP",
+        finish="foil",
+        set_name="Alpha",
+        quantity=3,
+        url="https://shop.example/mox-pearl",
     )
     make_alert(
         other_user, want(other_user, "Mox Jet"), shops["harlequins"], "Mox Jet is back in stock"
     )
     client.force_login(user)
 
-    html = client.get("/stores/alerts/").content.decode()
-    assert "Mox Pearl is back in stock" in html and "Mox Jet" not in html
-    assert re.search(r'class="alert restock unread"', html)
+    page = re.sub(r"\s+", " ", client.get("/stores/alerts/").content.decode())
+    assert "Mox Pearl" in page and "Mox Jet" not in page
+    row = re.search(r'<tr class="alert restock unread".*?</tr>', page).group()
+    assert '<strong>Mox Pearl</strong> <span class="good">new</span>' in row
+    assert "back in stock at Harlequins" in row and "Lightly Played · foil" in row
+    assert "Alpha · 3 in stock" in row
+    assert '<a href="https://shop.example/mox-pearl" target="_blank"' in row and "£2.00" in row
     assert "(1 new)" in client.get("/stores/").content.decode()
 
-    client.post("/stores/alerts/read")
+    # "Mark all as read" swaps the list in place.
+    response = client.post("/stores/alerts/read", headers={"HX-Request": "true"})
+    swapped = response.content.decode()
+    assert response.status_code == 200 and swapped.lstrip().startswith('<section id="alert-list">')
+    assert "Mox Pearl" in swapped and "unread" not in swapped and "<html" not in swapped
     mine.refresh_from_db()
     assert mine.read_at is not None
     assert StockAlert.objects.filter(read_at=None).count() == 1  # the other user's
-    assert "unread" not in client.get("/stores/alerts/").content.decode()
+    page = client.get("/stores/alerts/").content.decode()
+    assert "unread" not in page and "(1 new)" not in client.get("/stores/").content.decode()
+    assert client.post("/stores/alerts/read")["Location"] == "/stores/alerts/"  # without htmx
 
 
-@pytest.mark.embedded
-def test_the_alert_pages_need_a_login(client, db):
-    for method, url in [("get", "/stores/alerts/"), ("post", "/stores/alerts/read")]:
-        response = getattr(client, method)(url)
-        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+def test_what_a_store_page_said_stays_text_on_the_alerts_page(client, user, shops, want):
+    make_alert(
+        user,
+        want(user, "Mox Pearl"),
+        shops["harlequins"],
+        "Mox Pearl <script>alert(1)</script>",
+        set_name="<img src=x onerror=alert(1)>",
+    )
+    client.force_login(user)
+    page = client.get("/stores/alerts/").content.decode()
+    assert "<script>alert(1)" not in page and "<img src=x" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page

@@ -194,7 +194,9 @@ def test_it_reads_prices_as_decimals_with_their_currency(text, amount, currency)
     assert price_parse(text) == Money(Decimal(amount), currency)
 
 
-@pytest.mark.parametrize("text", ["", "£", "Out of stock.", "-£5.00", "£ -5"])
+@pytest.mark.parametrize(
+    "text", ["", "£", "Out of stock.", "-£5.00", "£ -5", "£100000000", "9" * 40, "1" + "0" * 27]
+)
 def test_it_refuses_text_without_a_price(text):
     with pytest.raises(ValueError, match="price"):
         price_parse(text)
@@ -203,7 +205,7 @@ def test_it_refuses_text_without_a_price(text):
 def test_it_reads_shopify_minor_units_and_refuses_anything_else():
     assert minor_units_to_decimal(1160) == Decimal("11.60")
     assert minor_units_to_decimal("23420") == Decimal("234.20")
-    for bad in (None, 11.6, "11.60", -5, True, "", [1160]):
+    for bad in (None, 11.6, "11.60", -5, True, "", [1160], "²", 10**13, "9" * 40):
         with pytest.raises(ValueError, match="minor units"):
             minor_units_to_decimal(bad)
 

@@ -9,23 +9,14 @@ import socket
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from lenny.replay import ReplayResponse, ReplayServer
+from lenny.replay import ReplayResponse
 from stores.models import Set
+from stores.tests.pages import PAGES, STORE_PAGES, page_path, path_of
 
-PAGES = Path(__file__).parent / "data" / "pages"
-
-STORE_PAGES = [
-    ("crystalcommerce", "harlequins_tarmogoyf", "Tarmogoyf", "https://www.harlequins-games.com"),
-    ("crystalcommerce", "skyward-fire_steam-vents", "Steam Vents", "https://www.skywardfire.com"),
-    ("crystalcommerce", "troll-trader_tarmogoyf", "Tarmogoyf", "https://www.trolltradercards.com"),
-    ("shopify", "dice-saloon_steam-vents", "Steam Vents", "https://www.dicesaloonsingles.co.uk"),
-    ("shopify", "lvl-up-gaming_steam-vents", "Steam Vents", "https://lvlupgaming.co.uk"),
-]
 KEYS = [
     "name",
     "set_name",
@@ -45,21 +36,6 @@ def probe(*args: str) -> str:
     out = StringIO()
     call_command("probe_store", *args, stdout=out)
     return out.getvalue()
-
-
-def page_path(platform: str, name: str) -> str:
-    return str(PAGES / platform / f"{name}.html.gz")
-
-
-def path_of(url: str) -> str:
-    return re.sub(r"/{2,}", "/", urlsplit(url).path)
-
-
-@pytest.fixture
-def store_site():
-    server = ReplayServer().start()
-    yield server
-    server.stop()
 
 
 @pytest.mark.django_db
@@ -98,7 +74,7 @@ def test_it_prints_a_table_that_marks_the_card_in_stock():
     assert lines[0].split() == [
         "name", "set", "code", "#", "finish", "cond", "lang", "price", "qty", "url",
     ]  # fmt: skip
-    assert lines[-1].endswith("27 listings from " + page_path("crystalcommerce", "troll-trader_tarmogoyf") + ": 16 in stock, 11 of them Tarmogoyf (marked *)")  # fmt: skip
+    assert lines[-1].endswith(f"27 listings from {page_path('crystalcommerce', 'troll-trader_tarmogoyf')}" + ": 16 in stock, 11 of them Tarmogoyf (marked *)")  # fmt: skip
     marked = [line for line in lines if line.startswith("*")]
     assert len(marked) == 11
     assert re.search(r"^\*\s+Tarmogoyf\s+Future Sight\s+nonfoil\s+NM\s+en\s+34\.22 GBP\s+3\s", table, re.M)  # fmt: skip

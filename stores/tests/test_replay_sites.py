@@ -105,10 +105,8 @@ def test_any_card_is_answered_and_stock_moves_with_time(upstreams):
 
     state["epoch"], state["period"] = None, 0.2
     before = site_epoch(upstreams)
-    import time
-
-    time.sleep(0.45)
-    assert site_epoch(upstreams) >= before + 2
+    state["started"] -= 0.45  # as if 0.45 s went by, without waiting for them
+    assert site_epoch(upstreams) in (before + 2, before + 3)
 
 
 @pytest.mark.parametrize("slug", list(SITES))

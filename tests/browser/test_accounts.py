@@ -5,7 +5,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from accounts.replay import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from accounts.replay import DEMO_CHARACTER, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from tests.browser.layout import OVERFLOW
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -64,3 +65,20 @@ def test_a_forged_token_is_refused_in_the_browser(page, eve_sso):
     expect(page.get_by_role("heading", name="EVE login failed")).to_be_visible()
     expect(page.get_by_role("alert")).to_contain_text("issued to another application")
     expect(page.get_by_role("link", name="Log in", exact=True)).to_be_visible()
+
+
+def test_the_account_pages_fit_a_phone_screen(page, eve_sso):
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/accounts/login/")
+    page.get_by_role("button", name="Log in with EVE Online").click()
+    page.wait_for_url(re.compile(r"/$"))
+    character = f"/account/characters/{DEMO_CHARACTER['character_id']}/"
+    for url in ("/account/", character, "/accounts/password/set/"):
+        page.goto(url)
+        # Wide tables scroll inside their own box; the page itself never scrolls sideways.
+        assert page.evaluate(OVERFLOW) <= 0, url
+    page.goto("/account/")
+    portrait = page.get_by_alt_text("Portrait of Lenny Demo Pilot")
+    assert portrait.bounding_box()["width"] == 48  # not squeezed out of its table cell
+    page.goto(character)
+    expect(page.get_by_text("esi-markets.read_character_orders.v1")).to_be_in_viewport()

@@ -5,7 +5,8 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from stores.catalog import catalog_import
-from stores.models import WantedCard
+from stores.models import Card, PreferredStore, StockAlert, Store, WantedCard
+from tests.browser.layout import OVERFLOW
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
@@ -79,3 +80,28 @@ def test_the_keyboard_picks_a_suggestion_and_a_typo_offers_did_you_mean(alice_pa
         "Mystic Snake"
     ]
     assert page.evaluate("window.noReload") is True
+
+
+def test_the_want_list_pages_fit_a_phone_screen(alice_page, user):
+    page = alice_page
+    store = Store.objects.create(
+        name="The Longest Named Card Shop In The Whole County",
+        platform="shopify",
+        base_url="https://shop.example",
+        city="Llanfairpwllgwyngyll",
+    )
+    PreferredStore.objects.create(user=user, store=store)
+    name = "Turntimber Symbiosis // Turntimber, Serpentine Wood"
+    wanted, _ = WantedCard.objects.merge(owner=user, card=Card.objects.get(name=name), amount=2)
+    StockAlert.objects.create(
+        user=user, wanted=wanted, store=store, kind="restock", message=f"{name} is back",
+        price="2.40", currency="GBP", set_name="Zendikar Rising", quantity=3,
+    )  # fmt: skip
+    page.set_viewport_size({"width": 390, "height": 844})
+    for url in ("/stores/", "/stores/alerts/", "/stores/wants/import", "/account/"):
+        page.goto(url)
+        # Wide tables scroll inside their own box; the page itself never scrolls sideways.
+        assert page.evaluate(OVERFLOW) <= 0, url
+    page.goto("/stores/")
+    expect(page.get_by_label("Card", exact=True)).to_be_in_viewport()
+    expect(page.get_by_role("button", name="Add", exact=True)).to_be_in_viewport()
