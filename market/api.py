@@ -9,7 +9,7 @@ get the default fees, logged-in ones their trading profile; ``sales_tax``/``brok
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -21,6 +21,7 @@ from accounts.fees import FeeRates, fee_rates_for
 from market.forms import HaulingForm, HistoryForm, OrdersForm, QueryForm, StationTradingForm
 from market.models import Order
 from market.queries import (
+    HubHaulRow,
     RegionAge,
     hauling,
     history_days,
@@ -28,7 +29,7 @@ from market.queries import (
     rows_page,
     station_trading,
 )
-from market.trading import TradingInputError
+from market.trading import StationTradingRow, TradingInputError
 
 DEFAULT_PAGE_SIZE = 100
 CENT = Decimal("0.01")
@@ -151,7 +152,7 @@ def history(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _trading_row(row) -> dict[str, Any]:
+def _trading_row(row: StationTradingRow, types_with_history: Collection[int]) -> dict[str, Any]:
     return {
         "type_id": row.type_id,
         "type_name": row.type_name,
@@ -164,6 +165,8 @@ def _trading_row(row) -> dict[str, Any]:
         "margin": _ratio(row.margin),
         "daily_volume": row.daily_volume,
         "daily_profit": _isk(row.daily_profit),
+        # Without history the daily volume (and profit) is not known to be 0, just unknown.
+        "has_history": row.type_id in types_with_history,
     }
 
 
@@ -193,12 +196,12 @@ def station_trading_api(request: HttpRequest) -> HttpResponse:
             "snapshot": _age(result.age),
             "fees": _fees(rates),
             **envelope,
-            "results": [_trading_row(row) for row in page_rows],
+            "results": [_trading_row(row, result.types_with_history) for row in page_rows],
         }
     )
 
 
-def _hauling_row(row) -> dict[str, Any]:
+def _hauling_row(row: HubHaulRow) -> dict[str, Any]:
     return {
         "type_id": row.type_id,
         "type_name": row.type_name,

@@ -10,11 +10,13 @@ It is polite the way ESI asks clients to be:
 - paged results: page 1 first, then the other ``X-Pages`` pages concurrently
   (``ESI_MAX_IN_FLIGHT``); pages that disagree on ``Last-Modified`` mean the snapshot rolled over
   mid-fetch, so the client waits and fetches again (``ESI_ROLLOVER_*``), then gives up with
-  :class:`EsiRolledOver`;
+  :class:`EsiRolledOver`; a :class:`PageSink` gets each page as soon as it and the pages before
+  it arrived, so a caller can store page 1 while page 400 is still on its way;
 - limits are shared by every worker through the cache: the error limit
   (``X-ESI-Error-Limit-Remain``/``-Reset``: stop at ``ESI_ERROR_LIMIT_MARGIN``, wait out a 420),
   the token buckets (``X-Ratelimit-*``; wait out a 429's ``Retry-After``), and the market-history
-  limit (``ESI_HISTORY_RATE``);
+  limit (``ESI_HISTORY_RATE``); the requests of one call share one look at them
+  (``LIMITS_REFRESH``) rather than asking the cache three times a page;
 - 5xx answers, timeouts and broken bodies are retried ``ESI_MAX_RETRIES`` times with jittered
   exponential backoff (``ESI_BACKOFF_BASE``/``_MAX``);
 - one log line per request (route with its ids templated, page, status, cache, milliseconds) and
@@ -28,23 +30,26 @@ import hashlib
 import json
 import logging
 import math
+import os
 import random
 import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
-from urllib.parse import urlencode
+from typing import Any, Literal, Protocol
+from urllib.parse import urlencode, urlsplit
 
-import requests
+import urllib3
 from django.conf import settings
 from django.core.cache import BaseCache, caches
-from requests.adapters import HTTPAdapter
+from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_environ_proxies
+from urllib3.exceptions import NewConnectionError
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,10 @@ HISTORY_ROUTE = "/markets/{region_id}/history/"
 MAX_PAGES = 5000
 # Parts of the window the history limiter counts in; finer is fairer but costs cache reads.
 HISTORY_SLOTS = 12
+# Seconds the requests of one call (the ~400 pages of a paged fetch) trust their last look at the
+# limits every worker shares, and re-share a token count that only confirms what is known. Each
+# look is a cache round trip: taking one per page cost more CPU than receiving the page.
+LIMITS_REFRESH = 0.1
 ID_NAMES = {
     "alliances": "alliance_id",
     "characters": "character_id",
@@ -245,6 +254,21 @@ def esi_counters() -> dict[str, Any]:
 _history_lock = threading.Lock()
 
 
+class _LimitsView:
+    """One client call's view of the shared limits, shared by the call's requests.
+
+    It is read from the cache when it is older than ``LIMITS_REFRESH``, and what the call itself
+    writes lands in it at once: a 420 or 429 holds the call's other pages immediately, another
+    worker's pause reaches them within ``LIMITS_REFRESH``. Every call starts with a fresh read.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.state: dict[str, Any] = {}
+        self.keys: frozenset[str] = frozenset()
+        self.read_at: float | None = None
+
+
 class EsiLimits:
     """ESI's error limit, its token buckets, 420/429 pauses and the market-history limit, kept in
     the cache so every worker on every machine sees what one of them learned."""
@@ -276,13 +300,48 @@ class EsiLimits:
                 self._groups[route] = group
         return group
 
-    def wait_needed(self, route: str, now: float) -> tuple[float, str]:
+    def _state(self, keys: list[str], view: _LimitsView | None) -> dict[str, Any]:
+        if view is None:
+            return self.cache.get_many(keys)
+        with view.lock:
+            if (
+                view.read_at is None
+                or time.monotonic() - view.read_at >= LIMITS_REFRESH
+                or not view.keys.issuperset(keys)
+            ):
+                view.state = self.cache.get_many(keys)
+                view.keys = frozenset(keys)
+                view.read_at = time.monotonic()
+            return view.state
+
+    def _share(
+        self,
+        key: str,
+        value: dict,
+        timeout: float,
+        view: _LimitsView | None,
+        *,
+        news: Callable[[dict], bool] | None = None,
+    ) -> None:
+        """Write ``value`` for every worker, unless the view says that it tells them nothing
+        new (``news(known)`` is False)."""
+        if view is not None:
+            with view.lock:
+                known = view.state.get(key)
+                if news is not None and known is not None and not news(known):
+                    return
+                view.state[key] = value
+        self.cache.set(key, value, timeout)
+
+    def wait_needed(
+        self, route: str, now: float, view: _LimitsView | None = None
+    ) -> tuple[float, str]:
         """Seconds to wait before a request to ``route`` may go out, and why."""
         group = self._group(route)
         keys = [self.ERRORS, self.PAUSED]
         if group:
             keys += [f"{CACHE_PREFIX}limit:rate:{group}", f"{CACHE_PREFIX}limit:paused:{group}"]
-        state = self.cache.get_many(keys)
+        state = self._state(keys, view)
         waits = [(0.0, "")]
         paused = state.get(self.PAUSED)
         if paused:
@@ -303,10 +362,10 @@ class EsiLimits:
                 )
         return max(waits)
 
-    def before_request(self, route: str, tally: _Tally) -> None:
+    def before_request(self, route: str, tally: _Tally, view: _LimitsView | None = None) -> None:
         deadline = time.monotonic() + self.max_wait
         while True:
-            delay, reason = self.wait_needed(route, time.time())
+            delay, reason = self.wait_needed(route, time.time(), view)
             if delay <= 0:
                 break
             if time.monotonic() + delay > deadline:
@@ -320,12 +379,28 @@ class EsiLimits:
         if route == HISTORY_ROUTE:
             self._history_take(deadline, tally)
 
-    def observe(self, route: str, status: int, headers: Mapping[str, str]) -> None:
+    def observe(
+        self,
+        route: str,
+        status: int,
+        headers: Mapping[str, str],
+        view: _LimitsView | None = None,
+    ) -> None:
         now = time.time()
         remain = _int_header(headers, "X-ESI-Error-Limit-Remain")
         reset = _int_header(headers, "X-ESI-Error-Limit-Reset")
         if remain is not None and reset is not None:
-            self.cache.set(self.ERRORS, {"remain": remain, "reset_at": now + reset}, reset + 1)
+            reset_at = now + reset
+            self._share(
+                self.ERRORS,
+                {"remain": remain, "reset_at": reset_at},
+                reset + 1,
+                view,
+                # The same count in the same window (its reset is in whole seconds) is no news.
+                news=lambda known: (
+                    known["remain"] != remain or abs(known["reset_at"] - reset_at) >= 1.5
+                ),
+            )
         group = headers.get("X-Ratelimit-Group")
         if group:
             if self._groups.get(route) != group:
@@ -337,23 +412,31 @@ class EsiLimits:
             except ValueError:
                 limit = window = None
             if remaining is not None and limit:
-                self.cache.set(
+                # Near the margin every count is shared; above it, one every LIMITS_REFRESH.
+                near = self.token_margin + limit // 10
+                self._share(
                     f"{CACHE_PREFIX}limit:rate:{group}",
                     {"remaining": remaining, "limit": limit, "window": window, "at": now},
                     int(window) + 1,
+                    view,
+                    news=lambda known: (
+                        remaining <= near
+                        or (known["limit"], known["window"]) != (limit, window)
+                        or now - known["at"] >= LIMITS_REFRESH
+                    ),
                 )
         if status == 420:
             pause = max(1, reset if reset is not None else 60)
             why = "ESI's error limit was reached (420)"
-            self.cache.set(self.PAUSED, {"until": now + pause, "why": why}, pause + 1)
-            self.cache.set(self.ERRORS, {"remain": 0, "reset_at": now + pause}, pause + 1)
+            self._share(self.PAUSED, {"until": now + pause, "why": why}, pause + 1, view)
+            self._share(self.ERRORS, {"remain": 0, "reset_at": now + pause}, pause + 1, view)
         elif status == 429:
             retry_after = _int_header(headers, "Retry-After")
             pause = max(1, retry_after if retry_after is not None else 60)
             # Without a group the bucket is unknown: pause every request to be safe.
             key = f"{CACHE_PREFIX}limit:paused:{group}" if group else self.PAUSED
             why = f"rate limit of {group or route} (429, Retry-After {pause} s)"
-            self.cache.set(key, {"until": now + pause, "why": why}, pause + 1)
+            self._share(key, {"until": now + pause, "why": why}, pause + 1, view)
 
     def _history_take(self, deadline: float, tally: _Tally) -> None:
         """Take one of the history limit's places, counted over a sliding window of slots.
@@ -388,6 +471,58 @@ class EsiLimits:
 
 
 # --- the client -------------------------------------------------------------------------------------
+def _connection_pools(base_url: str, max_in_flight: int) -> urllib3.PoolManager:
+    """Keep-alive connections to ESI, set up the way requests would (its CA bundle, or the one
+    in REQUESTS_CA_BUNDLE; the proxy in HTTPS_PROXY unless NO_PROXY names the host), but used
+    through urllib3 directly: requests' own work per request cost about as much CPU as urllib3
+    receiving a whole 240 KB page, and the environment is read once here, not for each page.
+    """
+    options = {
+        "num_pools": 4,
+        "maxsize": max_in_flight,
+        "retries": False,  # _fetch retries itself; and a redirect comes back as it is
+        "cert_reqs": "CERT_REQUIRED",
+        "ca_certs": os.environ.get("REQUESTS_CA_BUNDLE")
+        or os.environ.get("CURL_CA_BUNDLE")
+        or DEFAULT_CA_BUNDLE_PATH,
+    }
+    proxy = get_environ_proxies(base_url).get(urlsplit(base_url).scheme)
+    return urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
+
+
+class PageSink(Protocol):
+    """Takes the pages of :meth:`EsiClient.get_paged` while the later ones are still on their way,
+    so a caller can store page 1 while page 400 is in flight.
+
+    Both methods are called from the thread that called ``get_paged`` (a sink may use that
+    thread's database connection). A page is handed over once it and every page before it have
+    arrived with page 1's Last-Modified, so the pages come in page order, each once, and all from
+    one snapshot. Everything handed over stays provisional until ``get_paged`` returns: it may
+    still fail (a page that never comes, a snapshot that keeps changing), and it raises whatever
+    the sink raised, after cancelling the pages not yet sent.
+    """
+
+    def page(self, number: int, data: Any) -> None:
+        """Page ``number``: its body as bytes with ``raw``, else its items."""
+
+    def restart(self) -> None:
+        """The snapshot rolled over under page 1: forget every page handed over so far; they all
+        come again, from page 1, from the new snapshot."""
+
+
+class _PagesKept:
+    """The sink of a plain ``get_paged``: keeps every page for ``data``."""
+
+    def __init__(self) -> None:
+        self.pages: dict[int, Any] = {}
+
+    def page(self, number: int, data: Any) -> None:
+        self.pages[number] = data
+
+    def restart(self) -> None:
+        self.pages.clear()
+
+
 @dataclass
 class _Page:
     status: int
@@ -397,6 +532,28 @@ class _Page:
     expires: float | None
     last_modified: float | None
     pages: int
+
+
+@dataclass
+class _PagedCall:
+    """One ``get_paged`` call: what every page request of it shares."""
+
+    path: str
+    params: dict
+    token: str | None
+    raw: bool
+    sink: PageSink
+    tally: _Tally
+    view: _LimitsView
+    fetch: dict[str, Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        # The keywords of EsiClient._fetch for a page.
+        parse: Parse = "shallow" if self.raw else "array"
+        self.fetch = {"parse": parse, "tally": self.tally, "view": self.view}
+
+    def hand_over(self, number: int, page: _Page) -> None:
+        self.sink.page(number, page.body if self.raw else page.data)
 
 
 class EsiClient:
@@ -423,20 +580,16 @@ class EsiClient:
             max_wait=settings.ESI_MAX_WAIT,
             history_rate=settings.ESI_HISTORY_RATE,
         )
-        self.session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.max_in_flight, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers.update(
-            {
-                "User-Agent": settings.LENNY_USER_AGENT,
-                "X-Compatibility-Date": settings.ESI_COMPATIBILITY_DATE,
-                "Accept": "application/json",
-            }
-        )
+        self.http = _connection_pools(self.base_url, self.max_in_flight)
+        self.headers = {
+            "User-Agent": settings.LENNY_USER_AGENT,
+            "X-Compatibility-Date": settings.ESI_COMPATIBILITY_DATE,
+            "Accept": "application/json",
+            **urllib3.util.make_headers(accept_encoding=True),
+        }
 
     def close(self) -> None:
-        self.session.close()
+        self.http.clear()
 
     def __enter__(self) -> EsiClient:
         return self
@@ -463,7 +616,7 @@ class EsiClient:
             if conditional and entry and entry["expires"] and entry["expires"] > time.time():
                 return self._from_cache(path, entry, tally)
             headers = self._headers(token, entry["etag"] if conditional and entry else None)
-            page = self._fetch(path, params, headers, parse="json", tally=tally)
+            page = self._fetch(path, params, headers, parse="json", tally=tally, view=_LimitsView())
             if page.status == 304:
                 return self._unchanged(key, entry, page)
             self._entry_store(key, page, page.pages)
@@ -479,9 +632,14 @@ class EsiClient:
         token: str | None = None,
         conditional: bool = True,
         raw: bool = False,
+        sink: PageSink | None = None,
     ) -> EsiResult:
         """Every page of a paged URL, all from one snapshot (one Last-Modified). ``data`` is the
-        pages' items joined in page order, or with ``raw`` each page's body as bytes."""
+        pages' items joined in page order, or with ``raw`` each page's body as bytes.
+
+        With a ``sink``, ``data`` is None and the pages go to the sink instead, while the later
+        ones are still on their way: see :class:`PageSink`.
+        """
         params = {k: v for k, v in (params or {}).items() if k != "page"}
         key = self._entry_key(path, params, token)
         tally = _Tally()
@@ -490,20 +648,15 @@ class EsiClient:
             if conditional and entry and entry["expires"] and entry["expires"] > time.time():
                 return self._from_cache(path, entry, tally)
             etag = entry["etag"] if conditional and entry else None
-            results = self._pages_fetch(path, params, token, etag=etag, raw=raw, tally=tally)
-            first = results[1]
+            kept = _PagesKept() if sink is None else None
+            call = _PagedCall(path, params, token, raw, sink or kept, tally, _LimitsView())
+            first = self._pages_stream(call, etag=etag, entry=entry)
             if first.status == 304:
-                if entry and (first.last_modified or 0) <= (entry["last_modified"] or 0):
-                    return self._unchanged(key, entry, first)
-                # Page 1 is the same but the snapshot is newer: the other pages may not be.
-                results = self._pages_fetch(path, params, token, etag=None, raw=raw, tally=tally)
-            results = self._pages_settle(path, params, token, results, raw=raw, tally=tally)
-            first = results[1]
-            ordered = [results[n] for n in range(1, first.pages + 1)]
-            if raw:
-                data: Any = [page.body for page in ordered]
-            else:
-                data = [item for page in ordered for item in page.data]
+                return self._unchanged(key, entry, first)
+            data: Any = None
+            if kept is not None:
+                ordered = [kept.pages[n] for n in range(1, first.pages + 1)]
+                data = ordered if raw else [item for items in ordered for item in items]
             self._entry_store(key, first, first.pages)
             return self._result(first, data, first.pages)
         finally:
@@ -581,113 +734,141 @@ class EsiClient:
         )
 
     # --- paging ------------------------------------------------------------------------------------
-    def _pages_fetch(
-        self,
-        path: str,
-        params: dict,
-        token: str | None,
-        *,
-        etag: str | None,
-        raw: bool,
-        tally: _Tally,
-    ) -> dict[int, _Page]:
-        """Page 1 (conditional on ``etag``), then every other page it announces, concurrently."""
-        parse: Parse = "shallow" if raw else "array"
+    def _pages_stream(self, call: _PagedCall, *, etag: str | None, entry: dict | None) -> _Page:
+        """Page 1 (conditional on ``etag``), then every page it announces, into the call's sink
+        in page order, all with page 1's Last-Modified. Returns page 1: a 304 when unchanged.
+
+        A page behind page 1 (a cache node that still has the previous snapshot) is held back
+        and fetched again; a page ahead of it means the snapshot rolled over under page 1, so
+        the sink restarts and every page is fetched again. Each of these re-fetches waits
+        ``rollover_wait`` first, and after ``rollover_retries`` of them the call gives up.
+        """
         first = self._fetch(
-            path, {**params, "page": 1}, self._headers(token, etag), parse=parse, tally=tally
+            call.path, {**call.params, "page": 1}, self._headers(call.token, etag), **call.fetch
         )
         if first.status == 304:
-            return {1: first}
-        if first.pages > MAX_PAGES:
-            raise EsiError(
-                f"ESI {path} announced {first.pages} pages (X-Pages); Lenny fetches at most "
-                f"{MAX_PAGES}",
-                status=first.status,
-                url=self.base_url + path,
-            )
-        return {
-            1: first,
-            **self._pages_many(path, params, token, range(2, first.pages + 1), raw, tally),
-        }
+            if entry and (first.last_modified or 0) <= (entry["last_modified"] or 0):
+                return first
+            # Page 1 is the same but the snapshot is newer: the other pages may not be.
+            first = self._page_one(call)
+        refetches = 0
+        while True:
+            if first.pages > MAX_PAGES:
+                raise EsiError(
+                    f"ESI {call.path} announced {first.pages} pages (X-Pages); Lenny fetches at "
+                    f"most {MAX_PAGES}",
+                    status=first.status,
+                    url=self.base_url + call.path,
+                )
+            used, stale = self._pages_rest(call, first, refetches)
+            refetches += used
+            if stale is None:
+                return first
+            # A page is ahead of page 1: the snapshot rolled over mid-fetch.
+            self._rollover_wait(call, first, stale, refetches, every_page=True)
+            refetches += 1
+            call.sink.restart()
+            first = self._page_one(call)
 
-    def _pages_many(
+    def _pages_rest(
+        self, call: _PagedCall, first: _Page, refetches: int
+    ) -> tuple[int, list | None]:
+        """Page 1 and the pages after it, of page 1's snapshot, into the sink. Returns the
+        re-fetches it used and, when a page turned out to be ahead of page 1, the pages that
+        disagreed (else None)."""
+        arrived = {1: first}
+        next_number = 1
+
+        def hand_over_in_order() -> None:
+            nonlocal next_number
+            while next_number in arrived:
+                call.hand_over(next_number, arrived.pop(next_number))
+                next_number += 1
+
+        numbers = list(range(2, first.pages + 1))
+        used = 0
+        while True:
+            behind: list[tuple[int, _Page]] = []
+            with self._pages_many(call, numbers) as pages:
+                # Page 1 goes to the sink once the others are on their way.
+                hand_over_in_order()
+                for number, page in pages:
+                    if page.last_modified == first.last_modified:
+                        arrived[number] = page
+                        hand_over_in_order()
+                    elif (page.last_modified or 0) > (first.last_modified or 0):
+                        return used, [(number, page)]
+                    else:
+                        behind.append((number, page))
+            if not behind:
+                return used, None
+            self._rollover_wait(call, first, behind, refetches + used, every_page=False)
+            used += 1
+            numbers = sorted(number for number, _ in behind)
+
+    def _rollover_wait(
         self,
-        path: str,
-        params: dict,
-        token: str | None,
-        numbers: Iterable[int],
-        raw: bool,
-        tally: _Tally,
-    ) -> dict[int, _Page]:
-        numbers = list(numbers)
+        call: _PagedCall,
+        first: _Page,
+        disagreeing: list[tuple[int, _Page]],
+        refetches: int,
+        *,
+        every_page: bool,
+    ) -> None:
+        """Log the disagreement and wait before fetching again, or give up with EsiRolledOver."""
+        if refetches >= self.rollover_retries:
+            moments = sorted(
+                {_as_datetime(p.last_modified) for p in [first, *(p for _, p in disagreeing)]},
+                key=str,
+            )
+            raise EsiRolledOver(
+                f"ESI {call.path} kept changing while its {first.pages} pages were fetched "
+                f"(Last-Modified {', '.join(str(m) for m in moments)}); gave up after "
+                f"{self.rollover_retries} re-fetches",
+                status=200,
+                url=self.base_url + call.path,
+            )
+        numbers = sorted(number for number, _ in disagreeing)
+        log.warning(
+            "esi route=%s rolled over mid-fetch: %d of %d pages differ in Last-Modified; "
+            "fetching %s again in %.2fs",
+            route_template(call.path),
+            len(numbers),
+            first.pages,
+            "every page" if every_page else f"pages {numbers[:10]}",
+            self.rollover_wait,
+        )
+        call.tally.add("rolled_over")
+        time.sleep(self.rollover_wait)
+
+    def _page_one(self, call: _PagedCall) -> _Page:
+        headers = self._headers(call.token, None)
+        return self._fetch(call.path, {**call.params, "page": 1}, headers, **call.fetch)
+
+    @contextmanager
+    def _pages_many(
+        self, call: _PagedCall, numbers: list[int]
+    ) -> Iterator[Iterator[tuple[int, _Page]]]:
+        """The pages ``numbers``, sent ``max_in_flight`` at a time from here on, as each
+        arrives. Leaving the block early (or a page failing) sends none of those still waiting."""
         if not numbers:
-            return {}
-        headers = self._headers(token, None)
-        parse: Parse = "shallow" if raw else "array"
+            yield iter(())
+            return
+        headers = self._headers(call.token, None)
         pool = ThreadPoolExecutor(
             max_workers=min(self.max_in_flight, len(numbers)), thread_name_prefix="esi-page"
         )
         try:
             futures = {
                 pool.submit(
-                    self._fetch, path, {**params, "page": n}, headers, parse=parse, tally=tally
+                    self._fetch, call.path, {**call.params, "page": n}, headers, **call.fetch
                 ): n
                 for n in numbers
             }
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            for future in done:
-                if future.exception() is not None:
-                    # The result is lost anyway: do not send the pages still waiting.
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise future.exception()
-            return {futures[f]: f.result() for f in futures}
+            # A failed page raises here and fails the call.
+            yield ((futures[future], future.result()) for future in as_completed(futures))
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-
-    def _pages_settle(
-        self,
-        path: str,
-        params: dict,
-        token: str | None,
-        results: dict[int, _Page],
-        *,
-        raw: bool,
-        tally: _Tally,
-    ) -> dict[int, _Page]:
-        """Re-fetch until every page carries page 1's Last-Modified, or give up."""
-        for refetch in range(self.rollover_retries + 1):
-            first = results[1]
-            stale = sorted(n for n, p in results.items() if p.last_modified != first.last_modified)
-            if not stale:
-                return results
-            if refetch == self.rollover_retries:
-                break
-            newest = max(p.last_modified or 0 for p in results.values())
-            page_one_behind = (first.last_modified or 0) < newest
-            log.warning(
-                "esi route=%s rolled over mid-fetch: %d of %d pages differ in Last-Modified; "
-                "fetching %s again in %.2fs",
-                route_template(path),
-                len(stale),
-                len(results),
-                "every page" if page_one_behind else f"pages {stale[:10]}",
-                self.rollover_wait,
-            )
-            tally.add("rolled_over")
-            time.sleep(self.rollover_wait)
-            if page_one_behind:
-                # Page 1 is from the old snapshot: the new one may even have another page count.
-                results = self._pages_fetch(path, params, token, etag=None, raw=raw, tally=tally)
-            else:
-                results.update(self._pages_many(path, params, token, stale, raw, tally))
-        moments = sorted({_as_datetime(p.last_modified) for p in results.values()}, key=str)
-        raise EsiRolledOver(
-            f"ESI {path} kept changing while its {len(results)} pages were fetched "
-            f"(Last-Modified {', '.join(str(m) for m in moments)}); gave up after "
-            f"{self.rollover_retries} re-fetches",
-            status=200,
-            url=self.base_url + path,
-        )
 
     # --- one request, with retries --------------------------------------------------------------
     def _headers(self, token: str | None, etag: str | None) -> dict[str, str]:
@@ -711,6 +892,7 @@ class EsiClient:
         *,
         parse: Parse,
         tally: _Tally,
+        view: _LimitsView | None = None,
     ) -> _Page:
         url = self.base_url + path
         route = route_template(path)
@@ -721,33 +903,40 @@ class EsiClient:
         for attempt in range(1, attempts + 1):
             if attempt > 1:
                 tally.add("retries")
-            self.limits.before_request(route, tally)
+            self.limits.before_request(route, tally, view)
             started = time.monotonic()
             tally.add("requests")
             try:
-                response = self.session.get(
-                    url, params=params, headers=headers, timeout=self.timeout
+                response = self.http.request(
+                    "GET",
+                    url,
+                    fields=params,
+                    headers={**self.headers, **headers},
+                    timeout=self.timeout,
+                    preload_content=False,
                 )
-                body = response.content
-            except requests.Timeout:
+                # The whole body in one read, which also hands the connection back to the pool.
+                body = response.read(decode_content=True)
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
                 elapsed = (time.monotonic() - started) * 1000
-                tally.add("timeouts")
-                self._log(path, page_number, "timeout", "miss", elapsed, attempt)
-                status, problem = None, f"no answer within {self.timeout:g} s"
-                if attempt < attempts:
-                    time.sleep(self._backoff(attempt))
-                continue
-            except requests.RequestException as exc:
-                elapsed = (time.monotonic() - started) * 1000
-                tally.add(_error_counter(None))
-                self._log(path, page_number, "broken", "miss", elapsed, attempt)
-                status, problem = None, f"the connection broke ({type(exc).__name__})"
+                # To urllib3 a refused connection is a kind of ConnectTimeoutError too.
+                timed_out = isinstance(exc, urllib3.exceptions.TimeoutError) and not isinstance(
+                    exc, NewConnectionError
+                )
+                if timed_out:
+                    tally.add("timeouts")
+                    status, problem = None, f"no answer within {self.timeout:g} s"
+                else:
+                    tally.add(_error_counter(None))
+                    status, problem = None, f"the connection broke ({type(exc).__name__})"
+                state = "timeout" if timed_out else "broken"
+                self._log(path, page_number, state, "miss", elapsed, attempt)
                 if attempt < attempts:
                     time.sleep(self._backoff(attempt))
                 continue
             elapsed = (time.monotonic() - started) * 1000
-            status = response.status_code
-            self.limits.observe(route, status, response.headers)
+            status = response.status
+            self.limits.observe(route, status, response.headers, view)
             cache_state = "revalidated" if status == 304 else "miss"
             self._log(path, page_number, status, cache_state, elapsed, attempt)
             if status == 304:
@@ -802,10 +991,10 @@ class EsiClient:
         return data
 
     @staticmethod
-    def _page(response: requests.Response, body: bytes, data: Any) -> _Page:
+    def _page(response: urllib3.BaseHTTPResponse, body: bytes, data: Any) -> _Page:
         headers = response.headers
         return _Page(
-            status=response.status_code,
+            status=response.status,
             body=body,
             data=data,
             etag=headers.get("ETag"),

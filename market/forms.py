@@ -7,7 +7,7 @@ names exactly the parameter to fix ("min_margin: enter a number, got 'abc'"), an
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
@@ -63,22 +63,88 @@ def _given(value: Any) -> str:
     return f", got {str(value)[:40]!r}" if value not in (None, "") else ""
 
 
-class NumberField(forms.DecimalField):
-    """A Decimal with errors that say what was wrong and what came in."""
+def _number(value: Decimal) -> str:
+    """1E+9 as 1,000,000,000 (what a trader typed as 1b), but never a thousand digits."""
+    if value.is_finite() and -20 < value.adjusted() < 20:
+        return f"{value.normalize():,f}"
+    return str(value)[:40]
 
-    def __init__(self, *, minimum: Decimal | None = None, below: Decimal | None = None, **kwargs):
+
+class _ExplainedErrors:
+    """Field errors that say what was wrong and what came in, instead of Django's generic ones:
+    ``unreadable(value)`` when the text is no value at all, ``out_of_bounds(value)`` when a
+    validator refuses it."""
+
+    def unreadable(self, value: Any) -> str:
+        raise NotImplementedError
+
+    def out_of_bounds(self, value: Any) -> str:
+        raise NotImplementedError
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            raise ValidationError(self.unreadable(value)) from None
+
+    def run_validators(self, value: Any) -> None:
+        try:
+            super().run_validators(value)
+        except ValidationError:
+            raise ValidationError(self.out_of_bounds(value)) from None
+
+
+# How traders write amounts: 1.5b ISK, 500m, 60k m3.
+AMOUNT_SUFFIXES = {"k": 3, "m": 6, "b": 9, "t": 12}
+
+
+class NumberField(_ExplainedErrors, forms.DecimalField):
+    """A Decimal, written as traders write it: thousands separators (``1,000,000`` or
+    ``1 000 000``) and, with ``amounts``, a suffix (``1.5b``, ``500m``, ``60k``); with ``percent``,
+    a trailing ``%`` makes a fraction (``5%`` is 0.05)."""
+
+    def __init__(
+        self,
+        *,
+        minimum: Decimal | None = None,
+        below: Decimal | None = None,
+        amounts: bool = False,
+        percent: bool = False,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("max_digits", 24)
         kwargs.setdefault("decimal_places", 8)
         super().__init__(**kwargs)
         self.minimum = minimum
         self.below = below
+        self.amounts = amounts
+        self.percent = percent
+
+    def unreadable(self, value: Any) -> str:
+        return f"enter a number{_given(value)}"
+
+    def out_of_bounds(self, value: Any) -> str:
+        return f"has too many digits{_given(value)}"
 
     def to_python(self, value: Any) -> Decimal | None:
+        if isinstance(value, str):
+            value = self._read(value)
+        return super().to_python(value)
+
+    def _read(self, text: str) -> str | Decimal:
+        compact = "".join(text.split()).replace(",", "").replace("_", "")
+        scale = 0
+        if self.amounts and compact[-1:].lower() in AMOUNT_SUFFIXES:
+            scale = AMOUNT_SUFFIXES[compact[-1].lower()]
+        elif self.percent and compact.endswith("%"):
+            scale = -2
+        if not scale:
+            return compact
         try:
-            return super().to_python(value)
-        except ValidationError:
-            raise ValidationError(f"enter a number{_given(value)}") from None
+            return Decimal(compact[:-1]).scaleb(scale)
+        except InvalidOperation:
+            raise ValidationError(self.unreadable(text)) from None
 
     def validate(self, value: Any) -> None:
         if value is None:
@@ -86,46 +152,38 @@ class NumberField(forms.DecimalField):
         if not value.is_finite():
             raise ValidationError(f"enter a finite number, got {value}")
         if self.minimum is not None and value < self.minimum:
-            raise ValidationError(f"must be at least {self.minimum}, got {value}")
+            raise ValidationError(f"must be at least {self.minimum}, got {_number(value)}")
         if self.below is not None and value >= self.below:
-            raise ValidationError(f"must be below {self.below}, got {value}")
-
-    def run_validators(self, value: Any) -> None:
-        try:
-            super().run_validators(value)
-        except ValidationError:
-            raise ValidationError(f"has too many digits{_given(value)}") from None
+            raise ValidationError(f"must be below {_number(self.below)}, got {_number(value)}")
 
 
 class RateField(NumberField):
-    """A fee or tax as a fraction: 0.036 is 3.6 %."""
+    """A fee or tax as a fraction: 0.036 is 3.6 %, and so is ``3.6%``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(percent=True, **kwargs)
 
     def validate(self, value: Any) -> None:
         super().validate(value)
         if value is not None and not Decimal(0) <= value < Decimal(1):
             raise ValidationError(
-                f"must be a fraction from 0 to below 1 (e.g. 0.036 for 3.6 %), got {value}"
+                f"must be a fraction from 0 to below 1 (e.g. 0.036 or 3.6% for 3.6 %), "
+                f"got {_number(value)}"
             )
 
 
-class IdField(forms.IntegerField):
+class IdField(_ExplainedErrors, forms.IntegerField):
     def __init__(self, *, noun: str, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         super().__init__(min_value=0, max_value=2**63 - 1, **kwargs)
         self.noun = noun
         self.error_messages["required"] = "is required"
 
-    def to_python(self, value: Any) -> int | None:
-        try:
-            return super().to_python(value)
-        except ValidationError:
-            raise ValidationError(f"must be a whole {self.noun} id{_given(value)}") from None
+    def unreadable(self, value: Any) -> str:
+        return f"must be a whole {self.noun} id{_given(value)}"
 
-    def run_validators(self, value: Any) -> None:
-        try:
-            super().run_validators(value)
-        except ValidationError:
-            raise ValidationError(f"is not a {self.noun} id: {value}") from None
+    def out_of_bounds(self, value: Any) -> str:
+        return f"is not a {self.noun} id: {value}"
 
 
 class StationField(IdField):
@@ -181,26 +239,18 @@ class BooleanParam(StrictChoiceField):
         return None if text == "" else text in self.TRUE
 
 
-class PageField(forms.IntegerField):
+class PageField(_ExplainedErrors, forms.IntegerField):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("required", False)
         kwargs.setdefault("min_value", 1)
         kwargs.setdefault("max_value", 1_000_000)
         super().__init__(**kwargs)
 
-    def to_python(self, value: Any) -> int | None:
-        try:
-            return super().to_python(value)
-        except ValidationError:
-            raise ValidationError(f"must be a whole number{_given(value)}") from None
+    def unreadable(self, value: Any) -> str:
+        return f"must be a whole number{_given(value)}"
 
-    def run_validators(self, value: Any) -> None:
-        try:
-            super().run_validators(value)
-        except ValidationError:
-            raise ValidationError(
-                f"must be from {self.min_value} to {self.max_value}, got {value}"
-            ) from None
+    def out_of_bounds(self, value: Any) -> str:
+        return f"must be from {self.min_value} to {self.max_value}, got {value}"
 
 
 class FeesForm(QueryForm):
@@ -218,13 +268,21 @@ class FeesForm(QueryForm):
 
 class StationTradingForm(FeesForm):
     station_id = StationField(label="Hub")
-    min_margin = NumberField(label="Min margin", help_text="a fraction: 0.05 is 5 %")
-    min_volume = NumberField(label="Min daily volume", minimum=Decimal(0), below=MAX_ISK)
-    min_profit = NumberField(label="Min profit per unit", below=MAX_ISK)
-    max_price = NumberField(label="Max price", minimum=Decimal(0), below=MAX_ISK)
+    min_margin = NumberField(
+        label="Min margin", percent=True, help_text="a fraction: 0.05 is 5 %, and so is 5%"
+    )
+    min_volume = NumberField(
+        label="Min daily volume", minimum=Decimal(0), below=MAX_ISK, amounts=True
+    )
+    min_profit = NumberField(label="Min profit per unit", below=MAX_ISK, amounts=True)
+    max_price = NumberField(label="Max price", minimum=Decimal(0), below=MAX_ISK, amounts=True)
     market_group = IdField(noun="market group", label="Market group")
     volume_cap = NumberField(
-        label="Units a day at most", minimum=Decimal(0), below=MAX_ISK, help_text="your own cap"
+        label="Units a day at most",
+        minimum=Decimal(0),
+        below=MAX_ISK,
+        amounts=True,
+        help_text="your own cap",
     )
     sort = StrictChoiceField(choices=_sort_choices(STATION_TRADING_COLUMNS), required=False)
     page = PageField()
@@ -265,8 +323,8 @@ class HaulingForm(FeesForm):
     from_station_id = StationField(label="From")
     to_station_id = StationField(label="To")
     mode = StrictChoiceField(choices=[(m, m) for m in HAUL_MODES], required=False, label="Mode")
-    budget = NumberField(label="Budget (ISK)", minimum=Decimal(0), below=MAX_ISK)
-    cargo_m3 = NumberField(label="Cargo (m³)", minimum=Decimal(0), below=MAX_ISK)
+    budget = NumberField(label="Budget (ISK)", minimum=Decimal(0), below=MAX_ISK, amounts=True)
+    cargo_m3 = NumberField(label="Cargo (m³)", minimum=Decimal(0), below=MAX_ISK, amounts=True)
     route = StrictChoiceField(choices=[(r, r) for r in ROUTES], required=False, label="Route")
     sort = StrictChoiceField(choices=_sort_choices(HUB_HAULING_COLUMNS), required=False)
     page = PageField()
@@ -313,8 +371,8 @@ class HistoryForm(QueryForm):
 
 class TypePageForm(QueryForm):
     station_id = StationField(label="Hub")
-    days = forms.TypedChoiceField(
-        choices=[(d, f"{d} days") for d in HISTORY_WINDOWS], coerce=int, required=False
+    days = StrictChoiceField(
+        choices=[(str(d), f"{d} days") for d in HISTORY_WINDOWS], required=False
     )
     scope = StrictChoiceField(
         choices=[("station", "at the hub station"), ("region", "in the whole region")],
@@ -326,7 +384,8 @@ class TypePageForm(QueryForm):
     buy_page = PageField()
 
     def clean_days(self) -> int | None:
-        return self.cleaned_data.get("days") or None
+        days = self.cleaned_data.get("days")
+        return int(days) if days else None
 
 
 class SearchForm(QueryForm):

@@ -3,25 +3,30 @@
 Order snapshots are swapped in atomically. Every snapshot's orders carry its id and readers ask
 for the region's current snapshot inside the same statement (``Order.objects.current``), so they
 see the old book or the new one, never a mix. On PostgreSQL the orders are COPYed into a fresh
-table, indexed, summarised into ``BestPrice`` and attached as a partition of ``market_order`` in
-the transaction that makes the snapshot current; the superseded partition is then detached
-concurrently and dropped, so replacing 400k orders leaves no dead rows and never blocks a reader.
-On SQLite (the embedded default) the same happens with plain inserts and deletes in one
-transaction. A failed or partial fetch writes nothing but a failed ``MarketSnapshot`` record.
+table page by page as ESI's pages arrive, then indexed, summarised into ``BestPrice`` and
+attached as a partition of ``market_order`` in the transaction that makes the snapshot current;
+the superseded partition is then detached concurrently and dropped, so replacing 400k orders
+leaves no dead rows and never blocks a reader. On SQLite (the embedded default) the same happens
+with plain inserts and deletes in one transaction once every page arrived. A failed or partial
+fetch writes nothing but a failed ``MarketSnapshot`` record.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dt_time
 from decimal import Decimal
-from typing import Annotated, Literal, TextIO
+from itertools import repeat
+from typing import TYPE_CHECKING, Annotated, Literal, TextIO
 
 import msgspec
 from django.db import DatabaseError, connection, transaction
@@ -38,6 +43,9 @@ from market.models import (
     TypeRegionStats,
     snapshot_landed,
 )
+
+if TYPE_CHECKING:
+    from psycopg import Copy
 
 log = logging.getLogger(__name__)
 
@@ -98,28 +106,67 @@ class SnapshotError(Exception):
     """A region's snapshot could not be replaced; the previous one is still current."""
 
 
+def orders_page_decode(number: int, body: bytes) -> list[EsiOrder]:
+    """Page ``number``'s orders, validated; raises MarketDataError naming the page."""
+    try:
+        return _orders_decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise MarketDataError(f"page {number}: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise MarketDataError(f"page {number}: not valid JSON ({exc})") from exc
+
+
 def orders_decode(pages: Iterable[bytes]) -> Iterator[list[EsiOrder]]:
     """Each page's orders, validated; raises MarketDataError naming the page."""
     for number, body in enumerate(pages, start=1):
-        try:
-            yield _orders_decoder.decode(body)
-        except msgspec.ValidationError as exc:
-            raise MarketDataError(f"page {number}: {exc}") from exc
-        except msgspec.DecodeError as exc:
-            raise MarketDataError(f"page {number}: not valid JSON ({exc})") from exc
+        yield orders_page_decode(number, body)
+
+
+def orders_first_seen(orders: list[EsiOrder], seen: set[int]) -> list[EsiOrder]:
+    """The orders whose id is not in ``seen`` (nor earlier in ``orders``), adding them to it: an
+    order that moved between pages while ESI built them appears twice, and the first copy wins."""
+    ids = {order.order_id for order in orders}
+    if len(ids) == len(orders) and seen.isdisjoint(ids):
+        seen |= ids  # a page without repeats: the usual case, without a Python loop
+        return orders
+    fresh = []
+    for order in orders:
+        if order.order_id not in seen:
+            seen.add(order.order_id)
+            fresh.append(order)
+    return fresh
 
 
 def orders_unique(pages: Iterable[bytes]) -> Iterator[list[EsiOrder]]:
-    """Each page's orders, validated, without repeats: an order that moved between pages while
-    ESI built them appears twice, and the first copy wins."""
+    """Each page's orders, validated, without repeats (the first copy wins)."""
     seen: set[int] = set()
     for orders in orders_decode(pages):
-        unique = []
-        for order in orders:
-            if order.order_id not in seen:
-                seen.add(order.order_id)
-                unique.append(order)
-        yield unique
+        yield orders_first_seen(orders, seen)
+
+
+_rows_encoder = msgspec.json.Encoder()
+
+
+def orders_csv(orders: list[EsiOrder]) -> bytes:
+    """The orders as CSV lines in ORDER_COLUMNS order, for ``COPY … (FORMAT csv)``.
+
+    msgspec writes the rows as JSON arrays in one C call, ``[[1,34,…,"region",90,"2026-…"],[…]]``,
+    which is CSV once the brackets are gone and each ``],[`` is a line break: numbers and
+    ``true``/``false`` read the same, and strings are double-quoted. That holds unless a string
+    has a backslash (JSON's escapes are not CSV's) or a ``],[`` of its own; such pages (only a
+    hostile ``issued`` can do it) go through the csv module instead.
+    """
+    if not orders:
+        return b""
+    astuple = msgspec.structs.astuple
+    rows = [astuple(order) for order in orders]
+    encoded = _rows_encoder.encode(rows)
+    if b"\\" not in encoded and encoded.count(b"],[") == len(rows) - 1:
+        return encoded[2:-2].replace(b"],[", b"\n") + b"\n"
+    buffer = io.StringIO()
+    # Every string quoted, so an empty one stays a string (unquoted empty is NULL in COPY CSV).
+    csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC).writerows(rows)
+    return buffer.getvalue().encode()
 
 
 BEST_PRICE_COLUMNS = (
@@ -137,49 +184,84 @@ BEST_PRICE_COLUMNS = (
 
 
 class OrderBookTops:
-    """The top of every (location, type) book, accumulated page by page as orders stream past.
+    """The top of every (location, type) book, summed page by page from the orders.
 
-    Done in Python while PostgreSQL digests the COPY on another core, this costs less than an
-    aggregate query over the stored orders afterwards.
+    Built for speed in plain Python: a book is a position in flat columns rather than a list of
+    its own, found by one integer key, so the 80k books of The Forge leave no small containers
+    for the garbage collector to walk again and again (that walking took a third of the time).
     """
 
     def __init__(self) -> None:
-        # (location_id, type_id) → [best bid, its volume, bids, bid volume,
-        #                           best ask, its volume, asks, ask volume]
-        self._books: dict[tuple[int, int], list] = {}
+        # location_id << 32 | type_id (type ids are int32) → the book's position in the columns
+        self._positions: dict[int, int] = {}
+        self._best_bid: list[float | None] = []
+        self._best_bid_volume: list[int] = []
+        self._bids: list[int] = []
+        self._bid_volume: list[int] = []
+        self._best_ask: list[float | None] = []
+        self._best_ask_volume: list[int] = []
+        self._asks: list[int] = []
+        self._ask_volume: list[int] = []
 
     def __len__(self) -> int:
-        return len(self._books)
+        return len(self._positions)
 
-    def add(self, orders: Iterable[EsiOrder]) -> None:
-        books = self._books
+    def add(self, orders: Iterable[EsiOrder | _BookTopsOrder]) -> None:
+        positions = self._positions
+        best_bid, best_bid_volume = self._best_bid, self._best_bid_volume
+        bids, bid_volume = self._bids, self._bid_volume
+        best_ask, best_ask_volume = self._best_ask, self._best_ask_volume
+        asks, ask_volume = self._asks, self._ask_volume
+        prices = (best_bid, best_ask)
+        counts = (best_bid_volume, bids, bid_volume, best_ask_volume, asks, ask_volume)
         for order in orders:
-            key = (order.location_id, order.type_id)
-            book = books.get(key)
-            if book is None:
-                book = books[key] = [None, 0, 0, 0, None, 0, 0, 0]
+            key = order.location_id << 32 | order.type_id
+            i = positions.get(key)
+            if i is None:
+                i = positions[key] = len(positions)
+                for column in prices:
+                    column.append(None)
+                for column in counts:
+                    column.append(0)
             price, volume = order.price, order.volume_remain
             if order.is_buy_order:
-                best = book[0]
+                best = best_bid[i]
                 if best is None or price > best:
-                    book[0], book[1] = price, volume
+                    best_bid[i], best_bid_volume[i] = price, volume
                 elif price == best:
-                    book[1] += volume
-                book[2] += 1
-                book[3] += volume
+                    best_bid_volume[i] += volume
+                bids[i] += 1
+                bid_volume[i] += volume
             else:
-                best = book[4]
+                best = best_ask[i]
                 if best is None or price < best:
-                    book[4], book[5] = price, volume
+                    best_ask[i], best_ask_volume[i] = price, volume
                 elif price == best:
-                    book[5] += volume
-                book[6] += 1
-                book[7] += volume
+                    best_ask_volume[i] += volume
+                asks[i] += 1
+                ask_volume[i] += volume
 
-    def rows(self) -> Iterator[tuple]:
-        """Tuples in BEST_PRICE_COLUMNS order."""
-        for (location_id, type_id), b in self._books.items():
-            yield (location_id, type_id, b[0], b[4], b[2], b[6], b[1], b[5], b[3], b[7])
+    def rows(self, *prefix: object) -> Iterator[tuple]:
+        """Tuples of ``prefix`` then BEST_PRICE_COLUMNS, sorted by location and type."""
+        keys = sorted(self._positions)
+        at = [self._positions[key] for key in keys]
+        columns = (
+            self._best_bid,
+            self._best_ask,
+            self._bids,
+            self._asks,
+            self._best_bid_volume,
+            self._best_ask_volume,
+            self._bid_volume,
+            self._ask_volume,
+        )
+        return zip(
+            *(repeat(value) for value in prefix),
+            [key >> 32 for key in keys],
+            [key & 0xFFFFFFFF for key in keys],
+            *([column[i] for i in at] for column in columns),
+            strict=False,  # the repeats are endless
+        )
 
 
 # --- Order snapshots -------------------------------------------------------------------------
@@ -218,9 +300,10 @@ def snapshot_fetch(
 ) -> SnapshotOutcome:
     """Fetch the region's order book from ESI and make it the current snapshot.
 
-    Does nothing while the current snapshot has not expired (unless ``force``). On any failure
-    the previous snapshot stays current, a failed MarketSnapshot records why, and SnapshotError
-    is raised.
+    Does nothing while the current snapshot has not expired (unless ``force``). Each page is
+    stored as soon as it arrived (see :class:`SnapshotLoad`), and the snapshot becomes current
+    only once every page came, all from one ESI snapshot. On any failure the previous snapshot
+    stays current, a failed MarketSnapshot records why, and SnapshotError is raised.
     """
     started = time.monotonic()
     current = MarketSnapshot.objects.filter(region_id=region_id, is_current=True).first()
@@ -235,35 +318,30 @@ def snapshot_fetch(
         and latest.status != MarketSnapshot.Status.FAILED
     )
     client = client or EsiClient()
-    pages = 0
+    load = SnapshotLoad(region_id=region_id, started=started)
     try:
-        result = client.get_paged(
-            ORDERS_PATH.format(region_id=region_id),
-            params={"order_type": "all"},
-            conditional=conditional,
-            raw=True,
-        )
-        if result.not_modified:
-            if current is not None and result.expires and result.expires != current.expires:
-                current.expires = result.expires
-                current.save(update_fields=["expires"])
-            status = "fresh" if result.from_cache else "unchanged"
-            return SnapshotOutcome(region_id, status, current, time.monotonic() - started)
-        pages = result.pages
-        snapshot = snapshot_store(
-            region_id=region_id,
-            pages=result.data,
-            last_modified=result.last_modified,
-            expires=result.expires,
-            started=started,
-        )
+        with load:
+            result = client.get_paged(
+                ORDERS_PATH.format(region_id=region_id),
+                params={"order_type": "all"},
+                conditional=conditional,
+                raw=True,
+                sink=load,
+            )
+            if result.not_modified:
+                if current is not None and result.expires and result.expires != current.expires:
+                    current.expires = result.expires
+                    current.save(update_fields=["expires"])
+                status = "fresh" if result.from_cache else "unchanged"
+                return SnapshotOutcome(region_id, status, current, time.monotonic() - started)
+            snapshot = load.finish(last_modified=result.last_modified, expires=result.expires)
     except (EsiError, MarketDataError, DatabaseError) as exc:
         seconds = time.monotonic() - started
         message = _failure_message(exc)
         MarketSnapshot.objects.create(
             region_id=region_id,
             status=MarketSnapshot.Status.FAILED,
-            pages=pages,
+            pages=load.pages,
             seconds=seconds,
             error=message[:2000],
         )
@@ -272,6 +350,7 @@ def snapshot_fetch(
             f"region {region_id}: snapshot not replaced ({message}); "
             "the previous snapshot is still current"
         ) from exc
+    _snapshot_tidy(snapshot, started=started)
     status = "stored" if snapshot.is_current else "superseded"
     return SnapshotOutcome(region_id, status, snapshot, snapshot.seconds)
 
@@ -285,7 +364,7 @@ def _failure_message(exc: Exception) -> str:
 def snapshot_store(
     *,
     region_id: int,
-    pages: list[bytes],
+    pages: Iterable[bytes],
     last_modified: datetime | None,
     expires: datetime | None,
     started: float | None = None,
@@ -296,75 +375,223 @@ def snapshot_store(
     snapshot current and raises.
     """
     started = time.monotonic() if started is None else started
-    postgres = connection.vendor == "postgresql"
-    with transaction.atomic():
-        if postgres:
-            # A crash before the WAL reaches disk loses this swap, never consistency: the
-            # previous snapshot stays current and the next run fetches again.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
-        snapshot = MarketSnapshot.objects.create(
-            region_id=region_id,
-            status=MarketSnapshot.Status.OK,
-            last_modified=last_modified,
-            expires=expires,
-            pages=len(pages),
-        )
-        tops = OrderBookTops()
-        if postgres:
-            snapshot.orders = _orders_copy_into_partition(snapshot, pages, tops)
+    with SnapshotLoad(region_id=region_id, started=started) as load:
+        for number, body in enumerate(pages, start=1):
+            load.page(number, body)
+        snapshot = load.finish(last_modified=last_modified, expires=expires)
+    _snapshot_tidy(snapshot, started=started)
+    return snapshot
+
+
+class SnapshotLoad:
+    """A region's next snapshot, loaded page by page as ESI's pages arrive: the
+    :class:`~market.esi.PageSink` that :func:`snapshot_fetch` hands to ``get_paged``.
+
+    Each page is validated and stripped of repeated orders as it comes. On PostgreSQL it is
+    then COPYed at once into the snapshot's own table, so the database digests page 1 while
+    page 400 is still on its way; on SQLite (the embedded default) the orders wait for
+    :meth:`finish`, which keeps SQLite's single write lock short.
+
+    All the writing happens in one transaction, opened at the first write and committed by
+    :meth:`finish` once the snapshot is current. Use the load as a context manager: leaving it
+    on an error aborts the COPY and rolls the transaction back, so nothing of a failed fetch
+    remains, and readers see nothing of this snapshot before it is whole and current.
+    """
+
+    def __init__(self, *, region_id: int, started: float | None = None) -> None:
+        self.region_id = region_id
+        self.started = time.monotonic() if started is None else started
+        self.pages = 0
+        self.orders = 0
+        self._postgres = connection.vendor == "postgresql"
+        self._transaction: ExitStack | None = None
+        self._copying: ExitStack | None = None
+        self._copy: Copy | None = None
+        self._snapshot: MarketSnapshot | None = None
+        self._seen: set[int] = set()
+        # Each page, for the book tops (and on SQLite the inserts) in finish(): see page().
+        self._loaded: list[bytes | list[EsiOrder]] = []
+
+    def __enter__(self) -> SnapshotLoad:
+        return self
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> None:
+        copying, self._copying, self._copy = self._copying, None, None
+        transaction_, self._transaction = self._transaction, None
+        if transaction_ is None:
+            return  # finished (committed), or nothing was written
+        # Not finished, because of an error or a caller that gave up: nothing of it may stay.
+        if exc is None:
+            exc = RuntimeError("the snapshot load was left before finish()")
+            exc_type = type(exc)
+            transaction.set_rollback(True)
+        try:
+            if copying is not None:
+                # psycopg ends the COPY with the error, so the transaction can roll back.
+                copying.__exit__(exc_type, exc, tb)
+        except Exception as cleanup:  # the error that brought us here is the one to report
+            log.debug("ending the abandoned COPY failed too: %s", cleanup)
+        finally:
+            transaction_.__exit__(exc_type, exc, tb)
+
+    # --- the page sink ----------------------------------------------------------------------
+    def page(self, number: int, body: bytes) -> None:
+        decoded = orders_page_decode(number, body)
+        orders = orders_first_seen(decoded, self._seen)
+        if self._postgres:
+            rows = orders_csv(orders)
+            if self._copy is None:
+                self._copy_begin()
+            with connection.wrap_database_errors:
+                self._copy.write(rows)
+            # The body is kept rather than its orders: it is half their size, and reading just
+            # the five fields the book tops need from it again is quick. A page that lost
+            # repeated orders keeps the orders left instead.
+            self._loaded.append(body if orders is decoded else orders)
         else:
-            snapshot.orders = _orders_insert(snapshot, pages, tops)
-        _best_prices_write(snapshot, tops)
-        previous = _current_locked(region_id)
-        if (
-            previous is not None
-            and previous.last_modified
-            and last_modified
-            and previous.last_modified > last_modified
-        ):
-            # Another run stored a newer book while this one was fetching: keep that one.
-            snapshot.status = MarketSnapshot.Status.SUPERSEDED
-            snapshot.seconds = time.monotonic() - started
-            snapshot.save()
-            BestPrice.objects.filter(snapshot=snapshot).delete()
-            if postgres:
-                with connection.cursor() as cursor:
-                    cursor.execute(f"DROP TABLE {_partition_name(snapshot.id)}")
-            else:
-                Order.objects.filter(snapshot=snapshot).delete()
-            return snapshot
-        if postgres:
+            self._loaded.append(orders)
+        self.pages += 1
+        self.orders += len(orders)
+
+    def restart(self) -> None:
+        """ESI's snapshot rolled over under page 1: empty the table, every page comes again."""
+        if self._copy is not None:
+            self._copy_end()
             with connection.cursor() as cursor:
+                # In the transaction that created it, so the next COPY may still FREEZE.
+                cursor.execute(f"TRUNCATE {_partition_name(self._snapshot.id)}")
+        self._seen = set()
+        self._loaded = []
+        self.pages = self.orders = 0
+
+    # --- storing ------------------------------------------------------------------------------
+    def _begin(self) -> MarketSnapshot:
+        """Open the transaction and create the snapshot's record (and its table)."""
+        self._transaction = ExitStack()
+        self._transaction.enter_context(transaction.atomic())
+        snapshot = MarketSnapshot.objects.create(
+            region_id=self.region_id, status=MarketSnapshot.Status.OK
+        )
+        if self._postgres:
+            partition = _partition_name(snapshot.id)
+            with connection.cursor() as cursor:
+                # A crash before the WAL reaches disk loses this swap, never consistency: the
+                # previous snapshot stays current and the next run fetches again.
+                cursor.execute("SET LOCAL synchronous_commit = off")
+                # snapshot_id comes from the column default: the rows are ESI's fields alone.
+                # The CHECK lets ATTACH PARTITION skip its validation scan; added to the empty
+                # table, it costs no scan of its own either.
+                cursor.execute(f"CREATE TABLE {partition} (LIKE market_order)")
                 cursor.execute(
-                    f"ALTER TABLE market_order ATTACH PARTITION {_partition_name(snapshot.id)} "
-                    f"FOR VALUES IN ({int(snapshot.id)})"
+                    f"ALTER TABLE {partition} ALTER COLUMN snapshot_id "
+                    f"SET DEFAULT {int(snapshot.id)}, "
+                    f"ADD CONSTRAINT {partition}_snapshot CHECK (snapshot_id = {int(snapshot.id)})"
                 )
-        if previous is not None:
-            MarketSnapshot.objects.filter(pk=previous.pk).update(
-                is_current=False, status=MarketSnapshot.Status.SUPERSEDED
+        self._snapshot = snapshot
+        return snapshot
+
+    def _copy_begin(self) -> None:
+        snapshot = self._snapshot or self._begin()
+        copying = ExitStack()
+        with connection.wrap_database_errors:
+            cursor = copying.enter_context(connection.cursor())
+            # FREEZE: the table is new in this transaction, so its rows can be written already
+            # visible to all; the first readers then do not rewrite every page to set hint bits.
+            # CSV: see orders_csv.
+            self._copy = copying.enter_context(
+                cursor.copy(
+                    f"COPY {_partition_name(snapshot.id)} ({', '.join(ORDER_COLUMNS)}) "
+                    "FROM STDIN (FORMAT csv, FREEZE)"
+                )
             )
-            BestPrice.objects.filter(snapshot_id=previous.pk).delete()
-            if not postgres:
-                Order.objects.filter(snapshot_id=previous.pk).delete()
-        snapshot.is_current = True
+        self._copying = copying
+
+    def _copy_end(self) -> None:
+        copying, self._copying, self._copy = self._copying, None, None
+        if copying is not None:
+            # PostgreSQL reports a value it refuses (naming line and column) here at the latest.
+            with connection.wrap_database_errors:
+                copying.close()
+
+    def finish(self, *, last_modified: datetime | None, expires: datetime | None) -> MarketSnapshot:
+        """Index and summarise the loaded orders and make them the region's current snapshot,
+        unless a newer one landed meanwhile (then this one is dropped as superseded); commit."""
+        snapshot = self._snapshot or self._begin()
+        snapshot.last_modified = last_modified
+        snapshot.expires = expires
+        snapshot.pages = self.pages
+        snapshot.orders = self.orders
+        if self._postgres:
+            # The book tops are summed and encoded on another thread while PostgreSQL builds the
+            # indexes: this thread only waits on the socket then, so both get a core.
+            with ThreadPoolExecutor(1, thread_name_prefix="book-tops") as pool:
+                best_prices = pool.submit(_best_prices_csv, snapshot, self._loaded)
+                self._copy_end()
+                _partition_index(snapshot)
+                _best_prices_copy(best_prices.result())
+        else:
+            _orders_insert(snapshot, self._loaded)
+            _best_prices_insert(snapshot, self._loaded)
+        self._loaded = []
+        _snapshot_swap(snapshot, started=self.started)
+        transaction_, self._transaction = self._transaction, None
+        transaction_.close()  # commit
+        return snapshot
+
+
+def _snapshot_swap(snapshot: MarketSnapshot, *, started: float) -> None:
+    """Make the stored snapshot the region's current one, unless a newer one landed meanwhile
+    (then it is dropped as superseded)."""
+    postgres = connection.vendor == "postgresql"
+    previous = _current_locked(snapshot.region_id)
+    if (
+        previous is not None
+        and previous.last_modified
+        and snapshot.last_modified
+        and previous.last_modified > snapshot.last_modified
+    ):
+        # Another run stored a newer book while this one was fetching: keep that one.
+        snapshot.status = MarketSnapshot.Status.SUPERSEDED
         snapshot.seconds = time.monotonic() - started
         snapshot.save()
-        transaction.on_commit(
-            lambda: snapshot_landed.send(sender=MarketSnapshot, snapshot=snapshot)
-        )
-    try:
-        # Housekeeping: the new snapshot is in whatever happens here.
+        BestPrice.objects.filter(snapshot=snapshot).delete()
         if postgres:
+            with connection.cursor() as cursor:
+                cursor.execute(f"DROP TABLE {_partition_name(snapshot.id)}")
+        else:
+            Order.objects.filter(snapshot=snapshot).delete()
+        return
+    if postgres:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"ALTER TABLE market_order ATTACH PARTITION {_partition_name(snapshot.id)} "
+                f"FOR VALUES IN ({int(snapshot.id)})"
+            )
+    if previous is not None:
+        MarketSnapshot.objects.filter(pk=previous.pk).update(
+            is_current=False, status=MarketSnapshot.Status.SUPERSEDED
+        )
+        BestPrice.objects.filter(snapshot_id=previous.pk).delete()
+        if not postgres:
+            Order.objects.filter(snapshot_id=previous.pk).delete()
+    snapshot.is_current = True
+    snapshot.seconds = time.monotonic() - started
+    snapshot.save()
+    transaction.on_commit(lambda: snapshot_landed.send(sender=MarketSnapshot, snapshot=snapshot))
+
+
+def _snapshot_tidy(snapshot: MarketSnapshot, *, started: float) -> None:
+    """Housekeeping after the swap committed: the new snapshot is in whatever happens here."""
+    try:
+        if connection.vendor == "postgresql":
             partitions_prune()
-        _records_prune(region_id)
+        _records_prune(snapshot.region_id)
         snapshot.seconds = time.monotonic() - started
         MarketSnapshot.objects.filter(pk=snapshot.pk).update(seconds=snapshot.seconds)
     except DatabaseError as exc:
         log.warning(
             "market snapshot %s stored, but cleaning up after it failed: %s", snapshot.pk, exc
         )
-    return snapshot
 
 
 def _current_locked(region_id: int) -> MarketSnapshot | None:
@@ -379,45 +606,16 @@ def _partition_name(snapshot_id: int) -> str:
     return f"market_order_s{int(snapshot_id)}"
 
 
-def _orders_copy_into_partition(
-    snapshot: MarketSnapshot, pages: list[bytes], tops: OrderBookTops
-) -> int:
+def _partition_index(snapshot: MarketSnapshot) -> None:
+    # Built once over the loaded table: much less work than keeping them up to date row by row
+    # during the COPY. They match the parent's, so attaching adopts them.
     partition = _partition_name(snapshot.id)
-    columns = ", ".join(ORDER_COLUMNS)
-    astuple = msgspec.structs.astuple
-    count = 0
     with connection.cursor() as cursor:
-        # snapshot_id comes from the column default, so the rows are ESI's fields as decoded.
-        cursor.execute(f"CREATE TABLE {partition} (LIKE market_order)")
-        cursor.execute(
-            f"ALTER TABLE {partition} ALTER COLUMN snapshot_id SET DEFAULT {int(snapshot.id)}"
-        )
-        # cursor.copy() is psycopg's own: its errors need Django's wrapping (DatabaseError).
-        with (
-            connection.wrap_database_errors,
-            # FREEZE: the table is new in this transaction, so its rows can be written already
-            # visible to all; the first readers then do not rewrite every page to set hint bits.
-            cursor.copy(f"COPY {partition} ({columns}) FROM STDIN (FREEZE)") as copy,
-        ):
-            write_row = copy.write_row
-            for orders in orders_unique(pages):
-                for order in orders:
-                    write_row(astuple(order))
-                tops.add(orders)
-                count += len(orders)
-        # Indexes are built once over the loaded table (much faster than row by row), and the
-        # CHECK lets ATTACH PARTITION skip its validation scan. Both match the parent's, so
-        # attaching adopts them.
         cursor.execute(f"ALTER TABLE {partition} ADD PRIMARY KEY (snapshot_id, order_id)")
         cursor.execute(f"CREATE INDEX ON {partition} (snapshot_id, type_id)")
-        cursor.execute(
-            f"ALTER TABLE {partition} ADD CONSTRAINT {partition}_snapshot "
-            f"CHECK (snapshot_id = {int(snapshot.id)})"
-        )
-    return count
 
 
-def _orders_insert(snapshot: MarketSnapshot, pages: list[bytes], tops: OrderBookTops) -> int:
+def _orders_insert(snapshot: MarketSnapshot, pages: list[list[EsiOrder]]) -> None:
     columns = ("snapshot_id", *ORDER_COLUMNS)
     sql = (
         f"INSERT INTO market_order ({', '.join(columns)}) "
@@ -425,9 +623,8 @@ def _orders_insert(snapshot: MarketSnapshot, pages: list[bytes], tops: OrderBook
     )
     adapt_datetime = connection.ops.adapt_datetimefield_value
     issued = ORDER_COLUMNS.index("issued")
-    count = 0
     with connection.cursor() as cursor:
-        for orders in orders_unique(pages):
+        for orders in pages:
             rows = []
             for order in orders:
                 values = [snapshot.id, *msgspec.structs.astuple(order)]
@@ -436,9 +633,6 @@ def _orders_insert(snapshot: MarketSnapshot, pages: list[bytes], tops: OrderBook
                 )
                 rows.append(values)
             cursor.executemany(sql, rows)
-            tops.add(orders)
-            count += len(orders)
-    return count
 
 
 def _issued_parse(text: str, *, order_id: int) -> datetime:
@@ -449,24 +643,59 @@ def _issued_parse(text: str, *, order_id: int) -> datetime:
     return issued if issued.tzinfo else issued.replace(tzinfo=UTC)
 
 
-def _best_prices_write(snapshot: MarketSnapshot, tops: OrderBookTops) -> None:
-    columns = ("snapshot_id", "region_id", *BEST_PRICE_COLUMNS)
-    prefix = (snapshot.id, snapshot.region_id)
+BEST_PRICE_TABLE_COLUMNS = ("snapshot_id", "region_id", *BEST_PRICE_COLUMNS)
+
+
+class _BookTopsOrder(msgspec.Struct, gc=False):
+    """What the book tops read of an order (from a page validated before)."""
+
+    location_id: int
+    type_id: int
+    is_buy_order: bool
+    price: float
+    volume_remain: int
+
+
+_book_tops_decoder = msgspec.json.Decoder(list[_BookTopsOrder])
+
+
+def _book_tops(pages: list[bytes | list[EsiOrder]]) -> OrderBookTops:
+    """The book tops of pages given as their orders or as their (already validated) bodies."""
+    tops = OrderBookTops()
+    for page in pages:
+        tops.add(_book_tops_decoder.decode(page) if isinstance(page, bytes) else page)
+    return tops
+
+
+def _best_prices_csv(snapshot: MarketSnapshot, pages: list[bytes | list[EsiOrder]]) -> bytes:
+    """The snapshot's BestPrice rows as CSV (numbers, and ``null`` for no price; see
+    orders_csv), in primary-key order: the new rows then append at the index's right edge
+    instead of splitting pages all over it."""
+    rows = list(_book_tops(pages).rows(snapshot.id, snapshot.region_id))
+    if not rows:
+        return b""
+    return _rows_encoder.encode(rows)[2:-2].replace(b"],[", b"\n") + b"\n"
+
+
+def _best_prices_copy(data: bytes) -> None:
+    columns = ", ".join(BEST_PRICE_TABLE_COLUMNS)
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.copy(
+            f"COPY market_bestprice ({columns}) FROM STDIN (FORMAT csv, NULL 'null')"
+        ) as copy,
+    ):
+        if data:
+            copy.write(data)
+
+
+def _best_prices_insert(snapshot: MarketSnapshot, pages: list[bytes | list[EsiOrder]]) -> None:
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            with (
-                connection.wrap_database_errors,
-                cursor.copy(f"COPY market_bestprice ({', '.join(columns)}) FROM STDIN") as copy,
-            ):
-                # In primary-key order (location, type are unique): the new rows then append
-                # at the index's right edge instead of splitting pages all over it.
-                for row in sorted(tops.rows()):
-                    copy.write_row(prefix + row)
-            return
         cursor.executemany(
-            f"INSERT INTO market_bestprice ({', '.join(columns)}) "
-            f"VALUES ({', '.join(['%s'] * len(columns))})",
-            [prefix + row for row in tops.rows()],
+            f"INSERT INTO market_bestprice ({', '.join(BEST_PRICE_TABLE_COLUMNS)}) "
+            f"VALUES ({', '.join(['%s'] * len(BEST_PRICE_TABLE_COLUMNS))})",
+            list(_book_tops(pages).rows(snapshot.id, snapshot.region_id)),
         )
 
 

@@ -5,27 +5,35 @@ Pages and API call the same functions, so they always show the same numbers. Eve
 the regions' current snapshots (one snapshot per region per statement), and says how old its
 data is.
 
-Speed. A hub's whole book top (every type's best bid and ask, joined with its name, market
-group, volume and 30-day history figures) is read in one query and kept in this process, keyed
-by the snapshot it came from: a new snapshot is a new key, so nothing stale is ever served, and
-the five hubs' tops cost one query each per snapshot (every 5 minutes) instead of one per page
-view. Station-trading rows are priced once per (snapshot, fees, volume cap) and filtered, sorted
-and paginated from memory; hauling plans once per (snapshots, parameters).
+Speed, in two levels. A hub's whole book top (every type's best bid and ask, joined with its
+name, market group, volume and 30-day history figures) is read in one query when its snapshot
+lands (``market.warmup``) and put in the shared cache (Redis in production) as one MessagePack
+blob, keyed by the snapshot; each web worker then keeps the decoded book in its own memory, keyed
+the same way. A new snapshot is a new key, so nothing stale is ever served, and no worker reads
+the orders' aggregates itself unless the shared copy is missing (then it shares what it read).
+Station-trading rows are priced once per (snapshot, fees, volume cap) and filtered, sorted and
+paginated from memory. Hauling plans are kept per trip and parameters (a new snapshot re-plans only
+the trips to and from its hub) and as whole sorted answers; the order books a walk needs are read
+once per station for all the trips of a request.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from functools import cached_property
-from typing import Any, TypeVar
+from functools import cached_property, partial
+from operator import attrgetter
+from typing import Any, NamedTuple, TypeVar
 
+import msgspec
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
     Case,
@@ -38,7 +46,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce
+from django.db.models.functions import Cast, Coalesce, Length
 from django.utils import timezone
 
 from accounts.fees import FeeRates
@@ -61,7 +69,6 @@ from market.routes import JumpGraph
 from market.trading import (
     HAULING_COLUMNS,
     STATION_TRADING_COLUMNS,
-    BookOrder,
     HaulCandidate,
     HaulRow,
     StationTradingRow,
@@ -70,6 +77,8 @@ from market.trading import (
     rows_sort,
     station_trading_rows,
 )
+
+log = logging.getLogger("market.desk")
 
 ZERO = Decimal(0)
 
@@ -97,19 +106,27 @@ class _Memo:
         self._lock = threading.Lock()
 
     def get(self, key: Hashable, build: Callable[[], Value_]) -> Value_:
-        now = time.monotonic()
+        found = self.peek(key)
+        if found is not None:
+            return found
+        value = build()
+        self.put(key, value)
+        return value
+
+    def peek(self, key: Hashable) -> Any | None:
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and now - entry[0] < self._ttl:
+            if entry is not None and time.monotonic() - entry[0] < self._ttl:
                 self._entries.move_to_end(key)
                 return entry[1]
-        value = build()
+        return None
+
+    def put(self, key: Hashable, value: Any) -> None:
         with self._lock:
-            self._entries[key] = (now, value)
+            self._entries[key] = (time.monotonic(), value)
             self._entries.move_to_end(key)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
-        return value
 
     def clear(self) -> None:
         with self._lock:
@@ -118,13 +135,15 @@ class _Memo:
 
 _books = _Memo(size=12, ttl=BOOK_TTL_SECONDS)
 _trading = _Memo(size=8, ttl=BOOK_TTL_SECONDS)
-_hauls = _Memo(size=16, ttl=BOOK_TTL_SECONDS)
+# One trip's plan per entry, and whole sorted answers: "any hub to any hub" alone is 21 entries.
+_hauls = _Memo(size=96, ttl=BOOK_TTL_SECONDS)
 _sde = _Memo(size=4, ttl=SDE_TTL_SECONDS)
 
 
-def caches_clear() -> None:
-    """Forget everything kept in this process (tests; after an SDE import in a shell)."""
-    for memo in (_books, _trading, _hauls, _sde):
+def caches_clear(*, keep_sde: bool = False) -> None:
+    """Forget what this process keeps (tests; after an SDE import in a shell). ``keep_sde``
+    forgets only what depends on the snapshots, as a new snapshot does (benchmarks)."""
+    for memo in (_books, _trading, _hauls) if keep_sde else (_books, _trading, _hauls, _sde):
         memo.clear()
 
 
@@ -294,8 +313,9 @@ class TypeHit:
 
 
 def type_search(query: str, *, limit: int = 10) -> list[TypeHit]:
-    """Published types whose name starts with ``query``, then those containing it. (Not only
-    types with a market group: an older SDE's types may point at groups a newer one dropped.)"""
+    """Published types whose name starts with ``query``, then those containing it; shorter names
+    first, so "trit" offers Tritanium before Tritan's Forked Key. (Not only types with a market
+    group: an older SDE's types may point at groups a newer one dropped.)"""
     text = " ".join(query.split())[:100]
     if not text:
         return []
@@ -304,7 +324,9 @@ def type_search(query: str, *, limit: int = 10) -> list[TypeHit]:
     seen: set[int] = set()
     for matching in (types.filter(name__istartswith=text), types.filter(name__icontains=text)):
         rows = (
-            matching.exclude(pk__in=seen).order_by("name").values_list("id", "name", "group__name")
+            matching.exclude(pk__in=seen)
+            .order_by(Length("name"), "name")
+            .values_list("id", "name", "group__name")
         )
         for type_id, name, group_name in rows[: limit - len(hits)]:
             hits.append(TypeHit(type_id, name, group_name or ""))
@@ -409,9 +431,11 @@ def jump_graph() -> JumpGraph:
     return _sde.get(("jumps", SystemJump.objects.count()), build)
 
 
-def jumps_between(origin: StationRef, destination: StationRef, route: str) -> int | None:
+def jumps_between(
+    origin: StationRef, destination: StationRef, route: str, *, graph: JumpGraph | None = None
+) -> int | None:
     """Gate jumps between two stations' systems; None when there is no such route (or no SDE)."""
-    graph = jump_graph()
+    graph = jump_graph() if graph is None else graph
     if origin.system_id not in graph or destination.system_id not in graph:
         return None
     return graph.jumps(origin.system_id, destination.system_id, route)
@@ -420,9 +444,12 @@ def jumps_between(origin: StationRef, destination: StationRef, route: str) -> in
 # --- a station's book tops -----------------------------------------------------------------------
 
 
-@dataclass(slots=True)
-class BookTop:
-    """One type at one station in the current snapshot, with what the desk needs to price it."""
+class BookTop(msgspec.Struct, array_like=True, gc=False):
+    """One type at one station in the current snapshot, with what the desk needs to price it.
+
+    A msgspec struct, so a whole hub's tops travel through the shared cache as one compact
+    MessagePack blob that decodes in a few milliseconds (pickled dataclasses take ten times as
+    long as reading them from the database again)."""
 
     type_id: int
     type_name: str
@@ -430,14 +457,20 @@ class BookTop:
     unit_volume: Decimal | None  # m3 one unit takes in a hold: packaged for ships
     best_bid: Decimal | None
     best_ask: Decimal | None
-    best_bid_volume: int
-    best_ask_volume: int
-    bid_volume: int
-    ask_volume: int
     daily_volume: Decimal  # 30-day average in the station's region; 0 without history
-    daily_isk: Decimal
+    has_history: bool = False
 
 
+class _SharedBook(msgspec.Struct, array_like=True):
+    """What the shared cache holds for one station and snapshot."""
+
+    snapshot_id: int
+    history_to: date | None
+    tops: list[BookTop]
+
+
+_book_encoder = msgspec.msgpack.Encoder(decimal_format="string")
+_book_decoder = msgspec.msgpack.Decoder(_SharedBook)
 _generations = itertools.count(1)
 
 
@@ -448,6 +481,8 @@ class StationBook:
     tops: dict[int, BookTop] = field(default_factory=dict)
     # The newest day of history behind the daily volumes.
     history_to: date | None = None
+    # When the snapshot was fetched: with its id, what names it in the caches.
+    fetched_at: datetime | None = None
     # Tells two reads of one snapshot apart (the second has newer daily volumes).
     generation: int = field(default_factory=lambda: next(_generations))
 
@@ -459,49 +494,62 @@ class StationBook:
     def market_groups(self) -> dict[int, int | None]:
         return {type_id: top.market_group_id for type_id, top in self.tops.items()}
 
+    @cached_property
+    def types_with_history(self) -> frozenset[int]:
+        return frozenset(type_id for type_id, top in self.tops.items() if top.has_history)
 
-def _book_tops_read(station: StationRef) -> tuple[int | None, dict[int, BookTop], date | None]:
+
+def _shared_book_key(station_id: int, snapshot_id: int, fetched_at: datetime) -> str:
+    # The fetch time as well as the id: a test database (or a restored one) reuses ids.
+    return f"market:book-top:v2:{station_id}:{snapshot_id}:{fetched_at.timestamp():.6f}"
+
+
+def _book_tops_read(station: StationRef) -> StationBook:
     """Every type's top of the book at the station, in one statement: the snapshot is chosen
-    inside it, so the rows always belong together even while a new snapshot is swapped in."""
+    inside it, so the rows always belong together even while a new snapshot is swapped in.
+    Without a current snapshot the book has no ``snapshot_id``."""
     sql = f"""
-        SELECT bp.snapshot_id, bp.type_id, t.name, t.market_group_id,
+        SELECT s.id, s.fetched_at, bp.type_id, t.name, t.market_group_id,
                COALESCE(t.packaged_volume, t.volume),
-               bp.best_bid, bp.best_ask, bp.best_bid_volume, bp.best_ask_volume,
-               bp.bid_volume, bp.ask_volume, st.avg_daily_volume, st.avg_daily_isk,
-               st.last_history_date
-        FROM {BestPrice._meta.db_table} bp
+               bp.best_bid, bp.best_ask, st.avg_daily_volume, st.last_history_date,
+               st.has_history
+        FROM {MarketSnapshot._meta.db_table} s
+        LEFT JOIN {BestPrice._meta.db_table} bp
+               ON bp.snapshot_id = s.id AND bp.location_id = %s
         LEFT JOIN {Type._meta.db_table} t ON t.id = bp.type_id
         LEFT JOIN {TypeRegionStats._meta.db_table} st
                ON st.region_id = bp.region_id AND st.type_id = bp.type_id
-        WHERE bp.location_id = %s AND bp.snapshot_id = (
-            SELECT id FROM {MarketSnapshot._meta.db_table}
-            WHERE region_id = %s AND is_current LIMIT 1
-        )
+        WHERE s.region_id = %s AND s.is_current
     """
-    tops: dict[int, BookTop] = {}
-    history_to = None
     with connection.cursor() as cursor:
         cursor.execute(sql, [station.station_id, station.region_id])
         rows = cursor.fetchall()
+    if not rows:
+        return StationBook(station, None)
+    snapshot_id, fetched_at = rows[0][0], rows[0][1]
+    if isinstance(fetched_at, str):  # SQLite
+        fetched_at = datetime.fromisoformat(fetched_at)
+    if timezone.is_naive(fetched_at):
+        fetched_at = timezone.make_aware(fetched_at, UTC)
+    tops: dict[int, BookTop] = {}
+    history_to = None
     # SQLite hands NUMERIC back as float or int; PostgreSQL as Decimal. Money stays Decimal.
     decimal = _decimal_reader()
-    snapshot_id = rows[0][0] if rows else None
     for (
         _snapshot_id,
+        _fetched_at,
         type_id,
         name,
         market_group_id,
         unit_volume,
         best_bid,
         best_ask,
-        best_bid_volume,
-        best_ask_volume,
-        bid_volume,
-        ask_volume,
         daily_volume,
-        daily_isk,
         last_history_date,
+        has_history,
     ) in rows:
+        if type_id is None:  # a snapshot without a single order at this station
+            continue
         if last_history_date is not None:
             if isinstance(last_history_date, str):  # SQLite
                 last_history_date = date.fromisoformat(last_history_date)
@@ -514,14 +562,10 @@ def _book_tops_read(station: StationRef) -> tuple[int | None, dict[int, BookTop]
             unit_volume=None if unit_volume is None else Decimal(repr(float(unit_volume))),
             best_bid=decimal(best_bid),
             best_ask=decimal(best_ask),
-            best_bid_volume=best_bid_volume,
-            best_ask_volume=best_ask_volume,
-            bid_volume=bid_volume,
-            ask_volume=ask_volume,
             daily_volume=decimal(daily_volume) or ZERO,
-            daily_isk=decimal(daily_isk) or ZERO,
+            has_history=bool(has_history),
         )
-    return snapshot_id, tops, history_to
+    return StationBook(station, snapshot_id, tops, history_to, fetched_at)
 
 
 def _decimal_reader() -> Callable[[Any], Decimal | None]:
@@ -537,8 +581,47 @@ def _decimal_reader() -> Callable[[Any], Decimal | None]:
     return read
 
 
+def book_tops_publish(station: StationRef) -> StationBook:
+    """Read the station's book tops from the database and put them in the shared cache, where
+    every web worker finds them (``market.warmup`` does this as soon as a snapshot lands)."""
+    book = _book_tops_read(station)
+    if book.snapshot_id is None:
+        return book
+    blob = _book_encoder.encode(
+        _SharedBook(book.snapshot_id, book.history_to, list(book.tops.values()))
+    )
+    key = _shared_book_key(station.station_id, book.snapshot_id, book.fetched_at)
+    try:
+        cache.set(key, blob, BOOK_TTL_SECONDS)
+    except Exception:
+        # The cache is a speed-up: without it every worker reads the database itself.
+        log.warning("could not share the book tops of %s", station.short_name, exc_info=True)
+    return book
+
+
+def _book_tops_shared(
+    station: StationRef, snapshot_id: int, fetched_at: datetime
+) -> StationBook | None:
+    try:
+        blob = cache.get(_shared_book_key(station.station_id, snapshot_id, fetched_at))
+    except Exception:
+        log.warning("could not read the shared book tops of %s", station.short_name, exc_info=True)
+        return None
+    if blob is None:
+        return None
+    try:
+        shared = _book_decoder.decode(blob)
+    except msgspec.MsgspecError:
+        log.warning("unreadable shared book tops of %s: read again", station.short_name)
+        return None
+    tops = {top.type_id: top for top in shared.tops}
+    return StationBook(station, shared.snapshot_id, tops, shared.history_to, fetched_at)
+
+
 def station_book(station: StationRef) -> StationBook:
-    """The station's book tops in the region's current snapshot (kept per snapshot)."""
+    """The station's book tops in the region's current snapshot: from this process's memo, else
+    from the shared cache (filled when the snapshot landed), else from the database (and then
+    shared with the other workers)."""
     current = (
         MarketSnapshot.objects.filter(region_id=station.region_id, is_current=True)
         .values_list("id", "fetched_at")
@@ -547,13 +630,12 @@ def station_book(station: StationRef) -> StationBook:
     if current is None:
         return StationBook(station, None)
 
-    def build() -> StationBook:
-        snapshot_id, tops, history_to = _book_tops_read(station)
-        return StationBook(station, snapshot_id, tops, history_to)
+    def load() -> StationBook:
+        return _book_tops_shared(station, *current) or book_tops_publish(station)
 
     # Should a newer snapshot land between the two reads, the book read is the newer one: right
     # for this request, and the next request keys the newer snapshot properly.
-    return _books.get((station.station_id, *current), build)
+    return _books.get((station.station_id, *current), load)
 
 
 # --- station trading -----------------------------------------------------------------------------
@@ -597,10 +679,14 @@ class TradingResult:
     volume_cap: Decimal | None
     history_to: date | None = None
     total: int = 0  # types with both a bid and an ask, before the filters
+    types_with_history: Collection[int] = frozenset()
 
 
 class _PricedBook:
-    """A station's rows priced for one set of fees, with each sort order made once."""
+    """A station's rows priced for one set of fees, with each sort order made once. Ties go to
+    the better margin, then the lower type id, so equal daily profits (every type without
+    history has none) still list the most promising first. (Every column of a priced row has a
+    value: nothing sorts as missing.)"""
 
     def __init__(self, rows: list[StationTradingRow]) -> None:
         self.rows = rows
@@ -611,7 +697,13 @@ class _PricedBook:
         with self._lock:
             known = self._sorted.get(order_by)
         if known is None:
-            known = rows_sort(self.rows, order_by=order_by, columns=STATION_TRADING_COLUMNS)
+            value = attrgetter(order_by.removeprefix("-"))
+            if order_by.startswith("-"):
+                known = sorted(
+                    self.rows, key=lambda row: (value(row), row.margin, -row.type_id), reverse=True
+                )
+            else:
+                known = sorted(self.rows, key=lambda row: (value(row), -row.margin, row.type_id))
             with self._lock:
                 self._sorted[order_by] = known
         return known
@@ -653,7 +745,16 @@ def station_trading(
     )
     group_of = book.market_groups
     rows = [row for row in priced.sorted_by(order_by) if filters.accepts(row, group_of, groups)]
-    return TradingResult(station, age, rows, rates, volume_cap, book.history_to, len(priced.rows))
+    return TradingResult(
+        station,
+        age,
+        rows,
+        rates,
+        volume_cap,
+        book.history_to,
+        len(priced.rows),
+        book.types_with_history,
+    )
 
 
 # --- hauling -------------------------------------------------------------------------------------
@@ -688,18 +789,33 @@ class HaulingResult:
     trips: list[tuple[StationRef, StationRef, int | None]]
 
 
-def _candidates(
-    *,
-    book_a: StationBook,
-    book_b: StationBook,
-    mode: str,
-    rates: FeeRates,
-) -> list[HaulCandidate]:
-    """Types whose best prices leave room for profit, with the order books the walk needs."""
-    a, b = book_a.station, book_b.station
-    worth: dict[int, tuple[BookTop, BookTop]] = {}
-    for type_id, top_a in book_a.tops.items():
-        top_b = book_b.tops.get(type_id)
+@dataclass
+class _Trip:
+    """One trip of a hauling request, and what its walk needs."""
+
+    origin: StationRef
+    destination: StationRef
+    book_a: StationBook
+    book_b: StationBook
+    jumps: int | None
+    key: tuple
+    # Types whose best prices leave room for profit: (top at A, top at B).
+    worth: dict[int, tuple[BookTop, BookTop]] = field(default_factory=dict)
+    ask_ceilings: dict[int, Decimal] = field(default_factory=dict)
+    sells: dict[int, list[_BookRow]] = field(default_factory=dict)
+    bid_floors: dict[int, Decimal] = field(default_factory=dict)
+    buys: dict[int, list[_BookRow]] = field(default_factory=dict)
+
+
+def _trip_bounds(trip: _Trip, *, mode: str, rates: FeeRates) -> None:
+    """The types worth a look, and the dearest ask at A the walk can use for each.
+
+    Only orders the walk can reach are read: asks at A cheaper than the most a unit can fetch at
+    B, and (``_bid_floors``) bids at B that pay more, after tax, than A's best ask. The bounds are
+    inclusive, so they can only let in a level the walk then stops at, never keep one out."""
+    keep = _kept_share(mode, rates)
+    for type_id, top_a in trip.book_a.tops.items():
+        top_b = trip.book_b.tops.get(type_id)
         if top_b is None or top_a.unit_volume is None or top_a.best_ask is None:
             continue
         if mode == "relist" and top_b.daily_volume < 1:
@@ -712,41 +828,91 @@ def _candidates(
             sales_tax=rates.sales_tax,
             broker_fee=rates.broker_fee,
         ):
-            worth[type_id] = (top_a, top_b)
-    if not worth:
-        return []
-    # Only orders the walk can reach are read: asks at A cheaper than the most a unit can fetch
-    # at B, and bids at B that pay more, after tax, than A's best ask. The bounds are inclusive,
-    # so they can only let in a level the walk then stops at, never keep one out.
+            trip.worth[type_id] = (top_a, top_b)
+            best_at_b = top_b.best_bid if mode == "instant" else top_b.best_ask
+            trip.ask_ceilings[type_id] = best_at_b * keep
+
+
+def _kept_share(mode: str, rates: FeeRates) -> Decimal:
+    """What a sale at B keeps of its price: tax paid, and the broker fee for a relist."""
     if mode == "instant":
-        keep = 1 - rates.sales_tax
-        ask_ceilings = {t: top_b.best_bid * keep for t, (_, top_b) in worth.items()}
-    else:
-        keep = 1 - rates.sales_tax - rates.broker_fee
-        ask_ceilings = {t: top_b.best_ask * keep for t, (_, top_b) in worth.items()}
-    sells: dict[int, list[BookOrder]] = {}
-    for type_id, price, volume, _ in _orders_within(
-        station=a, is_buy_order=False, bounds=ask_ceilings
-    ):
-        sells.setdefault(type_id, []).append(BookOrder(price, volume))
-    buys: dict[int, list[BookOrder]] = {}
-    if mode == "instant":
-        bid_floors = {t: top_a.best_ask / keep for t, (top_a, _) in worth.items() if t in sells}
-        for type_id, price, volume, min_volume in _orders_within(
-            station=b, is_buy_order=True, bounds=bid_floors
-        ):
-            buys.setdefault(type_id, []).append(BookOrder(price, volume, min_volume))
+        return 1 - rates.sales_tax
+    return 1 - rates.sales_tax - rates.broker_fee
+
+
+def _bid_floors(trip: _Trip, *, rates: FeeRates) -> None:
+    keep = _kept_share("instant", rates)
+    trip.bid_floors = {
+        t: top_a.best_ask / keep for t, (top_a, _) in trip.worth.items() if t in trip.sells
+    }
+
+
+# Where each side of a walk is read: (the trip's end, buy orders?, the trip's bounds for it).
+_SIDES = {
+    "sells": ("origin", False, "ask_ceilings"),
+    "buys": ("destination", True, "bid_floors"),
+}
+
+
+def _orders_for_trips(trips: Sequence[_Trip], *, side: str) -> None:
+    """Fill in one side of the trips' books (``sells`` at A or ``buys`` at B) with one query per
+    station for all of them (at the loosest bound per type), each trip then keeping what lies
+    within its own bounds: "any hub to any hub" reads each hub's book twice, not eight times."""
+    end, is_buy_order, bounds_name = _SIDES[side]
+    by_station: dict[int, list[_Trip]] = {}
+    for trip in trips:
+        by_station.setdefault(getattr(trip, end).station_id, []).append(trip)
+    for group in by_station.values():
+        loosest: dict[int, Decimal] = {}
+        for trip in group:
+            for type_id, price in getattr(trip, bounds_name).items():
+                known = loosest.get(type_id)
+                if known is None or (price < known if is_buy_order else price > known):
+                    loosest[type_id] = price
+        station = getattr(group[0], end)
+        by_type: dict[int, list[_BookRow]] = {}
+        for row in _orders_within(station=station, is_buy_order=is_buy_order, bounds=loosest):
+            by_type.setdefault(row.type_id, []).append(row)
+        for trip in group:
+            if len(group) == 1:
+                setattr(trip, side, by_type)
+                continue
+            kept: dict[int, list[_BookRow]] = {}
+            for type_id, limit in getattr(trip, bounds_name).items():
+                if is_buy_order:
+                    mine = [row for row in by_type.get(type_id, ()) if row.price >= limit]
+                else:
+                    mine = [row for row in by_type.get(type_id, ()) if row.price <= limit]
+                if mine:
+                    kept[type_id] = mine
+            setattr(trip, side, kept)
+
+
+def _trips_read(trips: Sequence[_Trip], *, mode: str, rates: FeeRates) -> None:
+    """Fill in every trip's order books, reading each station's book once for all of them."""
+    for trip in trips:
+        _trip_bounds(trip, mode=mode, rates=rates)
+    _orders_for_trips([trip for trip in trips if trip.worth], side="sells")
+    if mode == "instant":  # a relist sells at B's best ask: B's buy orders do not matter
+        for trip in trips:
+            _bid_floors(trip, rates=rates)
+        _orders_for_trips([trip for trip in trips if trip.bid_floors], side="buys")
+
+
+def _candidates(trip: _Trip, *, mode: str) -> list[HaulCandidate]:
+    """The types of a read trip that can be bought at A, with the order books the walk needs."""
     candidates = []
-    for type_id, (top_a, top_b) in worth.items():
-        if type_id not in sells:
+    for type_id, (top_a, top_b) in trip.worth.items():
+        sells = trip.sells.get(type_id)
+        if not sells:
             continue
         candidates.append(
             HaulCandidate(
                 type_id=type_id,
                 type_name=top_a.type_name,
                 unit_volume=top_a.unit_volume,
-                sell_orders_at_a=sells[type_id],
-                buy_orders_at_b=buys.get(type_id, ()),
+                sell_orders_at_a=sells,
+                buy_orders_at_b=trip.buys.get(type_id, ()),
                 best_ask_at_b=top_b.best_ask,
                 # A relist sells no faster than B's market buys: one day of its volume at most.
                 max_quantity=int(top_b.daily_volume) if mode == "relist" else None,
@@ -755,19 +921,40 @@ def _candidates(
     return candidates
 
 
+class _BookRow(NamedTuple):
+    """One order of a hauling walk, as the database row it is: ``trading`` reads it by name like
+    a ``BookOrder``. A Jita book is tens of thousands of them, and ``_book_row`` makes one from
+    the row in a fraction of the time a dataclass takes to construct."""
+
+    type_id: int
+    price: Decimal
+    volume_remain: int
+    min_volume: int
+
+
+_book_row = partial(tuple.__new__, _BookRow)
+
+
 def _orders_within(
     *, station: StationRef, is_buy_order: bool, bounds: dict[int, Decimal]
-) -> list[tuple[int, Decimal, int, int]]:
-    """(type_id, price, volume_remain, min_volume) of the station's sell orders priced at most
-    ``bounds[type_id]`` (buy orders: at least), in the region's current snapshot."""
+) -> list[_BookRow]:
+    """The station's sell orders priced at most ``bounds[type_id]`` (buy orders: at least), in
+    the region's current snapshot."""
     if not bounds:
         return []
-    # CAST: SQLite takes a Decimal parameter as text, which never compares as a number.
-    values = ", ".join(["(%s, CAST(%s AS NUMERIC))"] * len(bounds))
-    params: list[Any] = [value for item in bounds.items() for value in item]
+    params: list[Any]
+    if connection.vendor == "postgresql":
+        # Two array parameters rather than thousands of scalars: the statement stays one short
+        # string that psycopg sends as is.
+        bounds_sql = "SELECT * FROM unnest(%s::integer[], %s::numeric[])"
+        params = [list(bounds), list(bounds.values())]
+    else:
+        # CAST: SQLite takes a Decimal parameter as text, which never compares as a number.
+        bounds_sql = "VALUES " + ", ".join(["(%s, CAST(%s AS NUMERIC))"] * len(bounds))
+        params = [value for item in bounds.items() for value in item]
     compare = ">=" if is_buy_order else "<="
     sql = f"""
-        WITH bounds (type_id, price) AS (VALUES {values})
+        WITH bounds (type_id, price) AS ({bounds_sql})
         SELECT o.type_id, o.price, o.volume_remain, o.min_volume
         FROM {Order._meta.db_table} o
         JOIN bounds ON o.type_id = bounds.type_id AND o.price {compare} bounds.price
@@ -781,8 +968,10 @@ def _orders_within(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
+    if connection.vendor == "postgresql":
+        return list(map(_book_row, rows))
     decimal = _decimal_reader()
-    return [(type_id, decimal(price), volume, least) for type_id, price, volume, least in rows]
+    return [_BookRow(t, decimal(price), volume, least) for t, price, volume, least in rows]
 
 
 def hauling(
@@ -803,12 +992,14 @@ def hauling(
     destinations = (destination,) if destination else HUB_STATIONS
     ages = region_ages(s.region_id for s in (*origins, *destinations))
     trips = [(a, b) for a in origins for b in destinations if a.station_id != b.station_id]
-    rows: list[HubHaulRow] = []
+    books = {station.station_id: station_book(station) for station in (*origins, *destinations)}
+    graph = jump_graph()
     planned_trips = []
+    read: list[_Trip] = []
     for a, b in trips:
-        jumps = jumps_between(a, b, route)
+        jumps = jumps_between(a, b, route, graph=graph)
         planned_trips.append((a, b, jumps))
-        book_a, book_b = station_book(a), station_book(b)
+        book_a, book_b = books[a.station_id], books[b.station_id]
         if book_a.snapshot_id is None or book_b.snapshot_id is None:
             continue
         key = (
@@ -822,22 +1013,52 @@ def hauling(
             rates,
             jumps,
         )
+        read.append(_Trip(a, b, book_a, book_b, jumps, key))
+    # The whole answer, sorted, is kept too: "any hub to any hub" is thousands of rows.
+    answer_key = ("sorted", tuple(trip.key for trip in read), order_by)
+    rows = _hauls.peek(answer_key)
+    if rows is None:
+        rows = _trips_plan(read, mode=mode, budget=budget, cargo_m3=cargo_m3, rates=rates)
+        rows = rows_sort(rows, order_by=order_by, columns=HUB_HAULING_COLUMNS)
+        _hauls.put(answer_key, rows)
+    return HaulingResult(origins, destinations, ages, rows, rates, planned_trips)
 
-        def plan(book_a=book_a, book_b=book_b, a=a, b=b, jumps=jumps) -> list[HubHaulRow]:
-            planned = hauling_rows(
-                candidates=_candidates(book_a=book_a, book_b=book_b, mode=mode, rates=rates),
+
+def _trips_plan(
+    trips: Sequence[_Trip],
+    *,
+    mode: str,
+    budget: Decimal | None,
+    cargo_m3: Decimal | None,
+    rates: FeeRates,
+) -> list[HubHaulRow]:
+    """Every trip's rows, by ``trading.hauling_rows``; each trip's plan is kept on its own, so a
+    new snapshot in one region re-plans only the trips to and from its hub."""
+    rows: list[HubHaulRow] = []
+    to_plan = []
+    for trip in trips:
+        planned = _hauls.peek(trip.key)
+        if planned is None:
+            to_plan.append(trip)
+        else:
+            rows.extend(planned)
+    _trips_read(to_plan, mode=mode, rates=rates)
+    for trip in to_plan:
+        planned = [
+            _with_trip(row, trip.origin, trip.destination)
+            for row in hauling_rows(
+                candidates=_candidates(trip, mode=mode),
                 mode=mode,
                 budget=budget,
                 cargo_m3=cargo_m3,
                 sales_tax=rates.sales_tax,
                 broker_fee=rates.broker_fee,
-                jumps=jumps,
+                jumps=trip.jumps,
             )
-            return [_with_trip(row, a, b) for row in planned]
-
-        rows.extend(_hauls.get(key, plan))
-    rows = rows_sort(rows, order_by=order_by, columns=HUB_HAULING_COLUMNS)
-    return HaulingResult(origins, destinations, ages, rows, rates, planned_trips)
+        ]
+        _hauls.put(trip.key, planned)
+        rows.extend(planned)
+    return rows
 
 
 _HAUL_ROW_FIELDS = tuple(f.name for f in fields(HaulRow))

@@ -9,7 +9,7 @@ snapshot lands, then the new table.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET
 from accounts.fees import DEFAULT_FEE_RATES, FeeRates, fee_rates_for
 from market.forms import (
     HISTORY_WINDOWS,
+    FeesForm,
     HaulingForm,
     QueryForm,
     SearchForm,
@@ -33,6 +34,7 @@ from market.hubs import HUB_REGION_IDS, HUBS_BY_STATION
 from market.queries import (
     DEFAULT_STATION,
     HUB_STATIONS,
+    HubHaulRow,
     StationRef,
     hauling,
     history_days,
@@ -48,7 +50,7 @@ from market.queries import (
     type_orders,
     type_search,
 )
-from market.trading import TradingInputError
+from market.trading import StationTradingRow, TradingInputError
 
 PAGE_SIZE = 50
 BOOK_PAGE_SIZE = 20
@@ -109,6 +111,8 @@ class Column:
     key: str
     label: str
     numeric: bool = True
+    # Left out on a phone's width, so the columns a trader decides on stay on screen.
+    wide_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,7 @@ class HeaderCell:
     url: str
     sort: str | None  # "ascending", "descending" or None
     numeric: bool
+    wide_only: bool = False
 
 
 def _headers(
@@ -142,7 +147,7 @@ def _headers(
         else:
             target = f"-{column.key}" if column.numeric else column.key
         url = _url(request, params, **{sort_param: target, page_param: None})
-        cells.append(HeaderCell(column.label, url, state, column.numeric))
+        cells.append(HeaderCell(column.label, url, state, column.numeric, column.wide_only))
     return cells
 
 
@@ -151,27 +156,46 @@ class Pager:
     page: int
     pages: int
     count: int
+    first_url: str | None
     previous_url: str | None
     next_url: str | None
+    last_url: str | None
 
 
 def _pager(
     request: HttpRequest, params: QueryDict, *, page: int, pages: int, count: int, param: str
 ) -> Pager:
+    def to(number: int) -> str:
+        return _url(request, params, **{param: number})
+
     return Pager(
         page=page,
         pages=pages,
         count=count,
-        previous_url=_url(request, params, **{param: page - 1}) if page > 1 else None,
-        next_url=_url(request, params, **{param: page + 1}) if page < pages else None,
+        first_url=to(1) if page > 2 else None,
+        previous_url=to(page - 1) if page > 1 else None,
+        next_url=to(page + 1) if page < pages else None,
+        last_url=to(pages) if page < pages - 1 else None,
     )
 
 
-def _page_of(rows: Sequence[Any], requested: int) -> tuple[list[Any], int, int]:
-    """The requested page of a table (the last one when it asks beyond), its number, the pages."""
+def _table(
+    request: HttpRequest,
+    params: QueryDict,
+    rows: Sequence[Any],
+    *,
+    columns: Sequence[Column],
+    sort: str,
+    page: int,
+) -> tuple[list[Any], dict[str, Any]]:
+    """The requested page of a sorted table (the last one when it asks beyond) and what the
+    table's template needs around it: the header links and the pager."""
     pages = rows_page(rows, page=1, per_page=PAGE_SIZE)[1]
-    page = min(requested, pages)
-    return rows_page(rows, page=page, per_page=PAGE_SIZE)[0], page, pages
+    page = min(page, pages)
+    return rows_page(rows, page=page, per_page=PAGE_SIZE)[0], {
+        "headers": _headers(request, params, columns, current=sort),
+        "pager": _pager(request, params, page=page, pages=pages, count=len(rows), param="page"),
+    }
 
 
 def _hub_choices(selected: StationRef | None) -> list[StationRef]:
@@ -179,10 +203,6 @@ def _hub_choices(selected: StationRef | None) -> list[StationRef]:
     if selected is not None and selected.station_id not in HUBS_BY_STATION:
         stations.append(selected)
     return stations
-
-
-def _profile_rates(request: HttpRequest) -> FeeRates:
-    return fee_rates_for(request.user)
 
 
 def _percent(rate: Decimal) -> str:
@@ -197,6 +217,40 @@ def _fees_text(rates: FeeRates, *, broker_fee: bool = True) -> str:
 
 def _form_error(form: QueryForm) -> str:
     return form.first_error()[1]
+
+
+def _priced_page(
+    request: HttpRequest,
+    params: QueryDict,
+    form: FeesForm,
+    context: dict[str, Any],
+    *,
+    template: str,
+    target: str,
+    table: Callable[[FeeRates], dict[str, Any]],
+) -> HttpResponse:
+    """A page whose table is priced with the trader's fees (station trading, hauling): their
+    profile's, or the ``sales_tax``/``broker_fee`` of the URL. A bad parameter is named where
+    the table would be (400)."""
+    profile = fee_rates_for(request.user)
+    context.update(
+        form=form,
+        profile_rates=profile,
+        default_rates=profile == DEFAULT_FEE_RATES,
+        poll_url=_url(request, params),
+        error="",
+    )
+    status = 200
+    if not form.is_valid():
+        context["error"] = _form_error(form)
+        status = 400
+    else:
+        try:
+            context.update(table(form.rates(profile)))
+        except TradingInputError as error:
+            context["error"] = f"{error.param}: {error.message}"
+            status = 400
+    return _respond(request, template, context, partials=[target], status=status)
 
 
 # --- home, search, market groups -----------------------------------------------------------------
@@ -269,6 +323,8 @@ BOOK_COLUMNS = (
     Column("range", "Range", numeric=False),
     Column("issued", "Issued"),
 )
+# At the hub station every order's location is the hub: the column would repeat its long name.
+STATION_BOOK_COLUMNS = tuple(column for column in BOOK_COLUMNS if column.key != "location")
 
 
 def _chart_data(days) -> dict[str, list]:
@@ -323,7 +379,7 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
             "headers": _headers(
                 request,
                 params,
-                BOOK_COLUMNS,
+                STATION_BOOK_COLUMNS if scope == "station" else BOOK_COLUMNS,
                 current=sort,
                 sort_param=f"{side}_sort",
                 page_param=f"{side}_page",
@@ -373,91 +429,138 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
 
 # --- station trading -----------------------------------------------------------------------------
 
+# What a trader decides on comes first; the fees that make up the profit last, where a laptop's
+# width may need a scroll to reach them (and a phone's leaves them out).
 TRADING_COLUMNS = (
     Column("type_name", "Item", numeric=False),
     Column("best_bid", "Bid"),
     Column("best_ask", "Ask"),
-    Column("broker_fee_bid", "Broker fee (bid)"),
-    Column("broker_fee_ask", "Broker fee (ask)"),
-    Column("sales_tax", "Sales tax"),
     Column("profit", "Profit / unit"),
     Column("margin", "Margin"),
     Column("daily_volume", "Daily volume"),
     Column("daily_profit", "Daily profit"),
+    Column("broker_fee_bid", "Broker fee (bid)", wide_only=True),
+    Column("broker_fee_ask", "Broker fee (ask)", wide_only=True),
+    Column("sales_tax", "Sales tax", wide_only=True),
 )
+TRADING_FILTERS = ("min_margin", "min_volume", "min_profit", "max_price", "market_group")
+
+
+@dataclass(frozen=True)
+class TradingLine:
+    row: StationTradingRow
+    margin_percent: Decimal
+    has_history: bool  # without, the daily volume and profit are unknown, not zero
 
 
 @require_GET
 def station_trading_view(request: HttpRequest) -> HttpResponse:
     params = _params(request, station_id=DEFAULT_STATION.station_id)
     form = StationTradingForm(params)
-    valid = form.is_valid()
-    station = (valid and form.cleaned_data.get("station_id")) or DEFAULT_STATION
+    station = (form.is_valid() and form.cleaned_data.get("station_id")) or DEFAULT_STATION
     marker = snapshot_marker([station.region_id])
     if _unchanged(request, marker):
         return _no_change()
-    profile = _profile_rates(request)
-    context: dict[str, Any] = {
-        "form": form,
+
+    def table(rates: FeeRates) -> dict[str, Any]:
+        sort = form.get("sort", "-daily_profit")
+        result = station_trading(
+            station=station,
+            rates=rates,
+            volume_cap=form.get("volume_cap"),
+            filters=form.filters(),
+            order_by=sort,
+        )
+        rows, parts = _table(
+            request,
+            params,
+            result.rows,
+            columns=TRADING_COLUMNS,
+            sort=sort,
+            page=form.get("page", 1),
+        )
+        filtered = any(form.get(name) is not None for name in TRADING_FILTERS)
+        return {
+            **parts,
+            "result": result,
+            "age": result.age,
+            "fees_text": _fees_text(result.rates),
+            "rows": [
+                TradingLine(row, row.margin * 100, row.type_id in result.types_with_history)
+                for row in rows
+            ],
+            "unfiltered_url": (
+                _url(request, params, page=None, **dict.fromkeys(TRADING_FILTERS))
+                if filtered
+                else None
+            ),
+        }
+
+    context = {
         "station": station,
         "hubs": _hub_choices(station),
         "group_choices": market_group_tree().choices(),
-        "profile_rates": profile,
-        "default_rates": profile == DEFAULT_FEE_RATES,
         "marker": marker,
-        "poll_url": _url(request, params),
-        "error": "",
     }
-    status = 200
-    if valid:
-        sort = form.get("sort", "-daily_profit")
-        try:
-            result = station_trading(
-                station=station,
-                rates=form.rates(profile),
-                volume_cap=form.get("volume_cap"),
-                filters=form.filters(),
-                order_by=sort,
-            )
-        except TradingInputError as error:
-            context["error"] = f"{error.param}: {error.message}"
-            status = 400
-        else:
-            rows, page, pages = _page_of(result.rows, form.get("page", 1))
-            context.update(
-                result=result,
-                fees_text=_fees_text(result.rates),
-                age=result.age,
-                rows=[(row, row.margin * 100) for row in rows],
-                headers=_headers(request, params, TRADING_COLUMNS, current=sort),
-                pager=_pager(
-                    request, params, page=page, pages=pages, count=len(result.rows), param="page"
-                ),
-            )
-    else:
-        context["error"] = _form_error(form)
-        status = 400
-    return _respond(
-        request, "market/trading.html", context, partials=["trading-table"], status=status
+    return _priced_page(
+        request,
+        params,
+        form,
+        context,
+        template="market/trading.html",
+        target="trading-table",
+        table=table,
     )
 
 
 # --- hauling -------------------------------------------------------------------------------------
 
-HAULING_COLUMNS = (
-    Column("type_name", "Item", numeric=False),
+TRIP_COLUMNS = (
     Column("origin_name", "From", numeric=False),
     Column("destination_name", "To", numeric=False),
+    Column("jumps", "Jumps"),
+)
+HAULING_COLUMNS = (
+    Column("type_name", "Item", numeric=False),
+    *TRIP_COLUMNS,
     Column("quantity", "Quantity"),
     Column("buy_cost", "Buy cost"),
-    Column("sell_revenue", "Sell revenue"),
-    Column("fees_and_tax", "Fees and tax"),
     Column("net_profit", "Net profit"),
     Column("roi", "ROI"),
-    Column("volume_m3", "m³"),
-    Column("jumps", "Jumps"),
     Column("profit_per_jump", "Profit / jump"),
+    Column("volume_m3", "m³"),
+    Column("sell_revenue", "Sell revenue", wide_only=True),
+    Column("fees_and_tax", "Fees and tax", wide_only=True),
 )
+# One trip: its ends and its jumps are the same on every row, and said above the table.
+ONE_TRIP_COLUMNS = tuple(column for column in HAULING_COLUMNS if column not in TRIP_COLUMNS)
+
+
+@dataclass(frozen=True)
+class TripTotals:
+    """What one trip's plan adds up to: every row of it, not only the page shown."""
+
+    buy_cost: Decimal
+    sell_revenue: Decimal
+    fees_and_tax: Decimal
+    net_profit: Decimal
+    volume_m3: Decimal
+    roi_percent: Decimal | None
+    profit_per_jump: Decimal | None
+
+    @classmethod
+    def of(cls, rows: Sequence[HubHaulRow], jumps: int | None) -> TripTotals:
+        buy_cost = sum((row.buy_cost for row in rows), Decimal(0))
+        net_profit = sum((row.net_profit for row in rows), Decimal(0))
+        return cls(
+            buy_cost=buy_cost,
+            sell_revenue=sum((row.sell_revenue for row in rows), Decimal(0)),
+            fees_and_tax=sum((row.fees_and_tax for row in rows), Decimal(0)),
+            net_profit=net_profit,
+            volume_m3=sum((row.volume_m3 for row in rows), Decimal(0)),
+            roi_percent=net_profit / buy_cost * 100 if buy_cost else None,
+            profit_per_jump=net_profit / jumps if jumps else None,
+        )
 
 
 def _hauling_defaults(request: HttpRequest) -> dict[str, Any]:
@@ -474,61 +577,61 @@ def _hauling_defaults(request: HttpRequest) -> dict[str, Any]:
 def hauling_view(request: HttpRequest) -> HttpResponse:
     params = _params(request, **_hauling_defaults(request))
     form = HaulingForm(params)
-    valid = form.is_valid()
-    data = form.cleaned_data if valid else {}
+    data = form.cleaned_data if form.is_valid() else {}
     origin, destination = data.get("from_station_id"), data.get("to_station_id")
-    regions = [s.region_id for s in ((origin,) if origin else HUB_STATIONS)] + [
-        s.region_id for s in ((destination,) if destination else HUB_STATIONS)
+    ends = [
+        *((origin,) if origin else HUB_STATIONS),
+        *((destination,) if destination else HUB_STATIONS),
     ]
-    marker = snapshot_marker(regions)
+    marker = snapshot_marker(station.region_id for station in ends)
     if _unchanged(request, marker):
         return _no_change()
-    profile = _profile_rates(request)
-    context: dict[str, Any] = {
-        "form": form,
+    mode = data.get("mode") or "instant"
+    one_trip = origin is not None and destination is not None
+
+    def table(rates: FeeRates) -> dict[str, Any]:
+        sort = data.get("sort") or "-net_profit"
+        result = hauling(
+            origin=origin,
+            destination=destination,
+            mode=mode,
+            budget=data.get("budget"),
+            cargo_m3=data.get("cargo_m3"),
+            rates=rates,
+            route=data.get("route") or "shortest",
+            order_by=sort,
+        )
+        columns = ONE_TRIP_COLUMNS if one_trip else HAULING_COLUMNS
+        rows, parts = _table(
+            request, params, result.rows, columns=columns, sort=sort, page=data.get("page") or 1
+        )
+        trip = result.trips[0] if one_trip else None
+        return {
+            **parts,
+            "result": result,
+            "fees_text": _fees_text(result.rates, broker_fee=mode == "relist"),
+            "ages": sorted(result.ages.values(), key=lambda age: age.region_name),
+            "rows": [(row, row.roi * 100) for row in rows],
+            "trip": trip,
+            "totals": TripTotals.of(result.rows, trip[2]) if trip and result.rows else None,
+        }
+
+    context = {
         "origin": origin,
         "destination": destination,
+        "one_trip": one_trip,
+        "mode": mode,
+        "budget": data.get("budget"),
+        "cargo_m3": data.get("cargo_m3"),
         "hubs": _hub_choices(None),
-        "profile_rates": profile,
-        "default_rates": profile == DEFAULT_FEE_RATES,
         "marker": marker,
-        "poll_url": _url(request, params),
-        "error": "",
     }
-    status = 200
-    if valid:
-        sort = data.get("sort") or "-net_profit"
-        try:
-            result = hauling(
-                origin=origin,
-                destination=destination,
-                mode=data.get("mode") or "instant",
-                budget=data.get("budget"),
-                cargo_m3=data.get("cargo_m3"),
-                rates=form.rates(profile),
-                route=data.get("route") or "shortest",
-                order_by=sort,
-            )
-        except TradingInputError as error:
-            context["error"] = f"{error.param}: {error.message}"
-            status = 400
-        else:
-            rows, page, pages = _page_of(result.rows, data.get("page") or 1)
-            mode = data.get("mode") or "instant"
-            context.update(
-                result=result,
-                fees_text=_fees_text(result.rates, broker_fee=mode == "relist"),
-                mode=mode,
-                ages=sorted(result.ages.values(), key=lambda age: age.region_name),
-                rows=[(row, row.roi * 100) for row in rows],
-                headers=_headers(request, params, HAULING_COLUMNS, current=sort),
-                pager=_pager(
-                    request, params, page=page, pages=pages, count=len(result.rows), param="page"
-                ),
-            )
-    else:
-        context["error"] = _form_error(form)
-        status = 400
-    return _respond(
-        request, "market/hauling.html", context, partials=["hauling-table"], status=status
+    return _priced_page(
+        request,
+        params,
+        form,
+        context,
+        template="market/hauling.html",
+        target="hauling-table",
+        table=table,
     )

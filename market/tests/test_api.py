@@ -3,9 +3,10 @@ the bad parameter. Books are small and hand-computed; jump counts come from the 
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from market.queries import caches_clear
 from market.tests.desk_data import (
@@ -242,6 +243,7 @@ def test_station_trading_rows_match_the_hand_computation(client, forge):
             "margin": 0.1238,
             "daily_volume": 1000.0,
             "daily_profit": 619.0,
+            "has_history": True,
         }
     ]
 
@@ -263,6 +265,8 @@ def test_station_trading_filters_and_pages_like_the_page(client, forge):
     second = client.get(first["next"]).json()
     assert [row["type_id"] for row in second["results"]] == [2004]
     assert second["next"] is None
+    # None of them has history: a daily volume of 0 that means "unknown".
+    assert {(row["daily_volume"], row["has_history"]) for row in second["results"]} == {(0, False)}
 
 
 def test_station_trading_before_any_snapshot_is_empty(client):
@@ -472,7 +476,19 @@ def test_the_api_and_the_page_show_the_same_numbers(client, haul):
         f"/market/hauling/?from_station_id={JITA.station_id}"
         f"&to_station_id={AMARR.station_id}&sales_tax=0.1"
     ).content.decode()
-    row = body["results"][0]
-    assert f"{row['net_profit']:,.2f}" in page  # 185.00
-    assert f"{row['buy_cost']:,.2f}" in page  # 625.00
-    assert "29.6 %" in page  # ROI 0.296
+    html = HTMLParser(page)
+    labels = [th.text(strip=True).rstrip(" ▾▴") for th in html.css("#hauling-rows thead th")]
+    shown = [
+        dict(zip(labels, [cell.text(strip=True) for cell in tr.css("th, td")], strict=True))
+        for tr in html.css("#hauling-rows tbody tr")
+    ]
+    assert len(shown) == len(body["results"]) > 0
+    for api, row in zip(body["results"], shown, strict=True):
+        # The page rounds ISK totals to whole ISK (half up) and ratios to a tenth of a percent.
+        assert row["Item"] == api["type_name"]
+        assert row["Quantity"] == f"{api['quantity']:,}"
+        for label, key in (("Buy cost", "buy_cost"), ("Net profit", "net_profit")):
+            whole = Decimal(str(api[key])).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+            assert row[label] == f"{whole:,}"
+        roi = (Decimal(str(api["roi"])) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        assert row["ROI"] == f"{roi} %"

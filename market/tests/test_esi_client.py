@@ -3,11 +3,14 @@
 import base64
 import json
 import logging
+import threading
 import time
 
 import pytest
+from django.core.cache import caches
 
 from market.esi import (
+    LIMITS_REFRESH,
     EsiClient,
     EsiError,
     EsiNotFound,
@@ -235,3 +238,106 @@ def test_route_templates_hide_ids():
         == "/characters/{character_id}/wallet/journal/"
     )
     assert route_template("/markets/prices/") == "/markets/prices/"
+
+
+# --- streaming pages into a sink -----------------------------------------------------------------
+
+
+class PagesSeen:
+    """A sink that notes what it was handed, and when."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+
+    def page(self, number, data) -> None:
+        self.events.append(("page", number, data, time.time()))
+
+    def restart(self) -> None:
+        self.events.append(("restart",))
+
+    def numbers(self) -> list:
+        return [event[1] if event[0] == "page" else "restart" for event in self.events]
+
+
+def test_a_sink_gets_each_page_in_order_while_later_pages_are_on_their_way(esi, upstreams):
+    upstreams.fault(r"/orders/", query={"page": "40"}, latency=1.5)
+    sink = PagesSeen()
+
+    result = EsiClient().get_paged(ORDERS, params=ALL, raw=True, sink=sink)
+
+    assert result.data is None and result.pages == 40 and not result.not_modified
+    assert sink.numbers() == list(range(1, 41))
+    page_40_answered = order_requests(upstreams, page=40)[0].at
+    assert sink.events[38][3] < page_40_answered
+    # The same bytes as the pages handed over all at once.
+    plain = EsiClient().get_paged(ORDERS, params=ALL, raw=True, conditional=False)
+    assert [event[2] for event in sink.events] == plain.data
+    # The result is cached like any other: nothing is sent again before Expires.
+    assert EsiClient().get_paged(ORDERS, params=ALL, sink=PagesSeen()).from_cache
+
+
+def test_a_sink_gets_parsed_items_without_raw(esi):
+    sink = PagesSeen()
+    EsiClient().get_paged(f"/markets/{DOMAIN}/orders/", params=ALL, sink=sink)
+    assert sink.numbers() == [1, 2, 3]
+    assert sum(len(event[2]) for event in sink.events) == 300
+    assert {"order_id", "price"} <= set(sink.events[0][2][0])
+
+
+def test_a_paged_fetch_shares_the_limits_in_a_few_cache_round_trips_not_one_per_page(
+    esi, upstreams, monkeypatch
+):
+    cache = caches["default"]
+    limit_calls = []
+
+    def counted(name):
+        method = getattr(cache, name)
+
+        def call(key_or_keys, *args, **kwargs):
+            keys = [key_or_keys] if isinstance(key_or_keys, str) else list(key_or_keys)
+            if any(key.startswith("esi:limit:") for key in keys):
+                limit_calls.append(name)
+            return method(key_or_keys, *args, **kwargs)
+
+        return call
+
+    for name in ("get", "get_many", "set"):
+        monkeypatch.setattr(cache, name, counted(name))
+    started = time.monotonic()
+
+    EsiClient().get_paged(ORDERS, params=ALL, raw=True)
+
+    elapsed = time.monotonic() - started
+    # At most one look and a few writes every LIMITS_REFRESH; one per page would be 80 or more.
+    rounds = elapsed / LIMITS_REFRESH + 1
+    assert len(limit_calls) <= 4 + 3 * rounds, (len(limit_calls), elapsed)
+    assert len(limit_calls) < 40
+
+
+def test_another_workers_420_mid_fetch_holds_the_pages_not_yet_sent(esi, upstreams):
+    upstreams.fault(r"/orders/", latency=0.05, times=None)
+    upstreams.fault(
+        r"/markets/prices/",
+        status=420,
+        body='{"error":"error limited"}',
+        headers={"X-ESI-Error-Limit-Remain": "0", "X-ESI-Error-Limit-Reset": "1"},
+    )
+    other_worker = threading.Thread(target=EsiClient().get, args=("/markets/prices/",))
+
+    class StartsTheOtherWorker(PagesSeen):
+        def page(self, number, data):
+            super().page(number, data)
+            if number == 5:
+                other_worker.start()
+
+    sink = StartsTheOtherWorker()
+    EsiClient(max_in_flight=2).get_paged(ORDERS, params=ALL, raw=True, sink=sink)
+    other_worker.join()
+
+    assert sink.numbers() == list(range(1, 41))
+    limited = next(r for r in upstreams.requests("/markets/prices/") if r.status == 420)
+    # Pages already on their way, or sent before this fetch's view of the limits was renewed
+    # (LIMITS_REFRESH), still land; nothing else until the error limit has reset.
+    settled = limited.at + LIMITS_REFRESH + 0.2
+    assert [r for r in order_requests(upstreams) if settled < r.at < limited.at + 0.9] == []
+    assert any(r.at >= limited.at + 0.9 for r in order_requests(upstreams))

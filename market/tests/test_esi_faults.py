@@ -1,6 +1,7 @@
 """The ESI client under fault injection: every fault goes through the replay ESI's socket, and the
 assertions are about what the client sent, as the server counted it."""
 
+import socket
 import threading
 import time
 from collections import Counter
@@ -330,3 +331,102 @@ def test_market_history_stays_under_its_rate_across_threads(esi, upstreams, sett
     assert len(times) == 10
     assert max(sum(1 for t in times if start <= t < start + 1.0) for start in times) <= 4
     assert times[-1] - times[0] >= 1.0
+
+
+# --- faults while pages stream into a sink --------------------------------------------------------
+
+
+class PagesSeen:
+    def __init__(self) -> None:
+        self.events: list[tuple] = []
+
+    def page(self, number, data) -> None:
+        self.events.append((number, data))
+
+    def restart(self) -> None:
+        self.events.append(("restart", None))
+
+    def numbers(self) -> list:
+        return [number for number, _ in self.events]
+
+
+def test_a_stale_page_is_held_back_so_the_sink_only_sees_one_snapshot(esi, upstreams):
+    stale = page_body(upstreams, 7)
+    esi.roll_over(FORGE)
+    upstreams.log.clear()
+    upstreams.fault(
+        r"/orders/",
+        query={"page": "7"},
+        status=200,
+        body=stale.text,
+        headers={k: stale.headers[k] for k in ("ETag", "Expires", "Last-Modified", "X-Pages")},
+    )
+    sink = PagesSeen()
+
+    EsiClient().get_paged(ORDERS, params=ALL, raw=True, sink=sink)
+
+    assert sink.numbers() == list(range(1, 41))
+    assert dict(sink.events)[7] == page_body(upstreams, 7).content != stale.content
+    assert sum(pages_sent(upstreams).values()) == 41 + 1  # page 7 twice, and the check above
+
+
+def test_a_rollover_under_page_one_restarts_the_sink_with_every_page_of_the_new_snapshot(
+    esi, upstreams
+):
+    # ESI publishes the next snapshot right after page 1 arrived, while page 20 (slow) is still
+    # on its way: pages handed over before it are from the old snapshot, page 20 from the new.
+    upstreams.fault(r"/orders/", query={"page": "20"}, latency=2.0)
+
+    class PublishesAfterPageOne(PagesSeen):
+        def page(self, number, data):
+            if not self.events:
+                esi.roll_over(FORGE)
+            super().page(number, data)
+
+    sink = PublishesAfterPageOne()
+    result = EsiClient().get_paged(ORDERS, params=ALL, raw=True, sink=sink)
+
+    numbers = sink.numbers()
+    restart = numbers.index("restart")
+    assert 1 <= restart <= 19 and numbers[:restart] == list(range(1, restart + 1))
+    assert numbers[restart + 1 :] == list(range(1, 41))
+    after_restart = [data for number, data in sink.events[restart + 1 :]]
+    assert after_restart == [page_body(upstreams, n).content for n in range(1, 41)]
+    assert result.last_modified.timestamp() == esi.clock(FORGE).last_modified
+    sent = pages_sent(upstreams)
+    assert sent[1] == 2 + 1 and sent[20] == 2 + 1  # and once more for the check above
+    assert esi_counters()["rolled_over"] == 1
+
+
+def test_an_error_in_the_sink_fails_the_call_and_cancels_the_pages_not_yet_sent(esi, upstreams):
+    upstreams.fault(r"/orders/", latency=0.05, times=None)
+
+    class Refuses(PagesSeen):
+        def page(self, number, data):
+            if number == 3:
+                raise ValueError("page 3 is not what the sink wants")
+            super().page(number, data)
+
+    client = EsiClient(max_in_flight=2)
+    sink = Refuses()
+    with pytest.raises(ValueError, match="page 3"):
+        client.get_paged(ORDERS, params=ALL, raw=True, sink=sink)
+
+    assert sink.numbers() == [1, 2]
+    assert sum(pages_sent(upstreams).values()) < 10
+    assert client.expiry(ORDERS, params=ALL) is None  # nothing of it was remembered
+
+
+def test_a_refused_connection_is_retried_then_reported_as_broken_not_as_a_timeout(esi, settings):
+    settings.ESI_MAX_RETRIES = 1
+    with socket.socket() as sock:  # a port nothing listens on once this block is left
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = EsiClient(base_url=f"http://127.0.0.1:{port}/esi")
+
+    with pytest.raises(EsiError) as caught:
+        client.get("/markets/prices/")
+
+    assert not isinstance(caught.value, EsiTimeout)
+    assert "failed after 2 attempts: the connection broke (NewConnectionError)" in str(caught.value)
+    assert esi_counters()["errors"] == {"none": 2}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import pytest
@@ -13,7 +15,15 @@ from lenny.schedules import schedules_sync
 from market import tasks
 from market.health import report
 from market.hubs import HUBS
-from market.ingest import MarketDataError, OrderBookTops, orders_decode, orders_unique
+from market.ingest import (
+    ORDER_COLUMNS,
+    MarketDataError,
+    OrderBookTops,
+    orders_csv,
+    orders_decode,
+    orders_first_seen,
+    orders_unique,
+)
 from market.models import MarketSnapshot
 from market.tests.conftest import FORGE
 
@@ -107,6 +117,72 @@ def test_book_tops_have_best_prices_counts_and_volumes_per_station_and_type():
         (60008494, 34, None, 6.0, 0, 1, 0, 2, 0, 2),
     ]
     assert len(tops) == 3
+
+
+def test_an_order_repeated_within_a_page_is_kept_once_too():
+    seen: set[int] = set()
+    [decoded] = orders_decode([page(order(order_id=1), order(order_id=1, price=9.0))])
+    assert [(o.order_id, o.price) for o in orders_first_seen(decoded, seen)] == [(1, 5.5)]
+    assert seen == {1}
+
+
+def test_book_tops_keep_structures_and_stations_apart():
+    # Player structures have ids far above 2^32; type ids stay below 2^31.
+    structure = 1_035_466_617_946
+    tops = OrderBookTops()
+    [decoded] = orders_decode(
+        [page(order(order_id=1, location_id=structure, type_id=2**31 - 1), order(order_id=2))]
+    )
+    tops.add(decoded)
+    rows = list(tops.rows("snapshot", "region"))
+    assert [row[:4] for row in rows] == [
+        ("snapshot", "region", 60003760, 34),
+        ("snapshot", "region", structure, 2**31 - 1),
+    ]
+
+
+# --- COPY rows (pure) ---------------------------------------------------------------------------
+
+
+def csv_rows(data: bytes) -> list[list[str]]:
+    """What PostgreSQL's COPY … (FORMAT csv) reads: the same quoting rules as Python's csv."""
+    return list(csv.reader(io.StringIO(data.decode(), newline="")))
+
+
+def test_orders_become_csv_lines_in_column_order():
+    orders = [order(order_id=1), order(order_id=2, is_buy_order=True, price=1e16, range="3")]
+    [decoded] = orders_decode([page(*orders)])
+
+    rows = csv_rows(orders_csv(decoded))
+
+    assert rows == [
+        ["1", "34", "60003760", "30000142", "false", "5.5", "100", "200", "1", "region", "90",
+         "2026-01-02T03:04:05Z"],
+        ["2", "34", "60003760", "30000142", "true", "1e16", "100", "200", "1", "3", "90",
+         "2026-01-02T03:04:05Z"],
+    ]  # fmt: skip
+    assert len(rows[0]) == len(ORDER_COLUMNS)
+    assert orders_csv([]) == b""
+
+
+@pytest.mark.parametrize(
+    "issued",
+    [
+        '2026-01-02T03:04:05Z",true,1],[42',  # a quote, commas and a row break as JSON writes it
+        "2026-01-02T03:04:05Z],[7,8,9",  # a row break without any escape
+        "2026-01-02\\T03:04:05Z",  # a backslash
+        "2026-01-02T03:04:05Z\n4,5,6",  # a line break
+        "2026-01-02 03:04:05 Café",
+    ],
+)
+def test_hostile_text_stays_in_its_own_column(issued):
+    [decoded] = orders_decode([page(order(order_id=1, issued=issued), order(order_id=2))])
+
+    rows = csv_rows(orders_csv(decoded))
+
+    assert [row[-1] for row in rows] == [issued, ORDER["issued"]]
+    assert [row[0] for row in rows] == ["1", "2"]
+    assert {len(row) for row in rows} == {len(ORDER_COLUMNS)}
 
 
 # --- jobs, schedules, health --------------------------------------------------------------------

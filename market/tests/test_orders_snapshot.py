@@ -7,6 +7,7 @@ server counted it) and about the stored book: exactly the old snapshot or exactl
 from __future__ import annotations
 
 import io
+import json
 import threading
 import time
 from collections import Counter
@@ -19,6 +20,7 @@ import requests
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.models import Count
+from django.utils import timezone
 
 from market.ingest import SnapshotError, snapshot_fetch
 from market.models import BestPrice, MarketSnapshot, Order
@@ -380,8 +382,6 @@ def test_an_order_the_database_refuses_rolls_the_whole_snapshot_back(esi, upstre
         "duration": 90,
         "issued": "yesterday at noon",
     }
-    import json
-
     upstreams.fault(
         r"/orders/",
         query={"page": "6"},
@@ -496,3 +496,212 @@ def test_an_older_book_stored_late_does_not_replace_a_newer_one(esi, upstreams):
 
     assert late.status == "superseded" and not late.is_current
     assert_still_the_old_snapshot(current, book)
+
+
+# --- streaming: pages stored while later ones are on their way ------------------------------------
+
+
+def roll_over_once_answered(esi, upstreams, *, pages) -> threading.Thread:
+    """Publish the next snapshot as soon as the replay has answered every page in ``pages``."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if set(pages) <= set(pages_sent(upstreams)):
+                esi.roll_over(FORGE)
+                return
+            time.sleep(0.005)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.mark.django_db
+def test_pages_go_into_the_database_while_later_pages_are_on_their_way(esi, upstreams):
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite stores the pages once they all arrived")
+    upstreams.fault(r"/orders/", query={"page": "6"}, latency=1.5)
+    copied: list[int] = []
+
+    def watch() -> None:
+        from django.db import connections
+
+        try:
+            while not pages_sent(upstreams)[6]:
+                with connections["default"].cursor() as cursor:
+                    cursor.execute(
+                        "SELECT tuples_processed FROM pg_stat_progress_copy "
+                        "WHERE datname = current_database() AND command = 'COPY FROM'"
+                    )
+                    copied.extend(n for (n,) in cursor.fetchall())
+                time.sleep(0.02)
+        finally:
+            connections.close_all()
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    outcome = snapshot_fetch(region_id=FORGE)
+    watcher.join()
+
+    # Page 6 was still being answered while most of pages 1-5 (500 orders each) were stored.
+    assert max(copied, default=0) >= 2000
+    assert outcome.status == "stored" and len(stored_book()) == 3000
+
+
+@pytest.mark.django_db
+def test_a_rollover_detected_mid_stream_leaves_the_old_snapshot_intact(esi, upstreams, settings):
+    settings.ESI_ROLLOVER_RETRIES = 1
+    old, old_book = _old_snapshot(esi)
+    clock = esi.clock(FORGE)
+    ahead = requests.get(
+        upstreams.url(ORDERS), params={"order_type": "all", "page": 4}, timeout=5
+    ).text
+    upstreams.log.clear()
+    # Page 4 answers late, and from a snapshot newer than page 1's, every time: ESI keeps moving
+    # on under page 1, after pages 1-3 were already stored.
+    upstreams.fault(
+        r"/orders/",
+        query={"page": "4"},
+        latency=0.3,
+        status=200,
+        body=ahead,
+        headers={
+            "Last-Modified": formatdate(clock.last_modified + 60, usegmt=True),
+            "Expires": formatdate(clock.expires + 60, usegmt=True),
+            "X-Pages": "6",
+        },
+        times=None,
+    )
+
+    with pytest.raises(SnapshotError, match="kept changing") as caught:
+        snapshot_fetch(region_id=FORGE, force=True)
+
+    # Every page twice: the first pass, and once more from page 1 after the rollover.
+    assert pages_sent(upstreams) == {n: 2 for n in range(1, 7)}
+    assert "gave up after 1 re-fetches" in str(caught.value)
+    assert_still_the_old_snapshot(old, old_book)
+    failed = MarketSnapshot.objects.get(status="failed")
+    assert failed.pages == 3  # stored when page 4 showed the rollover, then rolled back
+    if connection.vendor == "postgresql":
+        assert partitions() == [f"market_order_s{old.pk}"]
+
+
+@pytest.mark.django_db
+def test_a_rollover_mid_stream_starts_over_and_stores_the_new_book_whole(esi, upstreams):
+    _, old_book = _old_snapshot(esi)
+    upstreams.log.clear()
+    # Page 5 is slow; once pages 1-4 and 6 are in, ESI publishes the next snapshot, which page 5
+    # then comes from: what was stored so far is from the snapshot before.
+    upstreams.fault(r"/orders/", query={"page": "5"}, latency=2.0)
+    roll_over_once_answered(esi, upstreams, pages=[1, 2, 3, 4, 6])
+
+    outcome = snapshot_fetch(region_id=FORGE, force=True)
+
+    sent = pages_sent(upstreams)
+    assert sent == {n: 2 for n in range(1, 7)}
+    snapshot = outcome.snapshot
+    assert outcome.status == "stored" and snapshot.orders == 3000 and snapshot.pages == 6
+    assert snapshot.last_modified.timestamp() == esi.clock(FORGE).last_modified
+    served = replay_orders(upstreams)
+    new_book = stored_book()
+    # Exactly the new snapshot: nothing left over from the pages stored before the rollover.
+    assert len(new_book) == 3000 and new_book != old_book
+    assert {o[0] for o in new_book} == {o["order_id"] for o in served}
+    books = {(o["location_id"], o["type_id"]) for o in served}
+    assert BestPrice.objects.current(region_id=FORGE).count() == len(books)
+    assert MarketSnapshot.objects.filter(status="failed").count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.embedded
+def test_hostile_text_in_an_order_is_refused_and_never_spills_into_other_columns(esi, upstreams):
+    old, old_book = _old_snapshot(esi)
+    clock = esi.clock(FORGE)
+    orders = requests.get(
+        upstreams.url(ORDERS), params={"order_type": "all", "page": 3}, timeout=5
+    ).json()
+    # Quotes, commas and brackets: as CSV text spliced naively, the rest would become columns.
+    orders[7]["issued"] = '2026-01-02T03:04:05Z",true,1],[42'
+    upstreams.fault(
+        r"/orders/",
+        query={"page": "3"},
+        status=200,
+        body=json.dumps(orders),
+        headers={
+            "Last-Modified": formatdate(clock.last_modified, usegmt=True),
+            "Expires": formatdate(clock.expires, usegmt=True),
+            "X-Pages": "6",
+        },
+        times=None,
+    )
+
+    with pytest.raises(SnapshotError) as caught:
+        snapshot_fetch(region_id=FORGE, force=True)
+
+    assert '2026-01-02T03:04:05Z",true,1],[42' in str(caught.value).replace('\\"', '"')
+    assert_still_the_old_snapshot(old, old_book)
+
+
+@pytest.mark.django_db
+@pytest.mark.embedded
+def test_an_order_repeated_on_a_later_page_is_stored_and_counted_once():
+    from market.ingest import snapshot_store
+
+    def sell(order_id: int, price: float, volume: int) -> dict:
+        return {
+            "order_id": order_id,
+            "type_id": 34,
+            "location_id": 60003760,
+            "system_id": 30000142,
+            "is_buy_order": False,
+            "price": price,
+            "volume_remain": volume,
+            "volume_total": volume,
+            "min_volume": 1,
+            "range": "region",
+            "duration": 90,
+            "issued": "2026-11-20T10:00:00Z",
+        }
+
+    # Order 2 moved from page 1 to page 2 while ESI built the pages: the first copy counts.
+    pages = [
+        json.dumps([sell(1, 5.0, 10), sell(2, 6.0, 20)]).encode(),
+        json.dumps([sell(2, 4.0, 99), sell(3, 7.0, 30)]).encode(),
+    ]
+
+    snapshot = snapshot_store(
+        region_id=FORGE, pages=pages, last_modified=timezone.now(), expires=None
+    )
+
+    stored = dict(Order.objects.current(region_id=FORGE).values_list("order_id", "price"))
+    assert stored == {1: Decimal("5.00"), 2: Decimal("6.00"), 3: Decimal("7.00")}
+    assert snapshot.orders == 3
+    top = BestPrice.objects.current(region_id=FORGE).get(location_id=60003760, type_id=34)
+    assert (top.best_ask, top.best_ask_volume, top.ask_count, top.ask_volume) == (
+        Decimal("5.00"),
+        10,
+        3,
+        60,
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.embedded
+def test_a_load_left_before_it_finished_leaves_nothing_behind(esi, upstreams):
+    from market.ingest import SnapshotLoad
+
+    old, old_book = _old_snapshot(esi)
+    body = requests.get(
+        upstreams.url(ORDERS), params={"order_type": "all", "page": 1}, timeout=5
+    ).content
+
+    with SnapshotLoad(region_id=FORGE) as load:
+        load.page(1, body)
+        load.page(2, body)  # the same orders again: all repeats, all dropped
+
+    assert (load.pages, load.orders) == (2, 500)
+    assert_still_the_old_snapshot(old, old_book)
+    assert MarketSnapshot.objects.get() == old
+    if connection.vendor == "postgresql":
+        assert partitions() == [f"market_order_s{old.pk}"]

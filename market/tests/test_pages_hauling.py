@@ -51,25 +51,51 @@ def table(response) -> list[dict[str, str]]:
 
 
 def test_it_lists_what_pays_to_haul_best_first(client, books):
-    rows = table(client.get(f"{URL}&sales_tax=0.1"))
+    response = client.get(f"{URL}&sales_tax=0.1")
+    rows = table(response)
     assert [row["Item"] for row in rows] == ["Tritanium", "Pyerite"]
-    tritanium = rows[0]
-    assert tritanium == {
+    # One trip: its ends and jumps are said once above the table, not on every row.
+    assert rows[0] == {
         "Item": "Tritanium",
-        "From": "Jita",
-        "To": "Amarr",
         "Quantity": "150",
-        "Buy cost": "625.00",
-        "Sell revenue": "900.00",
-        "Fees and tax": "90.00",
-        "Net profit": "185.00",
+        # 100 at 4.00 and 50 at 4.50 into the 6.00 bid: 900 - 625 - 90 tax.
+        "Buy cost": "625",
+        "Sell revenue": "900",
+        "Fees and tax": "90",
+        "Net profit": "185",
         "ROI": "29.6 %",
         "m³": "1.5",
-        "Jumps": "—",  # no map imported: the route is unknown
-        "Profit / jump": "—",
+        "Profit / jump": "—",  # no map imported: the route is unknown
     }
     # Pyerite: 10 at 10.00 into the 20.00 bid: 200 - 100 - 20 tax = 80.
-    assert rows[1]["Net profit"] == "80.00"
+    assert rows[1]["Net profit"] == "80"
+    assert "Jita → Amarr: no route" in response.content.decode()
+
+
+def test_one_trip_adds_up_to_its_totals(client, books):
+    html = HTMLParser(client.get(f"{URL}&sales_tax=0.1").content.decode())
+    cells = [
+        cell.text(strip=True) for cell in html.css("#hauling-rows tfoot th, #hauling-rows tfoot td")
+    ]
+    # 625 + 100 spent, 900 + 200 sold, 90 + 20 tax, 185 + 80 earned: 36.6 % on 725.
+    cells = dict(
+        zip(
+            [th.text(strip=True).rstrip(" ▾▴") for th in html.css("#hauling-rows thead th")],
+            cells,
+            strict=True,
+        )
+    )
+    assert cells == {
+        "Item": "The whole trip",
+        "Quantity": "",  # units of different types do not add up
+        "Buy cost": "725",
+        "Net profit": "265",
+        "ROI": "36.6 %",
+        "Profit / jump": "—",
+        "m³": "1.6",
+        "Sell revenue": "1,100",
+        "Fees and tax": "110",
+    }
 
 
 def test_a_first_visit_plans_jita_to_amarr(client, books):
@@ -79,28 +105,37 @@ def test_a_first_visit_plans_jita_to_amarr(client, books):
 
 
 def test_any_hub_to_any_hub_shows_each_trip(client, books):
-    rows = table(client.get("/market/hauling/?from_station_id=&to_station_id=&sales_tax=0.1"))
-    trips = {(row["Item"], row["From"], row["To"]) for row in rows}
+    response = client.get("/market/hauling/?from_station_id=&to_station_id=&sales_tax=0.1")
+    rows = table(response)
+    trips = {(row["Item"], row["From"], row["To"], row["Net profit"]) for row in rows}
     assert trips == {
-        ("Tritanium", "Jita", "Amarr"),
-        ("Pyerite", "Jita", "Amarr"),
-        ("Pyerite", "Jita", "Dodixie"),
+        ("Tritanium", "Jita", "Amarr", "185"),
+        ("Pyerite", "Jita", "Amarr", "80"),
+        ("Pyerite", "Jita", "Dodixie", "85"),  # 5 at 10.00 into 30.00: 150 - 50 - 15
     }
+    assert "Each row is a trip of its own" in response.content.decode()
+    # Rows of different trips never add up to one: no totals.
+    assert HTMLParser(response.content.decode()).css_first("#hauling-rows tfoot") is None
 
 
 def test_it_counts_the_jumps_of_the_chosen_route(client, books):
     map_load()
     shortest = client.get(f"{URL}&sales_tax=0.1")
-    assert "Jita → Amarr: 11 jumps." in shortest.content.decode()
+    trip = HTMLParser(shortest.content.decode()).css_first(".trip").text()
+    assert trip.startswith("Jita → Amarr: 11 jumps · budget unlimited · cargo unlimited")
     assert table(shortest)[0]["Profit / jump"] == "17"  # 185 / 11
     secure = client.get(f"{URL}&sales_tax=0.1&route=secure").content.decode()
-    assert "Jita → Amarr: 45 jumps through high-sec only." in secure
+    assert "Jita → Amarr: <strong>45 jumps</strong> through high-sec only" in secure
 
 
 def test_the_budget_and_the_hold_are_shared_by_the_whole_trip(client, books):
-    rows = table(client.get(f"{URL}&sales_tax=0.1&budget=500"))
-    spent = sum(float(row["Buy cost"].replace(",", "")) for row in rows)
-    assert spent <= 500
+    response = client.get(f"{URL}&sales_tax=0.1&budget=0.5k")
+    rows = {row["Item"]: row for row in table(response)}
+    # 500 ISK: Pyerite (80 on 100) pays better per ISK than Tritanium (185 on 625), so it gets its
+    # 10 units for 100; the 400 left buy 100 Tritanium at 4.00 and nothing more.
+    assert rows["Pyerite"]["Buy cost"] == "100"
+    assert (rows["Tritanium"]["Quantity"], rows["Tritanium"]["Buy cost"]) == ("100", "400")
+    assert "budget 500 ISK · cargo unlimited" in response.content.decode()
 
 
 def test_it_sorts_by_any_column(client, books):
@@ -126,7 +161,9 @@ def test_a_hub_without_data_is_named_in_the_empty_state(client):
     [
         ("&mode=teleport", "mode: must be one of instant, relist"),
         ("&cargo_m3=-1", "cargo_m3: must be at least 0, got -1"),
-        ("&budget=1e40", "budget: must be below"),
+        ("&budget=1e40", "budget: must be below 1,000,000,000,000,000, got 1E+40"),
+        ("&budget=lots", "budget: enter a number, got &#x27;lots&#x27;"),
+        ("&from_station_id=60008494", "to_station_id: must differ from from_station_id"),
         ("&from_station_id=42", "from_station_id: unknown station 42"),
     ],
 )

@@ -10,7 +10,7 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from market.models import MarketSnapshot
 from market.queries import caches_clear
-from market.tests.desk_data import AMARR, JITA, book_store, order
+from market.tests.desk_data import AMARR, JITA, book_store, market_type, order
 
 pytestmark = pytest.mark.django_db
 
@@ -118,3 +118,10 @@ def test_the_market_groups_open_one_level_at_a_time(client, sde_loaded):
 def test_without_static_data_the_home_says_what_to_run(client):
     text = client.get("/market/").content.decode()
     assert "manage.py import_sde" in text
+
+
+def test_search_offers_the_shortest_name_of_a_prefix_first(client, sde_loaded):
+    market_type(3_000_001, "Trit Alpha Scrap Pile")  # A to Z, it would come first
+    response = client.get("/market/search/?q=trit", headers={"HX-Request": "true"})
+    names = [a.text() for a in HTMLParser(response.content.decode()).css("[role=option] a")]
+    assert names[:2] == ["Tritanium", "Trit Alpha Scrap Pile"]

@@ -115,11 +115,11 @@ def test_it_prices_each_type_at_the_station_by_hand(client, jita_book):
     # 10.20 - 10 - 0.15 - 0.153 - 0.3672 = -0.4702: shown, in red, a loss.
     assert rows["Pyerite"]["Profit / unit"] == "-0.47"
     assert rows["Pyerite"]["Margin"] == "-4.7 %"
-    # No history: a daily volume of 0 and so no daily profit, however good the margin.
+    # No history: its daily volume, and so its daily profit, are unknown however good the margin.
     assert rows["Isogen"]["Margin"] == "21.9 %"
-    assert rows["Isogen"]["Daily profit"] == "0"
+    assert (rows["Isogen"]["Daily volume"], rows["Isogen"]["Daily profit"]) == ("—", "—")
     assert "Mexallon" not in rows  # no bid at Jita
-    assert "3 types match of the 3 with both a bid and an ask" in response.content.decode()
+    assert "3 types with both a bid and an ask at Jita." in response.content.decode()
 
 
 def test_a_logged_in_trader_gets_the_fees_of_their_profile(client, user, jita_book):
@@ -159,6 +159,8 @@ def test_anonymous_traders_get_the_default_fees(client, jita_book):
 def test_each_filter_narrows_the_table(client, jita_book, query, expected):
     response = client.get(f"{URL}?{SKILLED}&sort=type_name&{query}")
     assert names(response) == expected
+    assert f"{len(expected)} type" in response.content.decode()
+    assert "of the 3 with both a bid and an ask at Jita" in response.content.decode()
 
 
 def test_a_market_group_filter_covers_its_whole_subtree(client, jita_book, minerals):
@@ -281,3 +283,65 @@ def test_decimal_places_are_kept_exact_in_the_maths(client, jita_book):
     response = client.get(f"/api/market/station-trading?station_id={JITA.station_id}&{SKILLED}")
     tritanium = next(r for r in response.json()["results"] if r["type_id"] == TRITANIUM)
     assert Decimal(str(tritanium["daily_profit"])) == Decimal("619.00")
+
+
+def test_equal_daily_profits_list_the_better_margin_first(client, minerals):
+    market_type(30, "Thin Margin")
+    market_type(31, "Fat Margin")
+    book_store(
+        JITA.region_id,
+        [
+            order(30, "100", 1, buy=True),
+            order(30, "105", 1),  # -1.9 %
+            order(31, "100", 1, buy=True),
+            order(31, "150", 1),  # 40.9 %
+            order(TRITANIUM, "5.00", 1, buy=True),
+            order(TRITANIUM, "6.00", 1),
+        ],
+    )
+    daily_volume(JITA.region_id, TRITANIUM, "1000")
+    # Neither has history, so both make 0 a day: the fatter margin first, not the lower type id.
+    assert names(client.get(f"{URL}?{SKILLED}")) == ["Tritanium", "Fat Margin", "Thin Margin"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("min_margin=12%25", ["Isogen"]),  # 12 %: 12.7 % passes, 3.8 % does not
+        ("max_price=0.02k", ["Pyerite", "Tritanium"]),  # 20 ISK, as traders write it
+        ("min_volume=1,000", ["Tritanium"]),
+        ("sales_tax=3.6%25&broker_fee=1.5%25&min_profit=0.6", ["Isogen", "Tritanium"]),
+    ],
+)
+def test_it_reads_amounts_and_rates_as_traders_write_them(client, jita_book, query, expected):
+    response = client.get(f"{URL}?sort=type_name&{query}")
+    assert response.status_code == 200
+    assert names(response) == expected
+
+
+def test_an_empty_filtered_table_offers_to_clear_the_filters(client, jita_book):
+    response = client.get(f"{URL}?{SKILLED}&min_margin=5&sort=-margin")
+    html = HTMLParser(response.content.decode())
+    link = html.css_first("#trading-table a[hx-get]")
+    assert link.text(strip=True) == "Show all 3 without the filters"
+    # The fees and the sort stay; only the filters go.
+    everything = client.get(link.attributes["href"])
+    assert names(everything) == ["Isogen", "Tritanium", "Pyerite"]
+    assert "sales_tax=0.036" in link.attributes["href"]
+    assert "min_margin" not in link.attributes["href"]
+
+
+def test_a_long_table_has_first_and_last_links(client, minerals):
+    orders = []
+    for offset in range(160):
+        type_id = 2000 + offset
+        market_type(type_id, f"Item {offset:03}")
+        orders += [order(type_id, "100", 1, buy=True), order(type_id, "150", 1)]
+    book_store(JITA.region_id, orders)
+    html = HTMLParser(client.get(f"{URL}?sort=type_name&page=2").content.decode())
+    links = {a.attributes["rel"]: a.attributes["href"] for a in html.css(".pager a")}
+    assert set(links) == {"prev", "next", "last"}  # page 1 is "previous" already
+    assert "page=4" in links["last"]
+    last = HTMLParser(client.get(links["last"]).content.decode())
+    assert {a.attributes["rel"] for a in last.css(".pager a")} == {"first", "prev"}
+    assert "page 4 of 4" in last.css_first(".pager").text()

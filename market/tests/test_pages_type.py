@@ -62,10 +62,13 @@ def tritanium(sde_loaded):
     return history(JITA.region_id, TRITANIUM, 400)
 
 
-def book(response, side: str) -> list[list[str]]:
+def book(response, side: str) -> list[dict[str, str]]:
+    """One side's book as {column label: cell text}."""
     html = HTMLParser(response.content.decode())
+    labels = [th.text(strip=True).rstrip(" ▾▴") for th in html.css(f"#{side}-book thead th")]
     return [
-        [td.text(strip=True) for td in tr.css("td")] for tr in html.css(f"#{side}-book tbody tr")
+        dict(zip(labels, [td.text(strip=True) for td in tr.css("td")], strict=True))
+        for tr in html.css(f"#{side}-book tbody tr")
     ]
 
 
@@ -74,20 +77,29 @@ def test_it_shows_both_books_at_the_hub_best_price_first(client, tritanium):
     response = client.get(f"/market/types/{TRITANIUM}/")
     assert response.status_code == 200
     sells = book(response, "sell")
-    assert [row[0] for row in sells] == ["6.00", "6.10"]  # not Perimeter's 5.80
-    assert sells[0][2] == "Jita IV - Moon 4 - Caldari Navy Assembly Plant"
-    assert sells[0][4] == "2026-11-01 08:00"
+    assert [row["Price"] for row in sells] == ["6.00", "6.10"]  # not Perimeter's 5.80
+    # Every order is at the hub: no column repeats its long name on every line.
+    assert sells[0] == {
+        "Price": "6.00",
+        "Volume": "800",
+        "Range": "region",
+        "Issued": "2026-11-01 08:00",
+    }
     buys = book(response, "buy")
-    assert [row[0] for row in buys] == ["5.00", "4.95", "4.90"]
-    assert buys[2][1] == "500min 50"  # the least one sale must bring
-    assert [row[3] for row in buys] == ["station", "solarsystem", "10"]
+    assert [row["Price"] for row in buys] == ["5.00", "4.95", "4.90"]
+    assert buys[2]["Volume"] == "500min 50"  # the least one sale must bring
+    assert [row["Range"] for row in buys] == ["station", "solarsystem", "10"]
 
 
 def test_the_whole_region_shows_orders_elsewhere_with_their_station(client, tritanium):
     response = client.get(f"/market/types/{TRITANIUM}/?scope=region")
     sells = book(response, "sell")
-    assert [row[0] for row in sells] == ["5.80", "6.00", "6.10"]
-    assert sells[0][2] == "Perimeter VI - Ytiri Storage"
+    assert [row["Price"] for row in sells] == ["5.80", "6.00", "6.10"]
+    assert [row["Location"] for row in sells] == [
+        "Perimeter VI - Ytiri Storage",
+        "Jita IV - Moon 4 - Caldari Navy Assembly Plant",
+        "Jita IV - Moon 4 - Caldari Navy Assembly Plant",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -102,7 +114,7 @@ def test_the_whole_region_shows_orders_elsewhere_with_their_station(client, trit
 )
 def test_each_book_sorts_on_the_server(client, tritanium, sort, prices):
     response = client.get(f"/market/types/{TRITANIUM}/?buy_sort={sort}")
-    assert [row[0] for row in book(response, "buy")] == prices
+    assert [row["Price"] for row in book(response, "buy")] == prices
 
 
 def test_it_compares_the_five_hubs_side_by_side(client, tritanium):
@@ -112,7 +124,7 @@ def test_it_compares_the_five_hubs_side_by_side(client, tritanium):
         tr.css_first("th a").text(strip=True): [td.text(strip=True) for td in tr.css("td")]
         for tr in html.css("#hub-quotes tbody tr")
     }
-    assert rows["Jita"] == ["5.00", "6.00", "1.00", "123,456.5"]
+    assert rows["Jita"] == ["5.00", "6.00", "1.00", "123,457"]  # whole units from 100 up
     assert rows["Amarr"] == ["5.50", "6.50", "1.00", "—"]
     assert rows["Dodixie"] == ["—", "—", "—", "—"]
     assert "no data" in html.css("#hub-quotes tbody tr")[2].text()
@@ -123,11 +135,11 @@ def test_the_summary_has_spread_and_30_day_volumes(client, tritanium):
     html = HTMLParser(response.content.decode())
     summary = {dd.attributes["data-summary"]: dd.text(strip=True) for dd in html.css("dd")}
     assert summary == {
-        "bid": "5.00",
-        "ask": "6.00",
-        "spread": "1.00 (20.0 %)",
-        "volume": "123,456.5",
-        "isk": "740,000",
+        "bid": "5.00 ISK",
+        "ask": "6.00 ISK",
+        "spread": "1.00 ISK (20.0 %)",
+        "volume": "123,457 units",
+        "isk": "740,000 ISK",
     }
 
 
@@ -146,7 +158,7 @@ def test_the_history_chart_covers_the_chosen_window(client, tritanium, days):
 
 def test_another_hub_shows_its_own_books_and_history(client, tritanium):
     response = client.get(f"/market/types/{TRITANIUM}/?station_id={AMARR.station_id}")
-    assert [row[0] for row in book(response, "sell")] == ["6.50"]
+    assert [row["Price"] for row in book(response, "sell")] == ["6.50"]
     text = response.content.decode()
     assert "History in Domain" in text
     assert "No history for Tritanium in Domain" in text
@@ -175,7 +187,7 @@ def test_a_type_newer_than_the_sde_still_has_its_page(client, sde_loaded):
     ("query", "message"),
     [
         ("station_id=60000358", "station_id: must be one of the five hubs"),
-        ("days=7", "days:"),
+        ("days=7", "days: must be one of 30, 90, 365, got &#x27;7&#x27;"),
         ("buy_sort=owner", "buy_sort: must be one of"),
         ("scope=galaxy", "scope: must be one of station, region"),
     ],
@@ -192,7 +204,7 @@ def test_htmx_swaps_the_books_or_the_chart_alone(client, tritanium):
         f"/market/types/{TRITANIUM}/?sell_sort=-price", headers={**htmx, "HX-Target": "type-live"}
     )
     assert live.content.decode().lstrip().startswith('<div id="type-live"')
-    assert [row[0] for row in book(live, "sell")] == ["6.10", "6.00"]
+    assert [row["Price"] for row in book(live, "sell")] == ["6.10", "6.00"]
     chart = client.get(
         f"/market/types/{TRITANIUM}/?days=30", headers={**htmx, "HX-Target": "type-history"}
     )

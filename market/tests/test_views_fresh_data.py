@@ -1,12 +1,17 @@
-"""Open pages poll politely: nothing comes back until a new snapshot lands, then the new table."""
+"""Open pages poll politely: nothing comes back until a new snapshot lands, then the new table,
+built from the book tops the warm-up shared when the snapshot landed."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
+from market import queries as queries_module
+from market import warmup
 from market.queries import caches_clear
 from market.tests.desk_data import AMARR, JITA, book_store, market_type, order
 
@@ -42,8 +47,10 @@ def test_a_poll_gets_nothing_until_a_new_snapshot_lands(client, url, target):
     book_store(JITA.region_id, [order(TRITANIUM, "5", 10, buy=True), order(TRITANIUM, "6", 10)])
     book_store(AMARR.region_id, [order(TRITANIUM, "9", 10, buy=True, hub=AMARR)])
     poll_url, marker, trigger = poller(client.get(url))
-    # Politely: every 30 s, and only while the tab is visible.
-    assert trigger == "every 30s [document.visibilityState === 'visible']"
+    # Politely: every 30 s, and only while the tab is visible (and at once when it shows again).
+    assert trigger == (
+        "every 30s [document.visibilityState === 'visible'], desk-visible from:document"
+    )
     headers = {**HTMX, "HX-Target": target}
     unchanged = client.get(poll_url, {"since": marker}, headers=headers)
     assert unchanged.status_code == 204
@@ -96,3 +103,75 @@ def test_a_page_opened_before_the_first_snapshot_gets_it_when_it_lands(client):
     fresh = client.get(poll_url, {"since": marker}, headers=headers)
     assert fresh.status_code == 200
     assert "No order book" not in fresh.content.decode()
+
+
+# --- the book tops every worker shares -------------------------------------------------------
+
+
+def bestprice_reads(queries) -> int:
+    return sum("market_bestprice" in query["sql"] for query in queries.captured_queries)
+
+
+def test_a_landed_snapshot_is_ready_made_for_every_worker(
+    client, django_capture_on_commit_callbacks
+):
+    market_type(TRITANIUM, "Tritanium")
+    # The ingest sends snapshot_landed once its transaction commits; the warm-up answers it.
+    with django_capture_on_commit_callbacks(execute=True):
+        book_store(JITA.region_id, [order(TRITANIUM, "5", 10, buy=True), order(TRITANIUM, "6", 10)])
+    caches_clear()  # a web worker that has never seen this snapshot
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/market/trading/?sort=type_name")
+    assert ">5.00<" in response.content.decode() and ">6.00<" in response.content.decode()
+    assert bestprice_reads(queries) == 0  # it decoded the shared copy
+
+
+def test_a_worker_that_reads_the_book_itself_shares_it(client):
+    market_type(TRITANIUM, "Tritanium")
+    book_store(JITA.region_id, [order(TRITANIUM, "5", 10, buy=True), order(TRITANIUM, "6", 10)])
+    with CaptureQueriesContext(connection) as first:
+        client.get("/market/trading/")
+    assert bestprice_reads(first) == 1  # nothing shared yet (no warm-up in this test)
+    caches_clear()  # another worker
+    with CaptureQueriesContext(connection) as second:
+        client.get("/market/trading/")
+    assert bestprice_reads(second) == 0
+
+
+def test_a_new_snapshot_is_never_served_from_the_old_shared_copy(client):
+    market_type(TRITANIUM, "Tritanium")
+    book_store(JITA.region_id, [order(TRITANIUM, "5", 10, buy=True), order(TRITANIUM, "6", 10)])
+    client.get("/market/trading/")  # shared now
+    book_store(JITA.region_id, [order(TRITANIUM, "5.5", 10, buy=True), order(TRITANIUM, "7", 7)])
+    caches_clear()
+    text = client.get("/market/trading/").content.decode()
+    assert ">5.50<" in text and ">7.00<" in text
+
+
+def test_the_desk_still_answers_when_the_shared_cache_is_down(client, monkeypatch, caplog):
+    market_type(TRITANIUM, "Tritanium")
+    book_store(JITA.region_id, [order(TRITANIUM, "5", 10, buy=True), order(TRITANIUM, "6", 10)])
+
+    def down(*args, **kwargs):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(queries_module.cache, "get", down)
+    monkeypatch.setattr(queries_module.cache, "set", down)
+    response = client.get("/market/trading/?sort=type_name")
+    assert response.status_code == 200
+    assert ">5.00<" in response.content.decode()
+    assert "could not read the shared book tops of Jita" in caplog.text
+
+
+def test_a_failed_warm_up_leaves_the_new_snapshot_in_place(
+    client, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    def broken(station):
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(warmup, "book_tops_publish", broken)
+    market_type(TRITANIUM, "Tritanium")
+    with django_capture_on_commit_callbacks(execute=True):
+        book_store(JITA.region_id, [order(TRITANIUM, "5", 10, buy=True), order(TRITANIUM, "6", 10)])
+    assert "sharing the book tops of snapshot" in caplog.text
+    assert ">5.00<" in client.get("/market/trading/").content.decode()

@@ -66,3 +66,40 @@ def test_a_trader_filters_the_table_and_opens_an_items_chart(page, jita):
     expect(page.locator("figcaption")).to_contain_text("30 days with trades")
     expect(page.locator("[data-history-chart] .uplot canvas").first).to_be_visible()
     expect(page).to_have_url(re.compile(r"days=30"))
+
+
+def test_an_open_table_polls_only_while_its_tab_is_visible(page, jita):
+    page.clock.install()
+    polls: list[str] = []
+    page.on("request", lambda request: "since=" in request.url and polls.append(request.url))
+    page.goto("/market/trading/?sort=type_name")
+    rows = page.locator("#trading-rows tbody tr")
+    expect(rows.first).to_contain_text("Isogen")
+
+    with page.expect_response(lambda response: "since=" in response.url) as first:
+        page.clock.run_for("00:31")
+    assert first.value.status == 204  # nothing new: nothing swapped
+    assert len(polls) == 1
+
+    page.evaluate(
+        """() => {
+            Object.defineProperty(document, "visibilityState", {value: "hidden", configurable: true});
+            document.dispatchEvent(new Event("visibilitychange"));
+        }"""
+    )
+    page.clock.run_for("02:00")
+    page.evaluate("() => new Promise(requestAnimationFrame)")  # let any request start
+    assert len(polls) == 1  # four polls' worth of time, none sent while hidden
+
+    # A new book lands while the tab is hidden; coming back asks at once and swaps it in.
+    book_store(JITA.region_id, [order(37, "101.00", 10, buy=True), order(37, "140.00", 10)])
+    with page.expect_response(lambda response: "since=" in response.url) as back:
+        page.evaluate(
+            """() => {
+                Object.defineProperty(document, "visibilityState", {value: "visible", configurable: true});
+                document.dispatchEvent(new Event("visibilitychange"));
+            }"""
+        )
+    assert back.value.status == 200
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("140.00")
