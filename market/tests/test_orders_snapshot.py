@@ -433,15 +433,20 @@ def test_readers_see_the_old_book_or_the_new_one_never_a_mix(esi, upstreams):
     reader = threading.Thread(target=read)
     reader.start()
     try:
+        deadline = time.monotonic() + 10
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # The last page comes late: the reader goes on reading while the others are stored.
+        upstreams.fault(r"/orders/", query={"page": "20"}, latency=0.3)
         second = snapshot_fetch(region_id=FORGE, force=True).snapshot
         time.sleep(0.05)
     finally:
         stop.set()
         reader.join()
 
-    assert len(seen) > 5
-    assert set(map(tuple, seen)) <= {((first.pk, 20000),), ((second.pk, 20000),)}
-    assert seen[-1] == [(second.pk, 20000)]
+    assert len(seen) > 5, seen
+    assert set(map(tuple, seen)) <= {((first.pk, 20000),), ((second.pk, 20000),)}, seen
+    assert seen[0] == [(first.pk, 20000)] and seen[-1] == [(second.pk, 20000)], seen
     # The superseded partition was detached concurrently and dropped.
     assert partitions() == [f"market_order_s{second.pk}"]
 
