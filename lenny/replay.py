@@ -112,7 +112,8 @@ class LoggedRequest:
     query: dict[str, list[str]]
     headers: dict[str, str]
     status: int
-    at: float
+    at: float  # when the answer was ready
+    arrived: float  # when the request came in: pacing is judged on these
 
     def arg(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -256,6 +257,7 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
             log.debug("replay %s", format % args)
 
         def _handle(self) -> None:
+            self.arrived = time.time()
             parts = urlsplit(self.path)
             query = parse_qs(parts.query, keep_blank_values=True)
             length = int(self.headers.get("Content-Length") or 0)
@@ -288,7 +290,13 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
 
         def _record(self, req: ReplayRequest, status: int) -> None:
             entry = LoggedRequest(
-                req.method, req.path, req.query, dict(req.headers.items()), status, time.time()
+                req.method,
+                req.path,
+                req.query,
+                dict(req.headers.items()),
+                status,
+                at=time.time(),
+                arrived=self.arrived,
             )
             with server._lock:
                 server.log.append(entry)

@@ -80,7 +80,7 @@ def test_it_sends_at_most_ten_requests_a_second(upstreams, settings):
     client = ScryfallClient()
     for _ in range(4):
         client.get_json("sets")
-    times = [r.at for r in upstreams.requests(r"^/scryfall/sets$")]
+    times = [r.arrived for r in upstreams.requests(r"^/scryfall/sets$")]
     assert all(later - earlier >= 0.09 for earlier, later in itertools.pairwise(times))
 
 
