@@ -274,7 +274,7 @@ def server_times(
         ("station trading page", PAGE_TARGET_MS, trading, tops),
         ("item page", PAGE_TARGET_MS, items, book_rows),
         (
-            "hauling page (not targeted)",
+            "hauling page, one trip (no target)",
             PAGE_TARGET_MS,
             [u.replace("/api/market/hauling?", "/market/hauling/?") for u in hauling_api],
             two_tops,
@@ -283,7 +283,7 @@ def server_times(
         ("GET /api/market/history", API_TARGET_MS, history, history_rows),
         ("GET /api/market/station-trading", API_TARGET_MS, trading_api, tops),
         ("GET /api/market/hauling", API_TARGET_MS, hauling_api, two_tops),
-        ("hauling page, any hub to any hub", PAGE_TARGET_MS, any_hub, five_tops),
+        ("hauling page, any hub (no target)", PAGE_TARGET_MS, any_hub, five_tops),
     ]
     results = []
     for name, target, urls, baseline in mixes:

@@ -2,7 +2,8 @@
 
 Every form here reads a GET query. Its field names are the URL's parameter names, so an error
 names exactly the parameter to fix ("min_margin: enter a number, got 'abc'"), and
-``first_error()`` gives the API its ``{"error": …, "parameter": …}``.
+``first_error()`` gives the API its ``{"error": …, "parameter": …}``. Numbers are read as
+traders write them: ``1,500,000`` or ``1.5m`` for amounts, ``0.036`` or ``3.6%`` for rates.
 """
 
 from __future__ import annotations
