@@ -77,10 +77,10 @@ class _ExplainedErrors:
     validator refuses it."""
 
     def unreadable(self, value: Any) -> str:
-        raise NotImplementedError
+        return f"not a value this parameter takes{_given(value)}"
 
     def out_of_bounds(self, value: Any) -> str:
-        raise NotImplementedError
+        return f"out of range{_given(value)}"
 
     def to_python(self, value: Any) -> Any:
         try:
