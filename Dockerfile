@@ -12,4 +12,4 @@ COPY templates templates
 COPY static static
 RUN SECRET_KEY=build-only python manage.py collectstatic --noinput -v0
 EXPOSE 8000
-CMD ["gunicorn", "lenny.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4"]
+CMD ["gunicorn", "lenny.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--access-logfile", "-", "--logger-class", "accounts.access_log.RedactingGunicornLogger"]

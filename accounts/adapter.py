@@ -69,5 +69,13 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         response = render(request, "accounts/sso_error.html", {"message": message}, status=401)
         raise ImmediateHttpResponse(response)
 
+    def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
+        super().pre_social_login(request, sociallogin)
+        if sociallogin.account.provider == PROVIDER_ID and not sociallogin.state.get("next"):
+            # A pilot logs in with EVE for their wallets: land on the ledger rather than the
+            # market's front page. A `next` the login started with (allauth keeps only a safe
+            # one) still wins, so "Log in with EVE again" returns to the page it was pressed on.
+            sociallogin.state["next"] = reverse("ledger:home")
+
     def get_connect_redirect_url(self, request: HttpRequest, socialaccount) -> str:
-        return reverse("accounts:profile")
+        return reverse("ledger:home")

@@ -1,8 +1,40 @@
 from __future__ import annotations
 
+from allauth.account.adapter import get_adapter
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 
 from accounts.models import Character, TradingProfile
+
+
+class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
+    """The admin's login, rate limited exactly as the site's login is.
+
+    Django's admin login has no limit of its own. This form authenticates through allauth's
+    adapter, so the admin shares ACCOUNT_LOGIN_ATTEMPTS_LIMIT / _TIMEOUT and the per-address
+    limit with /accounts/login/: once they are used up even the right password is refused with
+    "Too many failed login attempts" until the window passes. A successful staff login clears
+    that username's failures (only someone who knows the password can do that).
+    """
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        password = self.cleaned_data.get("password")
+        if username is not None and password:
+            adapter = get_adapter(self.request)
+            # Raises the "too many login attempts" ValidationError before checking the password.
+            self.user_cache = adapter.authenticate(
+                self.request, username=username, password=password
+            )
+            if self.user_cache is None:
+                raise self.get_invalid_login_error()
+            self.confirm_login_allowed(self.user_cache)
+            # What allauth does after a password reset: forget this login's failed attempts.
+            adapter._delete_login_attempts_cached_email(self.request, username=username)
+        return self.cleaned_data
+
+
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 @admin.register(Character)

@@ -131,6 +131,14 @@ class TradingProfile(models.Model):
         validators=[MinValueValidator(Decimal(-10)), MaxValueValidator(Decimal(10))],
         help_text="Your standing to the station owner's corporation (-10 to 10).",
     )
+    # The hauling desk's last plan, so the next visit starts where this one ended. Null amounts
+    # are "unlimited", null ends "any hub"; nothing is remembered until hauling_saved_at is set.
+    hauling_budget = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
+    hauling_cargo_m3 = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
+    hauling_route = models.CharField(max_length=20, blank=True)
+    hauling_from_station_id = models.BigIntegerField(null=True, blank=True)
+    hauling_to_station_id = models.BigIntegerField(null=True, blank=True)
+    hauling_saved_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -158,6 +166,46 @@ class TradingProfile(models.Model):
     def for_user(cls, user: AbstractBaseUser) -> TradingProfile:
         profile, _ = cls.objects.get_or_create(user=user)
         return profile
+
+    HAULING_FIELDS = (
+        "hauling_budget",
+        "hauling_cargo_m3",
+        "hauling_route",
+        "hauling_from_station_id",
+        "hauling_to_station_id",
+    )
+
+    @property
+    def hauling_remembered(self) -> bool:
+        return self.hauling_saved_at is not None
+
+    def hauling_remember(
+        self,
+        *,
+        budget: Decimal | None,
+        cargo_m3: Decimal | None,
+        route: str,
+        from_station_id: int | None,
+        to_station_id: int | None,
+    ) -> bool:
+        """Keep this plan as the next visit's start; writes only when something changed (the
+        desk asks on every table swap). True when it wrote."""
+        wanted = dict(
+            zip(
+                self.HAULING_FIELDS,
+                (budget, cargo_m3, route, from_station_id, to_station_id),
+                strict=True,
+            )
+        )
+        if self.hauling_remembered and all(
+            getattr(self, name) == value for name, value in wanted.items()
+        ):
+            return False
+        for name, value in wanted.items():
+            setattr(self, name, value)
+        self.hauling_saved_at = timezone.now()
+        self.save(update_fields=[*wanted, "hauling_saved_at", "updated_at"])
+        return True
 
     def fee_rates(self) -> FeeRates:
         return fee_rates(

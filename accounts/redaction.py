@@ -19,6 +19,15 @@ _PATTERNS = [
         ),
         rf"\1\2{REDACTED}",
     ),
+    # Query parameters that carry a secret, in any URL (an access log's request line, a
+    # Referer): OAuth's code and state, tokens, passwords.
+    (
+        re.compile(
+            r"""(?i)([?&](?:amp;)?(?:code|state|session_state|token|access_token|refresh_token|"""
+            r"""id_token|client_secret|password|secret|key)=)[^&\s"'#]*"""
+        ),
+        rf"\1{REDACTED}",
+    ),
     (re.compile(r"(?i)\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
     # JWTs (EVE SSO access tokens) wherever else they turn up: header.payload.signature.
     (re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"), "[redacted JWT]"),

@@ -8,9 +8,24 @@ from lenny.models import JobRun
 
 @admin.register(JobRun)
 class JobRunAdmin(admin.ModelAdmin):
-    list_display = ["name", "last_success", "last_failure", "last_duration", "runs", "failures"]
-    readonly_fields = [f.name for f in JobRun._meta.fields]
+    list_display = [
+        "name",
+        "last_success",
+        "last_failure",
+        "duration",
+        "runs",
+        "failures",
+        "consecutive_failures",
+    ]
+    readonly_fields = [f.name for f in JobRun._meta.fields if f.name != "last_duration"] + [
+        "duration"
+    ]
+    exclude = ["last_duration"]
     search_fields = ["name"]
+
+    @admin.display(description="last duration", ordering="last_duration")
+    def duration(self, run: JobRun) -> str:
+        return run.duration_text
 
     def has_add_permission(self, request):
         return False
@@ -27,6 +42,7 @@ class JobRunAdmin(admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "title": "Health",
             "healthy": healthy,
+            "status": report["status"],
             "report": report,
         }
         return TemplateResponse(request, "admin/lenny/health.html", context)

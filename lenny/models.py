@@ -2,6 +2,16 @@ from django.db import models
 from django.utils import timezone
 
 
+def duration_format(seconds: float | None) -> str:
+    """``18.257075909`` -> ``18.3 s``; minutes past a minute (``2 min 5 s``); ``—`` for none."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s"
+
+
 class JobRun(models.Model):
     """The latest outcome of one periodic job, for /healthz and the admin."""
 
@@ -13,6 +23,8 @@ class JobRun(models.Model):
     last_duration = models.FloatField(null=True, blank=True)
     runs = models.PositiveIntegerField(default=0)
     failures = models.PositiveIntegerField(default=0)
+    # Failed runs since the last success: /healthz calls a job failing from a few in a row.
+    consecutive_failures = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["name"]
@@ -24,6 +36,11 @@ class JobRun(models.Model):
         if self.last_success is None:
             return None
         return (timezone.now() - self.last_success).total_seconds()
+
+    @property
+    def duration_text(self) -> str:
+        """The last run's duration as people read it (``18.3 s``), not a raw float."""
+        return duration_format(self.last_duration)
 
     @property
     def healthy(self) -> bool:

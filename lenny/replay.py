@@ -342,4 +342,5 @@ def upstream_settings(base_url: str) -> dict[str, str]:
         "EVE_SSO_BASE_URL": f"{base_url}/sso",
         "EVE_IMAGE_BASE_URL": f"{base_url}/images",
         "SCRYFALL_BASE_URL": f"{base_url}/scryfall",
+        "LENNY_SDE_URL": f"{base_url}/sde",
     }

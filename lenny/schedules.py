@@ -8,6 +8,7 @@ survives restarts and deploys.
 
 from __future__ import annotations
 
+import ast
 import functools
 import logging
 import time
@@ -47,6 +48,50 @@ class PeriodicJob:
         return SCHEDULE_PREFIX + self.name
 
 
+def schedule_kwargs_dump(kwargs: dict[str, Any], *, name: str) -> str:
+    """``kwargs`` as the text a ``Schedule.kwargs`` holds, refusing what django-q2 cannot read back.
+
+    The scheduler parses the stored text with ``ast.literal_eval`` and, when that fails, calls the
+    task with no arguments at all: an enum member, a Decimal or a datetime in ``kwargs`` would
+    make every run fail. Plain str/int/float/bool/None, lists and dicts of them round-trip.
+    """
+    text = repr(kwargs)
+    try:
+        parsed = ast.literal_eval(text)
+    except (SyntaxError, ValueError):
+        parsed = None
+    if parsed != kwargs or repr(parsed) != text:
+        raise ValueError(f"schedule {name}: arguments {text} are not plain literals")
+    return text
+
+
+def schedule_kwargs_load(text: str | None) -> dict[str, Any] | None:
+    """The arguments django-q2's scheduler reads from a stored ``Schedule.kwargs``, the same two
+    ways it tries (a dict literal, then ``a=1, b=2``); ``None`` where it would fall back to
+    calling the task with no arguments."""
+    if not text:
+        return {}
+    try:
+        parsed = ast.literal_eval(text)
+        return parsed if isinstance(parsed, dict) else None
+    except (SyntaxError, ValueError):
+        pass
+    try:
+        call = ast.parse(f"f({text})").body[0].value  # type: ignore[attr-defined]
+        if call.args:
+            return None
+        return {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
+    except (SyntaxError, ValueError, AttributeError):
+        return None
+
+
+def task_error_summary(result: Any) -> str:
+    """The first line of what django-q2 stores for a failed task (``"<error> : <traceback>"``)
+    or of a job's recorded error, at most 200 characters; "" for nothing."""
+    text = str(result or "").split(" : Traceback", 1)[0].strip()
+    return text.splitlines()[0][:200] if text else ""
+
+
 def schedules_collect() -> list[PeriodicJob]:
     jobs: list[PeriodicJob] = []
     for app in apps.get_app_configs():
@@ -73,7 +118,9 @@ def schedules_sync(*, jobs: Iterable[PeriodicJob] | None = None) -> dict[str, li
             raise ValueError(f"job {job.name}: timeout {job.timeout}s must be below retry {retry}s")
         code_owned = {
             "func": job.func,
-            "kwargs": repr({**job.kwargs, "q_options": {"timeout": job.timeout}}),
+            "kwargs": schedule_kwargs_dump(
+                {**job.kwargs, "q_options": {"timeout": job.timeout}}, name=job.name
+            ),
             "cluster": job.cluster,
         }
         existing = Schedule.objects.filter(name=job.schedule_name).first()
@@ -143,6 +190,7 @@ def periodic_job(name: str, *, lock_seconds: int = 900) -> Callable:
                     last_duration=time.monotonic() - started,
                     runs=F("runs") + 1,
                     failures=F("failures") + 1,
+                    consecutive_failures=F("consecutive_failures") + 1,
                 )
                 raise
             else:
@@ -150,11 +198,17 @@ def periodic_job(name: str, *, lock_seconds: int = 900) -> Callable:
                     last_success=timezone.now(),
                     last_duration=time.monotonic() - started,
                     runs=F("runs") + 1,
+                    consecutive_failures=0,
                 )
                 return result
             finally:
-                if cache.get(lock_key) == token:
-                    cache.delete(lock_key)
+                # With Redis gone this would raise and hide the job's own error; the lock
+                # expires by itself after lock_seconds.
+                try:
+                    if cache.get(lock_key) == token:
+                        cache.delete(lock_key)
+                except Exception:
+                    log.warning("job %s: lock not released (cache unavailable)", name)
 
         wrapper.job_name = name  # type: ignore[attr-defined]
         return wrapper

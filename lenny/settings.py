@@ -7,6 +7,7 @@ cache and django-q2's ORM broker. With them set it runs on PostgreSQL and Redis.
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,6 +45,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
+    "csp",
     "lenny",
     "accounts",
     "market",
@@ -51,7 +53,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: while a request is served, a cache outage reads as misses (lenny/cache.py).
+    "lenny.middleware.ServiceOutageMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "lenny.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -92,7 +97,19 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": DATA_DIR / "lenny.sqlite3",
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE"},
+            # WAL: readers never wait for a writer, nor a writer for readers. IMMEDIATE: a write
+            # transaction takes the write lock when it begins, so it waits its turn (up to
+            # `timeout` seconds) instead of failing with "database is locked" halfway through.
+            # The ingest writes big books in short transactions (market.ingest), so no writer
+            # waits long. synchronous=NORMAL is safe with WAL (a crash may lose the last commits,
+            # never consistency) and spares an fsync per commit.
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            },
+            # A file, not SQLite's in-memory default: live-server tests read it from other threads.
+            "TEST": {"NAME": str(DATA_DIR / "test-lenny.sqlite3")},
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -103,9 +120,15 @@ REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Pages answer without Redis (errors read as misses); workers still see the error.
+            "BACKEND": "lenny.cache.DegradingRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "lenny",
+            # A Redis that hangs must not hang every page: give up quickly and serve without it.
+            "OPTIONS": {
+                "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=1.0),
+                "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=3.0),
+            },
         }
     }
 else:
@@ -167,13 +190,16 @@ ESI_BASE_URL = env("ESI_BASE_URL", default="https://esi.evetech.net")
 ESI_COMPATIBILITY_DATE = env("ESI_COMPATIBILITY_DATE", default="2025-08-26")
 EVE_SSO_BASE_URL = env("EVE_SSO_BASE_URL", default="https://login.eveonline.com")
 EVE_IMAGE_BASE_URL = env("EVE_IMAGE_BASE_URL", default="https://images.evetech.net")
-EVE_SSO_CLIENT_ID = env("EVE_SSO_CLIENT_ID", default="")
-EVE_SSO_SECRET = env("EVE_SSO_SECRET", default="")
+# EVE_CLIENT_ID / EVE_CLIENT_SECRET are the names the original spec uses: accepted as aliases.
+EVE_SSO_CLIENT_ID = env("EVE_SSO_CLIENT_ID", default="") or env("EVE_CLIENT_ID", default="")
+EVE_SSO_SECRET = env("EVE_SSO_SECRET", default="") or env("EVE_CLIENT_SECRET", default="")
 SCRYFALL_BASE_URL = env("SCRYFALL_BASE_URL", default="https://api.scryfall.com")
 LENNY_USER_AGENT = env(
     "LENNY_USER_AGENT", default="Lenny/0.1 (self-hosted; contact: admin@localhost)"
 )
 UPSTREAM_TIMEOUT = env.float("UPSTREAM_TIMEOUT", default=20.0)
+# Where the workers download the SDE from (CSV tables, plain or .bz2): Fuzzwork's latest dump.
+LENNY_SDE_URL = env("LENNY_SDE_URL", default="https://www.fuzzwork.co.uk/dump/latest")
 
 # --- ESI client -------------------------------------------------------------------------------
 # Pages of one paged result fetched at once (ESI's market orders: ~400 pages for The Forge).
@@ -210,7 +236,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        # Hashed names from the manifest once `collectstatic` has run; before that (a plain
+        # `manage.py runserver` with DEBUG off) plain names, served from the finders.
+        "BACKEND": "lenny.storage.CollectedOrFoundStaticFilesStorage"
         if not DEBUG and env.bool("LENNY_MANIFEST_STATIC", default=True)
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
@@ -227,6 +255,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="lenny@localhost")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
 # /healthz is probed over plain HTTP from inside the compose network.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# /healthz tells anyone only its status and part names; staff sessions, and monitors sending
+# "Authorization: Bearer <HEALTHZ_TOKEN>", get the details (errors, job failures, counts).
+HEALTHZ_TOKEN = env("HEALTHZ_TOKEN", default="")
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=PRODUCTION)
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if PRODUCTION else 0)
@@ -235,6 +266,25 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=PRODUCTION)
 if env.bool("BEHIND_TLS_PROXY", default=PRODUCTION):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp 4): scripts only from Lenny itself or inline with the
+# request's nonce (`{{ request.csp_nonce }}`); no inline handlers, no eval (htmx runs with
+# allowEval off, so hx-on and trigger filters are not used; static/js/lenny.js does their work).
+# Styles allow inline: Pico, htmx's indicator and the admin set style attributes.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, "'unsafe-inline'"],
+        # lenny.middleware adds EVE's image server (EVE_IMAGE_BASE_URL) for the portraits.
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 LOGGING = {
     "version": 1,

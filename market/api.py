@@ -74,8 +74,14 @@ def _age(age: RegionAge) -> dict[str, Any]:
     }
 
 
+def _rate(value: Decimal) -> Decimal:
+    """A fee rate as its shortest decimal: 0.08, not the 0.0800 the fee rules compute (nor
+    the ``0.080000`` of a ratio's six places), so every endpoint writes a rate the same way."""
+    return _ratio(value).normalize() if value else Decimal(0)
+
+
 def _fees(rates: FeeRates) -> dict[str, Decimal]:
-    return {"sales_tax": rates.sales_tax, "broker_fee": rates.broker_fee}
+    return {"sales_tax": _rate(rates.sales_tax), "broker_fee": _rate(rates.broker_fee)}
 
 
 def _paged(

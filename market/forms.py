@@ -143,9 +143,21 @@ class NumberField(_ExplainedErrors, forms.DecimalField):
         if not scale:
             return compact
         try:
-            return Decimal(compact[:-1]).scaleb(scale)
+            number = Decimal(compact[:-1])
         except InvalidOperation:
             raise ValidationError(self.unreadable(text)) from None
+        try:
+            return number.scaleb(scale)
+        except ArithmeticError:
+            # ``1e999999k`` reads, but its thousands overflow Decimal's exponent.
+            raise ValidationError(self.beyond_range(text, negative=number < 0)) from None
+
+    def beyond_range(self, value: Any, *, negative: bool) -> str:
+        if negative and self.minimum is not None:
+            return f"must be at least {self.minimum}{_given(value)}"
+        if not negative and self.below is not None:
+            return f"must be below {_number(self.below)}{_given(value)}"
+        return f"is out of range{_given(value)}"
 
     def validate(self, value: Any) -> None:
         if value is None:

@@ -6,9 +6,12 @@ see the old book or the new one, never a mix. On PostgreSQL the orders are COPYe
 table page by page as ESI's pages arrive, then indexed, summarised into ``BestPrice`` and
 attached as a partition of ``market_order`` in the transaction that makes the snapshot current;
 the superseded partition is then detached concurrently and dropped, so replacing 400k orders
-leaves no dead rows and never blocks a reader. On SQLite (the embedded default) the same happens
-with plain inserts and deletes in one transaction once every page arrived. A failed or partial
-fetch writes nothing but a failed ``MarketSnapshot`` record.
+leaves no dead rows and never blocks a reader. On SQLite (the embedded default), whose one write
+lock every writer shares (web requests, the ORM task broker, the other jobs), the new snapshot's
+rows are inserted in short transactions under a snapshot id no reader asks for yet, the snapshot
+is made current in one more short transaction, and the old rows are then deleted in short
+transactions too: no other writer waits behind the ingest for more than a moment. A failed or
+partial fetch leaves nothing but a failed ``MarketSnapshot`` record.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -41,6 +45,7 @@ from market.models import (
     MarketSnapshot,
     Order,
     TypeRegionStats,
+    history_landed,
     snapshot_landed,
 )
 
@@ -55,6 +60,13 @@ TYPES_PATH = "/markets/{region_id}/types/"
 HUB_STATION_BY_REGION = {hub.region_id: hub.station_id for hub in HUBS}
 # Metadata of superseded and failed fetches kept per region, for the admin and /healthz.
 SNAPSHOT_RECORDS_KEPT = 50
+# SQLite: rows written or deleted per transaction (~30-60 ms of holding the write lock) …
+SQLITE_CHUNK_ROWS = 2000
+# … and after each, the ingest pauses about as long as it held the lock, so a writer that waits
+# (SQLite's busy handler retries every few ms to 100 ms) gets its turn well within a second.
+SQLITE_YIELD_SHARE = 1.0
+# SQLite: a snapshot still loading after this long was left by a run that died; its rows go.
+SQLITE_LOAD_ABANDONED_AFTER = timedelta(hours=1)
 
 # --- ESI payloads (validated while decoded: a bad page is an error, never a bad row) ---------
 
@@ -104,6 +116,17 @@ class MarketDataError(Exception):
 
 class SnapshotError(Exception):
     """A region's snapshot could not be replaced; the previous one is still current."""
+
+
+try:
+    from redis.exceptions import RedisError
+
+    _REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError,)
+except ImportError:  # the embedded default needs no Redis client
+    _REDIS_ERRORS = ()
+# What the shared cache (the ESI client's cache, limits and counters) raises when it is gone:
+# Redis's errors, or the file cache's OSError. The ESI client wraps its own network errors.
+CACHE_ERRORS: tuple[type[Exception], ...] = (*_REDIS_ERRORS, OSError)
 
 
 def orders_page_decode(number: int, body: bytes) -> list[EsiOrder]:
@@ -335,7 +358,7 @@ def snapshot_fetch(
                 status = "fresh" if result.from_cache else "unchanged"
                 return SnapshotOutcome(region_id, status, current, time.monotonic() - started)
             snapshot = load.finish(last_modified=result.last_modified, expires=result.expires)
-    except (EsiError, MarketDataError, DatabaseError) as exc:
+    except (EsiError, MarketDataError, DatabaseError, *CACHE_ERRORS) as exc:
         seconds = time.monotonic() - started
         message = _failure_message(exc)
         MarketSnapshot.objects.create(
@@ -358,6 +381,13 @@ def snapshot_fetch(
 def _failure_message(exc: Exception) -> str:
     if isinstance(exc, DatabaseError):
         return f"database error: {str(exc).strip()}"
+    if isinstance(exc, CACHE_ERRORS):
+        # Not the error's own text: it names the cache's host and port, and pages show this.
+        which = "Redis" if _REDIS_ERRORS and isinstance(exc, _REDIS_ERRORS) else "the cache"
+        return (
+            f"the shared cache ({which}) became unavailable during the fetch "
+            f"({type(exc).__name__}); nothing was stored"
+        )
     return str(exc) or type(exc).__name__
 
 
@@ -371,8 +401,8 @@ def snapshot_store(
 ) -> MarketSnapshot:
     """Store raw ESI order pages as the region's new current snapshot, with its aggregates.
 
-    Everything happens in one transaction; a bad page or a database error leaves the previous
-    snapshot current and raises.
+    The swap is atomic for readers (see :class:`SnapshotLoad`); a bad page or a database error
+    leaves the previous snapshot current and raises.
     """
     started = time.monotonic() if started is None else started
     with SnapshotLoad(region_id=region_id, started=started) as load:
@@ -390,12 +420,15 @@ class SnapshotLoad:
     Each page is validated and stripped of repeated orders as it comes. On PostgreSQL it is
     then COPYed at once into the snapshot's own table, so the database digests page 1 while
     page 400 is still on its way; on SQLite (the embedded default) the orders wait for
-    :meth:`finish`, which keeps SQLite's single write lock short.
+    :meth:`finish`, so a fetch that fails (or restarts) on its way wrote nothing.
 
-    All the writing happens in one transaction, opened at the first write and committed by
-    :meth:`finish` once the snapshot is current. Use the load as a context manager: leaving it
-    on an error aborts the COPY and rolls the transaction back, so nothing of a failed fetch
-    remains, and readers see nothing of this snapshot before it is whole and current.
+    On PostgreSQL all the writing happens in one transaction, opened at the first write and
+    committed by :meth:`finish` once the snapshot is current. On SQLite :meth:`finish` writes
+    the rows in many short transactions, under the new snapshot's id, and makes it current in
+    one more, so SQLite's single write lock is never held for long. Use the load as a context
+    manager: leaving it on an error aborts the COPY and rolls the transaction back (SQLite:
+    deletes what was written), so nothing of a failed fetch remains, and readers see nothing of
+    this snapshot before it is whole and current.
     """
 
     def __init__(self, *, region_id: int, started: float | None = None) -> None:
@@ -408,6 +441,7 @@ class SnapshotLoad:
         self._copying: ExitStack | None = None
         self._copy: Copy | None = None
         self._snapshot: MarketSnapshot | None = None
+        self._finished = False
         self._seen: set[int] = set()
         # Each page, for the book tops (and on SQLite the inserts) in finish(): see page().
         self._loaded: list[bytes | list[EsiOrder]] = []
@@ -416,6 +450,10 @@ class SnapshotLoad:
         return self
 
     def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> None:
+        if not self._postgres:
+            if self._snapshot is not None and not self._finished:
+                _sqlite_load_discard(self._snapshot)
+            return
         copying, self._copying, self._copy = self._copying, None, None
         transaction_, self._transaction = self._transaction, None
         if transaction_ is None:
@@ -466,7 +504,13 @@ class SnapshotLoad:
 
     # --- storing ------------------------------------------------------------------------------
     def _begin(self) -> MarketSnapshot:
-        """Open the transaction and create the snapshot's record (and its table)."""
+        """Open the transaction and create the snapshot's record (and its table). On SQLite
+        only the record: its rows are written in transactions of their own."""
+        if not self._postgres:
+            self._snapshot = MarketSnapshot.objects.create(
+                region_id=self.region_id, status=MarketSnapshot.Status.OK
+            )
+            return self._snapshot
         self._transaction = ExitStack()
         self._transaction.enter_context(transaction.atomic())
         snapshot = MarketSnapshot.objects.create(
@@ -521,27 +565,44 @@ class SnapshotLoad:
         snapshot.expires = expires
         snapshot.pages = self.pages
         snapshot.orders = self.orders
-        if self._postgres:
-            # The book tops are summed and encoded on another thread while PostgreSQL builds the
-            # indexes: this thread only waits on the socket then, so both get a core.
-            with ThreadPoolExecutor(1, thread_name_prefix="book-tops") as pool:
-                best_prices = pool.submit(_best_prices_csv, snapshot, self._loaded)
-                self._copy_end()
-                _partition_index(snapshot)
-                _best_prices_copy(best_prices.result())
-        else:
-            _orders_insert(snapshot, self._loaded)
-            _best_prices_insert(snapshot, self._loaded)
+        if not self._postgres:
+            return self._sqlite_finish(snapshot)
+        # The book tops are summed and encoded on another thread while PostgreSQL builds the
+        # indexes: this thread only waits on the socket then, so both get a core.
+        with ThreadPoolExecutor(1, thread_name_prefix="book-tops") as pool:
+            best_prices = pool.submit(_best_prices_csv, snapshot, self._loaded)
+            self._copy_end()
+            _partition_index(snapshot)
+            _best_prices_copy(best_prices.result())
         self._loaded = []
         _snapshot_swap(snapshot, started=self.started)
         transaction_, self._transaction = self._transaction, None
         transaction_.close()  # commit
         return snapshot
 
+    def _sqlite_finish(self, snapshot: MarketSnapshot) -> MarketSnapshot:
+        # Readers ask for the current snapshot's id, so rows under this one stay unseen until
+        # the swap below, however many transactions they take to write.
+        _orders_insert(snapshot, self._loaded)
+        _best_prices_insert(snapshot, self._loaded)
+        self._loaded = []
+        with transaction.atomic():
+            dropped = _snapshot_swap(snapshot, started=self.started)
+        self._finished = True
+        if dropped is not None:
+            try:
+                _sqlite_rows_delete(dropped)
+            except DatabaseError as exc:
+                # The new snapshot is current whatever happens here; the next tidy-up retries.
+                log.warning("could not delete the rows of snapshot %s yet: %s", dropped, exc)
+        return snapshot
 
-def _snapshot_swap(snapshot: MarketSnapshot, *, started: float) -> None:
+
+def _snapshot_swap(snapshot: MarketSnapshot, *, started: float) -> int | None:
     """Make the stored snapshot the region's current one, unless a newer one landed meanwhile
-    (then it is dropped as superseded)."""
+    (then it is dropped as superseded). On SQLite, returns the id of the snapshot whose rows are
+    no longer wanted (the previous one, or this one when superseded), for the caller to delete
+    after this transaction, in chunks."""
     postgres = connection.vendor == "postgresql"
     previous = _current_locked(snapshot.region_id)
     if (
@@ -554,13 +615,12 @@ def _snapshot_swap(snapshot: MarketSnapshot, *, started: float) -> None:
         snapshot.status = MarketSnapshot.Status.SUPERSEDED
         snapshot.seconds = time.monotonic() - started
         snapshot.save()
+        if not postgres:
+            return snapshot.id
         BestPrice.objects.filter(snapshot=snapshot).delete()
-        if postgres:
-            with connection.cursor() as cursor:
-                cursor.execute(f"DROP TABLE {_partition_name(snapshot.id)}")
-        else:
-            Order.objects.filter(snapshot=snapshot).delete()
-        return
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {_partition_name(snapshot.id)}")
+        return None
     if postgres:
         with connection.cursor() as cursor:
             cursor.execute(
@@ -571,13 +631,13 @@ def _snapshot_swap(snapshot: MarketSnapshot, *, started: float) -> None:
         MarketSnapshot.objects.filter(pk=previous.pk).update(
             is_current=False, status=MarketSnapshot.Status.SUPERSEDED
         )
-        BestPrice.objects.filter(snapshot_id=previous.pk).delete()
-        if not postgres:
-            Order.objects.filter(snapshot_id=previous.pk).delete()
+        if postgres:
+            BestPrice.objects.filter(snapshot_id=previous.pk).delete()
     snapshot.is_current = True
     snapshot.seconds = time.monotonic() - started
     snapshot.save()
     transaction.on_commit(lambda: snapshot_landed.send(sender=MarketSnapshot, snapshot=snapshot))
+    return None if postgres or previous is None else previous.pk
 
 
 def _snapshot_tidy(snapshot: MarketSnapshot, *, started: float) -> None:
@@ -585,6 +645,8 @@ def _snapshot_tidy(snapshot: MarketSnapshot, *, started: float) -> None:
     try:
         if connection.vendor == "postgresql":
             partitions_prune()
+        else:
+            _sqlite_orphans_delete()
         _records_prune(snapshot.region_id)
         snapshot.seconds = time.monotonic() - started
         MarketSnapshot.objects.filter(pk=snapshot.pk).update(seconds=snapshot.seconds)
@@ -616,6 +678,7 @@ def _partition_index(snapshot: MarketSnapshot) -> None:
 
 
 def _orders_insert(snapshot: MarketSnapshot, pages: list[list[EsiOrder]]) -> None:
+    """SQLite: the snapshot's orders, SQLITE_CHUNK_ROWS to a transaction."""
     columns = ("snapshot_id", *ORDER_COLUMNS)
     sql = (
         f"INSERT INTO market_order ({', '.join(columns)}) "
@@ -623,16 +686,88 @@ def _orders_insert(snapshot: MarketSnapshot, pages: list[list[EsiOrder]]) -> Non
     )
     adapt_datetime = connection.ops.adapt_datetimefield_value
     issued = ORDER_COLUMNS.index("issued")
+
+    def rows() -> Iterator[list]:
+        # In (type, order) order: each short transaction then appends to the type index instead
+        # of rewriting pages all over it (the same pages again in every transaction).
+        for order in sorted(
+            (order for orders in pages for order in orders),
+            key=lambda order: (order.type_id, order.order_id),
+        ):
+            values = [snapshot.id, *msgspec.structs.astuple(order)]
+            values[issued + 1] = adapt_datetime(
+                _issued_parse(order.issued, order_id=order.order_id)
+            )
+            yield values
+
+    _sqlite_chunks_insert(sql, rows())
+
+
+def _sqlite_chunks_insert(sql: str, rows: Iterable[Iterable]) -> None:
+    chunk: list[Iterable] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= SQLITE_CHUNK_ROWS:
+            _sqlite_write(lambda cursor, chunk=chunk: cursor.executemany(sql, chunk))
+            chunk = []
+    if chunk:
+        _sqlite_write(lambda cursor: cursor.executemany(sql, chunk))
+
+
+def _sqlite_write(statement: Callable[..., object]) -> int:
+    """Run ``statement(cursor)`` in a short transaction of its own, then give the write lock to
+    whoever waits for it for about as long as it was held; returns the rows it touched."""
+    started = time.monotonic()
+    with transaction.atomic(), connection.cursor() as cursor:
+        statement(cursor)
+        touched = cursor.rowcount
+    held = time.monotonic() - started
+    if not connection.in_atomic_block:  # inside an outer transaction nobody could get in
+        time.sleep(held * SQLITE_YIELD_SHARE * random.uniform(0.75, 1.5))
+    return touched
+
+
+def _sqlite_rows_delete(snapshot_id: int) -> None:
+    """SQLite: a snapshot's orders and book tops, deleted SQLITE_CHUNK_ROWS to a transaction."""
+    for table in (Order._meta.db_table, BestPrice._meta.db_table):
+        sql = (
+            f"DELETE FROM {table} WHERE rowid IN "
+            f"(SELECT rowid FROM {table} WHERE snapshot_id = %s LIMIT {SQLITE_CHUNK_ROWS})"
+        )
+        while _sqlite_write(lambda cursor, sql=sql: cursor.execute(sql, [snapshot_id])) > 0:
+            pass
+
+
+def _sqlite_load_discard(snapshot: MarketSnapshot) -> None:
+    """SQLite: what an unfinished load wrote (its rows, its record)."""
+    try:
+        _sqlite_rows_delete(snapshot.id)
+        MarketSnapshot.objects.filter(pk=snapshot.pk, is_current=False).delete()
+    except DatabaseError as exc:
+        # The rows are under an id no reader asks for; the next snapshot's tidy-up deletes them.
+        log.warning("could not delete the rows of unfinished snapshot %s: %s", snapshot.pk, exc)
+
+
+def _sqlite_orphans_delete() -> None:
+    """SQLite: rows no snapshot wants any more (a run that died while loading or deleting)."""
+    wanted = set(MarketSnapshot.objects.filter(is_current=True).values_list("id", flat=True)) | set(
+        # Loads still under way (another run, another region)
+        MarketSnapshot.objects.filter(
+            is_current=False,
+            status=MarketSnapshot.Status.OK,
+            fetched_at__gte=timezone.now() - SQLITE_LOAD_ABANDONED_AFTER,
+        ).values_list("id", flat=True)
+    )
+    present: set[int] = set()
     with connection.cursor() as cursor:
-        for orders in pages:
-            rows = []
-            for order in orders:
-                values = [snapshot.id, *msgspec.structs.astuple(order)]
-                values[issued + 1] = adapt_datetime(
-                    _issued_parse(order.issued, order_id=order.order_id)
-                )
-                rows.append(values)
-            cursor.executemany(sql, rows)
+        for table in (Order._meta.db_table, BestPrice._meta.db_table):
+            cursor.execute(f"SELECT DISTINCT snapshot_id FROM {table}")
+            present.update(row[0] for row in cursor.fetchall())
+    for snapshot_id in sorted(present - wanted):
+        MarketSnapshot.objects.filter(
+            pk=snapshot_id, is_current=False, status=MarketSnapshot.Status.OK
+        ).update(status=MarketSnapshot.Status.FAILED, error="the load was interrupted")
+        _sqlite_rows_delete(snapshot_id)
 
 
 def _issued_parse(text: str, *, order_id: int) -> datetime:
@@ -691,12 +826,12 @@ def _best_prices_copy(data: bytes) -> None:
 
 
 def _best_prices_insert(snapshot: MarketSnapshot, pages: list[bytes | list[EsiOrder]]) -> None:
-    with connection.cursor() as cursor:
-        cursor.executemany(
-            f"INSERT INTO market_bestprice ({', '.join(BEST_PRICE_TABLE_COLUMNS)}) "
-            f"VALUES ({', '.join(['%s'] * len(BEST_PRICE_TABLE_COLUMNS))})",
-            list(_book_tops(pages).rows(snapshot.id, snapshot.region_id)),
-        )
+    """SQLite: the snapshot's book tops, SQLITE_CHUNK_ROWS to a transaction."""
+    _sqlite_chunks_insert(
+        f"INSERT INTO market_bestprice ({', '.join(BEST_PRICE_TABLE_COLUMNS)}) "
+        f"VALUES ({', '.join(['%s'] * len(BEST_PRICE_TABLE_COLUMNS))})",
+        _book_tops(pages).rows(snapshot.id, snapshot.region_id),
+    )
 
 
 def partitions_prune() -> list[str]:
@@ -766,6 +901,9 @@ HISTORY_WRITE_BATCH = 50
 HISTORY_FETCH_THREADS = 4
 # Consecutive failures (other than "no history") after which ESI is taken to be down.
 HISTORY_MAX_CONSECUTIVE_ERRORS = 10
+# A long history run announces what it stored this often (seconds), not only at its end, so the
+# desk's daily volumes follow the history as it arrives.
+HISTORY_LANDED_EVERY = 30.0
 
 
 def history_refresh_cutoff(now: datetime) -> datetime:
@@ -906,6 +1044,18 @@ def history_fetch(
             return _Fetched(type_id, error=f"unexpected history data: {exc}")
 
     batch: list[_Fetched] = []
+    landed: list[int] = []  # types stored since history_landed was last sent
+    last_landed = time.monotonic()
+
+    def store() -> None:
+        nonlocal batch, landed, last_landed
+        _history_store(region_id, batch, outcome, now=now)
+        landed += [item.type_id for item in batch if item.days]
+        batch = []
+        if landed and time.monotonic() - last_landed >= HISTORY_LANDED_EVERY:
+            _history_landed_send(region_id, landed)
+            landed, last_landed = [], time.monotonic()
+
     with ThreadPoolExecutor(HISTORY_FETCH_THREADS, thread_name_prefix="esi-history") as pool:
         for fetched in pool.map(fetch, types):
             if progress:
@@ -917,42 +1067,60 @@ def history_fetch(
             else:
                 batch.append(fetched)
                 if len(batch) >= HISTORY_WRITE_BATCH:
-                    _history_store(region_id, batch, outcome, now=now)
-                    batch = []
+                    store()
     if batch:
-        _history_store(region_id, batch, outcome, now=now)
+        store()
+    if landed:
+        _history_landed_send(region_id, landed)
     if give_up.is_set():
         outcome.aborted = f"{HISTORY_MAX_CONSECUTIVE_ERRORS} failures in a row, ESI looks down"
     outcome.seconds = time.monotonic() - started
     return outcome
 
 
+def _history_landed_send(region_id: int, type_ids: list[int]) -> None:
+    """Tell what is derived from the region's history (``market.warmup``) once it committed."""
+    type_ids = list(type_ids)
+    transaction.on_commit(
+        lambda: history_landed.send(sender=HistoryDay, region_id=region_id, type_ids=type_ids)
+    )
+
+
+_HISTORY_COLUMNS = ("region_id", "type_id", "date", "average", "highest", "lowest", "volume")
+_HISTORY_UPSERT = (
+    f"INSERT INTO {HistoryDay._meta.db_table} ({', '.join(_HISTORY_COLUMNS)}, order_count) "
+    f"VALUES ({', '.join(['%s'] * (len(_HISTORY_COLUMNS) + 1))}) "
+    "ON CONFLICT (region_id, type_id, date) DO UPDATE SET average = excluded.average, "
+    "highest = excluded.highest, lowest = excluded.lowest, volume = excluded.volume, "
+    "order_count = excluded.order_count"
+)
+
+
 def _history_store(
     region_id: int, batch: list[_Fetched], outcome: HistoryOutcome, *, now: datetime
 ) -> None:
+    # Plain rows and one upsert statement rather than model instances through bulk_create: the
+    # ORM spent nine tenths of a history run building and compiling 90 rows per type.
+    adapt_date = connection.ops.adapt_datefield_value
     rows = [
-        HistoryDay(
-            region_id=region_id,
-            type_id=item.type_id,
-            date=day.date,
-            average=_isk(day.average),
-            highest=_isk(day.highest),
-            lowest=_isk(day.lowest),
-            volume=day.volume,
-            order_count=day.order_count,
+        (
+            region_id,
+            item.type_id,
+            adapt_date(day.date),
+            _isk(day.average),
+            _isk(day.highest),
+            _isk(day.lowest),
+            day.volume,
+            day.order_count,
         )
         for item in batch
         if item.days
         for day in item.days
     ]
     with transaction.atomic():
-        HistoryDay.objects.bulk_create(
-            rows,
-            batch_size=2000,
-            update_conflicts=True,
-            unique_fields=["region_id", "type_id", "date"],
-            update_fields=["average", "highest", "lowest", "volume", "order_count"],
-        )
+        if rows:
+            with connection.cursor() as cursor:
+                cursor.executemany(_HISTORY_UPSERT, rows)
         stats_refresh(region_id=region_id, type_ids=[item.type_id for item in batch], now=now)
     for item in batch:
         if item.missing:
@@ -1039,36 +1207,23 @@ def history_refresh(
 
 # --- Offline demo --------------------------------------------------------------------------------
 
-DEMO_HISTORY_TYPES = 40  # per hub: ESI allows 300 history requests a minute
-
 
 def demo_data_load(*, stdout: TextIO) -> None:
     """The offline demo's market data, from the upstreams the settings point at (the replay).
 
-    The SDE (the shared export when it is there, else the repo's small slice), every hub's order
-    book, and the history of each hub's busiest types; the schedules fetch the rest.
+    The SDE (downloaded from LENNY_SDE_URL, the replay's dump, as a fresh install gets it: the
+    shared export when it is there, else the repo's small slice), every hub's order book, and
+    the history of every type on the market at each hub, so the desk opens with the daily
+    volumes it prices by (``market.replay.demo_load`` lifts the history rate limit of the
+    replay and the client for this).
     """
-    from django.conf import settings
+    from market.sde_source import sde_source_refresh
 
-    from market.sde import sde_import
-
-    shared = settings.BASE_DIR.parent / "shared" / "fixtures" / "eve" / "sde"
-    source = (
-        shared
-        if (shared / "invTypes.csv").exists()
-        else settings.BASE_DIR / "market" / "tests" / "data" / "sde"
-    )
-    report = sde_import(source=str(source))
-    stdout.write(f"  SDE from {source}: {sum(t.rows for t in report.tables):,} rows\n")
+    stdout.write(f"  {sde_source_refresh().summary()}\n")
     client = EsiClient()
     for hub in HUBS:
         stdout.write(f"  {snapshot_fetch(region_id=hub.region_id, client=client).summary()}\n")
-        busiest = (
-            BestPrice.objects.current(region_id=hub.region_id)
-            .filter(location_id=hub.station_id)
-            .annotate(orders=F("bid_count") + F("ask_count"))
-            .order_by("-orders")
-            .values_list("type_id", flat=True)[:DEMO_HISTORY_TYPES]
-        )
-        outcome = history_fetch(region_id=hub.region_id, type_ids=list(busiest), client=client)
+    for hub in HUBS:
+        # Without a type list: every type on the market at the hub that has no fresh history.
+        outcome = history_fetch(region_id=hub.region_id, client=client)
         stdout.write(f"  history: {outcome.summary()}\n")

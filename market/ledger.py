@@ -238,6 +238,11 @@ class ProfitLine:
         return self.sales_tax + self.broker_fees + self.unattributed_fees
 
     @property
+    def all_broker_fees(self) -> Decimal:
+        """Broker fees charged to an item and those matched to none, to the cent."""
+        return self.broker_fees + self.unattributed_fees
+
+    @property
     def realized_profit(self) -> Decimal:
         return self.revenue - self.cost_of_sales - self.fees
 

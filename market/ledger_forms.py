@@ -1,11 +1,20 @@
-"""The ledger pages' filters (GET queries) and the pilot's ledger preferences."""
+"""The ledger pages' filters (GET queries), "Refresh now" and the pilot's ledger preferences.
+
+Numbers and ids from a request are read by the market desk's fields (``market.forms``), never
+with ``str.isdigit()`` + ``int()``: "²" is a digit to ``isdigit()`` and not a number to ``int()``.
+Every error names the parameter it is about.
+"""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.http import url_has_allowed_host_and_scheme
 
+from market.forms import IdField, PageField
 from market.ledger_queries import PERIODS
 from market.models import LedgerPreference, Type
 
@@ -23,6 +32,12 @@ PERIOD_LABELS = {
 }
 # Type ids an item search may match at most: a broader search asks for a narrower one.
 MAX_ITEM_MATCHES = 500
+# No market transaction predates EVE's launch; the upper bound keeps "the day after" a date
+# (the filter's end) inside what ``datetime`` can hold, far beyond any real trade.
+EARLIEST_DATE = date(2003, 5, 6)
+LATEST_DATE = date(2999, 12, 31)
+# An item filter that reads as a whole number is a type id; anything else is (part of) a name.
+_TYPE_ID = IdField(noun="type")
 
 
 class _QueryForm(forms.Form):
@@ -34,18 +49,28 @@ class _QueryForm(forms.Form):
         super().__init__(data, **kwargs)
 
 
+class DayField(forms.DateField):
+    """A UTC day between EVE's launch and a far future that date arithmetic can still reach."""
+
+    def validate(self, value: date | None) -> None:
+        super().validate(value)
+        if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise ValidationError(
+                f"must be a date from {EARLIEST_DATE:%Y-%m-%d} to {LATEST_DATE:%Y-%m-%d}, "
+                f"got {value:%Y-%m-%d}"
+            )
+
+
 class TransactionFilterForm(_QueryForm):
-    character = forms.IntegerField(
-        required=False, min_value=1, widget=forms.Select, help_text="EVE character id"
-    )
+    character = IdField(noun="character", widget=forms.Select, help_text="EVE character id")
     item = forms.CharField(required=False, max_length=100, label="Item")
     side = forms.ChoiceField(
         required=False, choices=[("", "Buys and sells"), ("buy", "Buys"), ("sell", "Sells")]
     )
-    since = forms.DateField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
-    until = forms.DateField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
+    since = DayField(required=False, label="From", widget=forms.DateInput({"type": "date"}))
+    until = DayField(required=False, label="To", widget=forms.DateInput({"type": "date"}))
     sort = forms.ChoiceField(required=False, choices=[(key, key) for key in TRANSACTION_SORTS])
-    page = forms.IntegerField(required=False, min_value=1)
+    page = PageField()
 
     def __init__(self, data: Any = None, *, characters: list = (), **kwargs: Any) -> None:
         super().__init__(data, **kwargs)
@@ -58,8 +83,12 @@ class TransactionFilterForm(_QueryForm):
         text = (self.cleaned_data.get("item") or "").strip()
         if not text:
             return None
-        if text.isdigit():
-            return [int(text)]
+        try:
+            type_id = _TYPE_ID.clean(text)
+        except ValidationError:
+            type_id = None  # not an id: a name, or part of one
+        if type_id is not None:
+            return [type_id]
         ids = list(
             Type.objects.filter(name__icontains=text).values_list("id", flat=True)[
                 : MAX_ITEM_MATCHES + 1
@@ -84,6 +113,23 @@ class ProfitFilterForm(_QueryForm):
 
     def period_or_default(self) -> str:
         return (self.cleaned_data.get("period") if self.is_valid() else None) or "30"
+
+
+class RefreshForm(forms.Form):
+    """ "Refresh now": every character of the user, or the one named."""
+
+    character = IdField(noun="character")
+
+
+def local_path_error(target: str, *, host: str, secure: bool) -> str:
+    """Why ``target`` is not a path on this site to send the user back to ("" when it is)."""
+    if not target:
+        return ""
+    if not target.startswith("/") or not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={host}, require_https=secure
+    ):
+        return f"must be a path on this site, such as /ledger/, got {target[:60]!r}"
+    return ""
 
 
 class LedgerPreferenceForm(forms.ModelForm):

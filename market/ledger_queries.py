@@ -57,7 +57,7 @@ CHART_DAYS = 90
 UNKNOWN_SALES_KEPT = 200
 # A summary is recomputed whenever its data changes; this only bounds an unused one's life.
 SUMMARY_CACHE_SECONDS = 7 * 86_400
-SUMMARY_VERSION = 1  # bump when LedgerSummary changes shape
+SUMMARY_VERSION = 2  # bump when LedgerSummary changes shape
 
 
 @dataclass
@@ -78,6 +78,9 @@ class LedgerSummary:
     unknown_cost_sales: list[Sale] = field(default_factory=list)  # newest last
     error: str = ""
     internal_trades: int = 0
+    # Set on the copy a page gets when the cache could not keep it (Redis down): the figures are
+    # right, computed for this request, but every view pays for them until the cache is back.
+    uncached: bool = False
 
     @property
     def inventory_cost(self) -> Decimal:
@@ -309,7 +312,20 @@ def ledger_summary(*, user: Any, method: str | None = None) -> LedgerSummary:
     if summary is None:
         _, summary = ledger_compute(user=user, method=method)
         cache.set(key, summary, SUMMARY_CACHE_SECONDS)
+        # In a web request an unreachable cache reads as a miss and forgets what it is given
+        # (lenny.cache): a key it does not have right after being given it means it is away.
+        summary.uncached = not cache.has_key(key)
     return summary
+
+
+def profit_before_period(summary: LedgerSummary, *, since: date) -> Decimal:
+    """Realized profit of every day before ``since``: all time less the period.
+
+    Negative when the earlier days lost money, which makes "all time" smaller than the period.
+    That is no error: broker fees count on the day they are paid while the goods they bought
+    may sell later (or not yet), and sales with no known buy add nothing.
+    """
+    return summary.totals.realized_profit - summary.total(since=since).realized_profit
 
 
 def period_start(period: str) -> date | None:

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from market import ledger_export_views
 from market import ledger_views as views
 
 app_name = "ledger"
@@ -12,4 +13,7 @@ urlpatterns = [
     path("refresh/", views.refresh, name="refresh"),
     path("refresh/progress/", views.refresh_progress, name="refresh_progress"),
     path("preferences/", views.preferences, name="preferences"),
+    path("data/", ledger_export_views.data, name="data"),
+    path("export/", ledger_export_views.export, name="export"),
+    path("import/", ledger_export_views.import_, name="import"),
 ]

@@ -7,16 +7,18 @@ page that would confirm it exists.
 from __future__ import annotations
 
 import hashlib
+import logging
 from datetime import UTC, datetime, time, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
+from redis.exceptions import RedisError
 
 from accounts.models import Character
 from market import ledger_queries as queries
@@ -25,18 +27,27 @@ from market.ledger_forms import (
     TRANSACTION_SORTS,
     LedgerPreferenceForm,
     ProfitFilterForm,
+    RefreshForm,
     TransactionFilterForm,
+    local_path_error,
 )
 from market.models import (
     CharacterOrder,
     LedgerPreference,
+    LedgerSync,
     MarketSnapshot,
     Region,
     WalletTransaction,
 )
 from market.wallet import ledger_refresh_progress, ledger_refresh_request
 
+log = logging.getLogger(__name__)
+
 TRANSACTIONS_PER_PAGE = 50
+QUEUE_DOWN_MESSAGE = (
+    "The task queue is unavailable, so nothing was refreshed. "
+    "Wallets sync by themselves again once it is back."
+)
 UNKNOWN_SALES_SHOWN = 50
 
 
@@ -50,6 +61,19 @@ def _own_character(request: HttpRequest, character_id: int | None) -> Character 
     return get_object_or_404(Character.objects.owned_by(request.user), character_id=character_id)
 
 
+def _bad_request(request: HttpRequest, errors: list[str]) -> HttpResponse:
+    """A 400 that names each refused parameter ("next: must be a path on this site…")."""
+    return render(request, "market/ledger/bad_request.html", {"errors": errors}, status=400)
+
+
+def _form_errors(form) -> list[str]:
+    return [
+        f"{field}: {error}" if field != "__all__" else str(error)
+        for field, errors in form.errors.items()
+        for error in errors
+    ]
+
+
 @login_required
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
@@ -57,6 +81,7 @@ def home(request: HttpRequest) -> HttpResponse:
     summary = queries.ledger_summary(user=request.user, method=preference.cost_method)
     since = queries.period_start("30")
     characters = queries.characters_overview(user=request.user, summary=summary, since=since)
+    before = queries.profit_before_period(summary, since=since)
     return render(
         request,
         "market/ledger/home.html",
@@ -68,6 +93,8 @@ def home(request: HttpRequest) -> HttpResponse:
                 (row.balance.balance for row in characters if row.balance), start=0
             ),
             "realized_30": summary.total(since=since),
+            # Shown only when it makes "all time" smaller than "30 days", to say why.
+            "loss_before_30": -before if before < 0 else None,
             "orders": queries.open_orders_totals(user=request.user)[None],
             "chart": queries.chart_data(summary, user=request.user),
             "progress": ledger_refresh_progress(user=request.user),
@@ -241,11 +268,31 @@ def orders_table(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def refresh(request: HttpRequest) -> HttpResponse:
-    character_id = request.POST.get("character") or None
-    if character_id is not None and not character_id.isdigit():
-        raise Http404("no such character")
-    character = _own_character(request, int(character_id) if character_id else None)
-    progress = ledger_refresh_request(user=request.user, character=character)
+    form = RefreshForm(request.POST)
+    if not form.is_valid():
+        return _bad_request(request, _form_errors(form))
+    character = _own_character(request, form.cleaned_data["character"])
+    asked_at = timezone.now()
+    try:
+        progress = ledger_refresh_request(user=request.user, character=character)
+    except (RedisError, OSError) as error:
+        # The task queue (Redis) is away. Forget the "requested" marks, so the page does not
+        # wait for jobs that were never queued, and say what happened.
+        LedgerSync.objects.filter(
+            character__owner=request.user, refresh_requested_at__gte=asked_at
+        ).update(refresh_requested_at=None)
+        log.warning("ledger refresh not queued for user %s: %s", request.user.pk, error)
+        if request.htmx:
+            return render(
+                request,
+                "market/ledger/home.html#progress",
+                {
+                    "progress": ledger_refresh_progress(user=request.user),
+                    "queue_error": QUEUE_DOWN_MESSAGE,
+                },
+            )
+        messages.error(request, QUEUE_DOWN_MESSAGE)
+        return redirect("ledger:home")
     if request.htmx:
         return render(request, "market/ledger/home.html#progress", {"progress": progress})
     if progress.total:
@@ -271,18 +318,22 @@ def refresh_progress(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def preferences(request: HttpRequest) -> HttpResponse:
+    # Where to go back to is checked before anything is saved: a preference saved and then a
+    # failed redirect would tell the pilot it did not work when it did.
+    target = request.POST.get("next") or ""
+    problem = local_path_error(target, host=request.get_host(), secure=request.is_secure())
+    if problem:
+        return _bad_request(request, [f"next: {problem}"])
+    back = HttpResponseRedirect(target or reverse("ledger:profit"))
     preference = LedgerPreference.for_user(request.user)
     form = LedgerPreferenceForm(request.POST, instance=preference)
-    target = request.POST.get("next") or ""
-    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
-        target = ""
     if not form.is_valid():
         for field, errors in form.errors.items():
             messages.error(request, f"{field}: {errors[0]}")
-        return redirect(target or "ledger:profit")
+        return back
     form.save()
     email_note = ""
     if form.cleaned_data["email_on_undercut"] and not request.user.email:
         email_note = " Add an e-mail address to your account to receive undercut alerts."
     messages.success(request, f"Ledger preferences saved.{email_note}")
-    return redirect(target or "ledger:profit")
+    return back

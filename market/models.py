@@ -18,6 +18,10 @@ from django.utils import timezone
 
 # Sent after a region's new order snapshot is committed: sender=MarketSnapshot, snapshot=...
 snapshot_landed = Signal()
+# Sent after new market history of a region is committed (and its TypeRegionStats recomputed):
+# sender=HistoryDay, region_id=..., type_ids=[...]. What is derived from history (daily volumes in
+# the desk's book tops, station trading, hauling) is computed again from it.
+history_landed = Signal()
 
 # --- Static data (SDE) -----------------------------------------------------------------------
 
@@ -180,6 +184,27 @@ class Type(models.Model):
     def shipping_volume(self) -> float | None:
         """The volume one unit takes in a cargo hold when bought on the market."""
         return self.packaged_volume if self.packaged_volume is not None else self.volume
+
+
+class SdeSource(models.Model):
+    """One place the SDE is downloaded from (``LENNY_SDE_URL``): the HTTP validators of each file
+    it served, for conditional re-checks, and the outcome of the last attempt, for the pages and
+    the retry back-off (see ``market.sde_source``)."""
+
+    url = models.CharField(max_length=500, unique=True)
+    # {"invTypes.csv.bz2": {"etag": "…", "last_modified": "…"}} of the files imported last.
+    validators = models.JSONField(default=dict, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    imported_at = models.DateTimeField(null=True, blank=True)
+    summary = models.TextField(blank=True)
+    # The current run of failures: cleared by the next success.
+    failures = models.PositiveIntegerField(default=0)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.url
 
 
 # --- Order snapshots -------------------------------------------------------------------------

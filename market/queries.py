@@ -11,14 +11,18 @@ lands (``market.warmup``) and put in the shared cache (Redis in production) as o
 blob, keyed by the snapshot; each web worker then keeps the decoded book in its own memory, keyed
 the same way. A new snapshot is a new key, so nothing stale is ever served, and no worker reads
 the orders' aggregates itself unless the shared copy is missing (then it shares what it read).
-Station-trading rows are priced once per (snapshot, fees, volume cap) and filtered, sorted and
-paginated from memory. Hauling plans are kept per trip and parameters (a new snapshot re-plans only
-the trips to and from its hub) and as whole sorted answers; the order books a walk needs are read
-once per station for all the trips of a request.
+History that lands while a snapshot lives changes the daily volumes: each region has a history
+version (``history_version_bump``, when ``history_landed``), and the book keys carry it too, so
+every worker reads the book again and re-prices its rows; the poll marker changes with it, so
+open pages fetch the new table. Station-trading rows are priced once per (book, fees, volume cap)
+and filtered, sorted and paginated from memory. Hauling plans are kept per trip and parameters (a
+new snapshot or new history re-plans only the trips to and from its hub) and as whole sorted
+answers; the order books a walk needs are read once per station for all the trips of a request.
 """
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import logging
 import threading
@@ -33,6 +37,8 @@ from operator import attrgetter
 from typing import Any, NamedTuple, TypeVar
 
 import msgspec
+from django.contrib.postgres.lookups import TrigramSimilar
+from django.contrib.postgres.search import TrigramSimilarity
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import (
@@ -46,7 +52,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, Length
+from django.db.models.functions import Cast, Coalesce, Length, Upper
 from django.utils import timezone
 
 from accounts.fees import FeeRates
@@ -296,10 +302,43 @@ def region_ages(region_ids: Iterable[int]) -> dict[int, RegionAge]:
 
 
 def snapshot_marker(region_ids: Iterable[int]) -> str:
-    """Which snapshots are current in these regions, as a short string; it changes exactly when
-    a new snapshot lands, so a polling page asks for a new table only then."""
+    """Which snapshots (and history versions) are current in these regions, as a short string;
+    it changes exactly when a new snapshot or new history lands, so a polling page asks for a new
+    table only then."""
+    region_ids = sorted(set(region_ids))
     ids = MarketSnapshot.objects.current_ids()
-    return ",".join(f"{region_id}:{ids.get(region_id, 0)}" for region_id in sorted(set(region_ids)))
+    versions = history_versions(region_ids)
+    return ",".join(
+        f"{region_id}:{ids.get(region_id, 0)}:{versions[region_id]}" for region_id in region_ids
+    )
+
+
+# --- history versions ------------------------------------------------------------------------------
+
+
+def _history_version_key(region_id: int) -> str:
+    return f"market:history-version:{region_id}"
+
+
+def history_versions(region_ids: Iterable[int]) -> dict[int, str]:
+    """Each region's history version: it changes whenever new history of the region lands
+    (``market.warmup``), and names what is derived from the history in the caches. "0" until
+    the first history lands, or when the shared cache is unavailable (then the derived values
+    still age out after BOOK_TTL_SECONDS)."""
+    keys = {_history_version_key(region_id): region_id for region_id in region_ids}
+    try:
+        found = cache.get_many(list(keys))
+    except Exception:
+        log.warning("could not read the history versions", exc_info=True)
+        found = {}
+    return {region_id: str(found.get(key, "0")) for key, region_id in keys.items()}
+
+
+def history_version_bump(*, region_id: int) -> str:
+    """A new history version for the region (new history landed); returns it."""
+    version = f"{time.time_ns():x}"
+    cache.set(_history_version_key(region_id), version, None)
+    return version
 
 
 # --- the SDE: type search, market groups, jumps --------------------------------------------------
@@ -310,12 +349,15 @@ class TypeHit:
     type_id: int
     name: str
     group_name: str
+    # Found as the closest name to a misspelt query, not by the text itself.
+    alike: bool = False
 
 
 def type_search(query: str, *, limit: int = 10) -> list[TypeHit]:
     """Published types whose name starts with ``query``, then those containing it; shorter names
     first, so "trit" offers Tritanium before Tritan's Forked Key. (Not only types with a market
-    group: an older SDE's types may point at groups a newer one dropped.)"""
+    group: an older SDE's types may point at groups a newer one dropped.) When neither finds
+    anything the text is taken for a typo: the closest names ("tritanum" finds Tritanium)."""
     text = " ".join(query.split())[:100]
     if not text:
         return []
@@ -333,7 +375,63 @@ def type_search(query: str, *, limit: int = 10) -> list[TypeHit]:
             seen.add(type_id)
         if len(hits) >= limit:
             break
+    if not hits:
+        hits = _types_alike(text, types=types, limit=limit)
     return hits
+
+
+# Below this, difflib's likeness of two names is chance, not a typo (pg_trgm has its own 0.3).
+TYPO_LIKENESS = 0.6
+TYPO_CANDIDATES = 5000
+# The trigram lookup (``%``, served by market/migrations/0002's GIN index on UPPER(name))
+# without installing django.contrib.postgres as an app: only this column needs it.
+Type._meta.get_field("name").register_lookup(TrigramSimilar)
+
+
+def _trigram_index_ready() -> bool:
+    # The migration skips the index where pg_trgm is not available; the operator needs it.
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+        return cursor.fetchone() is not None
+
+
+def _types_alike(text: str, *, types: QuerySet, limit: int) -> list[TypeHit]:
+    """The names closest to a misspelt ``text``, best first: pg_trgm similarity on PostgreSQL
+    (the GIN index answers it), elsewhere a difflib ranking of the names sharing a
+    three-letter piece with it."""
+    key = text.upper()
+    if len(key) < 3:
+        return []
+    if _trigram_index_ready():
+        rows = (
+            types.alias(upper_name=Upper("name"))
+            .filter(upper_name__trigram_similar=key)
+            .annotate(similarity=TrigramSimilarity(Upper("name"), key))
+            .order_by("-similarity", Length("name"), "name")
+            .values_list("id", "name", "group__name")[:limit]
+        )
+        return [TypeHit(type_id, name, group or "", alike=True) for type_id, name, group in rows]
+    pieces = {
+        word[i : i + 3]
+        for word in key.split()
+        if len(word) >= 3
+        for i in (0, len(word) // 2, len(word) - 3)
+    }
+    match = Q()
+    for piece in pieces:
+        match |= Q(name__icontains=piece)
+    candidates = types.filter(match).values_list("id", "name", "group__name")
+    scored = [
+        (
+            difflib.SequenceMatcher(None, key, name.upper()).ratio(),
+            TypeHit(type_id, name, group or "", alike=True),
+        )
+        for type_id, name, group in candidates[:TYPO_CANDIDATES]
+    ]
+    scored.sort(key=lambda item: (-item[0], len(item[1].name), item[1].name))
+    return [hit for likeness, hit in scored[:limit] if likeness >= TYPO_LIKENESS]
 
 
 @dataclass(frozen=True)
@@ -499,9 +597,14 @@ class StationBook:
         return frozenset(type_id for type_id, top in self.tops.items() if top.has_history)
 
 
-def _shared_book_key(station_id: int, snapshot_id: int, fetched_at: datetime) -> str:
+def _shared_book_key(
+    station_id: int, snapshot_id: int, fetched_at: datetime, history_version: str
+) -> str:
     # The fetch time as well as the id: a test database (or a restored one) reuses ids.
-    return f"market:book-top:v2:{station_id}:{snapshot_id}:{fetched_at.timestamp():.6f}"
+    return (
+        f"market:book-top:v3:{station_id}:{snapshot_id}:{fetched_at.timestamp():.6f}:"
+        f"{history_version}"
+    )
 
 
 def _book_tops_read(station: StationRef) -> StationBook:
@@ -581,16 +684,21 @@ def _decimal_reader() -> Callable[[Any], Decimal | None]:
     return read
 
 
-def book_tops_publish(station: StationRef) -> StationBook:
+def book_tops_publish(station: StationRef, *, history_version: str | None = None) -> StationBook:
     """Read the station's book tops from the database and put them in the shared cache, where
-    every web worker finds them (``market.warmup`` does this as soon as a snapshot lands)."""
+    every web worker finds them (``market.warmup`` does this as soon as a snapshot or history
+    lands). ``history_version`` is the region's, read before the book (default: read now)."""
+    if history_version is None:
+        # Read before the book: history landing in between then re-keys it (the other order
+        # could file an older book under the newer version).
+        history_version = history_versions([station.region_id])[station.region_id]
     book = _book_tops_read(station)
     if book.snapshot_id is None:
         return book
     blob = _book_encoder.encode(
         _SharedBook(book.snapshot_id, book.history_to, list(book.tops.values()))
     )
-    key = _shared_book_key(station.station_id, book.snapshot_id, book.fetched_at)
+    key = _shared_book_key(station.station_id, book.snapshot_id, book.fetched_at, history_version)
     try:
         cache.set(key, blob, BOOK_TTL_SECONDS)
     except Exception:
@@ -600,10 +708,12 @@ def book_tops_publish(station: StationRef) -> StationBook:
 
 
 def _book_tops_shared(
-    station: StationRef, snapshot_id: int, fetched_at: datetime
+    station: StationRef, snapshot_id: int, fetched_at: datetime, history_version: str
 ) -> StationBook | None:
     try:
-        blob = cache.get(_shared_book_key(station.station_id, snapshot_id, fetched_at))
+        blob = cache.get(
+            _shared_book_key(station.station_id, snapshot_id, fetched_at, history_version)
+        )
     except Exception:
         log.warning("could not read the shared book tops of %s", station.short_name, exc_info=True)
         return None
@@ -619,9 +729,10 @@ def _book_tops_shared(
 
 
 def station_book(station: StationRef) -> StationBook:
-    """The station's book tops in the region's current snapshot: from this process's memo, else
-    from the shared cache (filled when the snapshot landed), else from the database (and then
-    shared with the other workers)."""
+    """The station's book tops in the region's current snapshot and history version: from this
+    process's memo, else from the shared cache (filled when the snapshot or history landed),
+    else from the database (and then shared with the other workers)."""
+    history_version = history_versions([station.region_id])[station.region_id]
     current = (
         MarketSnapshot.objects.filter(region_id=station.region_id, is_current=True)
         .values_list("id", "fetched_at")
@@ -631,11 +742,13 @@ def station_book(station: StationRef) -> StationBook:
         return StationBook(station, None)
 
     def load() -> StationBook:
-        return _book_tops_shared(station, *current) or book_tops_publish(station)
+        return _book_tops_shared(station, *current, history_version) or book_tops_publish(
+            station, history_version=history_version
+        )
 
     # Should a newer snapshot land between the two reads, the book read is the newer one: right
     # for this request, and the next request keys the newer snapshot properly.
-    return _books.get((station.station_id, *current), load)
+    return _books.get((station.station_id, *current, history_version), load)
 
 
 # --- station trading -----------------------------------------------------------------------------

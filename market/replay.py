@@ -68,6 +68,7 @@ from market.replay_history import (
     stations_load,
 )
 from market.replay_orders import OrderBook, Snapshot, default_size
+from market.replay_sde import sde_register
 
 PREFIX = "/esi"
 REGION_IDS = range(10_000_000, 11_000_000)
@@ -607,13 +608,43 @@ def register(server: ReplayServer) -> None:
     server.add_route("GET", rf"{region}/types/?", replay.types_view)
     server.add_route("GET", rf"{PREFIX}/markets/prices/?", replay.prices_view)
     characters_register(server)  # the character routes: wallet, journal, orders
+    sde_register(server)  # Fuzzwork's SDE dump, under /sde
     server.add_route("GET", rf"{PREFIX}/_replay/state", replay.state_view)
     server.add_route("POST", rf"{PREFIX}/_replay/state", replay.state_view)
+
+
+# While the demo loads, the history of every type at the hubs (~35k requests with the full
+# archive) is fetched as fast as the replay answers: at ESI's 300 a minute the desk would open
+# two hours later. The demo's workers then keep ESI's limit.
+DEMO_LOAD_HISTORY_RATE = "1000000/1m"
+# … and the ESI client keeps its response validators and limits in memory meanwhile: nothing else
+# runs yet, and the embedded default's file cache (a file per entry, a directory listing per
+# write) would spend ~50 ms on each of those requests.
+DEMO_LOAD_CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "demo"}
+}
 
 
 def demo_load(*, base_url: str, stdout) -> None:
     """``manage.py demo``: the market's demo data, fetched from this replay (the settings already
     point at it) by the market data engine's own services."""
-    from market.ingest import demo_data_load
+    import requests
+    from django.test.utils import override_settings
 
-    demo_data_load(stdout=stdout)
+    from market.hubs import HUBS
+    from market.ingest import demo_data_load
+    from market.warmup import history_landed_warm
+
+    state = f"{base_url}{PREFIX}/_replay/state"
+    # The hubs' books are built before they are asked for: The Forge's takes long enough that
+    # its page 1 could time out and be fetched again.
+    warm = [hub.region_id for hub in HUBS]
+    requests.post(state, json={"history_rate": DEMO_LOAD_HISTORY_RATE, "warm": warm}, timeout=600)
+    try:
+        with override_settings(ESI_HISTORY_RATE=DEMO_LOAD_HISTORY_RATE, CACHES=DEMO_LOAD_CACHES):
+            demo_data_load(stdout=stdout)
+    finally:
+        requests.post(state, json={"history_rate": DEFAULTS["history_rate"]}, timeout=10)
+    # What the load shared went to memory: share the books, with their history, for real now.
+    for hub in HUBS:
+        history_landed_warm(sender=None, region_id=hub.region_id)

@@ -92,6 +92,7 @@ from market.wallet import (  # noqa: E402
     PROFIT_ENDPOINTS,
     character_endpoint_sync,
     character_schedules_ensure,
+    ledger_sync_failing,
 )
 
 ledger_log = logging.getLogger("market.ledger")
@@ -114,12 +115,17 @@ def ledger_endpoint_sync(*, character_id: int, endpoint: str) -> str:
 
 @periodic_job("ledger-schedules")
 def ledger_schedules() -> str:
+    characters = list(Character.objects.usable().prefetch_related("ledger_syncs"))
     created = [
-        name
-        for character in Character.objects.usable().iterator()
-        for name in character_schedules_ensure(character=character)
+        name for character in characters for name in character_schedules_ensure(character=character)
     ]
-    return f"{len(created)} character schedules created" if created else "all in place"
+    # Schedules that exist but whose runs keep failing are as bad as missing ones: say so.
+    failing = ledger_sync_failing(characters=characters)
+    for each in failing:
+        ledger_log.warning("ledger schedule failing: %s", each.summary())
+    parts = [f"{len(created)} character schedules created"] if created else []
+    parts += [each.summary() for each in failing]
+    return "; ".join(parts) or "all in place"
 
 
 SCHEDULES.append(
@@ -131,3 +137,58 @@ SCHEDULES.append(
         description="per-character wallet and order sync schedules for every linked character",
     )
 )
+
+
+# --- Static data (SDE) ---------------------------------------------------------------------------
+# A fresh install fills itself: ``sde-bootstrap`` runs every minute and does nothing but one
+# query while the SDE is there; while it is empty it imports it at once (through ``sde_refresh``,
+# whose lock keeps the two jobs from importing at the same time on several workers).
+
+from market.sde_source import (  # noqa: E402
+    sde_bootstrap_wait,
+    sde_is_empty,
+    sde_source_refresh,
+)
+
+# Fuzzwork's whole dump: a minute or two to download and import on a small server.
+SDE_TIMEOUT = 600
+
+
+@periodic_job("sde-refresh", lock_seconds=SDE_TIMEOUT + 60)
+def sde_refresh() -> str:
+    return sde_source_refresh().summary()
+
+
+@periodic_job("sde-bootstrap", lock_seconds=SDE_TIMEOUT + 60)
+def sde_bootstrap() -> str:
+    if not sde_is_empty():
+        return "static data present"
+    waiting = sde_bootstrap_wait()
+    if waiting is not None:
+        # Not a failure of its own: the failed attempts are recorded (sde-refresh's runs, which
+        # /healthz reports), and a failed task a minute would pile up in django-q2's table.
+        return (
+            f"no static data: the download from {waiting.url} failed ({waiting.error}); "
+            f"next attempt at {waiting.retry_at:%H:%M} UTC"
+        )
+    return sde_refresh()
+
+
+SCHEDULES += [
+    PeriodicJob(
+        name="sde-bootstrap",
+        func="market.tasks.sde_bootstrap",
+        minutes=1,
+        timeout=SDE_TIMEOUT,
+        description="download and import the SDE at once while there is none",
+    ),
+    PeriodicJob(
+        name="sde-refresh",
+        func="market.tasks.sde_refresh",
+        # Fuzzwork publishes a new dump after each game patch; the check itself is one
+        # conditional request a file.
+        minutes=6 * 60,
+        timeout=SDE_TIMEOUT,
+        description="re-import the SDE when its source changed (ETag / Last-Modified)",
+    ),
+]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from market import views
+from market import sde_views, views
 
 app_name = "market"
 urlpatterns = [
@@ -10,4 +10,5 @@ urlpatterns = [
     path("types/<int:type_id>/", views.type_detail, name="type_detail"),
     path("trading/", views.station_trading_view, name="station_trading"),
     path("hauling/", views.hauling_view, name="hauling"),
+    path("static-data/status/", sde_views.sde_status_view, name="sde_status"),
 ]

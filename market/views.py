@@ -21,6 +21,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.fees import DEFAULT_FEE_RATES, FeeRates, fee_rates_for
+from accounts.models import TradingProfile
 from market.forms import (
     HISTORY_WINDOWS,
     FeesForm,
@@ -111,8 +112,17 @@ class Column:
     key: str
     label: str
     numeric: bool = True
-    # Left out on a phone's width, so the columns a trader decides on stay on screen.
-    wide_only: bool = False
+    # Where it is shown, so the columns a trader decides on (the item, its profit, the column the
+    # table is sorted by) stay on screen without scrolling the table: "always"; "desk" from a
+    # tablet's width up (768 px); "wide" only on a wide screen (1600 px), for the details that
+    # make up a profit. Sorted by, it always shows (static/css/lenny.css: .col-desk, .col-wide).
+    shown: str = "always"
+
+    def hidden_class(self, *, sort: str) -> str:
+        """The CSS class that hides this column on narrower screens; none when sorted by it."""
+        if self.shown == "always" or sort.removeprefix("-") == self.key:
+            return ""
+        return f"col-{self.shown}"
 
 
 @dataclass(frozen=True)
@@ -121,7 +131,7 @@ class HeaderCell:
     url: str
     sort: str | None  # "ascending", "descending" or None
     numeric: bool
-    wide_only: bool = False
+    hidden_class: str = ""
 
 
 def _headers(
@@ -147,7 +157,9 @@ def _headers(
         else:
             target = f"-{column.key}" if column.numeric else column.key
         url = _url(request, params, **{sort_param: target, page_param: None})
-        cells.append(HeaderCell(column.label, url, state, column.numeric, column.wide_only))
+        cells.append(
+            HeaderCell(column.label, url, state, column.numeric, column.hidden_class(sort=current))
+        )
     return cells
 
 
@@ -195,6 +207,8 @@ def _table(
     return rows_page(rows, page=page, per_page=PAGE_SIZE)[0], {
         "headers": _headers(request, params, columns, current=sort),
         "pager": _pager(request, params, page=page, pages=pages, count=len(rows), param="page"),
+        # The body's cells hide with their header: {column key: class}.
+        "hide": {column.key: column.hidden_class(sort=sort) for column in columns},
     }
 
 
@@ -235,7 +249,11 @@ def _priced_page(
     profile = fee_rates_for(request.user)
     context.update(
         form=form,
-        profile_rates=profile,
+        # As the API writes them (0.08, not the fee rules' 0.0800), for the inputs' placeholders.
+        profile_rate_texts={
+            "sales_tax": f"{profile.sales_tax.normalize():f}",
+            "broker_fee": f"{profile.broker_fee.normalize():f}",
+        },
         default_rates=profile == DEFAULT_FEE_RATES,
         poll_url=_url(request, params),
         error="",
@@ -429,19 +447,19 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
 
 # --- station trading -----------------------------------------------------------------------------
 
-# What a trader decides on comes first; the fees that make up the profit last, where a laptop's
-# width may need a scroll to reach them (and a phone's leaves them out).
+# What a trader decides on comes first; the fees that make up the profit last, shown only where
+# the screen is wide enough for all of them (a laptop and a phone leave them out).
 TRADING_COLUMNS = (
     Column("type_name", "Item", numeric=False),
-    Column("best_bid", "Bid"),
-    Column("best_ask", "Ask"),
+    Column("best_bid", "Bid", shown="desk"),
+    Column("best_ask", "Ask", shown="desk"),
     Column("profit", "Profit / unit"),
     Column("margin", "Margin"),
-    Column("daily_volume", "Daily volume"),
-    Column("daily_profit", "Daily profit"),
-    Column("broker_fee_bid", "Broker fee (bid)", wide_only=True),
-    Column("broker_fee_ask", "Broker fee (ask)", wide_only=True),
-    Column("sales_tax", "Sales tax", wide_only=True),
+    Column("daily_volume", "Daily volume", shown="desk"),
+    Column("daily_profit", "Daily profit", shown="desk"),
+    Column("broker_fee_bid", "Broker fee (bid)", shown="wide"),
+    Column("broker_fee_ask", "Broker fee (ask)", shown="wide"),
+    Column("sales_tax", "Sales tax", shown="wide"),
 )
 TRADING_FILTERS = ("min_margin", "min_volume", "min_profit", "max_price", "market_group")
 
@@ -516,21 +534,21 @@ def station_trading_view(request: HttpRequest) -> HttpResponse:
 # --- hauling -------------------------------------------------------------------------------------
 
 TRIP_COLUMNS = (
-    Column("origin_name", "From", numeric=False),
-    Column("destination_name", "To", numeric=False),
-    Column("jumps", "Jumps"),
+    Column("origin_name", "From", numeric=False, shown="desk"),
+    Column("destination_name", "To", numeric=False, shown="desk"),
+    Column("jumps", "Jumps", shown="desk"),
 )
 HAULING_COLUMNS = (
     Column("type_name", "Item", numeric=False),
     *TRIP_COLUMNS,
-    Column("quantity", "Quantity"),
-    Column("buy_cost", "Buy cost"),
+    Column("quantity", "Quantity", shown="desk"),
+    Column("buy_cost", "Buy cost", shown="desk"),
     Column("net_profit", "Net profit"),
     Column("roi", "ROI"),
-    Column("profit_per_jump", "Profit / jump"),
-    Column("volume_m3", "m³"),
-    Column("sell_revenue", "Sell revenue", wide_only=True),
-    Column("fees_and_tax", "Fees and tax", wide_only=True),
+    Column("profit_per_jump", "Profit / jump", shown="desk"),
+    Column("volume_m3", "m³", shown="desk"),
+    Column("sell_revenue", "Sell revenue", shown="wide"),
+    Column("fees_and_tax", "Fees and tax", shown="wide"),
 )
 # One trip: its ends and its jumps are the same on every row, and said above the table.
 ONE_TRIP_COLUMNS = tuple(column for column in HAULING_COLUMNS if column not in TRIP_COLUMNS)
@@ -563,21 +581,67 @@ class TripTotals:
         )
 
 
-def _hauling_defaults(request: HttpRequest) -> dict[str, Any]:
-    # A first visit shows the classic run, Jita to Amarr; "any" in a select clears the station.
+# A first visit plans for a typical hauler (a deep-space transport's hold, a billion ISK), not
+# for unlimited ones: "unlimited" planned whole-region trips of tens of billions of ISK.
+HAULER_BUDGET = Decimal(1_000_000_000)
+HAULER_CARGO_M3 = Decimal(60_000)
+
+
+def _amount(value: Decimal | None) -> str:
+    """As a trader would type it into the form: 1000000000, not 1000000000.00000000."""
+    return "" if value is None else f"{value.normalize():f}"
+
+
+def _hauling_start(request: HttpRequest) -> dict[str, str]:
+    """The plan a visit starts from, for each parameter its URL leaves out: the user's last one,
+    else a typical hauler's from Jita to Amarr. A parameter that is present but blank is the
+    user's own choice (no limit, any hub) and stays so."""
+    profile = TradingProfile.for_user(request.user) if request.user.is_authenticated else None
+    if profile is not None and profile.hauling_remembered:
+        start = {
+            "budget": _amount(profile.hauling_budget),
+            "cargo_m3": _amount(profile.hauling_cargo_m3),
+            "route": profile.hauling_route,
+            "from_station_id": str(profile.hauling_from_station_id or ""),
+            "to_station_id": str(profile.hauling_to_station_id or ""),
+        }
+    else:
+        start = {
+            "budget": _amount(HAULER_BUDGET),
+            "cargo_m3": _amount(HAULER_CARGO_M3),
+            "from_station_id": str(DEFAULT_STATION.station_id),
+            "to_station_id": str(HUB_STATIONS[1].station_id),
+        }
     if "from_station_id" in request.GET or "to_station_id" in request.GET:
-        return {}
-    return {
-        "from_station_id": DEFAULT_STATION.station_id,
-        "to_station_id": HUB_STATIONS[1].station_id,
-    }
+        # A link that names one end ("from Jita") means the other is any hub.
+        start.pop("from_station_id")
+        start.pop("to_station_id")
+    return {name: value for name, value in start.items() if name not in request.GET}
+
+
+def _hauling_remember(request: HttpRequest, data: dict[str, Any]) -> None:
+    # Polls repeat the plan on screen; only what the user asked for is worth a write.
+    if not request.user.is_authenticated or POLL_PARAM in request.GET:
+        return
+    origin, destination = data.get("from_station_id"), data.get("to_station_id")
+    TradingProfile.for_user(request.user).hauling_remember(
+        budget=data.get("budget"),
+        cargo_m3=data.get("cargo_m3"),
+        route=data.get("route") or "",
+        from_station_id=origin.station_id if origin else None,
+        to_station_id=destination.station_id if destination else None,
+    )
 
 
 @require_GET
 def hauling_view(request: HttpRequest) -> HttpResponse:
-    params = _params(request, **_hauling_defaults(request))
+    params = _params(request)
+    for name, value in _hauling_start(request).items():
+        params[name] = value
     form = HaulingForm(params)
     data = form.cleaned_data if form.is_valid() else {}
+    if form.is_valid():
+        _hauling_remember(request, data)
     origin, destination = data.get("from_station_id"), data.get("to_station_id")
     ends = [
         *((origin,) if origin else HUB_STATIONS),

@@ -5,6 +5,12 @@ that fetched it). The receiver reads the region's hub book top once and puts it 
 cache (``market.queries.book_tops_publish``), so the first page or API call after a new snapshot,
 in whichever web worker, decodes it in milliseconds instead of reading and joining the hub's
 best prices itself. Connected in ``MarketConfig.ready``.
+
+``history_landed`` (sent when new market history of a region commits) moves the region's history
+version on (``market.queries.history_version_bump``), which every cached book, priced
+station-trading table and hauling plan of the region is keyed by, and shares the book tops with
+their new daily volumes at once: the desk shows the history's numbers without waiting for the
+next snapshot.
 """
 
 from __future__ import annotations
@@ -15,17 +21,18 @@ from typing import Any
 
 from market.hubs import HUBS
 from market.models import MarketSnapshot
-from market.queries import StationRef, book_tops_publish
+from market.queries import StationRef, book_tops_publish, history_version_bump
 
 log = logging.getLogger("market.desk")
 
 
-def book_tops_warm(*, region_id: int) -> int:
+def book_tops_warm(*, region_id: int, history_version: str | None = None) -> int:
     """Share the current book top of the region's hub(s); returns how many types it holds."""
     types = 0
     for hub in HUBS:
         if hub.region_id == region_id:
-            types += len(book_tops_publish(StationRef.from_hub(hub)).tops)
+            station = StationRef.from_hub(hub)
+            types += len(book_tops_publish(station, history_version=history_version).tops)
     return types
 
 
@@ -41,6 +48,27 @@ def snapshot_landed_warm(sender: Any, snapshot: MarketSnapshot, **kwargs: Any) -
         "desk book tops shared region=%s snapshot=%s types=%s ms=%.0f",
         snapshot.region_id,
         snapshot.pk,
+        types,
+        (time.monotonic() - started) * 1000,
+    )
+
+
+def history_landed_warm(sender: Any, region_id: int, **kwargs: Any) -> None:
+    started = time.monotonic()
+    try:
+        version = history_version_bump(region_id=region_id)
+    except Exception:
+        # Without the shared cache nothing is shared either: the books age out by themselves.
+        log.exception("new history of region %s: the history version could not move on", region_id)
+        return
+    try:
+        types = book_tops_warm(region_id=region_id, history_version=version)
+    except Exception:
+        log.exception("sharing the book tops of region %s after new history failed", region_id)
+        return
+    log.info(
+        "desk book tops shared after new history region=%s types=%s ms=%.0f",
+        region_id,
         types,
         (time.monotonic() - started) * 1000,
     )

@@ -54,6 +54,65 @@ class StockCell:
         """Some store did not say how many copies it has."""
         return any(x.quantity is None for x in self.offers)
 
+    @property
+    def tiers(self) -> tuple[PriceTier, ...]:
+        """The matching copies by price, cheapest first: what each price buys."""
+        return price_tiers(self.offers)
+
+    @property
+    def at_best(self) -> PriceTier | None:
+        """The copies the shown (cheapest) price buys."""
+        tiers = self.tiers
+        return tiers[0] if tiers else None
+
+    @property
+    def dearer(self) -> tuple[PriceTier, ...]:
+        """The next prices up, each named on the cell ("+1 at £0.40")."""
+        return self.tiers[1 : 1 + SHOWN_TIERS]
+
+    @property
+    def dearer_rest(self) -> PriceTier | None:
+        """Every copy beyond the named prices, at the dearest price among them ("up to")."""
+        rest = self.tiers[1 + SHOWN_TIERS :]
+        if not rest:
+            return None
+        return PriceTier(
+            price=rest[-1].price,
+            currency=rest[-1].currency,
+            copies=sum(t.copies for t in rest),
+            unsure=any(t.unsure for t in rest),
+        )
+
+
+# Prices a stock cell names after the cheapest one; more are summed up as "up to".
+SHOWN_TIERS = 2
+
+
+@dataclass(frozen=True)
+class PriceTier:
+    """The copies one price buys at a store (``unsure``: some are "in stock", count unknown)."""
+
+    price: Decimal
+    currency: str
+    copies: int
+    unsure: bool
+
+
+def price_tiers(offers: Sequence[Listing]) -> tuple[PriceTier, ...]:
+    """``offers`` grouped by price, cheapest first; a copy of unknown count counts as one."""
+    by_price: dict[Decimal, list[Listing]] = {}
+    for offer in sorted(offers, key=lambda x: x.price):
+        by_price.setdefault(offer.price, []).append(offer)
+    return tuple(
+        PriceTier(
+            price=price,
+            currency=group[0].currency,
+            copies=copies_known(group),
+            unsure=any(x.quantity is None for x in group),
+        )
+        for price, group in by_price.items()
+    )
+
 
 def copies_known(offers: Sequence[Listing]) -> int:
     return sum(1 if x.quantity is None else x.quantity for x in offers)

@@ -19,7 +19,7 @@ import time
 import unicodedata
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -50,9 +50,13 @@ from stores.models import (
     Set,
     WantedCard,
     WantSpec,
+    amount_merged,
 )
 
 log = logging.getLogger(__name__)
+
+# (phase: "downloading" or "importing", bytes done, bytes in all or None when unknown)
+CatalogProgressCallback = Callable[[str, int, int | None], None]
 
 # The trigram lookup (``%`` operator, served by the GIN index) without installing
 # django.contrib.postgres as an app: only this column needs it.
@@ -226,7 +230,8 @@ MAX_SUGGESTED_NAMES = 30
 class ResolvedLine:
     line: DeckLine
     card: Card | None = None
-    spec: dict[str, Any] | None = None
+    # The copies the line accepts, as WantSpec fields; empty: any copy.
+    specs: list[dict[str, Any]] = field(default_factory=list)
     problem: str = ""
     suggestions: list[str] = field(default_factory=list)
 
@@ -259,7 +264,29 @@ def decklist_resolve(*, parsed: ParsedDeck, keep_printings: bool) -> list[Resolv
             )
             continue
         item = ResolvedLine(line, card=card)
-        if keep_printings and (line.set_code or line.collector_number or line.finish):
+        if line.specs:
+            # Lenny's own tags say exactly which copies will do: kept whatever keep_printings says.
+            for spec in line.specs:
+                problems, chosen_set = card.spec_problems(
+                    set_code=spec.set_code,
+                    collector_number=spec.collector_number,
+                    finish=spec.finish,
+                    language=spec.language,
+                )
+                if problems:
+                    item.problem = f"line {line.line_no}: {next(iter(problems.values()))}"
+                    break
+                item.specs.append(
+                    {
+                        "set": chosen_set,
+                        "collector_number": spec.collector_number,
+                        "finish": spec.finish,
+                        "worst_condition": spec.worst_condition,
+                        "language": spec.language,
+                        "max_price": spec.max_price,
+                    }
+                )
+        elif keep_printings and (line.set_code or line.collector_number or line.finish):
             problems, chosen_set = card.spec_problems(
                 set_code=line.set_code or "",
                 collector_number=line.collector_number or "",
@@ -268,11 +295,13 @@ def decklist_resolve(*, parsed: ParsedDeck, keep_printings: bool) -> list[Resolv
             if problems:
                 item.problem = f"line {line.line_no}: {next(iter(problems.values()))}"
             else:
-                item.spec = {
-                    "set": chosen_set,
-                    "collector_number": line.collector_number or "",
-                    "finish": line.finish or WantSpec.ANY_FINISH,
-                }
+                item.specs = [
+                    {
+                        "set": chosen_set,
+                        "collector_number": line.collector_number or "",
+                        "finish": line.finish or WantSpec.ANY_FINISH,
+                    }
+                ]
         resolved.append(item)
     return resolved
 
@@ -655,10 +684,12 @@ def catalog_import(
     bulk_updated_at: datetime | None = None,
     progress: bool | None = None,
     batch_size: int = 2000,
+    on_progress: CatalogProgressCallback | None = None,
 ) -> ImportSummary:
     """Import a Scryfall bulk file (and, when given, the /sets list) in one transaction.
 
-    ``progress`` None shows a progress bar only on a terminal.
+    ``progress`` None shows a progress bar only on a terminal; ``on_progress("importing",
+    bytes read, file size)`` follows the import for the pages.
     """
     started = time.monotonic()
     summary = ImportSummary(source=source or path.name)
@@ -690,6 +721,8 @@ def catalog_import(
             if position - shown >= 1 << 20:
                 bar.update(position - shown)
                 shown = position
+                if on_progress:
+                    on_progress("importing", position, size)
         writer.flush()
         bar.update(size - shown)
         summary.sets, summary.cards, summary.printings = (
@@ -797,10 +830,18 @@ class ScryfallClient:
             sets.extend(page.get("data", []))
         return sets
 
-    def download(self, url: str, *, dest: Path, attempts: int = 5) -> Path:
+    def download(
+        self,
+        url: str,
+        *,
+        dest: Path,
+        attempts: int = 5,
+        on_progress: CatalogProgressCallback | None = None,
+    ) -> Path:
         """Download ``url`` to ``dest`` through ``dest.part``, resuming an interrupted download
         with an HTTP Range request (also across runs). The bytes are kept as served: a gzipped
-        file stays gzipped for the importer to detect."""
+        file stays gzipped for the importer to detect. ``on_progress("downloading", bytes,
+        total)`` follows it."""
         dest.parent.mkdir(parents=True, exist_ok=True)
         part = dest.with_name(dest.name + ".part")
         problem = "no attempt made"
@@ -822,6 +863,8 @@ class ScryfallClient:
                     with open(part, mode) as fh:
                         for chunk in response.raw.stream(1 << 20, decode_content=False):
                             fh.write(chunk)
+                            if on_progress:
+                                on_progress("downloading", fh.tell(), total)
                 if part.stat().st_size == total:
                     break
                 problem = f"got {part.stat().st_size} of {total} bytes"
@@ -855,11 +898,17 @@ def _file_name(url: str, fallback: str) -> str:
 
 
 def catalog_download(
-    *, url: str, client: ScryfallClient | None = None, dest_dir: Path | None = None
+    *,
+    url: str,
+    client: ScryfallClient | None = None,
+    dest_dir: Path | None = None,
+    on_progress: CatalogProgressCallback | None = None,
 ) -> Path:
     client = client or ScryfallClient()
     dest_dir = dest_dir or Path(settings.SCRYFALL_DOWNLOAD_DIR)
-    return client.download(url, dest=dest_dir / _file_name(url, "scryfall-download.json"))
+    return client.download(
+        url, dest=dest_dir / _file_name(url, "scryfall-download.json"), on_progress=on_progress
+    )
 
 
 def catalog_refresh(
@@ -868,9 +917,11 @@ def catalog_refresh(
     url: str | None = None,
     force: bool = False,
     progress: bool | None = False,
+    on_progress: CatalogProgressCallback | None = None,
 ) -> ImportSummary | None:
     """Download Scryfall's sets and a bulk file (``bulk_type`` from /bulk-data, or ``url``)
-    and import them. Returns None when the bulk file is the one imported last time."""
+    and import them. Returns None when the bulk file is the one imported last time.
+    ``on_progress(phase, done, total)`` follows the download and the import."""
     client = ScryfallClient()
     bulk_type = bulk_type or settings.SCRYFALL_BULK_TYPE
     updated_at = None
@@ -885,7 +936,7 @@ def catalog_refresh(
     else:
         bulk_type = ""
     sets = client.sets()
-    path = catalog_download(url=url, client=client)
+    path = catalog_download(url=url, client=client, on_progress=on_progress)
     summary = catalog_import(
         path=path,
         sets=sets,
@@ -893,6 +944,7 @@ def catalog_refresh(
         bulk_type=bulk_type,
         bulk_updated_at=updated_at,
         progress=progress,
+        on_progress=on_progress,
     )
     path.unlink(missing_ok=True)
     return summary
@@ -916,8 +968,24 @@ class PreviewRow:
     specs: list[dict[str, Any]]
     # What the tracked want accepts, which the import keeps ("" when the card is not tracked).
     tracked_copies: str = ""
+    mode: str = "add"
+    # The amount after a "replace" import: what the one-click "replace instead" would leave.
+    replaced: int = 0
+
+    def change(self) -> str:
+        """What the import does to this card's amount, in words: "adds 4: 4 → 8"."""
+        if not self.tracked:
+            return f"new: {self.result}"
+        arrow = f"{self.tracked} → {self.result}"
+        if self.mode == "add":
+            return f"adds {self.amount}: {arrow}"
+        if self.mode == "max":
+            return f"keeps the larger: {arrow}"
+        return f"replaces: {arrow}"
 
     def spec_summary(self) -> str:
+        if self.mode == "replace" and self.specs:
+            return "; ".join(WantSpec(**spec).summary() for spec in self.specs)
         if not self.specs or self.tracked_copies == ANY_COPY:
             return self.tracked_copies or "any printing"
         named = "; ".join(WantSpec(**spec).summary() for spec in self.specs)
@@ -937,13 +1005,24 @@ class ImportPreview:
             {
                 "card": row.card.pk,
                 "amount": row.amount,
-                "specs": [
-                    {**spec, "set": spec["set"].pk if spec["set"] else None} for spec in row.specs
-                ],
+                "specs": [_spec_plain(spec) for spec in row.specs],
             }
             for row in self.rows
         ]
         return {"owner": owner_id, "mode": self.mode, "nonce": nonce, "rows": rows}
+
+    @property
+    def changes_tracked(self) -> bool:
+        """Some card is tracked already, so "add" and "replace" differ."""
+        return any(row.tracked for row in self.rows)
+
+
+def _spec_plain(spec: dict[str, Any]) -> dict[str, Any]:
+    """A preview's spec as JSON-ready data: the set by id, the price as a string."""
+    plain = {**spec, "set": spec["set"].pk if spec.get("set") else None}
+    if plain.get("max_price") is not None:
+        plain["max_price"] = str(plain["max_price"])
+    return plain
 
 
 def decklist_preview(
@@ -958,21 +1037,22 @@ def decklist_preview(
     for item in resolved:
         if item.card is None or item.problem:
             continue
-        row = rows.setdefault(item.card.pk, PreviewRow(item.card, 0, 0, 0, [], []))
+        row = rows.setdefault(item.card.pk, PreviewRow(item.card, 0, 0, 0, [], [], mode=mode))
         row.amount += item.line.amount
         row.line_numbers.append(item.line.line_no)
-        if item.spec is None:
+        if not item.specs:
             any_printing.add(item.card.pk)
-        elif item.spec not in row.specs:
-            row.specs.append(item.spec)
+        for spec in item.specs:
+            if spec not in row.specs:
+                row.specs.append(spec)
     tracked = {w.card_id: w for w in WantedCard.objects.for_owner(owner).filter(card__in=rows)}
     for row in rows.values():
         if row.card.pk in any_printing:
             row.specs = []
         wanted = tracked.get(row.card.pk)
         row.tracked = wanted.amount if wanted else 0
-        result = row.tracked + row.amount if mode == "add" else max(row.tracked, row.amount)
-        row.result = min(result, MAX_AMOUNT)
+        row.result = min(amount_merged(row.tracked, row.amount, mode), MAX_AMOUNT)
+        row.replaced = min(row.amount, MAX_AMOUNT)
         if wanted is not None:
             row.tracked_copies = wanted.copies_summary()
     return ImportPreview(

@@ -43,6 +43,7 @@ from stores.adapters import (
     listings_fetch,
     set_codes_fill,
 )
+from stores.fetching import OffSiteRefused, store_page_get
 from stores.listings import CONDITION_LABELS, money_format, set_codes_by_name
 from stores.matching import WantCriteria, listings_matching, name_matches
 from stores.models import (
@@ -332,6 +333,9 @@ def card_listings_fetch(*, store: Store, card: Card, fetcher: PoliteFetcher) -> 
             failure = CheckFailed("network", str(exc))
         except StoreBusy as exc:
             raise CheckFailed("busy", str(exc)) from None
+        except OffSiteRefused as exc:
+            # Never retried: the store's site sends Lenny elsewhere, a curator must look.
+            raise CheckFailed("redirect", f"{store.name}: {exc.reason}") from None
         except ValueError as exc:  # a store whose base URL is not a URL
             raise CheckFailed("config", str(exc)) from None
         if attempt >= settings.STORE_MAX_RETRIES:
@@ -403,7 +407,12 @@ class PoliteFetcher:
         with self.gate.request(deadline=self.deadline):
             self.requests += 1
             try:
-                response = _session().get(url, timeout=settings.STORE_REQUEST_TIMEOUT)
+                response = store_page_get(
+                    _session(),
+                    url,
+                    base_url=self.store.base_url,
+                    timeout=settings.STORE_REQUEST_TIMEOUT,
+                )
                 body = response.content
             except requests.Timeout:
                 raise StoreUnreachable(
@@ -607,6 +616,12 @@ def stores_preferred(*, owner: Any) -> list[Store]:
     return list(Store.objects.filter(preferred_by__user=owner, active=True).order_by("name", "pk"))
 
 
+def stores_currency(stores: Iterable[Store]) -> str:
+    """The currency ``stores`` all sell in; "" when they differ or there are none."""
+    currencies = {store.currency for store in stores}
+    return currencies.pop() if len(currencies) == 1 else ""
+
+
 def stock_attach(*, owner: Any, wants: Iterable[WantedCard]) -> list[Store]:
     """Give each want ``stock`` — a (store, StockCell) per store ``owner`` buys from — and
     ``stock_pending`` (a check of it is still running). Returns those stores, by name."""
@@ -621,8 +636,11 @@ def stock_attach(*, owner: Any, wants: Iterable[WantedCard]) -> list[Store]:
         )
     }
     lost = timezone.now() - timedelta(seconds=settings.STORE_CHECK_LOST_AFTER)
+    currency = stores_currency(stores)
     for wanted in wants:
         criteria = wanted.criteria()
+        # A max price is in the stores' currency: the spec chips say which.
+        wanted.currency = currency
         wanted.stock = []
         for store in stores:
             result = results.get((store.pk, wanted.card_id))
@@ -641,6 +659,9 @@ def stock_attach(*, owner: Any, wants: Iterable[WantedCard]) -> list[Store]:
         wanted.stock_pending = any(
             cell.state == "pending" or cell.rechecking for _, cell in wanted.stock
         )
+        # The cheapest copy at any of the stores: the column a narrow screen always shows.
+        offering = [(store, cell) for store, cell in wanted.stock if cell.best is not None]
+        wanted.best = min(offering, key=lambda pair: pair[1].best.price, default=None)
         wanted.stock_poll_seconds = settings.STORE_POLL_SECONDS
     return stores
 

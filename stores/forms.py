@@ -12,6 +12,10 @@ from stores.models import LANGUAGES, MAX_AMOUNT, Card, Condition, WantedCard, Wa
 MAX_DECKLIST_BYTES = 256 * 1024
 # A Commander deck with its sideboard and maybeboard is a few hundred lines.
 MAX_DECKLIST_LINES = 1000
+TOO_LONG = (
+    f"The deck list is longer than {MAX_DECKLIST_BYTES // 1024} KB: not a deck list "
+    f"(Lenny imports at most {MAX_DECKLIST_LINES:,} card lines at a time)."
+)
 
 
 class SpecFieldsMixin(forms.Form):
@@ -155,6 +159,7 @@ class DecklistForm(forms.Form):
     MODES = [
         ("add", "add the amounts to what I track"),
         ("max", "keep the larger amount"),
+        ("replace", "replace the amounts with the list's"),
     ]
 
     text = forms.CharField(
@@ -162,6 +167,7 @@ class DecklistForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false"}),
         max_length=MAX_DECKLIST_BYTES,
+        error_messages={"max_length": TOO_LONG},
     )
     file = forms.FileField(
         label="or upload a file (.txt, .dek)",
@@ -176,6 +182,9 @@ class DecklistForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if "text" in self.errors or "file" in self.errors:
+            # The field's own error says what is wrong; "paste a deck list" would not.
+            return data
         upload = data.get("file")
         if upload:
             if upload.size > MAX_DECKLIST_BYTES:

@@ -18,7 +18,8 @@ from django.db import models, transaction
 from django.db.models import Q
 
 from stores.adapters import PLATFORM_CHOICES, base_url_clean
-from stores.listings import SCRYFALL_LANGUAGES
+from stores.decklists import LineSpec
+from stores.listings import SCRYFALL_LANGUAGES, money_format
 
 MAX_AMOUNT = 9999
 # What a want without specs accepts.
@@ -246,6 +247,20 @@ class CatalogImport(models.Model):
 
 
 # --- Want lists -------------------------------------------------------------------------------
+MERGE_MODES = ("add", "max", "replace")
+
+
+def amount_merged(tracked: int, amount: int, mode: str) -> int:
+    """The amount a tracked want ends with when a list brings ``amount`` more (uncapped)."""
+    if mode == "add":
+        return tracked + amount
+    if mode == "max":
+        return max(tracked, amount)
+    if mode == "replace":
+        return amount
+    raise ValueError(f"unknown merge mode {mode!r}; known: {', '.join(MERGE_MODES)}")
+
+
 class WantedCardQuerySet(models.QuerySet):
     def for_owner(self, owner: Any) -> WantedCardQuerySet:
         return self.filter(owner=owner).select_related("card").prefetch_related("specs__set")
@@ -261,7 +276,9 @@ class WantedCardQuerySet(models.QuerySet):
     ) -> tuple[WantedCard, bool]:
         """Track ``amount`` copies of ``card`` for ``owner``, merging with what is tracked.
 
-        ``mode`` "add" adds the amounts, "max" keeps the larger one. ``specs`` name the printings
+        ``mode`` "add" adds the amounts, "max" keeps the larger one, "replace" takes
+        ``amount`` (and ``specs``, when there are some, instead of the tracked ones: the list
+        says exactly which copies will do). ``specs`` name the printings
         the new copies must be; none means the caller has no opinion (a card typed into the add
         form, a deck-list line without a printing), so the copies a tracked want accepts stay as
         the user set them. Named specs widen a tracked want that has specs (any of them will
@@ -277,10 +294,13 @@ class WantedCardQuerySet(models.QuerySet):
                 for spec in specs:
                     wanted.specs.create(**spec)
                 return wanted, True
-            total = wanted.amount + amount if mode == "add" else max(wanted.amount, amount)
-            wanted.amount = min(total, MAX_AMOUNT)
+            wanted.amount = min(amount_merged(wanted.amount, amount, mode), MAX_AMOUNT)
             wanted.save(update_fields=["amount", "updated_at"])
-            if wanted.specs.exists():
+            if mode == "replace" and specs:
+                wanted.specs.all().delete()
+                for spec in specs:
+                    wanted.spec_add(**spec)
+            elif wanted.specs.exists():
                 for spec in specs:
                     wanted.spec_add(**spec)
             return wanted, False
@@ -351,16 +371,22 @@ class WantedCard(models.Model):
         candidate.save()
         return True
 
-    def copies_summary(self) -> str:
+    def copies_summary(self, currency: str = "") -> str:
         """The copies this want accepts, in words: "NM only; A25 · foil", or "any copy"."""
-        return "; ".join(spec.summary() for spec in self.specs.all()) or ANY_COPY
+        return "; ".join(spec.summary(currency) for spec in self.specs.all()) or ANY_COPY
 
-    def export_line(self) -> str:
-        """The want as a deck-list line the importer reads back (Arena/Moxfield style)."""
+    def export_line(self, *, specs: bool = True) -> str:
+        """The want as a deck-list line the importer reads back whole (Arena/Moxfield style).
+
+        A single printing is also written the Arena way ("(7ED) 229★ *F*") for other tools;
+        every acceptable kind of copy is a ``#lenny:`` tag (`stores.decklists.LineSpec`), which
+        the importer keeps as the want's specs and other tools skip as a tag. Without
+        ``specs`` the tags are left out (plain Arena, which loses conditions and prices).
+        """
         line = f"{self.amount} {self.card.name}"
-        specs = list(self.specs.all())
-        if len(specs) == 1 and specs[0].set_id:
-            spec = specs[0]
+        own = list(self.specs.all())
+        if len(own) == 1 and own[0].set_id:
+            spec = own[0]
             line += f" ({spec.set.code.upper()})"
             if spec.collector_number:
                 line += f" {spec.collector_number}"
@@ -368,7 +394,9 @@ class WantedCard(models.Model):
                 line += " *F*"
             elif spec.finish == Finish.ETCHED:
                 line += " *E*"
-        return line
+        if not specs:
+            return line
+        return " ".join([line, *(spec.line_spec().tag() for spec in own)])
 
 
 class WantSpec(models.Model):
@@ -421,7 +449,12 @@ class WantSpec(models.Model):
             price,
         )
 
-    def summary(self) -> str:
+    def summary(self, currency: str = "") -> str:
+        """The spec in words, as its chip shows it: "A25 · foil · NM only · ≤ £45.00".
+
+        ``max_price`` is in major units of the stores' ``currency`` (45.00 is £45, not 45p);
+        without a currency the cap is shown as a plain amount.
+        """
         parts = []
         if self.set_id:
             number = f" {self.collector_number}" if self.collector_number else ""
@@ -437,8 +470,19 @@ class WantSpec(models.Model):
         if self.language:
             parts.append(LANGUAGES.get(self.language, self.language))
         if self.max_price is not None:
-            parts.append(f"≤ {self.max_price}")
+            parts.append(f"≤ {money_format(Decimal(self.max_price), currency)}")
         return " · ".join(parts) or ANY_COPY
+
+    def line_spec(self) -> LineSpec:
+        """This spec as a deck-list line's ``#lenny:`` tag carries it."""
+        return LineSpec(
+            set_code=self.set.code if self.set_id else "",
+            collector_number=self.collector_number,
+            finish=self.finish,
+            worst_condition=self.worst_condition,
+            language=self.language,
+            max_price=None if self.max_price is None else Decimal(self.max_price),
+        )
 
     def criteria(self) -> dict[str, Any]:
         return {

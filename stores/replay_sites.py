@@ -15,7 +15,8 @@ within an epoch; ``state["epoch"]`` freezes it. Tests set exact stock with `site
 
 Faults (`site_fault`, or ``POST /stores/_control/<slug>`` with ``{"fault": kind}``):
 ``slow`` (latency), ``429`` (with Retry-After), ``5xx``, ``too_many_searches`` (a 200 page that
-says so), ``captcha`` and ``layout`` (the results in a changed layout).
+says so), ``captcha``, ``layout`` (the results in a changed layout) and ``redirect`` (a 302 to
+``to``: elsewhere on the site, or to another host, as a hostile store would).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from stores.listings import CONDITIONS
 PAGES = Path(__file__).resolve().parent / "tests" / "data" / "pages"
 STATE_KEY = "store_sites"
 DEFAULT_PERIOD = 300.0
-FAULT_KINDS = ("slow", "429", "5xx", "too_many_searches", "captcha", "layout")
+FAULT_KINDS = ("slow", "429", "5xx", "too_many_searches", "captcha", "layout", "redirect")
 
 
 @dataclass(frozen=True)
@@ -223,12 +224,28 @@ def site_stock_set(
 
 
 def site_fault(
-    server: ReplayServer, slug: str, kind: str, *, times: int | None = None, seconds: float = 2.0
+    server: ReplayServer,
+    slug: str,
+    kind: str,
+    *,
+    times: int | None = None,
+    seconds: float = 2.0,
+    to: str = "",
 ) -> Fault | None:
     """Make the store misbehave for its next ``times`` requests (None: until reset)."""
     if slug not in SITES:
         raise KeyError(f"no replay store {slug!r}; known: {', '.join(SITES)}")
     pattern = rf"^/stores/{re.escape(slug)}/"
+    if kind == "redirect":
+        if not to:
+            raise ValueError("a redirect fault needs the URL to redirect to")
+        return server.fault(
+            pattern,
+            status=302,
+            body="",
+            headers={"Location": to, "Content-Type": "text/html"},
+            times=times,
+        )
     if kind == "slow":
         return server.fault(pattern, latency=seconds, times=times)
     if kind == "429":
@@ -908,6 +925,7 @@ def register(server: ReplayServer) -> None:
                     data["fault"],
                     times=data.get("times"),
                     seconds=float(data.get("seconds", 2)),
+                    to=str(data.get("to", "")),
                 )
             if data.get("clear"):
                 _state(server)["faults"].pop(slug, None)

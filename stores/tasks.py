@@ -4,6 +4,12 @@ from django.conf import settings
 
 from lenny.schedules import PeriodicJob, periodic_job
 from stores.catalog import catalog_refresh
+from stores.catalog_status import (
+    CatalogProgress,
+    catalog_bootstrap_wait,
+    catalog_is_empty,
+    catalog_retry_at,
+)
 from stores.checks import check_run, checks_queue_stale
 
 SCHEDULES = [
@@ -14,6 +20,13 @@ SCHEDULES = [
         cron="17 5 * * *",
         timeout=600,
         description="Download Scryfall's sets and default_cards bulk file and import them.",
+    ),
+    PeriodicJob(
+        name="scryfall-catalog-bootstrap",
+        func="stores.tasks.catalog_bootstrap",
+        minutes=1,
+        timeout=600,
+        description="Fetch the card catalog at once while it is empty (a fresh install).",
     ),
     PeriodicJob(
         name="store-stock-recheck",
@@ -27,8 +40,29 @@ SCHEDULES = [
 
 @periodic_job("scryfall-catalog-refresh")
 def catalog_refresh_daily() -> str:
-    summary = catalog_refresh(progress=False)
+    progress = CatalogProgress()
+    try:
+        # An empty catalog is imported even if Scryfall's file is the one recorded last time.
+        summary = catalog_refresh(progress=False, force=catalog_is_empty(), on_progress=progress)
+    finally:
+        progress.clear()
     return str(summary) if summary else "already up to date"
+
+
+@periodic_job("scryfall-catalog-bootstrap")
+def catalog_bootstrap() -> str:
+    """A fresh install's catalog at once, not at the next 05:17 (one query while it is there)."""
+    if not catalog_is_empty():
+        return "catalog present"
+    waiting = catalog_bootstrap_wait()
+    if waiting is not None:
+        # Not a failure of its own: the failed attempts are recorded (the refresh job's runs,
+        # which /healthz reports), and a failed task a minute would pile up in django-q2's table.
+        return (
+            f"the card catalog is empty: the last download failed ({waiting.last_error}); "
+            f"next attempt at {catalog_retry_at(waiting):%H:%M} UTC"
+        )
+    return catalog_refresh_daily()
 
 
 def store_check(result_id: int, refresh: bool = False) -> str:

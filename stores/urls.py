@@ -1,6 +1,6 @@
 from django.urls import path
 
-from stores import views
+from stores import catalog_views, views
 
 app_name = "stores"
 urlpatterns = [
@@ -20,4 +20,5 @@ urlpatterns = [
     path("alerts/", views.alerts, name="alerts"),
     path("alerts/read", views.alerts_read, name="alerts_read"),
     path("preferred", views.preferred_stores, name="preferred_stores"),
+    path("catalog/status", catalog_views.catalog_status_view, name="catalog_status"),
 ]

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -9,14 +10,16 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from stores.catalog import card_search, catalog_last_import, decklist_preview
+from stores.catalog import card_search, catalog_last_import, decklist_preview, decklist_resolve
 from stores.checks import (
     check_ttl_minutes,
     checks_queue_for_owner,
@@ -24,14 +27,18 @@ from stores.checks import (
     preferred_stores_set,
     stock_attach,
     stock_plan,
+    stores_currency,
     stores_preferred,
 )
-from stores.forms import DecklistForm, WantAddForm, WantAmountForm, WantSpecForm
-from stores.models import PreferredStore, StockAlert, WantedCard, WantSpec
+from stores.decklists import decklist_parse
+from stores.forms import TOO_LONG, DecklistForm, WantAddForm, WantAmountForm, WantSpecForm
+from stores.models import MERGE_MODES, PreferredStore, StockAlert, WantedCard, WantSpec
 
 LEFT_OUT = "One of the stores you picked is no longer checked: it was left out."
 PREVIEW_SALT = "stores.decklist-preview"
 PREVIEW_MAX_AGE = 3600
+# A deck list the demo's 43-card catalog covers in full (the README points at it).
+DEMO_DECK = Path(__file__).resolve().parent / "demo_deck.txt"
 
 
 def _stock(request: HttpRequest) -> dict[str, Any]:
@@ -129,7 +136,7 @@ def want_add(request: HttpRequest) -> HttpResponse:
     else:
         note = (
             f"{wanted.card.name} was on your list already: you now want {wanted.amount} "
-            f"({wanted.copies_summary()})."
+            f"({wanted.copies_summary(stores_currency(stores_preferred(owner=request.user)))})."
         )
     if not request.htmx:
         messages.success(request, note)
@@ -212,10 +219,26 @@ def want_spec_delete(request: HttpRequest, pk: int) -> HttpResponse:
     return _row(request, spec.wanted)
 
 
+@csrf_exempt  # checked below, once the request body is known to be readable
 @login_required
 def decklist_import(request: HttpRequest) -> HttpResponse:
-    form = DecklistForm(request.POST or None, request.FILES or None)
-    context = {"form": form}
+    if request.method == "POST":
+        try:
+            request.POST, request.FILES  # noqa: B018 (parsing is what may fail)
+        except RequestDataTooBig:
+            # Past DATA_UPLOAD_MAX_MEMORY_SIZE Django would answer a bare "Bad Request (400)";
+            # the page says what was wrong. Nothing was read, so nothing is written.
+            context = {"form": DecklistForm(), "too_long": TOO_LONG, **_demo_deck_context()}
+            return render(request, "stores/decklist_import.html", context, status=400)
+    return _decklist_import(request)
+
+
+@csrf_protect
+def _decklist_import(request: HttpRequest) -> HttpResponse:
+    demo = request.method == "GET" and request.GET.get("demo") == "1"
+    initial = {"text": demo_deck_text()} if demo else None
+    form = DecklistForm(request.POST or None, request.FILES or None, initial=initial)
+    context = {"form": form, **_demo_deck_context()}
     if request.method == "POST" and form.is_valid():
         preview = decklist_preview(
             owner=request.user,
@@ -244,12 +267,19 @@ def decklist_confirm(request: HttpRequest) -> HttpResponse:
         return redirect("stores:decklist_import")
     if payload.get("owner") != request.user.pk:
         raise Http404("no such preview")
+    # The preview's "replace instead" button names its mode; the default is the previewed one.
+    mode = request.POST.get("mode") or payload["mode"]
+    if mode not in MERGE_MODES:
+        return HttpResponseBadRequest(
+            f"mode must be one of {', '.join(MERGE_MODES)}",
+            content_type="text/plain; charset=utf-8",
+        )
     # A preview is imported once, even if the confirm button is pressed twice.
     if not cache.add(f"stores:decklist-import:{payload['nonce']}", 1, PREVIEW_MAX_AGE):
         messages.info(request, "That deck list was imported already.")
         return redirect("stores:dashboard")
     added, merged = WantedCard.objects.merge_rows(
-        owner=request.user, rows=payload["rows"], mode=payload["mode"]
+        owner=request.user, rows=payload["rows"], mode=mode
     )
     checks_queue_for_owner(owner=request.user)
     messages.success(
@@ -259,10 +289,32 @@ def decklist_confirm(request: HttpRequest) -> HttpResponse:
     return redirect("stores:dashboard")
 
 
+def demo_deck_text() -> str:
+    return DEMO_DECK.read_text("utf-8")
+
+
+def _demo_deck_context() -> dict[str, Any]:
+    """Offer the demo deck when the catalog has every card of it (the demo's 43 cards do)."""
+    cache_key = "stores:demo-deck-covered"
+    covered = cache.get(cache_key)
+    if covered is None:
+        parsed = decklist_parse(demo_deck_text())
+        resolved = decklist_resolve(parsed=parsed, keep_printings=True)
+        covered = bool(resolved) and not any(item.problem for item in resolved)
+        # Short: an import of the catalog changes the answer.
+        cache.set(cache_key, covered, 60)
+    return {"demo_deck": covered}
+
+
 @login_required
 @require_GET
 def wants_export(request: HttpRequest) -> HttpResponse:
-    lines = [wanted.export_line() for wanted in WantedCard.objects.for_owner(request.user)]
+    """The want list as text that imports back whole; ``?format=arena``: plain Arena lines
+    (no ``#lenny:`` tags) for tools that refuse tags."""
+    plain = request.GET.get("format") == "arena"
+    lines = [
+        wanted.export_line(specs=not plain) for wanted in WantedCard.objects.for_owner(request.user)
+    ]
     response = HttpResponse(
         "\n".join(lines) + ("\n" if lines else ""), content_type="text/plain; charset=utf-8"
     )

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,3 +88,126 @@ def user(django_user_model):
 @pytest.fixture
 def other_user(django_user_model):
     return django_user_model.objects.create_user("mallory", "", "battery staple 7")
+
+
+def schedule_only_due(name: str) -> None:
+    """Make ``name`` the one schedule due now; the others wait an hour."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_q.models import Schedule
+
+    Schedule.objects.update(next_run=timezone.now() + timedelta(hours=1))
+    updated = Schedule.objects.filter(name=name).update(
+        next_run=timezone.now() - timedelta(seconds=1)
+    )
+    assert updated == 1, f"no schedule named {name}"
+
+
+def queue_work(broker) -> int:
+    """Be the cluster for what is queued: django-q2's pusher takes the tasks off the broker, its
+    worker runs them and its monitor saves each outcome and acknowledges it. They run here one
+    after the other instead of in a cluster's child processes; returns how many were pulled."""
+    import multiprocessing
+    import queue
+    import threading
+
+    from django_q.monitor import monitor
+    from django_q.pusher import pusher
+    from django_q.worker import worker
+
+    tasks: queue.Queue = queue.Queue()
+    results: queue.Queue = queue.Queue()
+    once = threading.Event()
+    once.set()  # the pusher pulls once per call
+    while broker.queue_size():
+        pusher(tasks, once, broker)
+    pulled = tasks.qsize()
+    tasks.put("STOP")
+    worker(tasks, results, multiprocessing.Value("f", -1))
+    results.put("STOP")
+    monitor(results, broker)
+    return pulled
+
+
+@pytest.fixture
+def q_broker():
+    """django-q2's configured broker (Redis, or the ORM on the embedded default), emptied."""
+    from django_q.brokers import get_broker
+
+    broker = get_broker()
+    broker.purge_queue()
+    yield broker
+    broker.purge_queue()
+
+
+@pytest.fixture
+def schedule_run(transactional_db, q_broker):
+    """``schedule_run("lenny:<job>")``: one run of a schedule as production does it, the row as
+    ``schedules_sync`` wrote it → django-q2's scheduler → the broker → django-q2's pusher,
+    worker and monitor → the saved ``Task``, returned (successful or not)."""
+    from django_q.models import Task
+    from django_q.scheduler import scheduler
+
+    from lenny.schedules import schedules_sync
+
+    schedules_sync()
+
+    def run(name: str) -> Task:
+        schedule_only_due(name)
+        scheduler(broker=q_broker)
+        assert queue_work(q_broker) == 1, f"{name} was not queued"
+        return Task.objects.filter(group=name).latest("stopped")
+
+    return run
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (for a throwaway server, or a dead address)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ThrowawayRedis:
+    """A redis-server of the test's own, so stopping it hurts no other test."""
+
+    def __init__(self) -> None:
+        import redis
+
+        self.url = f"redis://127.0.0.1:{free_port()}/0"
+        port = self.url.rsplit(":", 1)[1].split("/")[0]
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                port,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        for _ in range(50):
+            try:
+                redis.Redis.from_url(self.url).ping()
+                break
+            except redis.ConnectionError:
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(5)
+
+
+@pytest.fixture
+def throwaway_redis() -> Iterator[ThrowawayRedis]:
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed")
+    server = ThrowawayRedis()
+    yield server
+    server.stop()

@@ -66,9 +66,49 @@ def test_compose_uses_the_same_variables_as_the_settings_and_readme():
     readme = (ROOT / "README.md").read_text()
     used = set(re.findall(r"^\s+([A-Z][A-Z0-9_]+):", compose, re.M))
     assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "FIELD_ENCRYPTION_KEYS"} <= used
-    # The postgres image and django-q2 (Q_CLUSTER_NAME) read these themselves.
+    # The postgres image and django-q2 (Q_CLUSTER_NAME) read these themselves; the backup
+    # service's pg_dump reads libpq's PG* variables and scripts/backup.sh the BACKUP_* ones.
     read_elsewhere = {"POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB", "Q_CLUSTER_NAME"}
+    read_elsewhere |= {"PGHOST", "PGUSER", "PGPASSWORD", "PGDATABASE"}
+    read_elsewhere |= {name for name in used if name.startswith("BACKUP_")}
     assert "Q_CLUSTER_NAME" in readme
     for name in used - read_elsewhere:
         assert f'"{name}"' in settings, f"compose sets {name}, which the settings never read"
         assert name in readme, f"compose sets {name}, which the README does not document"
+
+
+def _compose_config() -> str:
+    result = subprocess.run(
+        ["docker-compose", "-f", "compose.yaml", "config"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **PRODUCTION_ENV, "POSTGRES_PASSWORD": "pw"},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.skipif(not shutil.which("docker-compose"), reason="docker-compose is not installed")
+def test_compose_backs_the_database_up_to_a_volume_with_retention():
+    config = _compose_config()
+    backup = re.search(r"^  backup:\n((?:    .*\n|      .*\n)+)", config, re.M)
+    assert backup, "compose has no backup service"
+    service = backup.group(1)
+    assert "image: postgres:15" in service  # pg_dump of the same major version as the server
+    assert "- /scripts/backup.sh" in service and "- --check" in service  # runs it, health too
+    assert re.search(r"- backups:/backups(:rw)?\n", service) and "BACKUP_DIR: /backups" in service
+    assert "PGHOST: postgres" in service and "PGPASSWORD: pw" in service
+    assert "BACKUP_INTERVAL_HOURS: '24'" in service and "BACKUP_KEEP: '14'" in service
+    assert re.search(r"^volumes:\n(?:  .*\n)*  backups:", config, re.M)
+    script = (ROOT / "scripts" / "backup.sh").read_text()
+    readme = (ROOT / "README.md").read_text()
+    for name in ("BACKUP_DIR", "BACKUP_INTERVAL_HOURS", "BACKUP_KEEP"):
+        assert f"${{{name}" in script or f"${name}" in script, f"backup.sh never reads {name}"
+        assert name in readme, f"the README does not document {name}"
+    assert (
+        "scripts/restore.sh" in readme and "pg_restore" in (ROOT / "scripts/restore.sh").read_text()
+    )
+    # The password reaches pg_dump through the environment only, never a command line.
+    assert "PGPASSWORD" not in re.sub(r"^#.*$", "", script, flags=re.M)

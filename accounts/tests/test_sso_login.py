@@ -21,7 +21,7 @@ DEMO_ID = 2112625428
 def test_it_signs_up_a_new_user_from_an_eve_login(client, eve_sso, django_user_model):
     response = sso_login(client, eve_sso)
 
-    assert response.status_code == 302 and response["Location"] == "/"
+    assert response.status_code == 302 and response["Location"] == "/ledger/"  # issue 11
     user = django_user_model.objects.get()
     assert user.username == "lenny_demo_pilot"
     assert not user.has_usable_password()
@@ -72,7 +72,7 @@ def test_a_logged_in_user_links_more_characters(client, eve_sso, sso, user):
     client.force_login(user)
     sso["next_character"] = {"character_id": 90000001, "name": "Second Pilot"}
     response = sso_login(client, eve_sso, process="connect")
-    assert response.status_code == 302 and response["Location"] == "/account/"
+    assert response.status_code == 302 and response["Location"] == "/ledger/"  # issue 11
     sso["next_character"] = {"character_id": 90000002, "name": "Third Pilot"}
     sso_login(client, eve_sso, process="connect")
 

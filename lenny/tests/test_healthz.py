@@ -1,8 +1,3 @@
-import shutil
-import socket
-import subprocess
-import time
-
 import pytest
 from django.utils import timezone
 
@@ -11,49 +6,9 @@ from lenny.models import JobRun
 pytestmark = pytest.mark.django_db
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def throwaway_redis():
-    if not shutil.which("redis-server"):
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    import redis
-
-    for _ in range(50):
-        try:
-            redis.Redis.from_url(url).ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.1)
-    yield proc, url
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(5)
-
-
 @pytest.mark.embedded
-def test_it_reports_ok_with_each_part(client):
-    r = client.get("/healthz")
+def test_it_reports_ok_with_each_part(admin_client):
+    r = admin_client.get("/healthz")
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "ok"
@@ -63,7 +18,7 @@ def test_it_reports_ok_with_each_part(client):
 
 
 @pytest.mark.embedded
-def test_it_reports_the_age_of_each_jobs_last_success(client, monkeypatch):
+def test_it_reports_the_age_of_each_jobs_last_success(admin_client, monkeypatch):
     from lenny import schedules
 
     job = schedules.PeriodicJob(name="demo-job", func="x.y", minutes=5)
@@ -71,13 +26,13 @@ def test_it_reports_the_age_of_each_jobs_last_success(client, monkeypatch):
     JobRun.objects.create(
         name="demo-job", last_success=timezone.now() - timezone.timedelta(minutes=3)
     )
-    body = client.get("/healthz").json()
+    body = admin_client.get("/healthz").json()
     assert 170 <= body["jobs"]["demo-job"]["last_success_age"] <= 190
     assert body["jobs"]["demo-job"]["ok"] is True
 
 
-def test_a_stopped_redis_is_reported_down_with_503(client, settings, throwaway_redis):
-    proc, url = throwaway_redis
+def test_a_stopped_redis_is_reported_down_with_503(admin_client, client, settings, throwaway_redis):
+    url = throwaway_redis.url
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
     }
@@ -85,9 +40,18 @@ def test_a_stopped_redis_is_reported_down_with_503(client, settings, throwaway_r
     settings.Q_CLUSTER.pop("orm", None)
     assert client.get("/healthz").status_code == 200
 
-    proc.terminate()
-    proc.wait(5)
-    r = client.get("/healthz")
+    throwaway_redis.stop()
+    anonymous = client.get("/healthz")
+    assert anonymous.status_code == 503
+    assert anonymous.json() == {
+        "status": "down",
+        "components": anonymous.json()["components"],
+    }
+    assert anonymous.json()["components"]["cache"] == "down"
+    # No error text: it named the host and port Redis listens on.
+    assert "Connection" not in anonymous.content.decode()
+    assert url.rsplit(":", 1)[1].split("/")[0] not in anonymous.content.decode()
+    r = admin_client.get("/healthz")
     assert r.status_code == 503
     body = r.json()
     assert body["status"] == "down"
@@ -100,3 +64,189 @@ def test_the_admin_shows_the_same_report(admin_client):
     r = admin_client.get("/admin/lenny/jobrun/health/")
     assert r.status_code == 200
     assert b"Health: ok" in r.content and b"database" in r.content
+
+
+# --- who sees what --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def failing_job(monkeypatch):
+    """A declared job that failed three times in a row, through Lenny's own job wrapper."""
+    from lenny import schedules
+
+    job = schedules.PeriodicJob(name="demo-failing", func="x.y", minutes=5)
+    monkeypatch.setattr(schedules, "schedules_collect", lambda: [job])
+
+    @schedules.periodic_job("demo-failing")
+    def run():
+        raise RuntimeError("db.internal:5432 refused the connection")
+
+    for _ in range(3):
+        with pytest.raises(RuntimeError):
+            run()
+    return job
+
+
+@pytest.mark.embedded
+def test_anonymous_callers_get_the_status_and_part_names_only(client, failing_job, user):
+    from accounts.models import Character
+
+    Character.objects.create(owner=user, character_id=1, name="Counted", scopes=[])
+    r = client.get("/healthz")
+
+    assert r.status_code == 200
+    body = r.json()
+    assert set(body) == {"status", "components"}
+    assert body["status"] == "degraded"
+    assert {"database", "cache", "broker", "cluster", "jobs", "accounts"} <= set(body["components"])
+    assert body["components"]["jobs"] == "degraded"
+    assert set(body["components"].values()) <= {"ok", "degraded", "down", "failing", "stopped"}
+    text = r.content.decode()
+    for secret in ("db.internal", "5432", "RuntimeError", "demo-failing", "characters"):
+        assert secret not in text
+
+
+@pytest.mark.embedded
+def test_a_job_failing_three_times_in_a_row_makes_health_degraded_naming_it(
+    admin_client, failing_job
+):
+    r = admin_client.get("/healthz")
+
+    assert r.status_code == 200  # the essentials answer: degraded is not down
+    body = r.json()
+    assert body["status"] == "degraded"
+    assert body["degraded"] == [
+        "job demo-failing: the last 3 runs failed: RuntimeError: db.internal:5432 refused "
+        "the connection"
+    ]
+    assert body["jobs"]["demo-failing"]["ok"] is False
+    assert body["jobs"]["demo-failing"]["consecutive_failures"] == 3
+
+
+@pytest.mark.embedded
+def test_one_success_clears_the_failures(admin_client, failing_job):
+    from lenny.schedules import periodic_job
+
+    periodic_job("demo-failing")(lambda: "fine")()
+
+    body = admin_client.get("/healthz").json()
+    assert body["status"] == "ok" and body["degraded"] == []
+    assert JobRun.objects.get(name="demo-failing").consecutive_failures == 0
+
+
+@pytest.mark.embedded
+def test_a_job_that_runs_without_succeeding_for_three_intervals_is_degraded(
+    admin_client, monkeypatch
+):
+    from django_q.models import Schedule
+
+    from lenny import schedules
+
+    job = schedules.PeriodicJob(name="demo-hung", func="x.y", minutes=5)
+    monkeypatch.setattr(schedules, "schedules_collect", lambda: [job])
+    schedules.schedules_sync(jobs=[job])
+    now = timezone.now()
+    # Runs killed on timeout record neither a success nor a failure.
+    JobRun.objects.create(
+        name="demo-hung",
+        runs=4,
+        last_success=now - timezone.timedelta(minutes=16),
+        last_started=now - timezone.timedelta(minutes=1),
+    )
+    body = admin_client.get("/healthz").json()
+    assert body["status"] == "degraded"
+    assert body["degraded"][0].startswith("job demo-hung: no success for 0.3 h")
+
+    # Retimed by an admin to every 10 minutes: 16 minutes is less than three intervals.
+    Schedule.objects.filter(name="lenny:demo-hung").update(minutes=10)
+    assert admin_client.get("/healthz").json()["status"] == "ok"
+
+
+@pytest.mark.embedded
+def test_tasks_that_fail_before_lennys_wrapper_runs_count_too(admin_client, monkeypatch):
+    import uuid
+
+    from django_q.models import Task
+
+    from lenny import schedules
+
+    job = schedules.PeriodicJob(name="demo-gone", func="lenny.nowhere.job", minutes=5)
+    monkeypatch.setattr(schedules, "schedules_collect", lambda: [job])
+    for n in range(3):
+        Task.objects.create(
+            id=uuid.uuid4().hex,
+            name=f"gone-{n}",
+            func=job.func,
+            group=job.schedule_name,
+            started=timezone.now(),
+            stopped=timezone.now() + timezone.timedelta(seconds=n),
+            success=False,
+            result="Function lenny.nowhere.job is not defined : Traceback ...",
+        )
+    body = admin_client.get("/healthz").json()
+    assert body["degraded"] == [
+        "job demo-gone: the last 3 tasks failed: Function lenny.nowhere.job is not defined"
+    ]
+
+
+@pytest.mark.embedded
+def test_a_schedule_django_q_cannot_read_makes_health_degraded(admin_client):
+    from django_q.models import Schedule
+
+    Schedule.objects.create(
+        name="character:1:balance", func="x.y", kwargs="{'endpoint': <Endpoint.BALANCE: 'x'>}"
+    )
+    body = admin_client.get("/healthz").json()
+    assert body["status"] == "degraded"
+    assert "schedule character:1:balance: arguments django-q2 cannot read" in body["degraded"]
+
+
+@pytest.mark.embedded
+def test_the_healthz_token_unlocks_the_details(client, settings, failing_job):
+    settings.HEALTHZ_TOKEN = "s3cret-token-for-the-monitor"
+
+    full = client.get(
+        "/healthz", headers={"Authorization": "Bearer s3cret-token-for-the-monitor"}
+    ).json()
+    assert full["jobs"]["demo-failing"]["consecutive_failures"] == 3
+
+    for wrong in ("Bearer s3cret-token", "Bearer ", "Basic s3cret-token-for-the-monitor", ""):
+        body = client.get("/healthz", headers={"Authorization": wrong}).json()
+        assert set(body) == {"status", "components"}, wrong
+
+
+@pytest.mark.embedded
+def test_no_token_configured_means_no_bearer_gets_details(client, settings):
+    settings.HEALTHZ_TOKEN = ""
+    body = client.get("/healthz", headers={"Authorization": "Bearer "}).json()
+    assert set(body) == {"status", "components"}
+
+
+@pytest.mark.embedded
+def test_a_logged_in_non_staff_user_gets_the_public_view(client, user):
+    client.force_login(user)
+    assert set(client.get("/healthz").json()) == {"status", "components"}
+
+
+@pytest.mark.embedded
+def test_job_durations_show_as_rounded_seconds(admin_client, monkeypatch):
+    from lenny import schedules
+
+    job = schedules.PeriodicJob(name="demo-slow", func="x.y", minutes=5)
+    monkeypatch.setattr(schedules, "schedules_collect", lambda: [job])
+    JobRun.objects.create(name="demo-slow", last_duration=18.257075909000378, runs=1)
+
+    listing = admin_client.get("/admin/lenny/jobrun/").content.decode()
+    health = admin_client.get("/admin/lenny/jobrun/health/").content.decode()
+
+    assert "18.3 s" in listing and "18.257" not in listing
+    assert "18.3 s" in health and "18.257" not in health
+
+
+def test_durations_format_for_people():
+    from lenny.models import duration_format
+
+    assert duration_format(None) == "—"
+    assert duration_format(0.04) == "0.0 s"
+    assert duration_format(18.257075909000378) == "18.3 s"
+    assert duration_format(125.4) == "2 min 5 s"

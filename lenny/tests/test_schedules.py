@@ -1,9 +1,16 @@
+import contextlib
+import datetime
+from decimal import Decimal
+
 import pytest
 from django.core.cache import cache
 from django_q.models import Schedule
 
 from lenny.models import JobRun
 from lenny.schedules import PeriodicJob, periodic_job, schedules_sync
+from market.models import LedgerSync
+
+LedgerEndpoint = LedgerSync.Endpoint
 
 JOBS = [
     PeriodicJob(name="demo-every-5", func="lenny.tests.test_schedules.noop", minutes=5, timeout=60),
@@ -81,3 +88,69 @@ def test_a_failing_job_records_why_and_releases_its_lock():
     assert "upstream said no" in run.last_error and not run.healthy and run.failures == 1
     with pytest.raises(RuntimeError):
         job()  # not "skipped": the lock was released
+
+
+def test_schedule_arguments_are_stored_as_literals_django_q_reads_back():
+    from lenny.schedules import schedule_kwargs_load
+
+    schedules_sync(jobs=JOBS)
+    for row in Schedule.objects.filter(name__startswith="lenny:"):
+        assert schedule_kwargs_load(row.kwargs) is not None, row.kwargs
+    assert schedule_kwargs_load(Schedule.objects.get(name="lenny:demo-daily").kwargs) == {
+        "region": 1,
+        "q_options": {"timeout": 300},
+    }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        LedgerEndpoint.BALANCE,
+        Decimal("1.5"),
+        datetime.date(2026, 1, 1),
+        {"nested": LedgerEndpoint.JOURNAL},
+    ],
+)
+def test_a_job_whose_arguments_django_q_could_not_read_is_refused(value):
+    job = PeriodicJob(name="demo-bad", func="x.y", minutes=5, kwargs={"value": value})
+
+    with pytest.raises(ValueError, match=r"demo-bad.*not plain literals"):
+        schedules_sync(jobs=[job])
+    assert not Schedule.objects.filter(name="lenny:demo-bad").exists()
+
+
+@pytest.mark.parametrize(
+    ("stored", "loaded"),
+    [
+        ("", {}),
+        (None, {}),
+        ("{'a': 1}", {"a": 1}),
+        ("a=1, b='x'", {"a": 1, "b": "x"}),  # django-q2's other accepted form
+        ("{'endpoint': <Endpoint.BALANCE: 'balance'>}", None),
+        ("[1, 2]", None),
+        ("__import__('os')", None),
+    ],
+)
+def test_stored_arguments_are_read_as_django_q_reads_them(stored, loaded):
+    from lenny.schedules import schedule_kwargs_load
+
+    assert schedule_kwargs_load(stored) == loaded
+
+
+def test_failures_in_a_row_are_counted_and_a_success_resets_them():
+    outcomes = iter([RuntimeError("one"), RuntimeError("two"), None, RuntimeError("three")])
+
+    @periodic_job("demo-streak")
+    def job():
+        outcome = next(outcomes)
+        if outcome:
+            raise outcome
+        return "ok"
+
+    streak = []
+    for _ in range(4):
+        with contextlib.suppress(RuntimeError):
+            job()
+        streak.append(JobRun.objects.get(name="demo-streak").consecutive_failures)
+    assert streak == [1, 2, 0, 1]
+    assert JobRun.objects.get(name="demo-streak").failures == 3

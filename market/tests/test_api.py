@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
+from accounts.models import TradingProfile
 from market.queries import caches_clear
 from market.tests.desk_data import (
     AMARR,
@@ -286,6 +287,10 @@ def test_station_trading_before_any_snapshot_is_empty(client):
         ("station_id=60003760&min_volume=-1", "min_volume", "at least 0"),
         ("station_id=60003760&sort=DROP%20TABLE", "sort", "must be one of"),
         ("station_id=60003760&market_group=12", "market_group", "unknown market group 12"),
+        ("station_id=60003760&min_volume=1e999999k", "min_volume", "must be below"),
+        ("station_id=60003760&min_profit=1e999999k", "min_profit", "must be below"),
+        ("station_id=60003760&max_price=1e999999k", "max_price", "must be below"),
+        ("station_id=60003760&volume_cap=1e999999k", "volume_cap", "must be below"),
     ],
 )
 def test_station_trading_names_the_bad_parameter(client, forge, query, parameter, fragment):
@@ -458,6 +463,8 @@ def test_hauling_with_nothing_worth_it_is_empty(client, haul):
         ("&route=scenic", "route", "must be one of shortest, secure"),
         ("&budget=-5", "budget", "at least 0"),
         ("&cargo_m3=lots", "cargo_m3", "enter a number, got 'lots'"),
+        ("&cargo_m3=1e999999k", "cargo_m3", "must be below 1,000,000,000,000,000"),
+        ("&budget=1e999999b", "budget", "must be below 1,000,000,000,000,000"),
         ("&sales_tax=3.6", "sales_tax", "from 0 to below 1"),
         ("&sort=jumps;", "sort", "must be one of"),
         (f"&to_station_id={JITA.station_id}&x=1", "to_station_id", "must differ"),
@@ -492,3 +499,27 @@ def test_the_api_and_the_page_show_the_same_numbers(client, haul):
             assert row[label] == f"{whole:,}"
         roi = (Decimal(str(api["roi"])) * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
         assert row["ROI"] == f"{roi} %"
+
+
+# --- fees, written the same way by every endpoint ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("accounting", "fees"),
+    [
+        (None, '"fees":{"sales_tax":0.08,"broker_fee":0.03}'),
+        (5, '"fees":{"sales_tax":0.036,"broker_fee":0.03}'),
+    ],
+)
+def test_every_endpoint_writes_the_fees_alike(client, haul, user, accounting, fees):
+    """The profile's rates come out of the fee rules as 0.0800; a client comparing the fees of
+    two endpoints (or against 0.08) must see the same number written the same way."""
+    if accounting is not None:
+        TradingProfile.objects.create(user=user, accounting_level=accounting)
+        client.force_login(user)
+    trading = client.get(f"/api/market/station-trading?station_id={JITA.station_id}")
+    haul_ = client.get(HAUL)
+    assert fees in trading.content.decode()
+    assert fees in haul_.content.decode()
+    given = client.get(f"{HAUL}&sales_tax=0.0800&broker_fee=3.00%").content.decode()
+    assert '"fees":{"sales_tax":0.08,"broker_fee":0.03}' in given

@@ -240,6 +240,11 @@ def test_it_shows_how_old_the_data_is(client, jita_book):
         ("sort=price;drop", "sort: must be one of"),
         ("page=0", "page: must be from 1"),
         ("min_volume=1e999999", "min_volume:"),
+        # The thousands suffix overflowed Decimal's exponent: a 500, not a form error.
+        ("min_volume=1e999999k", "min_volume: must be below 1,000,000,000,000,000, got"),
+        ("min_profit=1e999999k", "min_profit: must be below 1,000,000,000,000,000, got"),
+        ("max_price=-1e999999b", "max_price: must be at least 0, got"),
+        ("volume_cap=1e999999t", "volume_cap: must be below"),
     ],
 )
 def test_a_bad_parameter_is_named_in_the_error(client, jita_book, query, message):
@@ -345,3 +350,10 @@ def test_a_long_table_has_first_and_last_links(client, minerals):
     last = HTMLParser(client.get(links["last"]).content.decode())
     assert {a.attributes["rel"] for a in last.css(".pager a")} == {"first", "prev"}
     assert "page 4 of 4" in last.css_first(".pager").text()
+
+
+def test_the_fee_inputs_suggest_the_rates_as_the_api_writes_them(client, jita_book):
+    # 0.08 and 0.03, as the JSON API writes them, not the 0.0800 the fee rules compute.
+    html = HTMLParser(client.get(URL).content.decode())
+    assert html.css_first("input[name=sales_tax]").attributes["placeholder"] == "0.08"
+    assert html.css_first("input[name=broker_fee]").attributes["placeholder"] == "0.03"

@@ -47,10 +47,9 @@ def test_a_poll_gets_nothing_until_a_new_snapshot_lands(client, url, target):
     book_store(JITA.region_id, [order(TRITANIUM, "5", 10, buy=True), order(TRITANIUM, "6", 10)])
     book_store(AMARR.region_id, [order(TRITANIUM, "9", 10, buy=True, hub=AMARR)])
     poll_url, marker, trigger = poller(client.get(url))
-    # Politely: every 30 s, and only while the tab is visible (and at once when it shows again).
-    assert trigger == (
-        "every 30s [document.visibilityState === 'visible'], desk-visible from:document"
-    )
+    # Politely: every 30 s, and at once when the tab shows again (lenny.js drops the polls of a
+    # hidden tab: a trigger filter would need eval, which the Content-Security-Policy forbids).
+    assert trigger == "every 30s, desk-visible from:document"
     headers = {**HTMX, "HX-Target": target}
     unchanged = client.get(poll_url, {"since": marker}, headers=headers)
     assert unchanged.status_code == 204

@@ -1,7 +1,31 @@
 // The pilot's ledger charts: realized profit per day (bars) and wallet balance over time (steps),
-// drawn with the vendored uPlot from the JSON the page embeds as #ledger-chart-data.
+// drawn with the vendored uPlot from the JSON the page embeds as #ledger-chart-data; and the
+// pages' ages ("12 s ago") kept counting between server renders and htmx swaps.
 (function () {
   "use strict";
+
+  const AGE_TICK_MS = 5000;
+
+  // Mirrors market/templatetags/ledger_ages.py age_text (and market.queries.duration_text).
+  function ageText(seconds) {
+    seconds = Math.floor(Math.max(seconds, 0));
+    if (seconds < 10) return "just now";
+    if (seconds < 60) return `${seconds} s ago`;
+    let minutes = Math.floor(seconds / 60);
+    if (minutes < 60) return `${minutes} min ago`;
+    const hours = Math.floor(minutes / 60);
+    minutes %= 60;
+    if (hours < 48) return (minutes ? `${hours} h ${minutes} min` : `${hours} h`) + " ago";
+    return `${Math.floor(hours / 24)} days ago`;
+  }
+
+  function ages() {
+    const now = Date.now();
+    document.querySelectorAll("time[data-ago]").forEach((element) => {
+      const at = Date.parse(element.getAttribute("datetime"));
+      if (!Number.isNaN(at)) element.textContent = ageText((now - at) / 1000);
+    });
+  }
 
   const GOOD = "#1a7f37";
   const BAD = "#c62828";
@@ -93,6 +117,13 @@
     });
   }
 
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", draw);
-  else draw();
+  function start() {
+    draw();
+    ages();
+    setInterval(ages, AGE_TICK_MS);
+    document.addEventListener("htmx:afterSettle", ages);
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();

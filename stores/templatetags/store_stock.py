@@ -8,7 +8,7 @@ from typing import Any
 from django import template
 
 from stores.listings import money_format
-from stores.models import PreferredStore, Store
+from stores.models import PreferredStore, Store, WantSpec
 
 register = template.Library()
 
@@ -17,6 +17,12 @@ register = template.Library()
 def money(amount: Decimal | None, currency: str = "") -> str:
     """``{{ price|money:currency }}``: "£30.19"; nothing for no price."""
     return "" if amount is None else money_format(amount, currency or "")
+
+
+@register.filter
+def spec_summary(spec: WantSpec, currency: str = "") -> str:
+    """``{{ spec|spec_summary:wanted.currency }}``: the chip, its max price with the currency."""
+    return spec.summary(currency or "")
 
 
 @register.simple_tag

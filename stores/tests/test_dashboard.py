@@ -95,13 +95,49 @@ def test_each_row_shows_the_cheapest_matching_copy_or_why_not_per_store(
     headers = re.findall(r'<th scope="col" class="store"[^>]*>([^<]*)</th>', html)
     assert headers == ["Dice Saloon", "Harlequins", "Lvl Up Gaming", "Skyward Fire", "Troll Trader"]
     assert cells(html, wanted.pk) == [
-        "£1.10 NM · 3+ in stock",
+        # The price shown buys the copies shown; the dearer ones say their price.
+        "£1.10 NM · 1+ · +2 at £1.40",
         "not in stock",
         "checking…",
         "check failed the store asks for a captcha",
         "not checked yet",
     ]
     assert 'href="https://shop.example/products/mystic-snake"' in html
+
+
+def test_a_cell_counts_the_copies_its_price_buys_and_prices_the_rest(
+    alice, user, shops, want, card
+):
+    wanted = want(user, "Mystic Snake", 4)
+    snake = card("Mystic Snake")
+    answered(
+        shops["dice-saloon"],
+        snake,
+        listing("0.40", quantity=1, condition="LP"),
+        listing("0.25", quantity=2),
+        listing("0.25", quantity=1, set_name="Masters 25", collector_number="208a"),
+    )
+    answered(
+        shops["harlequins"],
+        snake,
+        *(listing(price, quantity=1) for price in ("0.10", "0.20", "0.30", "0.40", "2.00")),
+        listing("1.00", quantity=None),
+    )
+    html = text(alice.get("/stores/"))
+    dice, harlequins = cells(html, wanted.pk)[:2]
+    assert dice == "£0.25 NM · 3 · +1 at £0.40"
+    assert harlequins == "£0.10 NM · 1 · +1 at £0.20 · +1 at £0.30 · +3+ more up to £2.00"
+
+
+@pytest.mark.embedded
+def test_price_tiers_group_copies_by_price_cheapest_first():
+    from stores.availability import price_tiers
+
+    tiers = price_tiers([listing("0.40", 1), listing("0.25", 2), listing("0.25", None)])
+    assert [(t.price, t.copies, t.unsure) for t in tiers] == [
+        (Decimal("0.25"), 3, True),
+        (Decimal("0.40"), 1, False),
+    ]
 
 
 def test_a_row_polls_only_while_a_check_is_running(alice, user, shops, want, card):
@@ -305,13 +341,33 @@ def test_check_now_says_what_is_missing_when_there_is_nothing_to_check(client, u
     assert "Your want list is empty: add a card first." in text(response)
 
 
-def test_healthz_tells_which_stores_fail(client, shops, card, result_of, upstreams):
+def test_healthz_tells_which_stores_fail(admin_client, shops, card, result_of, upstreams):
     from stores.checks import check_run
     from stores.replay_sites import site_fault
 
     site_fault(upstreams, "harlequins", "captcha")
     check_run(result_id=result_of(shops["harlequins"], card("Mystic Snake")).pk)
-    report = client.get("/healthz").json()["stores"]
+    report = admin_client.get("/healthz").json()["stores"]  # details are for staff
     assert report["stores"]["Harlequins"]["ok"] is False
     assert report["stores"]["Harlequins"]["last_error"].startswith("captcha: ")
     assert report["stores"]["Dice Saloon"]["ok"] is None
+
+
+# --- spec chips -----------------------------------------------------------------------------------
+def test_a_max_price_chip_shows_the_stores_currency(alice, user, shops, want):
+    # The cap is kept in major units (it is compared with store prices as they print them).
+    wanted = want(user, "Black Lotus", 1, worst_condition="NM", max_price=Decimal("4500.00"))
+    html = text(alice.get("/stores/"))
+    assert "NM only · ≤ £4,500.00" in html and "≤ 4500.00" not in html
+    row = text(alice.get(f"/stores/wants/{wanted.pk}/", **HTMX))
+    assert "≤ £4,500.00" in row
+
+
+def test_without_one_currency_a_max_price_chip_is_a_plain_amount(client, user, shops, want):
+    shops["harlequins"].currency = "USD"
+    shops["harlequins"].save()
+    PreferredStore.objects.create(user=user, store=shops["harlequins"])
+    PreferredStore.objects.create(user=user, store=shops["dice-saloon"])
+    want(user, "Black Lotus", 1, max_price=Decimal("45"))
+    client.force_login(user)
+    assert "≤ 45.00" in text(client.get("/stores/"))

@@ -358,7 +358,11 @@ def test_the_want_list_exports_as_text_the_importer_reads(alice, user, other_use
     r = alice.get("/stores/wants/export.txt")
     assert r["Content-Type"] == "text/plain; charset=utf-8"
     exported = r.content.decode()
-    assert exported == "1 Anaconda (7ED) 229★ *F*\n2 Driven // Despair\n4 Mystic Snake\n"
+    # The Arena printing for other tools; the #lenny: tag carries the spec back whole.
+    assert exported == (
+        "1 Anaconda (7ED) 229★ *F* #lenny:set=7ed,number=229★,finish=foil\n"
+        "2 Driven // Despair\n4 Mystic Snake\n"
+    )
 
     # Imported by someone else, it is the same want list, printings and all.
     alice.force_login(other_user)

@@ -53,6 +53,29 @@ def processes_supervise(
     return exit_code
 
 
+def web_command_build(*, bind: str, workers: int) -> list[str]:
+    """The gunicorn command line `run` starts (tests start the same one)."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "lenny.wsgi:application",
+        "--bind",
+        bind,
+        "--workers",
+        str(workers),
+        "--threads",
+        "4",
+        "--access-logfile",
+        "-",
+        # The OAuth callback's code and state never reach the access log.
+        "--logger-class",
+        "accounts.access_log.RedactingGunicornLogger",
+        "--chdir",
+        str(settings.BASE_DIR),
+    ]
+
+
 class Command(BaseCommand):
     help = "Run the web server (gunicorn) and the task cluster (qcluster) together."
 
@@ -66,24 +89,7 @@ class Command(BaseCommand):
     def handle(self, *args, bind: str, web_workers: int, no_cluster: bool, **options):
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
-        commands = {
-            "web": [
-                python,
-                "-m",
-                "gunicorn",
-                "lenny.wsgi:application",
-                "--bind",
-                bind,
-                "--workers",
-                str(web_workers),
-                "--threads",
-                "4",
-                "--access-logfile",
-                "-",
-                "--chdir",
-                str(settings.BASE_DIR),
-            ]
-        }
+        commands = {"web": web_command_build(bind=bind, workers=web_workers)}
         if not no_cluster:
             commands["worker"] = [python, manage, "qcluster"]
             # "Refresh now" jobs have a cluster of their own; django-q2 reads its name from the env.

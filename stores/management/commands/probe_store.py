@@ -29,6 +29,7 @@ from stores.adapters import (
     set_codes_fill,
 )
 from stores.adapters.base import html_tree
+from stores.fetching import OffSiteRefused, store_page_get
 from stores.listings import set_codes_by_name
 from stores.matching import name_matches
 from stores.models import Set
@@ -77,7 +78,7 @@ class Command(BaseCommand):
                     adapter=adapter,
                     base_url=options["url"],
                     card_name=card,
-                    fetch=_requests_fetch(),
+                    fetch=_requests_fetch(options["url"]),
                     max_pages=max(1, options["max_pages"]),
                 )
                 source = options["url"]
@@ -90,6 +91,8 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         except requests.RequestException as exc:
             raise CommandError(f"could not reach the store: {exc}") from None
+        except OffSiteRefused as exc:
+            raise CommandError(f"the store's site sent Lenny elsewhere: {exc.reason}") from None
         except ValueError as exc:
             raise CommandError(str(exc)) from None
 
@@ -140,12 +143,14 @@ def _canonical_origin(html: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") else ""
 
 
-def _requests_fetch() -> Fetch:
+def _requests_fetch(base_url: str) -> Fetch:
     session = requests.Session()
     session.headers["User-Agent"] = settings.LENNY_USER_AGENT
 
     def fetch(url: str) -> tuple[int, str]:
-        response = session.get(url, timeout=settings.UPSTREAM_TIMEOUT)
+        response = store_page_get(
+            session, url, base_url=base_url, timeout=settings.UPSTREAM_TIMEOUT
+        )
         # Without a charset requests assumes ISO-8859-1 for HTML; store pages are UTF-8.
         if "charset" in response.headers.get("Content-Type", "").lower():
             return response.status_code, response.text
