@@ -43,6 +43,7 @@ from market.models import (
     CharacterOrder,
     CharacterOrderVersion,
     LedgerPreference,
+    LedgerSync,
     Station,
     Type,
     WalletBalance,
@@ -326,6 +327,29 @@ def profit_before_period(summary: LedgerSummary, *, since: date) -> Decimal:
     may sell later (or not yet), and sales with no known buy add nothing.
     """
     return summary.totals.realized_profit - summary.total(since=since).realized_profit
+
+
+def profit_first_sync_pending(*, user: Any) -> list[str]:
+    """Names of the user's usable characters whose journal or transactions have not synced once.
+
+    Until both have, profit would count the journal's broker fees without the trades they paid
+    for: a pilot linked a minute ago saw -525,272,364.49 ISK "realized". The pages say the first
+    sync is under way instead. An endpoint whose scope was not granted never syncs: not waited on.
+    """
+    needed = {LedgerSync.Endpoint.JOURNAL, LedgerSync.Endpoint.TRANSACTIONS}
+    pending = []
+    characters = Character.objects.filter(owner=user, needs_relogin=False).prefetch_related(
+        "ledger_syncs"
+    )
+    for character in characters.order_by("name"):
+        done = {
+            sync.endpoint
+            for sync in character.ledger_syncs.all()
+            if sync.last_success is not None or sync.status == LedgerSync.Status.MISSING_SCOPE
+        }
+        if not needed <= done:
+            pending.append(character.name)
+    return pending
 
 
 def period_start(period: str) -> date | None:

@@ -98,6 +98,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "orders": queries.open_orders_totals(user=request.user)[None],
             "chart": queries.chart_data(summary, user=request.user),
             "progress": ledger_refresh_progress(user=request.user),
+            "first_sync_pending": queries.profit_first_sync_pending(user=request.user),
         },
     )
 

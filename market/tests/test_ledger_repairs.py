@@ -317,3 +317,30 @@ def test_a_next_with_control_characters_or_great_length_is_no_error(client, user
 
     assert response.status_code in (302, 400)
     assert "\n" not in response.get("Location", "") and "\r" not in response.get("Location", "")
+
+
+# --- the first minutes after linking: no profit from half the data -----------------------------
+
+
+def test_until_journal_and_transactions_have_synced_profit_says_the_first_sync_is_under_way(
+    client, user, eve
+):
+    """The journal's broker fees without the trades they paid for read as a huge loss: a pilot
+    linked a minute ago saw -525,272,364.49 ISK "realized" in the demo."""
+    pilot = character_link_replay(eve, user)
+    replay = eve.state["characters"]
+    replay.set_history(pilot.character_id, trading_history_hand_made(replay.anchor))
+    character_sync(character=pilot, endpoints=["journal", "balance"])
+    client.force_login(user)
+
+    page = text(client.get(reverse("ledger:home")))
+
+    assert figure(page, "profit-pending") == "first sync under way"
+    assert 'data-figure="profit-30"' not in page and 'data-figure="profit-all"' not in page
+    assert "journal and transactions not synced yet" in page
+
+    character_sync(character=pilot, endpoints=["transactions"])
+    page = text(client.get(reverse("ledger:home")))
+
+    assert 'data-figure="profit-pending"' not in page
+    assert figure(page, "profit-all") == "775.60"
