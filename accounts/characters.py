@@ -44,6 +44,17 @@ def character_link(
             log.info("character %s changed EVE account; unlinking it", identity.character_id)
             character_unlink(character=character, reason="transferred", revoke=False)
             character = None
+        if (
+            character is not None
+            and character.owner_id != user.pk
+            and character.token_refreshed_at is None
+        ):
+            # Known only from another user's ledger import, never from an SSO login: its rows
+            # are that user's word, not ESI's, and must not follow the character to whoever
+            # proves control (a planted history). They go; the new owner's sync refills.
+            log.info("character %s: dropping another user's unproven import", character.pk)
+            character_unlink(character=character, reason="unlinked", revoke=False)
+            character = None
         if character is None:
             character = Character(character_id=identity.character_id)
         elif character.owner_id != user.pk:

@@ -445,3 +445,42 @@ def test_the_commands_export_and_import_a_users_ledger(synced, user, django_user
     path.write_text('{"format": "lenny-ledger", "version": 1, "characters": [{}]}')
     with pytest.raises(CommandError, match=r"nothing was imported: characters\[0\]"):
         call_command("ledger_import", "--user", "alice", str(path), stdout=io.StringIO())
+
+
+# --- an import proves nothing: the character's real owner does not inherit it ------------------
+
+
+def test_a_pilot_logging_in_keeps_their_own_import_and_never_inherits_another_users(
+    eve, synced, user, django_user_model
+):
+    """Whoever holds a pilot's export (it carries CCP's owner hash) could import it before the
+    pilot joins this Lenny; the pilot's first EVE login must not take over rows nobody proved."""
+    exported = ledger_encode(ledger_export(user=user))
+    instance_lost(django_user_model)
+    mallory = django_user_model.objects.create_user("mallory", "", "battery staple 7")
+    planted = json.loads(exported)
+    planted["characters"][0]["journal"].append(
+        {"id": 999_999_999, "date": "2026-01-01T00:00:00Z", "ref_type": "x", "amount": "1e9"}
+    )
+    ledger_import(user=mallory, data=raw(planted))
+    alice = django_user_model.objects.create_user("alice", "", "correct horse 9")
+
+    pilot = character_link_replay(eve, alice)
+
+    assert pilot.owner == alice
+    assert not WalletJournalEntry.objects.filter(character=pilot).exists()
+    assert not Character.objects.filter(owner=mallory, character_id=pilot.character_id).exists()
+
+    # Her own import, then her own EVE login: the rows stay hers.
+    instance_lost(django_user_model)
+    alice = django_user_model.objects.create_user("alice", "", "correct horse 9")
+    ledger_import(user=alice, data=exported)
+    imported = WalletJournalEntry.objects.filter(
+        character__owner=alice, character__character_id=synced[0].character_id
+    ).count()
+
+    pilot = character_link_replay(eve, alice)
+
+    assert imported > 100
+    assert WalletJournalEntry.objects.filter(character=pilot).count() == imported
+    assert not pilot.needs_relogin
