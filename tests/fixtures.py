@@ -211,3 +211,43 @@ def throwaway_redis() -> Iterator[ThrowawayRedis]:
     server = ThrowawayRedis()
     yield server
     server.stop()
+
+
+def page_polled_until(client, path: str, text: str, *, seconds: float = 10) -> str:
+    """GET ``path`` every 0.1 s until it contains ``text`` (or time runs out); the last body."""
+    deadline = time.monotonic() + seconds
+    seen = ""
+    while time.monotonic() < deadline and text not in seen:
+        seen = client.get(path).content.decode()
+        time.sleep(0.1)
+    return seen
+
+
+class Background:
+    """``with Background(work) as errors:`` runs ``work`` in a thread (with its own database
+    connection) while the block reads pages; leaving the block waits for it, and whatever it
+    raised is in ``errors`` for the test to assert on."""
+
+    def __init__(self, work) -> None:
+        self.work = work
+        self.errors: list[BaseException] = []
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        try:
+            self.work()
+        except BaseException as exc:  # reported by the test's assertion
+            self.errors.append(exc)
+        finally:
+            connection.close()
+
+    def __enter__(self) -> list[BaseException]:
+        import threading
+
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+        return self.errors
+
+    def __exit__(self, *exc_info) -> None:
+        self.thread.join()

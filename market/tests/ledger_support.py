@@ -218,6 +218,26 @@ def trading_history_hand_made(anchor: int) -> TradingHistory:
 # --- real clusters -----------------------------------------------------------------------------
 
 
+def pilot_with_undercut_book(server: ReplayServer, settings, owner) -> Character:
+    """The replay pilot linked to ``owner`` and synced with the hand-made history, the sample
+    SDE, and a Jita book where someone sells Tritanium at 175 (the pilot's 180 is undercut)."""
+    from django.utils import timezone
+
+    from market.wallet import character_sync
+
+    upstreams_configure(server, settings)
+    sde_sample_load()
+    replay = server.state["characters"]
+    replay.set_history(DEMO_PILOT, trading_history_hand_made(replay.anchor))
+    character = character_link_replay(server, owner)
+    assert all(outcome.ok for outcome in character_sync(character=character))
+    snapshot_land(
+        [book_order(1, type_id=34, price="175.00"), book_order(2, type_id=35, price="11.00")],
+        last_modified=timezone.now().replace(microsecond=0) - timedelta(minutes=1),
+    )
+    return character
+
+
 def cluster_env(server: ReplayServer, **extra: str) -> dict[str, str]:
     """The environment of a qcluster subprocess: this test database, Redis and the replay."""
     database = connection.settings_dict

@@ -5,13 +5,10 @@ failures and retry; the market page says what is going on instead of an instruct
 from __future__ import annotations
 
 import bz2
-import threading
-import time
 from datetime import timedelta
 
 import pytest
 import requests
-from django.db import connection
 from django.utils import timezone
 
 from lenny.models import JobRun
@@ -19,6 +16,7 @@ from market.models import Region, SdeSource, Station, Type
 from market.sde import SdeError
 from market.sde_source import SdeStatus, sde_retry_delay, sde_source_refresh
 from market.tests.conftest import JITA_STATION, SDE_SAMPLE
+from tests.fixtures import Background, page_polled_until
 
 pytestmark = pytest.mark.django_db
 
@@ -199,26 +197,9 @@ def test_the_retry_delay_doubles_from_a_minute_up_to_an_hour():
 def test_the_market_page_shows_the_import_going_on_then_the_data(fuzzwork, client):
     # staStations, the last file, takes its time: the page is read meanwhile.
     fuzzwork.fault(r"^/sde/staStations", latency=3.0)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            sde_source_refresh()
-        except BaseException as exc:  # reported by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    deadline = time.monotonic() + 10
-    seen = ""
-    waiting_for = f"downloading, {SAMPLE_FILES - 1} of 10 files"
-    while time.monotonic() < deadline and waiting_for not in seen:
-        seen = client.get("/market/").content.decode()
-        time.sleep(0.1)
-    polled = client.get("/market/static-data/status/", headers={"HX-Request": "true"})
-    thread.join()
+    with Background(sde_source_refresh) as errors:
+        seen = page_polled_until(client, "/market/", f"downloading, {SAMPLE_FILES - 1} of 10 files")
+        polled = client.get("/market/static-data/status/", headers={"HX-Request": "true"})
 
     assert not errors, errors
     assert "Importing static data…" in seen

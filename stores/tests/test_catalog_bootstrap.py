@@ -3,18 +3,16 @@ next 05:17), its progress and failures shown on the stores pages. Scryfall is th
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from lenny.models import JobRun
 from stores.catalog_status import CATALOG_RETRY, CatalogStatus
 from stores.models import Card
 from stores.tasks import catalog_refresh_daily
+from tests.fixtures import Background, page_polled_until
 
 pytestmark = pytest.mark.django_db
 
@@ -78,25 +76,9 @@ def test_the_stores_pages_show_the_import_going_on_then_the_catalog(upstreams, c
     # The bulk file takes its time: the pages are read meanwhile.
     upstreams.fault(r"^/scryfall/bulk-data/default_cards/", latency=3.0)
     client.force_login(user)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            catalog_refresh_daily()
-        except BaseException as exc:  # reported by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    deadline = time.monotonic() + 10
-    seen = ""
-    while time.monotonic() < deadline and "Importing the card catalog" not in seen:
-        seen = client.get("/stores/").content.decode()
-        time.sleep(0.1)
-    deck_page = client.get("/stores/wants/import").content.decode()
-    thread.join()
+    with Background(catalog_refresh_daily) as errors:
+        seen = page_polled_until(client, "/stores/", "Importing the card catalog")
+        deck_page = client.get("/stores/wants/import").content.decode()
 
     assert not errors, errors
     assert "Importing the card catalog…" in seen and 'hx-trigger="every 2s"' in seen

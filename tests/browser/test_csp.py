@@ -5,24 +5,16 @@ works."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
 from playwright.sync_api import expect
 
 from market.tests.desk_data import JITA, history
 from market.tests.ledger_support import (
-    book_order,
-    character_link_replay,
-    sde_sample_load,
-    snapshot_land,
-    trading_history_hand_made,
-    upstreams_configure,
+    pilot_with_undercut_book,
 )
-from market.wallet import character_sync
 from stores.catalog import catalog_import
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -41,16 +33,7 @@ document.addEventListener("securitypolicyviolation", (e) => {
 @pytest.fixture
 def everything(upstreams, settings, user):
     """A pilot with a synced ledger, a Jita book with history, a card catalog; alice is staff."""
-    upstreams_configure(upstreams, settings)
-    sde_sample_load()
-    replay = upstreams.state["characters"]
-    replay.set_history(2112625428, trading_history_hand_made(replay.anchor))
-    character = character_link_replay(upstreams, user)
-    assert all(outcome.ok for outcome in character_sync(character=character))
-    snapshot_land(
-        [book_order(1, type_id=34, price="175.00"), book_order(2, type_id=35, price="11.00")],
-        last_modified=timezone.now().replace(microsecond=0) - timedelta(minutes=1),
-    )
+    character = pilot_with_undercut_book(upstreams, settings, user)
     history(JITA.region_id, 34, 120)
     for name in ("cards-sample.jsonl", "power9.jsonl"):
         catalog_import(path=CARDS / name, progress=False)
@@ -98,9 +81,18 @@ def test_every_page_runs_under_the_policy_without_a_violation(page, everything):
     # Station trading: a filter swaps the table; the live refresh polls (no eval needed).
     visit("/market/trading/")
     page.get_by_label("Min margin").fill("0.5")
+    # The swapped-in table's poller listens for "desk-visible" once htmx has processed it.
+    page.evaluate(
+        "() => { window.__settled = new Promise((done) =>"
+        " document.body.addEventListener('htmx:load', done, {once: true})); }"
+    )
     with page.expect_response(re.compile(r"/market/trading/\?.*min_margin=0\.5")):
         page.get_by_label("Min margin").press("Enter")
     expect(page).to_have_url(re.compile(r"min_margin=0\.5"))
+    page.evaluate(
+        "Promise.race([window.__settled, new Promise((_, late) =>"
+        " setTimeout(() => late(new Error('htmx never processed the new table')), 10000))])"
+    )
     with page.expect_request(re.compile(r"since=")):
         page.evaluate("document.dispatchEvent(new Event('desk-visible'))")
     # A hidden tab does not poll (static/js/lenny.js; an htmx trigger filter would need eval).

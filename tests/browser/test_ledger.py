@@ -2,43 +2,25 @@
 profit by cost method, filtered transactions and the undercut order on top of the desk."""
 
 import re
-from datetime import timedelta
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
 from django.utils.module_loading import import_string
 from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 from playwright.sync_api import expect
 
 from market.tests.ledger_support import (
-    book_order,
-    character_link_replay,
-    sde_sample_load,
-    snapshot_land,
-    trading_history_hand_made,
-    upstreams_configure,
+    pilot_with_undercut_book,
 )
 from market.undercut import orders_undercut_check
-from market.wallet import character_sync
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 @pytest.fixture
 def pilot(upstreams, settings, user):
-    upstreams_configure(upstreams, settings)
-    sde_sample_load()
-    replay = upstreams.state["characters"]
-    replay.set_history(2112625428, trading_history_hand_made(replay.anchor))
-    character = character_link_replay(upstreams, user)
-    assert all(outcome.ok for outcome in character_sync(character=character))
-    # Someone sells Tritanium at 175 in Jita: the pilot's 180 is undercut by 5.
-    snapshot_land(
-        [book_order(1, type_id=34, price="175.00"), book_order(2, type_id=35, price="11.00")],
-        last_modified=timezone.now().replace(microsecond=0) - timedelta(minutes=1),
-    )
+    character = pilot_with_undercut_book(upstreams, settings, user)
     orders_undercut_check(character=character)
     return character
 
