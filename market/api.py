@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
 from accounts.fees import FeeRates, fee_rates_for
+from lenny.lib.tables import rows_page
 from market.forms import HaulingForm, HistoryForm, OrdersForm, QueryForm, StationTradingForm
 from market.models import Order
 from market.queries import (
@@ -26,7 +27,6 @@ from market.queries import (
     hauling,
     history_days,
     region_ages,
-    rows_page,
     station_trading,
 )
 from market.trading import StationTradingRow, TradingInputError

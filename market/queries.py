@@ -1320,10 +1320,3 @@ def type_on_market(type_id: int) -> bool:
         BestPrice.objects.filter(snapshot_id__in=current, type_id=type_id).exists()
         or HistoryDay.objects.filter(type_id=type_id).exists()
     )
-
-
-def rows_page(rows: Sequence[Any], *, page: int, per_page: int) -> tuple[list[Any], int]:
-    """One page of ``rows`` and the number of pages (at least 1)."""
-    pages = max(1, -(-len(rows) // per_page))
-    start = (page - 1) * per_page
-    return list(rows[start : start + per_page]), pages

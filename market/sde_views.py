@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from lenny.lib.htmx import refresh_page
 from market.templatetags.sde_status import sde_notice
 
 
@@ -14,7 +15,5 @@ def sde_status_view(request: HttpRequest) -> HttpResponse:
     """The notice again; once the SDE is there, an htmx reload so the page shows the data."""
     context = sde_notice({"request": request})
     if not context["show"]:
-        response = HttpResponse(status=204)
-        response["HX-Refresh"] = "true"
-        return response
+        return refresh_page()
     return render(request, "market/_sde_status.html", context)

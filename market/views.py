@@ -9,7 +9,7 @@ snapshot lands, then the new table.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
@@ -22,6 +22,8 @@ from django.views.decorators.http import require_GET
 
 from accounts.fees import DEFAULT_FEE_RATES, FeeRates, fee_rates_for
 from accounts.models import TradingProfile
+from lenny.lib.htmx import POLL_PARAM, no_change, page_or_partial, poll_unchanged
+from lenny.lib.tables import Column, query_params, query_url, table_headers, table_page, table_pager
 from market.forms import (
     HISTORY_WINDOWS,
     FeesForm,
@@ -43,7 +45,6 @@ from market.queries import (
     market_group_children,
     market_group_tree,
     region_ages,
-    rows_page,
     snapshot_marker,
     station_trading,
     type_get,
@@ -53,163 +54,7 @@ from market.queries import (
 )
 from market.trading import StationTradingRow, TradingInputError
 
-PAGE_SIZE = 50
 BOOK_PAGE_SIZE = 20
-POLL_PARAM = "since"
-
-
-# --- helpers -----------------------------------------------------------------------------------
-
-
-def _params(request: HttpRequest, **defaults: Any) -> QueryDict:
-    """The query string without the poll marker, with defaults for absent parameters."""
-    params = request.GET.copy()
-    params.pop(POLL_PARAM, None)
-    for name, value in defaults.items():
-        if not params.get(name, "").strip():
-            params[name] = str(value)
-    return params
-
-
-def _url(request: HttpRequest, params: QueryDict, **changes: Any) -> str:
-    query = params.copy()
-    for name, value in changes.items():
-        if value is None:
-            query.pop(name, None)
-        else:
-            query[name] = str(value)
-    encoded = query.urlencode()
-    return f"{request.path}?{encoded}" if encoded else request.path
-
-
-def _unchanged(request: HttpRequest, marker: str) -> bool:
-    """A poll from a table drawn from the snapshots that are still current."""
-    return bool(request.htmx) and request.GET.get(POLL_PARAM) == marker
-
-
-def _no_change() -> HttpResponse:
-    return HttpResponse(status=204)
-
-
-def _respond(
-    request: HttpRequest,
-    template: str,
-    context: dict[str, Any],
-    *,
-    partials: Iterable[str],
-    status: int = 200,
-) -> HttpResponse:
-    """The whole page, or only the partial whose element htmx asked to swap."""
-    target = request.htmx.target if request.htmx else None
-    if target in set(partials):
-        # htmx swaps nothing on a 4xx: an error is shown in the swapped table instead.
-        return render(request, f"{template}#{target}", context)
-    return render(request, template, context, status=status)
-
-
-@dataclass(frozen=True)
-class Column:
-    key: str
-    label: str
-    numeric: bool = True
-    # Where it is shown, so the columns a trader decides on (the item, its profit, the column the
-    # table is sorted by) stay on screen without scrolling the table: "always"; "desk" from a
-    # tablet's width up (768 px); "wide" only on a wide screen (1600 px), for the details that
-    # make up a profit. Sorted by, it always shows (static/css/lenny.css: .col-desk, .col-wide).
-    shown: str = "always"
-
-    def hidden_class(self, *, sort: str) -> str:
-        """The CSS class that hides this column on narrower screens; none when sorted by it."""
-        if self.shown == "always" or sort.removeprefix("-") == self.key:
-            return ""
-        return f"col-{self.shown}"
-
-
-@dataclass(frozen=True)
-class HeaderCell:
-    label: str
-    url: str
-    sort: str | None  # "ascending", "descending" or None
-    numeric: bool
-    hidden_class: str = ""
-
-
-def _headers(
-    request: HttpRequest,
-    params: QueryDict,
-    columns: Sequence[Column],
-    *,
-    current: str,
-    sort_param: str = "sort",
-    page_param: str = "page",
-) -> list[HeaderCell]:
-    """Header links that sort by their column (again: the other way); sorting starts at page 1.
-    Numbers sort largest first on the first click, text A to Z."""
-    cells = []
-    for column in columns:
-        state = None
-        if current.removeprefix("-") == column.key:
-            state = "descending" if current.startswith("-") else "ascending"
-        if state == "descending":
-            target = column.key
-        elif state == "ascending":
-            target = f"-{column.key}"
-        else:
-            target = f"-{column.key}" if column.numeric else column.key
-        url = _url(request, params, **{sort_param: target, page_param: None})
-        cells.append(
-            HeaderCell(column.label, url, state, column.numeric, column.hidden_class(sort=current))
-        )
-    return cells
-
-
-@dataclass(frozen=True)
-class Pager:
-    page: int
-    pages: int
-    count: int
-    first_url: str | None
-    previous_url: str | None
-    next_url: str | None
-    last_url: str | None
-
-
-def _pager(
-    request: HttpRequest, params: QueryDict, *, page: int, pages: int, count: int, param: str
-) -> Pager:
-    def to(number: int) -> str:
-        return _url(request, params, **{param: number})
-
-    return Pager(
-        page=page,
-        pages=pages,
-        count=count,
-        first_url=to(1) if page > 2 else None,
-        previous_url=to(page - 1) if page > 1 else None,
-        next_url=to(page + 1) if page < pages else None,
-        last_url=to(pages) if page < pages - 1 else None,
-    )
-
-
-def _table(
-    request: HttpRequest,
-    params: QueryDict,
-    rows: Sequence[Any],
-    *,
-    columns: Sequence[Column],
-    sort: str,
-    page: int,
-) -> tuple[list[Any], dict[str, Any]]:
-    """The requested page of a sorted table (the last one when it asks beyond) and what the
-    table's template needs around it: the header links and the pager."""
-    pages = rows_page(rows, page=1, per_page=PAGE_SIZE)[1]
-    page = min(page, pages)
-    return rows_page(rows, page=page, per_page=PAGE_SIZE)[0], {
-        "headers": _headers(request, params, columns, current=sort),
-        "pager": _pager(request, params, page=page, pages=pages, count=len(rows), param="page"),
-        # The body's cells hide with their header: {column key: class}.
-        "hide": {column.key: column.hidden_class(sort=sort) for column in columns},
-    }
 
 
 def _hub_choices(selected: StationRef | None) -> list[StationRef]:
@@ -255,7 +100,7 @@ def _priced_page(
             "broker_fee": f"{profile.broker_fee.normalize():f}",
         },
         default_rates=profile == DEFAULT_FEE_RATES,
-        poll_url=_url(request, params),
+        poll_url=query_url(request, params),
         error="",
     )
     status = 200
@@ -268,14 +113,14 @@ def _priced_page(
         except TradingInputError as error:
             context["error"] = f"{error.param}: {error.message}"
             status = 400
-    return _respond(request, template, context, partials=[target], status=status)
+    return page_or_partial(request, template, context, partials=[target], status=status)
 
 
 # --- home, search, market groups -----------------------------------------------------------------
 
 
 def _chosen_station(request: HttpRequest) -> StationRef:
-    form = TypePageForm(_params(request))
+    form = TypePageForm(query_params(request))
     if form.is_valid() and form.cleaned_data.get("station_id"):
         return form.cleaned_data["station_id"]
     return DEFAULT_STATION
@@ -284,8 +129,8 @@ def _chosen_station(request: HttpRequest) -> StationRef:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     marker = snapshot_marker(HUB_REGION_IDS)
-    if _unchanged(request, marker):
-        return _no_change()
+    if poll_unchanged(request, marker):
+        return no_change()
     station = _chosen_station(request)
     ages = region_ages(HUB_REGION_IDS)
     groups, _ = market_group_children(None)
@@ -294,10 +139,10 @@ def home(request: HttpRequest) -> HttpResponse:
         "hubs": [(hub, ages[hub.region_id]) for hub in HUB_STATIONS],
         "groups": groups,
         "marker": marker,
-        "poll_url": _url(request, _params(request)),
+        "poll_url": query_url(request, query_params(request)),
         "search": SearchForm(request.GET),
     }
-    return _respond(request, "market/home.html", context, partials=["data-age"])
+    return page_or_partial(request, "market/home.html", context, partials=["data-age"])
 
 
 @require_GET
@@ -359,7 +204,7 @@ def _chart_data(days) -> dict[str, list]:
 
 @require_GET
 def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
-    params = _params(request)
+    params = query_params(request)
     form = TypePageForm(params)
     valid = form.is_valid()
     station = (valid and form.cleaned_data.get("station_id")) or DEFAULT_STATION
@@ -368,8 +213,8 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
         form.add_error("station_id", "must be one of the five hubs")
         station = DEFAULT_STATION
     marker = snapshot_marker(HUB_REGION_IDS)
-    if _unchanged(request, marker):
-        return _no_change()
+    if poll_unchanged(request, marker):
+        return no_change()
     item = type_get(type_id)
     if item is None and not type_on_market(type_id):
         raise Http404("no such type")
@@ -394,7 +239,7 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
         books[side] = {
             "title": "Buy orders" if is_buy else "Sell orders",
             "orders": page.object_list,
-            "headers": _headers(
+            "headers": table_headers(
                 request,
                 params,
                 STATION_BOOK_COLUMNS if scope == "station" else BOOK_COLUMNS,
@@ -402,7 +247,7 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
                 sort_param=f"{side}_sort",
                 page_param=f"{side}_page",
             ),
-            "pager": _pager(
+            "pager": table_pager(
                 request,
                 params,
                 page=page.number,
@@ -424,19 +269,19 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
         "books": books,
         "scope": scope,
         "days": days,
-        "windows": [(d, _url(request, params, days=d)) for d in HISTORY_WINDOWS],
+        "windows": [(d, query_url(request, params, days=d)) for d in HISTORY_WINDOWS],
         "history": history,
         "chart": _chart_data(history),
         "form": form,
         "error": "" if valid else _form_error(form),
         "marker": marker,
-        "poll_url": _url(request, params),
+        "poll_url": query_url(request, params),
         "scope_urls": {
-            "station": _url(request, params, scope="station", sell_page=None, buy_page=None),
-            "region": _url(request, params, scope="region", sell_page=None, buy_page=None),
+            "station": query_url(request, params, scope="station", sell_page=None, buy_page=None),
+            "region": query_url(request, params, scope="region", sell_page=None, buy_page=None),
         },
     }
-    return _respond(
+    return page_or_partial(
         request,
         "market/type.html",
         context,
@@ -473,12 +318,12 @@ class TradingLine:
 
 @require_GET
 def station_trading_view(request: HttpRequest) -> HttpResponse:
-    params = _params(request, station_id=DEFAULT_STATION.station_id)
+    params = query_params(request, station_id=DEFAULT_STATION.station_id)
     form = StationTradingForm(params)
     station = (form.is_valid() and form.cleaned_data.get("station_id")) or DEFAULT_STATION
     marker = snapshot_marker([station.region_id])
-    if _unchanged(request, marker):
-        return _no_change()
+    if poll_unchanged(request, marker):
+        return no_change()
 
     def table(rates: FeeRates) -> dict[str, Any]:
         sort = form.get("sort", "-daily_profit")
@@ -489,7 +334,7 @@ def station_trading_view(request: HttpRequest) -> HttpResponse:
             filters=form.filters(),
             order_by=sort,
         )
-        rows, parts = _table(
+        rows, parts = table_page(
             request,
             params,
             result.rows,
@@ -508,7 +353,7 @@ def station_trading_view(request: HttpRequest) -> HttpResponse:
                 for row in rows
             ],
             "unfiltered_url": (
-                _url(request, params, page=None, **dict.fromkeys(TRADING_FILTERS))
+                query_url(request, params, page=None, **dict.fromkeys(TRADING_FILTERS))
                 if filtered
                 else None
             ),
@@ -635,7 +480,7 @@ def _hauling_remember(request: HttpRequest, data: dict[str, Any]) -> None:
 
 @require_GET
 def hauling_view(request: HttpRequest) -> HttpResponse:
-    params = _params(request)
+    params = query_params(request)
     for name, value in _hauling_start(request).items():
         params[name] = value
     form = HaulingForm(params)
@@ -648,8 +493,8 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
         *((destination,) if destination else HUB_STATIONS),
     ]
     marker = snapshot_marker(station.region_id for station in ends)
-    if _unchanged(request, marker):
-        return _no_change()
+    if poll_unchanged(request, marker):
+        return no_change()
     mode = data.get("mode") or "instant"
     one_trip = origin is not None and destination is not None
 
@@ -666,7 +511,7 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
             order_by=sort,
         )
         columns = ONE_TRIP_COLUMNS if one_trip else HAULING_COLUMNS
-        rows, parts = _table(
+        rows, parts = table_page(
             request, params, result.rows, columns=columns, sort=sort, page=data.get("page") or 1
         )
         trip = result.trips[0] if one_trip else None

@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from lenny.lib.htmx import refresh_page
 from stores.templatetags.catalog_status import catalog_notice
 
 
@@ -16,7 +17,5 @@ def catalog_status_view(request: HttpRequest) -> HttpResponse:
     """The notice again; once the catalog is there, an htmx reload so the page can use it."""
     context = catalog_notice({"request": request})
     if not context["show"]:
-        response = HttpResponse(status=204)
-        response["HX-Refresh"] = "true"
-        return response
+        return refresh_page()
     return render(request, "stores/_catalog_status.html", context)
