@@ -9,24 +9,19 @@ from django.utils import timezone
 
 from accounts.models import Character
 from accounts.tokens import TokenInvalid, TokenUnavailable, access_token_refresh
-from lenny.schedules import PeriodicJob, periodic_job
+from lenny.schedules import periodic_job
 
 # A login untouched this long is refreshed, so a revoked or sold character shows its banner
 # within a day instead of when its pilot next needs the data.
 TOKEN_CHECK_AGE = timedelta(hours=20)
 
-SCHEDULES = [
-    PeriodicJob(
-        name="accounts-token-check",
-        func="accounts.tasks.character_tokens_check",
-        minutes=6 * 60,
-        timeout=300,
-        description="Refresh EVE logins unused for a day, to notice revoked or sold characters.",
-    )
-]
 
-
-@periodic_job("accounts-token-check")
+@periodic_job(
+    "accounts-token-check",
+    minutes=6 * 60,
+    timeout=300,
+    description="Refresh EVE logins unused for a day, to notice revoked or sold characters.",
+)
 def character_tokens_check() -> dict[str, int]:
     stale_before = timezone.now() - TOKEN_CHECK_AGE
     counts = {"refreshed": 0, "needs_relogin": 0, "failed": 0}

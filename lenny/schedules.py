@@ -1,6 +1,8 @@
 """Periodic jobs: declared in code by each app, synced into django-q2's Schedule table.
 
-Each app lists its jobs as ``SCHEDULES`` in its ``tasks`` module. ``schedules_sync`` creates the
+Each app declares its jobs in its ``tasks`` module, once: ``@periodic_job(name, minutes=… or
+cron=…)`` on the task function names the job, sets its schedule and wraps each run in a lock and a
+``JobRun`` record; the function's dotted path is the schedule's ``func``. ``schedules_sync`` creates the
 missing ones and keeps the code-owned fields (function, arguments, timeout) current, but never
 touches the timing or an admin's decision to pause a job, so curating schedules in the admin
 survives restarts and deploys.
@@ -93,11 +95,17 @@ def task_error_summary(result: Any) -> str:
 
 
 def schedules_collect() -> list[PeriodicJob]:
+    """Every job declared with ``@periodic_job(..., minutes=/cron=)`` in an app's ``tasks``."""
     jobs: list[PeriodicJob] = []
     for app in apps.get_app_configs():
         if module_has_submodule(app.module, "tasks"):
             module = import_module(f"{app.name}.tasks")
-            jobs.extend(getattr(module, "SCHEDULES", []))
+            jobs.extend(
+                value.periodic
+                for value in vars(module).values()
+                if isinstance(getattr(value, "periodic", None), PeriodicJob)
+                and value.__module__ == module.__name__
+            )
     names = [job.name for job in jobs]
     duplicated = {n for n in names if names.count(n) > 1}
     if duplicated:
@@ -161,12 +169,24 @@ class JobAlreadyRunning(Exception):
     pass
 
 
-def periodic_job(name: str, *, lock_seconds: int = 900) -> Callable:
-    """Run the wrapped task under a cross-worker lock and record its outcome in ``JobRun``.
+def periodic_job(
+    name: str,
+    *,
+    minutes: int | None = None,
+    cron: str | None = None,
+    timeout: int = 300,
+    cluster: str | None = None,
+    description: str = "",
+    lock_seconds: int = 900,
+) -> Callable:
+    """Declare the periodic job ``name`` on its task function, and run it under a cross-worker
+    lock, recording its outcome in ``JobRun``.
 
-    A run that finds the lock held returns ``"skipped"`` at once: a slow run of a job never
-    overlaps the next one. The lock expires by itself after ``lock_seconds`` in case a worker
-    dies holding it.
+    With ``minutes`` or ``cron`` the job is scheduled (``schedules_sync`` keeps a django-q2
+    schedule for it, calling this function); without, it is a job queued by other code that
+    still gets the lock and the record. A run that finds the lock held returns ``"skipped"`` at
+    once: a slow run of a job never overlaps the next one. The lock expires by itself after
+    ``lock_seconds`` in case a worker dies holding it.
     """
 
     def decorator(func: Callable) -> Callable:
@@ -211,6 +231,16 @@ def periodic_job(name: str, *, lock_seconds: int = 900) -> Callable:
                     log.warning("job %s: lock not released (cache unavailable)", name)
 
         wrapper.job_name = name  # type: ignore[attr-defined]
+        if minutes is not None or cron is not None:
+            wrapper.periodic = PeriodicJob(  # type: ignore[attr-defined]
+                name=name,
+                func=f"{func.__module__}.{func.__qualname__}",
+                minutes=minutes,
+                cron=cron,
+                timeout=timeout,
+                cluster=cluster,
+                description=description,
+            )
         return wrapper
 
     return decorator

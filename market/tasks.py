@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import time
 
-from lenny.schedules import PeriodicJob, periodic_job
+from lenny.schedules import periodic_job
 from market.hubs import HUBS_BY_KEY
 from market.ingest import history_refresh, snapshot_fetch
+from market.sde_source import sde_bootstrap_wait, sde_is_empty, sde_source_refresh
 
 # A snapshot job may take this long (The Forge: seconds; a slow ESI: minutes) …
 ORDERS_TIMEOUT = 240
@@ -24,58 +25,54 @@ def _orders(hub_key: str) -> str:
     return snapshot_fetch(region_id=HUBS_BY_KEY[hub_key].region_id).summary()
 
 
-@periodic_job("market-orders-jita", lock_seconds=ORDERS_TIMEOUT + 60)
+def _orders_description(hub_key: str) -> str:
+    hub = HUBS_BY_KEY[hub_key]
+    return f"{hub.region_name} order snapshot ({hub.name.split(' ', 1)[0]})"
+
+
+# One schedule per hub region, so an admin can retime or pause each in the django-q2 admin.
+ORDERS_SCHEDULE = {"minutes": 5, "timeout": ORDERS_TIMEOUT, "lock_seconds": ORDERS_TIMEOUT + 60}
+
+
+@periodic_job("market-orders-jita", **ORDERS_SCHEDULE, description=_orders_description("jita"))
 def orders_jita() -> str:
     return _orders("jita")
 
 
-@periodic_job("market-orders-amarr", lock_seconds=ORDERS_TIMEOUT + 60)
+@periodic_job("market-orders-amarr", **ORDERS_SCHEDULE, description=_orders_description("amarr"))
 def orders_amarr() -> str:
     return _orders("amarr")
 
 
-@periodic_job("market-orders-dodixie", lock_seconds=ORDERS_TIMEOUT + 60)
+@periodic_job(
+    "market-orders-dodixie", **ORDERS_SCHEDULE, description=_orders_description("dodixie")
+)
 def orders_dodixie() -> str:
     return _orders("dodixie")
 
 
-@periodic_job("market-orders-rens", lock_seconds=ORDERS_TIMEOUT + 60)
+@periodic_job("market-orders-rens", **ORDERS_SCHEDULE, description=_orders_description("rens"))
 def orders_rens() -> str:
     return _orders("rens")
 
 
-@periodic_job("market-orders-hek", lock_seconds=ORDERS_TIMEOUT + 60)
+@periodic_job("market-orders-hek", **ORDERS_SCHEDULE, description=_orders_description("hek"))
 def orders_hek() -> str:
     return _orders("hek")
 
 
-@periodic_job("market-history", lock_seconds=HISTORY_TIMEOUT + 60)
+# ESI refreshes history at 11:05 UTC. From 11:10 every 15 minutes until the day's due types are
+# done; afterwards a run finds nothing due and returns after one query per region.
+@periodic_job(
+    "market-history",
+    cron="10-59/15 11-23 * * *",
+    timeout=HISTORY_TIMEOUT,
+    lock_seconds=HISTORY_TIMEOUT + 60,
+    description="daily market history of the types traded at the hubs",
+)
 def history() -> str:
     outcomes = history_refresh(deadline=time.monotonic() + HISTORY_BUDGET)
     return "; ".join(outcome.summary() for outcome in outcomes) or "nothing due"
-
-
-SCHEDULES = [
-    *(
-        PeriodicJob(
-            name=f"market-orders-{hub.key}",
-            func=f"market.tasks.orders_{hub.key}",
-            minutes=5,
-            timeout=ORDERS_TIMEOUT,
-            description=f"{hub.region_name} order snapshot ({hub.name.split(' ', 1)[0]})",
-        )
-        for hub in HUBS_BY_KEY.values()
-    ),
-    # ESI refreshes history at 11:05 UTC. From 11:10 every 15 minutes until the day's due types
-    # are done; afterwards a run finds nothing due and returns after one query per region.
-    PeriodicJob(
-        name="market-history",
-        func="market.tasks.history",
-        cron="10-59/15 11-23 * * *",
-        timeout=HISTORY_TIMEOUT,
-        description="daily market history of the types traded at the hubs",
-    ),
-]
 
 
 # --- Pilot's ledger ----------------------------------------------------------------------------
@@ -113,7 +110,12 @@ def ledger_endpoint_sync(*, character_id: int, endpoint: str) -> str:
     return outcome.summary()
 
 
-@periodic_job("ledger-schedules")
+@periodic_job(
+    "ledger-schedules",
+    minutes=60,
+    timeout=120,
+    description="per-character wallet and order sync schedules for every linked character",
+)
 def ledger_schedules() -> str:
     characters = list(Character.objects.usable().prefetch_related("ledger_syncs"))
     created = [
@@ -128,38 +130,35 @@ def ledger_schedules() -> str:
     return "; ".join(parts) or "all in place"
 
 
-SCHEDULES.append(
-    PeriodicJob(
-        name="ledger-schedules",
-        func="market.tasks.ledger_schedules",
-        minutes=60,
-        timeout=120,
-        description="per-character wallet and order sync schedules for every linked character",
-    )
-)
-
-
 # --- Static data (SDE) ---------------------------------------------------------------------------
 # A fresh install fills itself: ``sde-bootstrap`` runs every minute and does nothing but one
 # query while the SDE is there; while it is empty it imports it at once (through ``sde_refresh``,
 # whose lock keeps the two jobs from importing at the same time on several workers).
 
-from market.sde_source import (  # noqa: E402
-    sde_bootstrap_wait,
-    sde_is_empty,
-    sde_source_refresh,
-)
-
 # Fuzzwork's whole dump: a minute or two to download and import on a small server.
 SDE_TIMEOUT = 600
 
 
-@periodic_job("sde-refresh", lock_seconds=SDE_TIMEOUT + 60)
+# Fuzzwork publishes a new dump after each game patch; the check itself is one conditional
+# request a file.
+@periodic_job(
+    "sde-refresh",
+    minutes=6 * 60,
+    timeout=SDE_TIMEOUT,
+    lock_seconds=SDE_TIMEOUT + 60,
+    description="re-import the SDE when its source changed (ETag / Last-Modified)",
+)
 def sde_refresh() -> str:
     return sde_source_refresh().summary()
 
 
-@periodic_job("sde-bootstrap", lock_seconds=SDE_TIMEOUT + 60)
+@periodic_job(
+    "sde-bootstrap",
+    minutes=1,
+    timeout=SDE_TIMEOUT,
+    lock_seconds=SDE_TIMEOUT + 60,
+    description="download and import the SDE at once while there is none",
+)
 def sde_bootstrap() -> str:
     if not sde_is_empty():
         return "static data present"
@@ -172,23 +171,3 @@ def sde_bootstrap() -> str:
             f"next attempt at {waiting.retry_at:%H:%M} UTC"
         )
     return sde_refresh()
-
-
-SCHEDULES += [
-    PeriodicJob(
-        name="sde-bootstrap",
-        func="market.tasks.sde_bootstrap",
-        minutes=1,
-        timeout=SDE_TIMEOUT,
-        description="download and import the SDE at once while there is none",
-    ),
-    PeriodicJob(
-        name="sde-refresh",
-        func="market.tasks.sde_refresh",
-        # Fuzzwork publishes a new dump after each game patch; the check itself is one
-        # conditional request a file.
-        minutes=6 * 60,
-        timeout=SDE_TIMEOUT,
-        description="re-import the SDE when its source changed (ETag / Last-Modified)",
-    ),
-]

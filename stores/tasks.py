@@ -2,7 +2,7 @@
 
 from django.conf import settings
 
-from lenny.schedules import PeriodicJob, periodic_job
+from lenny.schedules import periodic_job
 from stores.catalog import catalog_refresh
 from stores.catalog_status import (
     CatalogProgress,
@@ -12,33 +12,14 @@ from stores.catalog_status import (
 )
 from stores.checks import check_run, checks_queue_stale
 
-SCHEDULES = [
-    PeriodicJob(
-        name="scryfall-catalog-refresh",
-        func="stores.tasks.catalog_refresh_daily",
-        # Scryfall publishes its bulk files once a day; any hour will do, this one is quiet.
-        cron="17 5 * * *",
-        timeout=600,
-        description="Download Scryfall's sets and default_cards bulk file and import them.",
-    ),
-    PeriodicJob(
-        name="scryfall-catalog-bootstrap",
-        func="stores.tasks.catalog_bootstrap",
-        minutes=1,
-        timeout=600,
-        description="Fetch the card catalog at once while it is empty (a fresh install).",
-    ),
-    PeriodicJob(
-        name="store-stock-recheck",
-        func="stores.tasks.stock_recheck",
-        minutes=settings.STORE_RECHECK_MINUTES,
-        timeout=120,
-        description="Queue a check of every tracked card at its users' stores, if not fresh.",
-    ),
-]
 
-
-@periodic_job("scryfall-catalog-refresh")
+# Scryfall publishes its bulk files once a day; any hour will do, this one is quiet.
+@periodic_job(
+    "scryfall-catalog-refresh",
+    cron="17 5 * * *",
+    timeout=600,
+    description="Download Scryfall's sets and default_cards bulk file and import them.",
+)
 def catalog_refresh_daily() -> str:
     progress = CatalogProgress()
     try:
@@ -49,7 +30,12 @@ def catalog_refresh_daily() -> str:
     return str(summary) if summary else "already up to date"
 
 
-@periodic_job("scryfall-catalog-bootstrap")
+@periodic_job(
+    "scryfall-catalog-bootstrap",
+    minutes=1,
+    timeout=600,
+    description="Fetch the card catalog at once while it is empty (a fresh install).",
+)
 def catalog_bootstrap() -> str:
     """A fresh install's catalog at once, not at the next 05:17 (one query while it is there)."""
     if not catalog_is_empty():
@@ -70,7 +56,12 @@ def store_check(result_id: int, refresh: bool = False) -> str:
     return str(check_run(result_id=result_id, refresh=refresh))
 
 
-@periodic_job("store-stock-recheck")
+@periodic_job(
+    "store-stock-recheck",
+    minutes=settings.STORE_RECHECK_MINUTES,
+    timeout=120,
+    description="Queue a check of every tracked card at its users' stores, if not fresh.",
+)
 def stock_recheck() -> str:
     queued = checks_queue_stale()
     return f"queued {queued} checks"

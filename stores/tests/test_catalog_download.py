@@ -11,10 +11,11 @@ from django.core.management import call_command
 from django.utils.dateparse import parse_datetime
 
 from lenny.models import JobRun
+from lenny.schedules import schedules_collect
 from stores.catalog import ACCEPT, ScryfallClient, ScryfallError, catalog_refresh
 from stores.models import Card, CatalogImport, Printing, Set
 from stores.replay import demo_load
-from stores.tasks import SCHEDULES, catalog_refresh_daily
+from stores.tasks import catalog_refresh_daily
 
 from .conftest import bulk_bytes, sample_cards
 
@@ -162,7 +163,7 @@ def test_the_demo_loads_the_catalog_from_the_replay(upstreams):
 
 
 def test_the_daily_refresh_runs_as_a_periodic_job(upstreams, settings):
-    job = next(job for job in SCHEDULES if job.name == "scryfall-catalog-refresh")
+    job = next(job for job in schedules_collect() if job.name == "scryfall-catalog-refresh")
     assert job.cron and job.timeout < settings.Q_CLUSTER["retry"]
     assert catalog_refresh_daily().startswith("Imported 45 card objects")
     assert catalog_refresh_daily() == "already up to date"

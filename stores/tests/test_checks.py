@@ -12,6 +12,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 
+from lenny.schedules import schedules_collect
 from stores.checks import (
     check_queue,
     check_run,
@@ -413,9 +414,7 @@ def test_the_schedule_queues_only_stale_cards_at_the_stores_of_people_who_want_t
 
 
 def test_the_recheck_job_is_declared_every_six_hours():
-    from stores.tasks import SCHEDULES
-
-    job = next(j for j in SCHEDULES if j.name == "store-stock-recheck")
+    job = next(j for j in schedules_collect() if j.name == "store-stock-recheck")
     assert job.minutes == 360 and job.func == "stores.tasks.stock_recheck"
 
 
