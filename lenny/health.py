@@ -7,15 +7,20 @@ from datetime import datetime
 from importlib import import_module
 from typing import Any
 
+import redis
+from croniter import croniter
 from django.apps import apps
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.utils import timezone
 from django.utils.module_loading import module_has_submodule
+from django_q.models import Schedule, Task
+from django_q.status import Stat
 
 from lenny.cache import cache_errors_raised
-from lenny.schedules import task_error_summary
+from lenny.models import JobRun
+from lenny.schedules import schedule_kwargs_load, schedules_collect, task_error_summary
 
 
 def _timed(check) -> dict[str, Any]:
@@ -49,8 +54,6 @@ def _broker() -> dict[str, Any]:
     if not redis_url:
         _database()
         return {"kind": "orm"}
-    import redis
-
     client = redis.Redis.from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
     try:
         client.ping()
@@ -60,8 +63,6 @@ def _broker() -> dict[str, Any]:
 
 
 def _cluster() -> dict[str, Any]:
-    from django_q.status import Stat
-
     stats = Stat.get_all()
     if not stats:
         return {"running": False, "heartbeat_age": None}
@@ -86,8 +87,6 @@ def _interval_end(schedule: Any, start: datetime, intervals: int) -> datetime | 
     if schedule is None or schedule.schedule_type == schedule.ONCE:
         return None
     if schedule.schedule_type == schedule.CRON:
-        from croniter import croniter
-
         runs = croniter(schedule.cron, start)
         for _ in range(intervals):
             due = runs.get_next(datetime)
@@ -127,11 +126,6 @@ def job_failing(
 
 
 def _jobs(now: datetime) -> dict[str, Any]:
-    from django_q.models import Schedule, Task
-
-    from lenny.models import JobRun
-    from lenny.schedules import schedules_collect
-
     runs = {run.name: run for run in JobRun.objects.all()}
     jobs = schedules_collect()
     schedules = {
@@ -163,10 +157,6 @@ def _jobs(now: datetime) -> dict[str, Any]:
 def _schedules() -> dict[str, Any]:
     """Schedules whose stored arguments django-q2 cannot read: it would call their task with
     none, and every run would fail."""
-    from django_q.models import Schedule
-
-    from lenny.schedules import schedule_kwargs_load
-
     unreadable = sorted(
         name or str(pk)
         for pk, name, kwargs in Schedule.objects.exclude(repeats=0).values_list(

@@ -21,10 +21,15 @@ from importlib import import_module
 from typing import Any
 
 from django.apps import apps
+from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import module_has_submodule
+from django_q.models import Schedule
+
+from lenny.models import JobRun
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +120,6 @@ def schedules_collect() -> list[PeriodicJob]:
 
 def schedules_sync(*, jobs: Iterable[PeriodicJob] | None = None) -> dict[str, list[str]]:
     """Create or update the django-q2 schedules for ``jobs``; return what changed."""
-    from django.conf import settings
-    from django_q.models import Schedule
-
     jobs = list(schedules_collect() if jobs is None else jobs)
     retry = settings.Q_CLUSTER.get("retry", 0)
     report: dict[str, list[str]] = {"created": [], "updated": [], "unchanged": [], "removed": []}
@@ -158,8 +160,6 @@ def schedules_sync(*, jobs: Iterable[PeriodicJob] | None = None) -> dict[str, li
 
 def sync_after_migrate(**kwargs: Any) -> None:
     """post_migrate hook: `migrate` leaves the schedules in step with the code."""
-    from django.db import connection
-
     if "django_q_schedule" not in connection.introspection.table_names():
         return
     schedules_sync()
@@ -192,8 +192,6 @@ def periodic_job(
     def decorator(func: Callable) -> Callable:
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            from lenny.models import JobRun
-
             lock_key = f"job-lock:{name}"
             token = uuid.uuid4().hex
             if not cache.add(lock_key, token, timeout=lock_seconds):

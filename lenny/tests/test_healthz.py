@@ -1,6 +1,7 @@
 import pytest
 from django.utils import timezone
 
+from lenny import health, schedules
 from lenny.models import JobRun
 
 pytestmark = pytest.mark.django_db
@@ -19,10 +20,8 @@ def test_it_reports_ok_with_each_part(admin_client):
 
 @pytest.mark.embedded
 def test_it_reports_the_age_of_each_jobs_last_success(admin_client, monkeypatch):
-    from lenny import schedules
-
     job = schedules.PeriodicJob(name="demo-job", func="x.y", minutes=5)
-    monkeypatch.setattr(schedules, "schedules_collect", lambda: [job])
+    monkeypatch.setattr(health, "schedules_collect", lambda: [job])
     JobRun.objects.create(
         name="demo-job", last_success=timezone.now() - timezone.timedelta(minutes=3)
     )
@@ -72,10 +71,8 @@ def test_the_admin_shows_the_same_report(admin_client):
 @pytest.fixture
 def failing_job(monkeypatch):
     """A declared job that failed three times in a row, through Lenny's own job wrapper."""
-    from lenny import schedules
-
     job = schedules.PeriodicJob(name="demo-failing", func="x.y", minutes=5)
-    monkeypatch.setattr(schedules, "schedules_collect", lambda: [job])
+    monkeypatch.setattr(health, "schedules_collect", lambda: [job])
 
     @schedules.periodic_job("demo-failing")
     def run():
@@ -140,10 +137,8 @@ def test_a_job_that_runs_without_succeeding_for_three_intervals_is_degraded(
 ):
     from django_q.models import Schedule
 
-    from lenny import schedules
-
     job = schedules.PeriodicJob(name="demo-hung", func="x.y", minutes=5)
-    monkeypatch.setattr(schedules, "schedules_collect", lambda: [job])
+    monkeypatch.setattr(health, "schedules_collect", lambda: [job])
     schedules.schedules_sync(jobs=[job])
     now = timezone.now()
     # Runs killed on timeout record neither a success nor a failure.
@@ -168,10 +163,8 @@ def test_tasks_that_fail_before_lennys_wrapper_runs_count_too(admin_client, monk
 
     from django_q.models import Task
 
-    from lenny import schedules
-
     job = schedules.PeriodicJob(name="demo-gone", func="lenny.nowhere.job", minutes=5)
-    monkeypatch.setattr(schedules, "schedules_collect", lambda: [job])
+    monkeypatch.setattr(health, "schedules_collect", lambda: [job])
     for n in range(3):
         Task.objects.create(
             id=uuid.uuid4().hex,
@@ -230,17 +223,15 @@ def test_a_logged_in_non_staff_user_gets_the_public_view(client, user):
 
 @pytest.mark.embedded
 def test_job_durations_show_as_rounded_seconds(admin_client, monkeypatch):
-    from lenny import schedules
-
     job = schedules.PeriodicJob(name="demo-slow", func="x.y", minutes=5)
-    monkeypatch.setattr(schedules, "schedules_collect", lambda: [job])
+    monkeypatch.setattr(health, "schedules_collect", lambda: [job])
     JobRun.objects.create(name="demo-slow", last_duration=18.257075909000378, runs=1)
 
     listing = admin_client.get("/admin/lenny/jobrun/").content.decode()
-    health = admin_client.get("/admin/lenny/jobrun/health/").content.decode()
+    health_page = admin_client.get("/admin/lenny/jobrun/health/").content.decode()
 
     assert "18.3 s" in listing and "18.257" not in listing
-    assert "18.3 s" in health and "18.257" not in health
+    assert "18.3 s" in health_page and "18.257" not in health_page
 
 
 def test_durations_format_for_people():
