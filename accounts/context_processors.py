@@ -5,10 +5,10 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from accounts.models import Character
+
 
 def _relogin_characters(request: HttpRequest) -> list:
-    from accounts.models import Character
-
     if not request.user.is_authenticated:
         return []
     return list(Character.objects.owned_by(request.user).filter(needs_relogin=True))
