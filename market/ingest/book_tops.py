@@ -12,9 +12,7 @@ from django.db import connection
 
 from market.ingest.payloads import EsiOrder, _rows_encoder
 from market.ingest.sqlite import _sqlite_chunks_insert
-from market.models import (
-    MarketSnapshot,
-)
+from market.models import MarketSnapshot
 
 if TYPE_CHECKING:
     pass

@@ -21,13 +21,7 @@ from lenny.lib.money import isk_store
 from market.esi import EsiClient, EsiError, EsiNotFound
 from market.hubs import HUBS
 from market.ingest.payloads import EsiHistoryDay
-from market.models import (
-    BestPrice,
-    HistoryDay,
-    MarketSnapshot,
-    TypeRegionStats,
-    history_landed,
-)
+from market.models import BestPrice, HistoryDay, MarketSnapshot, TypeRegionStats, history_landed
 
 HISTORY_PATH = "/markets/{region_id}/history/"
 TYPES_PATH = "/markets/{region_id}/types/"

@@ -29,11 +29,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from market.esi import EsiClient, EsiError
-from market.ingest.book_tops import (
-    _best_prices_copy,
-    _best_prices_csv,
-    _best_prices_insert,
-)
+from market.ingest.book_tops import _best_prices_copy, _best_prices_csv, _best_prices_insert
 from market.ingest.payloads import (
     ORDER_COLUMNS,
     EsiOrder,
@@ -48,11 +44,7 @@ from market.ingest.sqlite import (
     _sqlite_orphans_delete,
     _sqlite_rows_delete,
 )
-from market.models import (
-    BestPrice,
-    MarketSnapshot,
-    snapshot_landed,
-)
+from market.models import BestPrice, MarketSnapshot, snapshot_landed
 
 if TYPE_CHECKING:
     from psycopg import Copy

@@ -15,11 +15,7 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from market.ingest.payloads import ORDER_COLUMNS, EsiOrder, MarketDataError
-from market.models import (
-    BestPrice,
-    MarketSnapshot,
-    Order,
-)
+from market.models import BestPrice, MarketSnapshot, Order
 
 log = logging.getLogger("market.ingest")
 
