@@ -48,7 +48,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lenny.settings")
 # Static URLs without `collectstatic` (the manifest lookup costs the same either way).
 os.environ.setdefault("LENNY_MANIFEST_STATIC", "0")
 SHARED_SDE = ROOT.parent / "shared" / "fixtures" / "eve" / "sde"
-SAMPLE_SDE = ROOT / "market" / "tests" / "data" / "sde"
+SAMPLE_SDE = ROOT / "market" / "replay" / "data" / "sde"
 
 FORGE, DOMAIN = 10000002, 10000043
 JITA, AMARR = 60003760, 60008494

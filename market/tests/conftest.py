@@ -13,9 +13,10 @@ import pytest
 from django.core.management import call_command
 
 from market.hubs import HUBS
+from market.replay.sde import SAMPLE_FOLDER
 
 HERE = Path(__file__).resolve().parent
-SDE_SAMPLE = HERE / "data" / "sde"
+SDE_SAMPLE = SAMPLE_FOLDER
 SHARED_SDE = HERE.parents[2] / "shared" / "fixtures" / "eve" / "sde"
 FORGE = 10000002
 DOMAIN = 10000043

@@ -127,7 +127,7 @@ def snapshot_land(
 def sde_sample_load() -> None:
     """The repo's small SDE slice (item and station names), through the real importer."""
     call_command(
-        "import_sde", str(ROOT / "market" / "tests" / "data" / "sde"), stdout=io.StringIO()
+        "import_sde", str(ROOT / "market" / "replay" / "data" / "sde"), stdout=io.StringIO()
     )
 
 

@@ -721,7 +721,8 @@ def test_a_load_left_before_it_finished_leaves_nothing_behind(esi, upstreams):
 def test_rows_left_by_a_load_that_died_are_deleted_by_the_next_snapshot(esi, upstreams):
     if connection.vendor != "sqlite":
         pytest.skip("on PostgreSQL a dead load's table is dropped with its transaction")
-    from market.ingest import SQLITE_LOAD_ABANDONED_AFTER, SnapshotLoad, _orders_insert
+    from market.ingest import SQLITE_LOAD_ABANDONED_AFTER, SnapshotLoad
+    from market.ingest.sqlite import _orders_insert
 
     _old_snapshot(esi)
     body = requests.get(

@@ -16,13 +16,13 @@ import requests
 
 from market.hubs import HUBS_BY_KEY
 from market.replay import history_refreshed_at
-from market.replay_history import (
+from market.replay.history import (
     FULL_HISTORY,
     SAMPLE_HISTORY,
     history_archive,
     stations_load,
 )
-from market.replay_orders import OrderBook, price_round, slots_allocate
+from market.replay.orders import OrderBook, price_round, slots_allocate
 
 FORGE = 10000002
 JITA = HUBS_BY_KEY["jita"]
@@ -216,8 +216,10 @@ def test_the_same_snapshot_is_the_same_bytes_in_another_process(esi):
     digest = hashlib.sha256(b"\n".join(snapshot.orders)).hexdigest()
     script = (
         "import hashlib, sys\n"
-        "from market.replay_history import history_archive, SAMPLE_HISTORY, stations_load\n"
-        "from market.replay_orders import OrderBook\n"
+        "import django\n"
+        "django.setup()\n"
+        "from market.replay.history import history_archive, SAMPLE_HISTORY, stations_load\n"
+        "from market.replay.orders import OrderBook\n"
         f"book = OrderBook(region_id={FORGE}, trading=history_archive(SAMPLE_HISTORY)"
         f".trading({FORGE}), stations=stations_load()[{FORGE}], size=3000)\n"
         f"snap = book.snapshot(0, last_modified={snapshot.last_modified}, period=300)\n"

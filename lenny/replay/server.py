@@ -22,7 +22,10 @@ from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-log = logging.getLogger(__name__)
+from django.apps import apps
+from django.utils.module_loading import module_has_submodule
+
+log = logging.getLogger("lenny.replay")
 
 Handler = Callable[["ReplayRequest"], "ReplayResponse"]
 
@@ -323,9 +326,6 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
 
 def replay_server_build(host: str = "127.0.0.1", port: int = 0) -> ReplayServer:
     """A server with every app's upstream mounted (each app's ``replay.register``)."""
-    from django.apps import apps
-    from django.utils.module_loading import module_has_submodule
-
     server = ReplayServer(host, port)
     for app in apps.get_app_configs():
         if app.name != "lenny" and module_has_submodule(app.module, "replay"):

@@ -1,7 +1,7 @@
 """The real hub market history the ESI replay is built on, loaded into compact per-series arrays.
 
 The full archive (``../shared/fixtures/eve/history``, 1.9M rows, five hub regions, 90 days) is
-used when present; the small real sample in ``market/tests/data/history`` otherwise, and always by
+used when present; the small real sample in ``market/replay/data/history`` otherwise, and always by
 the tests. Both have ESI's history fields flattened with region and type:
 ``date,region_id,type_id,average,lowest,highest,volume,order_count``.
 """
@@ -11,15 +11,16 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import json
 import statistics
 import threading
 from array import array
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-REPO_DIR = Path(__file__).resolve().parent.parent
-SAMPLE_DIR = REPO_DIR / "market" / "tests" / "data" / "history"
+REPO_DIR = Path(__file__).resolve().parents[2]
+SAMPLE_DIR = Path(__file__).resolve().parent / "data" / "history"
 SAMPLE_HISTORY = SAMPLE_DIR / "market-history-hubs-sample.csv.gz"
 STATIONS_FILE = SAMPLE_DIR / "hub-region-stations.csv.gz"
 FULL_HISTORY = (
@@ -30,6 +31,8 @@ FULL_HISTORY = (
     / "history"
     / "market-history-hubs-2020Q1.csv.gz"
 )
+
+HISTORY_REFRESH = (11, 5)  # ESI refreshes market history daily at 11:05 UTC
 
 HISTORY_COLUMNS = (
     "date",
@@ -227,3 +230,37 @@ def history_archive(path: Path) -> HistoryArchive:
         if archive is None:
             archive = _archives[path] = HistoryArchive(path)
         return archive
+
+
+def history_refreshed_at(now: float) -> datetime:
+    """The latest daily history refresh (11:05 UTC) at or before ``now``."""
+    moment = datetime.fromtimestamp(now, UTC)
+    refresh = moment.replace(
+        hour=HISTORY_REFRESH[0], minute=HISTORY_REFRESH[1], second=0, microsecond=0
+    )
+    return refresh if refresh <= moment else refresh - timedelta(days=1)
+
+
+def prices_render(archive: HistoryArchive) -> bytes:
+    """ESI's /markets/prices/: the latest average (The Forge first) and a 28-day mean."""
+    latest: dict[int, tuple[int, float]] = {}
+    sums: dict[int, list[float]] = {}
+    since = archive.last_day - 28
+    for (region_id, type_id), series in archive.series.items():
+        last = len(series) - 1
+        average = series.values[last * FIELDS_PER_DAY]
+        rank = (1 if region_id == 10000002 else 0, series.days[last])
+        if type_id not in latest or rank > latest[type_id][0]:
+            latest[type_id] = (rank, average)
+        bucket = sums.setdefault(type_id, [0.0, 0.0])
+        for i, day in enumerate(series.days):
+            if day > since:
+                bucket[0] += series.values[i * FIELDS_PER_DAY]
+                bucket[1] += 1
+    rows = []
+    for type_id in sorted(latest):
+        total, count = sums[type_id]
+        average = latest[type_id][1]
+        adjusted = round(total / count, 2) if count else average
+        rows.append({"adjusted_price": adjusted, "average_price": average, "type_id": type_id})
+    return json.dumps(rows, separators=(",", ":")).encode()

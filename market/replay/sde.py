@@ -10,7 +10,7 @@ install does.
 
 Knobs: ``server.state["sde"]`` is the :class:`SdeReplay`. ``source`` picks the files:
 ``"auto"`` (default: the whole shared export in ``../shared/fixtures/eve/sde`` when present,
-else the repo's small slice in ``market/tests/data/sde``), ``"sample"``, ``"full"`` or a folder.
+else the repo's small slice in ``market/replay/data/sde``), ``"sample"``, ``"full"`` or a folder.
 ``table_change(table, content)`` serves new content for one table from then on (a new ETag and
 Last-Modified), ``table_remove(table)`` makes it a 404. ``reset()`` (the ``upstreams`` fixture
 runs it) forgets both and goes back to ``"auto"``. Faults (truncated bodies, errors, hangs) come
@@ -33,8 +33,11 @@ from lenny.replay import ReplayRequest, ReplayResponse, ReplayServer
 PREFIX = "/sde"
 
 
+SAMPLE_FOLDER = Path(__file__).resolve().parent / "data" / "sde"
+
+
 def _sample_folder() -> Path:
-    return Path(settings.BASE_DIR) / "market" / "tests" / "data" / "sde"
+    return SAMPLE_FOLDER
 
 
 def _full_folder() -> Path:

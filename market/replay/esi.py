@@ -5,7 +5,7 @@ HTTP dates, ``Cache-Control``, ``X-ESI-Error-Limit-Remain``/``-Reset``, ``X-Rate
 304 for a matching ``If-None-Match``):
 
 - ``/markets/{region_id}/orders/?order_type=all|buy|sell[&type_id=][&page=]`` — order snapshots
-  generated from the real hub history (``market/replay_orders.py``), 1000 orders a page.
+  generated from the real hub history (``market/replay/orders.py``), 1000 orders a page.
 - ``/markets/{region_id}/history/?type_id=`` — the real daily history, dates shifted so the last
   day is the day before the latest 11:05 UTC refresh; 404 ``{"error": "Type not found!"}`` for a
   type without history there.
@@ -19,7 +19,7 @@ the ``upstreams`` fixture) puts every knob back to its default and restarts the 
 
 - ``history`` — ``"auto"`` (default, or the ``ESI_REPLAY_HISTORY`` setting): the full archive in
   ``../shared/fixtures/eve/history`` when present, else the real sample in
-  ``market/tests/data/history``; ``"sample"`` (tests: small, loads at once), ``"full"``, a path.
+  ``market/replay/data/history``; ``"sample"`` (tests: small, loads at once), ``"full"``, a path.
 - ``scale`` — order-book size: 1.0 (default) is one open order per trade a day in the history,
   ~400k orders / ~405 pages for The Forge with the full archive.
 - ``orders`` — ``{region_id: n}``: exactly n orders in that region's book, whatever the scale
@@ -51,7 +51,7 @@ import time
 import uuid
 from collections import deque
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from email.utils import formatdate
 from typing import Any
 
@@ -59,20 +59,20 @@ from django.conf import settings
 
 from lenny.replay import ReplayRequest, ReplayResponse, ReplayServer
 from market.esi import rate_parse
-from market.replay_characters import characters_register
-from market.replay_history import (
+from market.replay.history import (
     FIELDS_PER_DAY,
     HistoryArchive,
     history_archive,
     history_path_resolve,
+    history_refreshed_at,
+    prices_render,
     stations_load,
 )
-from market.replay_orders import OrderBook, Snapshot, default_size
-from market.replay_sde import sde_register
+from market.replay.orders import OrderBook, Snapshot, default_size
+from market.replay.sde import sde_register
 
 PREFIX = "/esi"
 REGION_IDS = range(10_000_000, 11_000_000)
-HISTORY_REFRESH = (11, 5)  # ESI refreshes market history daily at 11:05 UTC
 PRICES_PERIOD = 3600
 COMPATIBILITY_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 TOKEN_COST = {2: 2, 3: 1, 4: 5, 5: 0}  # tokens per response class, as ESI charges them
@@ -548,40 +548,6 @@ class EsiReplay:
         return ReplayResponse.json({"knobs": self.knobs(), "clocks": clocks})
 
 
-def history_refreshed_at(now: float) -> datetime:
-    """The latest daily history refresh (11:05 UTC) at or before ``now``."""
-    moment = datetime.fromtimestamp(now, UTC)
-    refresh = moment.replace(
-        hour=HISTORY_REFRESH[0], minute=HISTORY_REFRESH[1], second=0, microsecond=0
-    )
-    return refresh if refresh <= moment else refresh - timedelta(days=1)
-
-
-def prices_render(archive: HistoryArchive) -> bytes:
-    """ESI's /markets/prices/: the latest average (The Forge first) and a 28-day mean."""
-    latest: dict[int, tuple[int, float]] = {}
-    sums: dict[int, list[float]] = {}
-    since = archive.last_day - 28
-    for (region_id, type_id), series in archive.series.items():
-        last = len(series) - 1
-        average = series.values[last * FIELDS_PER_DAY]
-        rank = (1 if region_id == 10000002 else 0, series.days[last])
-        if type_id not in latest or rank > latest[type_id][0]:
-            latest[type_id] = (rank, average)
-        bucket = sums.setdefault(type_id, [0.0, 0.0])
-        for i, day in enumerate(series.days):
-            if day > since:
-                bucket[0] += series.values[i * FIELDS_PER_DAY]
-                bucket[1] += 1
-    rows = []
-    for type_id in sorted(latest):
-        total, count = sums[type_id]
-        average = latest[type_id][1]
-        adjusted = round(total / count, 2) if count else average
-        rows.append({"adjusted_price": adjusted, "average_price": average, "type_id": type_id})
-    return json.dumps(rows, separators=(",", ":")).encode()
-
-
 def _etag_matches(header: str | None, etag: str) -> bool:
     if not header:
         return False
@@ -607,44 +573,6 @@ def register(server: ReplayServer) -> None:
     server.add_route("GET", rf"{region}/history/?", replay.history_view)
     server.add_route("GET", rf"{region}/types/?", replay.types_view)
     server.add_route("GET", rf"{PREFIX}/markets/prices/?", replay.prices_view)
-    characters_register(server)  # the character routes: wallet, journal, orders
     sde_register(server)  # Fuzzwork's SDE dump, under /sde
     server.add_route("GET", rf"{PREFIX}/_replay/state", replay.state_view)
     server.add_route("POST", rf"{PREFIX}/_replay/state", replay.state_view)
-
-
-# While the demo loads, the history of every type at the hubs (~35k requests with the full
-# archive) is fetched as fast as the replay answers: at ESI's 300 a minute the desk would open
-# two hours later. The demo's workers then keep ESI's limit.
-DEMO_LOAD_HISTORY_RATE = "1000000/1m"
-# … and the ESI client keeps its response validators and limits in memory meanwhile: nothing else
-# runs yet, and the embedded default's file cache (a file per entry, a directory listing per
-# write) would spend ~50 ms on each of those requests.
-DEMO_LOAD_CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "demo"}
-}
-
-
-def demo_load(*, base_url: str, stdout) -> None:
-    """``manage.py demo``: the market's demo data, fetched from this replay (the settings already
-    point at it) by the market data engine's own services."""
-    import requests
-    from django.test.utils import override_settings
-
-    from market.hubs import HUBS
-    from market.ingest import demo_data_load
-    from market.warmup import history_landed_warm
-
-    state = f"{base_url}{PREFIX}/_replay/state"
-    # The hubs' books are built before they are asked for: The Forge's takes long enough that
-    # its page 1 could time out and be fetched again.
-    warm = [hub.region_id for hub in HUBS]
-    requests.post(state, json={"history_rate": DEMO_LOAD_HISTORY_RATE, "warm": warm}, timeout=600)
-    try:
-        with override_settings(ESI_HISTORY_RATE=DEMO_LOAD_HISTORY_RATE, CACHES=DEMO_LOAD_CACHES):
-            demo_data_load(stdout=stdout)
-    finally:
-        requests.post(state, json={"history_rate": DEFAULTS["history_rate"]}, timeout=10)
-    # What the load shared went to memory: share the books, with their history, for real now.
-    for hub in HUBS:
-        history_landed_warm(sender=None, region_id=hub.region_id)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from market.hubs import HUBS
-from market.replay_history import Station, TypeTrading
+from market.replay.history import Station, TypeTrading
 
 MASK64 = (1 << 64) - 1
 # Order ids: BASE + ((created + CREATED_OFFSET) * regions + region index) * SLOT_SPAN + slot.

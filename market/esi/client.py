@@ -29,96 +29,42 @@ import base64
 import hashlib
 import json
 import logging
-import math
 import os
 import random
-import re
-import threading
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import urllib3
 from django.conf import settings
-from django.core.cache import BaseCache, caches
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_environ_proxies
 from urllib3.exceptions import NewConnectionError
 
-log = logging.getLogger(__name__)
+from market.esi.counters import CACHE_PREFIX, _cache, _error_counter, _Tally
+from market.esi.errors import (
+    EsiAuthError,
+    EsiError,
+    EsiNotFound,
+    EsiRolledOver,
+    EsiTimeout,
+    _error_message,
+)
+from market.esi.headers import _as_datetime, _http_time, _int_header, route_template
+from market.esi.limits import EsiLimits, _LimitsView
+from market.esi.pages import PageSink, Parse, _Page, _PagedCall, _PagesKept
 
-CACHE_PREFIX = "esi:"
+# One logger for the whole ESI client (its limits log to it too).
+log = logging.getLogger("market.esi")
+
 # Kept a day past Expires so the ETag still saves a download after the data expired.
 URL_ENTRY_GRACE = 86_400
-HISTORY_ROUTE = "/markets/{region_id}/history/"
 # The Forge has ~400 pages of orders; a far larger X-Pages is a broken answer, not a to-do list.
 MAX_PAGES = 5000
-# Parts of the window the history limiter counts in; finer is fairer but costs cache reads.
-HISTORY_SLOTS = 12
-# Seconds the requests of one call (the ~400 pages of a paged fetch) trust their last look at the
-# limits every worker shares, and re-share a token count that only confirms what is known. Each
-# look is a cache round trip: taking one per page cost more CPU than receiving the page.
-LIMITS_REFRESH = 0.1
-ID_NAMES = {
-    "alliances": "alliance_id",
-    "characters": "character_id",
-    "contracts": "contract_id",
-    "corporations": "corporation_id",
-    "markets": "region_id",
-    "orders": "order_id",
-    "regions": "region_id",
-    "stations": "station_id",
-    "structures": "structure_id",
-    "systems": "system_id",
-    "types": "type_id",
-}
-COUNTERS = (
-    "requests",
-    "not_modified",
-    "cache_hits",
-    "retries",
-    "timeouts",
-    "rolled_over",
-    "limit_waits",
-)
-ERROR_STATUSES = (400, 401, 403, 404, 420, 429, 500, 502, 503, 504)
-
-
-# How a body is checked: parsed JSON, parsed JSON that must be a page's array, or (raw pages for
-# a caller that parses them itself) only seen to be a whole array.
-Parse = Literal["json", "array", "shallow"]
-
-
-# --- errors and results --------------------------------------------------------------------------
-class EsiError(Exception):
-    """ESI did not give a usable answer. ``status`` is None when no HTTP answer came at all."""
-
-    def __init__(self, message: str, *, status: int | None = None, url: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.url = url
-
-
-class EsiTimeout(EsiError):
-    """Every attempt timed out."""
-
-
-class EsiAuthError(EsiError):
-    """401 or 403: the token is missing, expired, revoked or lacks the scope."""
-
-
-class EsiNotFound(EsiError):
-    """404 — for market history: the type was never traded in the region."""
-
-
-class EsiRolledOver(EsiError):
-    """The pages kept disagreeing on Last-Modified after every allowed re-fetch."""
 
 
 @dataclass
@@ -133,49 +79,6 @@ class EsiResult:
     from_cache: bool
 
 
-# --- small helpers ---------------------------------------------------------------------------------
-def rate_parse(text: str) -> tuple[int, float]:
-    """ESI's rate notation: ``"150/15m"`` → (150, 900.0). Units: s, m, h."""
-    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*([smh])\s*", text or "")
-    if not match:
-        raise ValueError(f"a rate is written like '150/15m', not {text!r}")
-    count, amount, unit = match.groups()
-    return int(count), float(int(amount) * {"s": 1, "m": 60, "h": 3600}[unit])
-
-
-def route_template(path: str) -> str:
-    """``/markets/10000002/orders/`` → ``/markets/{region_id}/orders/`` (for logs and limits)."""
-    parts = path.split("/")
-    for i, part in enumerate(parts):
-        if part.isdigit():
-            parts[i] = "{" + ID_NAMES.get(parts[i - 1] if i else "", "id") + "}"
-    return "/".join(parts)
-
-
-def _http_time(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
-
-
-def _as_datetime(timestamp: float | None) -> datetime | None:
-    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
-
-
-def _int_header(headers: Mapping[str, str], name: str) -> int | None:
-    value = headers.get(name)
-    try:
-        return int(float(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
 def token_owner(token: str) -> str:
     """Who a token speaks for, for cache keys: the character of an EVE SSO JWT (its ``sub``,
     ``CHARACTER:EVE:<id>``), else a digest — never the token itself, which rotates."""
@@ -186,288 +89,6 @@ def token_owner(token: str) -> str:
         return "character:" + subject.rsplit(":", 1)[-1]
     except (IndexError, KeyError, TypeError, ValueError):
         return "token:" + hashlib.sha256(token.encode()).hexdigest()[:16]
-
-
-def _cache() -> BaseCache:
-    # One cache object for the client's threads: its connection pool is thread-safe, and
-    # ``django.core.cache.cache`` would open a new connection in every worker thread.
-    return caches["default"]
-
-
-def _incr(cache: BaseCache, key: str, delta: int, timeout: float | None) -> int:
-    try:
-        return cache.incr(key, delta)
-    except ValueError:
-        cache.add(key, 0, timeout)
-        try:
-            return cache.incr(key, delta)
-        except ValueError:  # expired in between: start again from this delta
-            cache.set(key, delta, timeout)
-            return delta
-
-
-# --- counters --------------------------------------------------------------------------------------
-class _Tally:
-    """Counts of one client call, added to the shared counters once at the end."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
-
-    def add(self, name: str, n: int = 1) -> None:
-        with self._lock:
-            self._counts[name] += n
-
-    def flush(self, cache: BaseCache) -> None:
-        with self._lock:
-            counts, self._counts = self._counts, Counter()
-        for name, n in counts.items():
-            if n:
-                _incr(cache, f"{CACHE_PREFIX}count:{name}", n, None)
-
-
-def _error_counter(status: int | None) -> str:
-    if status is None:
-        return "error:none"
-    return f"error:{status}" if status in ERROR_STATUSES else "error:other"
-
-
-def esi_counters() -> dict[str, Any]:
-    """Requests, 304s, cache hits, retries and errors by status, summed over every worker."""
-    cache = _cache()
-    error_names = [*map(str, ERROR_STATUSES), "other", "none"]
-    keys = [f"{CACHE_PREFIX}count:{name}" for name in COUNTERS]
-    error_keys = [f"{CACHE_PREFIX}count:error:{name}" for name in error_names]
-    values = cache.get_many(keys + error_keys)
-    report: dict[str, Any] = {
-        name: int(values.get(key, 0)) for name, key in zip(COUNTERS, keys, strict=True)
-    }
-    report["errors"] = {
-        name: int(values[key])
-        for name, key in zip(error_names, error_keys, strict=True)
-        if values.get(key)
-    }
-    return report
-
-
-# --- limits shared by every worker -----------------------------------------------------------------
-_history_lock = threading.Lock()
-
-
-class _LimitsView:
-    """One client call's view of the shared limits, shared by the call's requests.
-
-    It is read from the cache when it is older than ``LIMITS_REFRESH``, and what the call itself
-    writes lands in it at once: a 420 or 429 holds the call's other pages immediately, another
-    worker's pause reaches them within ``LIMITS_REFRESH``. Every call starts with a fresh read.
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.state: dict[str, Any] = {}
-        self.keys: frozenset[str] = frozenset()
-        self.read_at: float | None = None
-
-
-class EsiLimits:
-    """ESI's error limit, its token buckets, 420/429 pauses and the market-history limit, kept in
-    the cache so every worker on every machine sees what one of them learned."""
-
-    ERRORS = CACHE_PREFIX + "limit:errors"
-    PAUSED = CACHE_PREFIX + "limit:paused"
-
-    def __init__(
-        self,
-        cache: BaseCache,
-        *,
-        error_margin: int,
-        token_margin: int,
-        max_wait: float,
-        history_rate: str,
-    ) -> None:
-        self.cache = cache
-        self.error_margin = error_margin
-        self.token_margin = token_margin
-        self.max_wait = max_wait
-        self.history_limit, self.history_window = rate_parse(history_rate)
-        self._groups: dict[str, str] = {}
-
-    def _group(self, route: str) -> str | None:
-        group = self._groups.get(route)
-        if group is None:
-            group = self.cache.get(f"{CACHE_PREFIX}limit:group:{route}")
-            if group:
-                self._groups[route] = group
-        return group
-
-    def _state(self, keys: list[str], view: _LimitsView | None) -> dict[str, Any]:
-        if view is None:
-            return self.cache.get_many(keys)
-        with view.lock:
-            if (
-                view.read_at is None
-                or time.monotonic() - view.read_at >= LIMITS_REFRESH
-                or not view.keys.issuperset(keys)
-            ):
-                view.state = self.cache.get_many(keys)
-                view.keys = frozenset(keys)
-                view.read_at = time.monotonic()
-            return view.state
-
-    def _share(
-        self,
-        key: str,
-        value: dict,
-        timeout: float,
-        view: _LimitsView | None,
-        *,
-        news: Callable[[dict], bool] | None = None,
-    ) -> None:
-        """Write ``value`` for every worker, unless the view says that it tells them nothing
-        new (``news(known)`` is False)."""
-        if view is not None:
-            with view.lock:
-                known = view.state.get(key)
-                if news is not None and known is not None and not news(known):
-                    return
-                view.state[key] = value
-        self.cache.set(key, value, timeout)
-
-    def wait_needed(
-        self, route: str, now: float, view: _LimitsView | None = None
-    ) -> tuple[float, str]:
-        """Seconds to wait before a request to ``route`` may go out, and why."""
-        group = self._group(route)
-        keys = [self.ERRORS, self.PAUSED]
-        if group:
-            keys += [f"{CACHE_PREFIX}limit:rate:{group}", f"{CACHE_PREFIX}limit:paused:{group}"]
-        state = self._state(keys, view)
-        waits = [(0.0, "")]
-        paused = state.get(self.PAUSED)
-        if paused:
-            waits.append((paused["until"] - now, paused["why"]))
-        errors = state.get(self.ERRORS)
-        if errors and errors["remain"] <= self.error_margin:
-            waits.append((errors["reset_at"] - now, f"ESI's error limit is at {errors['remain']}"))
-        if group:
-            group_paused = state.get(keys[3])
-            if group_paused:
-                waits.append((group_paused["until"] - now, group_paused["why"]))
-            rate = state.get(keys[2])
-            if rate and rate["remaining"] <= self.token_margin:
-                # Tokens come back as the window slides; pace at the bucket's sustainable rate.
-                pace = rate["window"] / max(1, rate["limit"]) * 2
-                waits.append(
-                    (rate["at"] + pace - now, f"rate limit of {group} is at {rate['remaining']}")
-                )
-        return max(waits)
-
-    def before_request(self, route: str, tally: _Tally, view: _LimitsView | None = None) -> None:
-        deadline = time.monotonic() + self.max_wait
-        while True:
-            delay, reason = self.wait_needed(route, time.time(), view)
-            if delay <= 0:
-                break
-            if time.monotonic() + delay > deadline:
-                raise EsiError(
-                    f"ESI asked Lenny to hold off for {delay:.0f} s ({reason}), longer than "
-                    f"ESI_MAX_WAIT={self.max_wait:g} s"
-                )
-            tally.add("limit_waits")
-            log.info("esi waiting %.2fs before %s: %s", delay, route, reason)
-            time.sleep(delay)
-        if route == HISTORY_ROUTE:
-            self._history_take(deadline, tally)
-
-    def observe(
-        self,
-        route: str,
-        status: int,
-        headers: Mapping[str, str],
-        view: _LimitsView | None = None,
-    ) -> None:
-        now = time.time()
-        remain = _int_header(headers, "X-ESI-Error-Limit-Remain")
-        reset = _int_header(headers, "X-ESI-Error-Limit-Reset")
-        if remain is not None and reset is not None:
-            reset_at = now + reset
-            self._share(
-                self.ERRORS,
-                {"remain": remain, "reset_at": reset_at},
-                reset + 1,
-                view,
-                # The same count in the same window (its reset is in whole seconds) is no news.
-                news=lambda known: (
-                    known["remain"] != remain or abs(known["reset_at"] - reset_at) >= 1.5
-                ),
-            )
-        group = headers.get("X-Ratelimit-Group")
-        if group:
-            if self._groups.get(route) != group:
-                self._groups[route] = group
-                self.cache.set(f"{CACHE_PREFIX}limit:group:{route}", group, 86_400)
-            remaining = _int_header(headers, "X-Ratelimit-Remaining")
-            try:
-                limit, window = rate_parse(headers.get("X-Ratelimit-Limit", ""))
-            except ValueError:
-                limit = window = None
-            if remaining is not None and limit:
-                # Near the margin every count is shared; above it, one every LIMITS_REFRESH.
-                near = self.token_margin + limit // 10
-                self._share(
-                    f"{CACHE_PREFIX}limit:rate:{group}",
-                    {"remaining": remaining, "limit": limit, "window": window, "at": now},
-                    int(window) + 1,
-                    view,
-                    news=lambda known: (
-                        remaining <= near
-                        or (known["limit"], known["window"]) != (limit, window)
-                        or now - known["at"] >= LIMITS_REFRESH
-                    ),
-                )
-        if status == 420:
-            pause = max(1, reset if reset is not None else 60)
-            why = "ESI's error limit was reached (420)"
-            self._share(self.PAUSED, {"until": now + pause, "why": why}, pause + 1, view)
-            self._share(self.ERRORS, {"remain": 0, "reset_at": now + pause}, pause + 1, view)
-        elif status == 429:
-            retry_after = _int_header(headers, "Retry-After")
-            pause = max(1, retry_after if retry_after is not None else 60)
-            # Without a group the bucket is unknown: pause every request to be safe.
-            key = f"{CACHE_PREFIX}limit:paused:{group}" if group else self.PAUSED
-            why = f"rate limit of {group or route} (429, Retry-After {pause} s)"
-            self._share(key, {"until": now + pause, "why": why}, pause + 1, view)
-
-    def _history_take(self, deadline: float, tally: _Tally) -> None:
-        """Take one of the history limit's places, counted over a sliding window of slots.
-
-        The count covers two slots more than the window: one so that no real sliding window
-        ever holds more than the limit, one for the network's jitter between here and ESI. A
-        request over the limit gives its place back and waits for the next slot.
-        """
-        slot = self.history_window / HISTORY_SLOTS
-        while True:
-            now = time.time()
-            current = int(now // slot)
-            key = f"{CACHE_PREFIX}history:{current}"
-            counted = range(current - HISTORY_SLOTS - 1, current + 1)
-            keys = [f"{CACHE_PREFIX}history:{s}" for s in counted]
-            # Redis makes each step atomic across processes; the lock also makes the embedded
-            # file cache (whose incr is a read and a write) exact between this process's threads.
-            with _history_lock:
-                # Whole seconds (cache timeouts are), past the last moment the slot is counted.
-                _incr(self.cache, key, 1, math.ceil(self.history_window + 3 * slot) + 1)
-                if sum(int(v) for v in self.cache.get_many(keys).values()) <= self.history_limit:
-                    return
-                self.cache.decr(key)
-            delay = (current + 1) * slot - now + 0.001
-            if time.monotonic() + delay > deadline:
-                raise EsiError(
-                    f"the market history limit ({self.history_limit} per "
-                    f"{self.history_window:g} s) stayed full for ESI_MAX_WAIT={self.max_wait:g} s"
-                )
-            tally.add("limit_waits")
-            time.sleep(delay)
 
 
 # --- the client -------------------------------------------------------------------------------------
@@ -488,72 +109,6 @@ def _connection_pools(base_url: str, max_in_flight: int) -> urllib3.PoolManager:
     }
     proxy = get_environ_proxies(base_url).get(urlsplit(base_url).scheme)
     return urllib3.ProxyManager(proxy, **options) if proxy else urllib3.PoolManager(**options)
-
-
-class PageSink(Protocol):
-    """Takes the pages of :meth:`EsiClient.get_paged` while the later ones are still on their way,
-    so a caller can store page 1 while page 400 is in flight.
-
-    Both methods are called from the thread that called ``get_paged`` (a sink may use that
-    thread's database connection). A page is handed over once it and every page before it have
-    arrived with page 1's Last-Modified, so the pages come in page order, each once, and all from
-    one snapshot. Everything handed over stays provisional until ``get_paged`` returns: it may
-    still fail (a page that never comes, a snapshot that keeps changing), and it raises whatever
-    the sink raised, after cancelling the pages not yet sent.
-    """
-
-    def page(self, number: int, data: Any) -> None:
-        """Page ``number``: its body as bytes with ``raw``, else its items."""
-
-    def restart(self) -> None:
-        """The snapshot rolled over under page 1: forget every page handed over so far; they all
-        come again, from page 1, from the new snapshot."""
-
-
-class _PagesKept:
-    """The sink of a plain ``get_paged``: keeps every page for ``data``."""
-
-    def __init__(self) -> None:
-        self.pages: dict[int, Any] = {}
-
-    def page(self, number: int, data: Any) -> None:
-        self.pages[number] = data
-
-    def restart(self) -> None:
-        self.pages.clear()
-
-
-@dataclass
-class _Page:
-    status: int
-    body: bytes
-    data: Any
-    etag: str | None
-    expires: float | None
-    last_modified: float | None
-    pages: int
-
-
-@dataclass
-class _PagedCall:
-    """One ``get_paged`` call: what every page request of it shares."""
-
-    path: str
-    params: dict
-    token: str | None
-    raw: bool
-    sink: PageSink
-    tally: _Tally
-    view: _LimitsView
-    fetch: dict[str, Any] = field(init=False)
-
-    def __post_init__(self) -> None:
-        # The keywords of EsiClient._fetch for a page.
-        parse: Parse = "shallow" if self.raw else "array"
-        self.fetch = {"parse": parse, "tally": self.tally, "view": self.view}
-
-    def hand_over(self, number: int, page: _Page) -> None:
-        self.sink.page(number, page.body if self.raw else page.data)
 
 
 class EsiClient:
@@ -1021,13 +576,3 @@ class EsiClient:
             "attempt": attempt,
         }
         log.info("esi %s", " ".join(f"{k}={v}" for k, v in fields.items()), extra={"esi": fields})
-
-
-def _error_message(body: bytes) -> str:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return ""
-    if isinstance(data, dict) and isinstance(data.get("error"), str):
-        return data["error"][:300]
-    return ""

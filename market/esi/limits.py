@@ -1,0 +1,250 @@
+"""ESI's limits, shared by every worker through the cache: the error limit
+(``X-ESI-Error-Limit-Remain``/``-Reset``: stop at ``ESI_ERROR_LIMIT_MARGIN``, wait out a 420), the
+token buckets (``X-Ratelimit-*``; wait out a 429's ``Retry-After``), and the market-history limit
+(``ESI_HISTORY_RATE``); the requests of one call share one look at them (``LIMITS_REFRESH``)
+rather than asking the cache three times a page."""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.core.cache import BaseCache
+
+from market.esi.counters import CACHE_PREFIX, _incr, _Tally
+from market.esi.errors import EsiError
+from market.esi.headers import _int_header, rate_parse
+
+# One logger for the whole ESI client.
+log = logging.getLogger("market.esi")
+
+HISTORY_ROUTE = "/markets/{region_id}/history/"
+# Parts of the window the history limiter counts in; finer is fairer but costs cache reads.
+HISTORY_SLOTS = 12
+# Seconds the requests of one call (the ~400 pages of a paged fetch) trust their last look at the
+# limits every worker shares, and re-share a token count that only confirms what is known. Each
+# look is a cache round trip: taking one per page cost more CPU than receiving the page.
+LIMITS_REFRESH = 0.1
+
+
+_history_lock = threading.Lock()
+
+
+class _LimitsView:
+    """One client call's view of the shared limits, shared by the call's requests.
+
+    It is read from the cache when it is older than ``LIMITS_REFRESH``, and what the call itself
+    writes lands in it at once: a 420 or 429 holds the call's other pages immediately, another
+    worker's pause reaches them within ``LIMITS_REFRESH``. Every call starts with a fresh read.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.state: dict[str, Any] = {}
+        self.keys: frozenset[str] = frozenset()
+        self.read_at: float | None = None
+
+
+class EsiLimits:
+    """ESI's error limit, its token buckets, 420/429 pauses and the market-history limit, kept in
+    the cache so every worker on every machine sees what one of them learned."""
+
+    ERRORS = CACHE_PREFIX + "limit:errors"
+    PAUSED = CACHE_PREFIX + "limit:paused"
+
+    def __init__(
+        self,
+        cache: BaseCache,
+        *,
+        error_margin: int,
+        token_margin: int,
+        max_wait: float,
+        history_rate: str,
+    ) -> None:
+        self.cache = cache
+        self.error_margin = error_margin
+        self.token_margin = token_margin
+        self.max_wait = max_wait
+        self.history_limit, self.history_window = rate_parse(history_rate)
+        self._groups: dict[str, str] = {}
+
+    def _group(self, route: str) -> str | None:
+        group = self._groups.get(route)
+        if group is None:
+            group = self.cache.get(f"{CACHE_PREFIX}limit:group:{route}")
+            if group:
+                self._groups[route] = group
+        return group
+
+    def _state(self, keys: list[str], view: _LimitsView | None) -> dict[str, Any]:
+        if view is None:
+            return self.cache.get_many(keys)
+        with view.lock:
+            if (
+                view.read_at is None
+                or time.monotonic() - view.read_at >= LIMITS_REFRESH
+                or not view.keys.issuperset(keys)
+            ):
+                view.state = self.cache.get_many(keys)
+                view.keys = frozenset(keys)
+                view.read_at = time.monotonic()
+            return view.state
+
+    def _share(
+        self,
+        key: str,
+        value: dict,
+        timeout: float,
+        view: _LimitsView | None,
+        *,
+        news: Callable[[dict], bool] | None = None,
+    ) -> None:
+        """Write ``value`` for every worker, unless the view says that it tells them nothing
+        new (``news(known)`` is False)."""
+        if view is not None:
+            with view.lock:
+                known = view.state.get(key)
+                if news is not None and known is not None and not news(known):
+                    return
+                view.state[key] = value
+        self.cache.set(key, value, timeout)
+
+    def wait_needed(
+        self, route: str, now: float, view: _LimitsView | None = None
+    ) -> tuple[float, str]:
+        """Seconds to wait before a request to ``route`` may go out, and why."""
+        group = self._group(route)
+        keys = [self.ERRORS, self.PAUSED]
+        if group:
+            keys += [f"{CACHE_PREFIX}limit:rate:{group}", f"{CACHE_PREFIX}limit:paused:{group}"]
+        state = self._state(keys, view)
+        waits = [(0.0, "")]
+        paused = state.get(self.PAUSED)
+        if paused:
+            waits.append((paused["until"] - now, paused["why"]))
+        errors = state.get(self.ERRORS)
+        if errors and errors["remain"] <= self.error_margin:
+            waits.append((errors["reset_at"] - now, f"ESI's error limit is at {errors['remain']}"))
+        if group:
+            group_paused = state.get(keys[3])
+            if group_paused:
+                waits.append((group_paused["until"] - now, group_paused["why"]))
+            rate = state.get(keys[2])
+            if rate and rate["remaining"] <= self.token_margin:
+                # Tokens come back as the window slides; pace at the bucket's sustainable rate.
+                pace = rate["window"] / max(1, rate["limit"]) * 2
+                waits.append(
+                    (rate["at"] + pace - now, f"rate limit of {group} is at {rate['remaining']}")
+                )
+        return max(waits)
+
+    def before_request(self, route: str, tally: _Tally, view: _LimitsView | None = None) -> None:
+        deadline = time.monotonic() + self.max_wait
+        while True:
+            delay, reason = self.wait_needed(route, time.time(), view)
+            if delay <= 0:
+                break
+            if time.monotonic() + delay > deadline:
+                raise EsiError(
+                    f"ESI asked Lenny to hold off for {delay:.0f} s ({reason}), longer than "
+                    f"ESI_MAX_WAIT={self.max_wait:g} s"
+                )
+            tally.add("limit_waits")
+            log.info("esi waiting %.2fs before %s: %s", delay, route, reason)
+            time.sleep(delay)
+        if route == HISTORY_ROUTE:
+            self._history_take(deadline, tally)
+
+    def observe(
+        self,
+        route: str,
+        status: int,
+        headers: Mapping[str, str],
+        view: _LimitsView | None = None,
+    ) -> None:
+        now = time.time()
+        remain = _int_header(headers, "X-ESI-Error-Limit-Remain")
+        reset = _int_header(headers, "X-ESI-Error-Limit-Reset")
+        if remain is not None and reset is not None:
+            reset_at = now + reset
+            self._share(
+                self.ERRORS,
+                {"remain": remain, "reset_at": reset_at},
+                reset + 1,
+                view,
+                # The same count in the same window (its reset is in whole seconds) is no news.
+                news=lambda known: (
+                    known["remain"] != remain or abs(known["reset_at"] - reset_at) >= 1.5
+                ),
+            )
+        group = headers.get("X-Ratelimit-Group")
+        if group:
+            if self._groups.get(route) != group:
+                self._groups[route] = group
+                self.cache.set(f"{CACHE_PREFIX}limit:group:{route}", group, 86_400)
+            remaining = _int_header(headers, "X-Ratelimit-Remaining")
+            try:
+                limit, window = rate_parse(headers.get("X-Ratelimit-Limit", ""))
+            except ValueError:
+                limit = window = None
+            if remaining is not None and limit:
+                # Near the margin every count is shared; above it, one every LIMITS_REFRESH.
+                near = self.token_margin + limit // 10
+                self._share(
+                    f"{CACHE_PREFIX}limit:rate:{group}",
+                    {"remaining": remaining, "limit": limit, "window": window, "at": now},
+                    int(window) + 1,
+                    view,
+                    news=lambda known: (
+                        remaining <= near
+                        or (known["limit"], known["window"]) != (limit, window)
+                        or now - known["at"] >= LIMITS_REFRESH
+                    ),
+                )
+        if status == 420:
+            pause = max(1, reset if reset is not None else 60)
+            why = "ESI's error limit was reached (420)"
+            self._share(self.PAUSED, {"until": now + pause, "why": why}, pause + 1, view)
+            self._share(self.ERRORS, {"remain": 0, "reset_at": now + pause}, pause + 1, view)
+        elif status == 429:
+            retry_after = _int_header(headers, "Retry-After")
+            pause = max(1, retry_after if retry_after is not None else 60)
+            # Without a group the bucket is unknown: pause every request to be safe.
+            key = f"{CACHE_PREFIX}limit:paused:{group}" if group else self.PAUSED
+            why = f"rate limit of {group or route} (429, Retry-After {pause} s)"
+            self._share(key, {"until": now + pause, "why": why}, pause + 1, view)
+
+    def _history_take(self, deadline: float, tally: _Tally) -> None:
+        """Take one of the history limit's places, counted over a sliding window of slots.
+
+        The count covers two slots more than the window: one so that no real sliding window
+        ever holds more than the limit, one for the network's jitter between here and ESI. A
+        request over the limit gives its place back and waits for the next slot.
+        """
+        slot = self.history_window / HISTORY_SLOTS
+        while True:
+            now = time.time()
+            current = int(now // slot)
+            key = f"{CACHE_PREFIX}history:{current}"
+            counted = range(current - HISTORY_SLOTS - 1, current + 1)
+            keys = [f"{CACHE_PREFIX}history:{s}" for s in counted]
+            # Redis makes each step atomic across processes; the lock also makes the embedded
+            # file cache (whose incr is a read and a write) exact between this process's threads.
+            with _history_lock:
+                # Whole seconds (cache timeouts are), past the last moment the slot is counted.
+                _incr(self.cache, key, 1, math.ceil(self.history_window + 3 * slot) + 1)
+                if sum(int(v) for v in self.cache.get_many(keys).values()) <= self.history_limit:
+                    return
+                self.cache.decr(key)
+            delay = (current + 1) * slot - now + 0.001
+            if time.monotonic() + delay > deadline:
+                raise EsiError(
+                    f"the market history limit ({self.history_limit} per "
+                    f"{self.history_window:g} s) stayed full for ESI_MAX_WAIT={self.max_wait:g} s"
+                )
+            tally.add("limit_waits")
+            time.sleep(delay)

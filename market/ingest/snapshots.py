@@ -1,0 +1,517 @@
+"""Region order snapshots, from ESI into the database.
+
+Order snapshots are swapped in atomically. Every snapshot's orders carry its id and readers ask
+for the region's current snapshot inside the same statement (``Order.objects.current``), so they
+see the old book or the new one, never a mix. On PostgreSQL the orders are COPYed into a fresh
+table page by page as ESI's pages arrive, then indexed, summarised into ``BestPrice`` and
+attached as a partition of ``market_order`` in the transaction that makes the snapshot current;
+the superseded partition is then detached concurrently and dropped, so replacing 400k orders
+leaves no dead rows and never blocks a reader. On SQLite (the embedded default), whose one write
+lock every writer shares (web requests, the ORM task broker, the other jobs), the new snapshot's
+rows are inserted in short transactions under a snapshot id no reader asks for yet, the snapshot
+is made current in one more short transaction, and the old rows are then deleted in short
+transactions too: no other writer waits behind the ingest for more than a moment. A failed or
+partial fetch leaves nothing but a failed ``MarketSnapshot`` record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from market.esi import EsiClient, EsiError
+from market.ingest.book_tops import _best_prices_copy, _best_prices_csv, _best_prices_insert
+from market.ingest.payloads import (
+    ORDER_COLUMNS,
+    EsiOrder,
+    MarketDataError,
+    orders_csv,
+    orders_first_seen,
+    orders_page_decode,
+)
+from market.ingest.sqlite import (
+    _orders_insert,
+    _sqlite_load_discard,
+    _sqlite_orphans_delete,
+    _sqlite_rows_delete,
+)
+from market.models import BestPrice, MarketSnapshot, snapshot_landed
+
+if TYPE_CHECKING:
+    from psycopg import Copy
+
+log = logging.getLogger("market.ingest")
+
+ORDERS_PATH = "/markets/{region_id}/orders/"
+# Metadata of superseded and failed fetches kept per region, for the admin and /healthz.
+SNAPSHOT_RECORDS_KEPT = 50
+
+
+class SnapshotError(Exception):
+    """A region's snapshot could not be replaced; the previous one is still current."""
+
+
+try:
+    from redis.exceptions import RedisError
+
+    _REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError,)
+except ImportError:  # the embedded default needs no Redis client
+    _REDIS_ERRORS = ()
+# What the shared cache (the ESI client's cache, limits and counters) raises when it is gone:
+# Redis's errors, or the file cache's OSError. The ESI client wraps its own network errors.
+CACHE_ERRORS: tuple[type[Exception], ...] = (*_REDIS_ERRORS, OSError)
+
+
+@dataclass
+class SnapshotOutcome:
+    region_id: int
+    # stored: a new snapshot is current; fresh: the current one has not expired, nothing sent;
+    # unchanged: ESI said 304; superseded: a newer snapshot landed meanwhile.
+    status: Literal["stored", "fresh", "unchanged", "superseded"]
+    snapshot: MarketSnapshot | None
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        snap = self.snapshot
+        if self.status == "stored" and snap is not None:
+            return (
+                f"region {self.region_id}: {snap.pages} pages, {snap.orders:,} orders, "
+                f"{snap.seconds:.1f} s"
+            )
+        if self.status == "fresh" and snap is not None and snap.expires:
+            left = max(0, round((snap.expires - timezone.now()).total_seconds()))
+            return f"region {self.region_id}: current snapshot has not expired ({left} s left), nothing fetched"
+        if self.status == "unchanged":
+            return f"region {self.region_id}: unchanged since the last snapshot (304)"
+        if self.status == "superseded":
+            return (
+                f"region {self.region_id}: a newer snapshot landed meanwhile, this one was dropped"
+            )
+        return f"region {self.region_id}: {self.status}"
+
+
+def snapshot_fetch(
+    *, region_id: int, force: bool = False, client: EsiClient | None = None
+) -> SnapshotOutcome:
+    """Fetch the region's order book from ESI and make it the current snapshot.
+
+    Does nothing while the current snapshot has not expired (unless ``force``). Each page is
+    stored as soon as it arrived (see :class:`SnapshotLoad`), and the snapshot becomes current
+    only once every page came, all from one ESI snapshot. On any failure the previous snapshot
+    stays current, a failed MarketSnapshot records why, and SnapshotError is raised.
+    """
+    started = time.monotonic()
+    current = MarketSnapshot.objects.filter(region_id=region_id, is_current=True).first()
+    if current is not None and current.is_fresh() and not force:
+        return SnapshotOutcome(region_id, "fresh", current)
+    latest = MarketSnapshot.objects.for_region(region_id).first()
+    # Without a stored book, or after a failed store, "unchanged" from the cache would be a lie.
+    conditional = (
+        not force
+        and current is not None
+        and latest is not None
+        and latest.status != MarketSnapshot.Status.FAILED
+    )
+    client = client or EsiClient()
+    load = SnapshotLoad(region_id=region_id, started=started)
+    try:
+        with load:
+            result = client.get_paged(
+                ORDERS_PATH.format(region_id=region_id),
+                params={"order_type": "all"},
+                conditional=conditional,
+                raw=True,
+                sink=load,
+            )
+            if result.not_modified:
+                if current is not None and result.expires and result.expires != current.expires:
+                    current.expires = result.expires
+                    current.save(update_fields=["expires"])
+                status = "fresh" if result.from_cache else "unchanged"
+                return SnapshotOutcome(region_id, status, current, time.monotonic() - started)
+            snapshot = load.finish(last_modified=result.last_modified, expires=result.expires)
+    except (EsiError, MarketDataError, DatabaseError, *CACHE_ERRORS) as exc:
+        seconds = time.monotonic() - started
+        message = _failure_message(exc)
+        MarketSnapshot.objects.create(
+            region_id=region_id,
+            status=MarketSnapshot.Status.FAILED,
+            pages=load.pages,
+            seconds=seconds,
+            error=message[:2000],
+        )
+        log.warning("market snapshot of region %s failed: %s", region_id, message)
+        raise SnapshotError(
+            f"region {region_id}: snapshot not replaced ({message}); "
+            "the previous snapshot is still current"
+        ) from exc
+    _snapshot_tidy(snapshot, started=started)
+    status = "stored" if snapshot.is_current else "superseded"
+    return SnapshotOutcome(region_id, status, snapshot, snapshot.seconds)
+
+
+def _failure_message(exc: Exception) -> str:
+    if isinstance(exc, DatabaseError):
+        return f"database error: {str(exc).strip()}"
+    if isinstance(exc, CACHE_ERRORS):
+        # Not the error's own text: it names the cache's host and port, and pages show this.
+        which = "Redis" if _REDIS_ERRORS and isinstance(exc, _REDIS_ERRORS) else "the cache"
+        return (
+            f"the shared cache ({which}) became unavailable during the fetch "
+            f"({type(exc).__name__}); nothing was stored"
+        )
+    return str(exc) or type(exc).__name__
+
+
+def snapshot_store(
+    *,
+    region_id: int,
+    pages: Iterable[bytes],
+    last_modified: datetime | None,
+    expires: datetime | None,
+    started: float | None = None,
+) -> MarketSnapshot:
+    """Store raw ESI order pages as the region's new current snapshot, with its aggregates.
+
+    The swap is atomic for readers (see :class:`SnapshotLoad`); a bad page or a database error
+    leaves the previous snapshot current and raises.
+    """
+    started = time.monotonic() if started is None else started
+    with SnapshotLoad(region_id=region_id, started=started) as load:
+        for number, body in enumerate(pages, start=1):
+            load.page(number, body)
+        snapshot = load.finish(last_modified=last_modified, expires=expires)
+    _snapshot_tidy(snapshot, started=started)
+    return snapshot
+
+
+class SnapshotLoad:
+    """A region's next snapshot, loaded page by page as ESI's pages arrive: the
+    :class:`~market.esi.PageSink` that :func:`snapshot_fetch` hands to ``get_paged``.
+
+    Each page is validated and stripped of repeated orders as it comes. On PostgreSQL it is
+    then COPYed at once into the snapshot's own table, so the database digests page 1 while
+    page 400 is still on its way; on SQLite (the embedded default) the orders wait for
+    :meth:`finish`, so a fetch that fails (or restarts) on its way wrote nothing.
+
+    On PostgreSQL all the writing happens in one transaction, opened at the first write and
+    committed by :meth:`finish` once the snapshot is current. On SQLite :meth:`finish` writes
+    the rows in many short transactions, under the new snapshot's id, and makes it current in
+    one more, so SQLite's single write lock is never held for long. Use the load as a context
+    manager: leaving it on an error aborts the COPY and rolls the transaction back (SQLite:
+    deletes what was written), so nothing of a failed fetch remains, and readers see nothing of
+    this snapshot before it is whole and current.
+    """
+
+    def __init__(self, *, region_id: int, started: float | None = None) -> None:
+        self.region_id = region_id
+        self.started = time.monotonic() if started is None else started
+        self.pages = 0
+        self.orders = 0
+        self._postgres = connection.vendor == "postgresql"
+        self._transaction: ExitStack | None = None
+        self._copying: ExitStack | None = None
+        self._copy: Copy | None = None
+        self._snapshot: MarketSnapshot | None = None
+        self._finished = False
+        self._seen: set[int] = set()
+        # Each page, for the book tops (and on SQLite the inserts) in finish(): see page().
+        self._loaded: list[bytes | list[EsiOrder]] = []
+
+    def __enter__(self) -> SnapshotLoad:
+        return self
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> None:
+        if not self._postgres:
+            if self._snapshot is not None and not self._finished:
+                _sqlite_load_discard(self._snapshot)
+            return
+        copying, self._copying, self._copy = self._copying, None, None
+        transaction_, self._transaction = self._transaction, None
+        if transaction_ is None:
+            return  # finished (committed), or nothing was written
+        # Not finished, because of an error or a caller that gave up: nothing of it may stay.
+        if exc is None:
+            exc = RuntimeError("the snapshot load was left before finish()")
+            exc_type = type(exc)
+            transaction.set_rollback(True)
+        try:
+            if copying is not None:
+                # psycopg ends the COPY with the error, so the transaction can roll back.
+                copying.__exit__(exc_type, exc, tb)
+        except Exception as cleanup:  # the error that brought us here is the one to report
+            log.debug("ending the abandoned COPY failed too: %s", cleanup)
+        finally:
+            transaction_.__exit__(exc_type, exc, tb)
+
+    # --- the page sink ----------------------------------------------------------------------
+    def page(self, number: int, body: bytes) -> None:
+        decoded = orders_page_decode(number, body)
+        orders = orders_first_seen(decoded, self._seen)
+        if self._postgres:
+            rows = orders_csv(orders)
+            if self._copy is None:
+                self._copy_begin()
+            with connection.wrap_database_errors:
+                self._copy.write(rows)
+            # The body is kept rather than its orders: it is half their size, and reading just
+            # the five fields the book tops need from it again is quick. A page that lost
+            # repeated orders keeps the orders left instead.
+            self._loaded.append(body if orders is decoded else orders)
+        else:
+            self._loaded.append(orders)
+        self.pages += 1
+        self.orders += len(orders)
+
+    def restart(self) -> None:
+        """ESI's snapshot rolled over under page 1: empty the table, every page comes again."""
+        if self._copy is not None:
+            self._copy_end()
+            with connection.cursor() as cursor:
+                # In the transaction that created it, so the next COPY may still FREEZE.
+                cursor.execute(f"TRUNCATE {_partition_name(self._snapshot.id)}")
+        self._seen = set()
+        self._loaded = []
+        self.pages = self.orders = 0
+
+    # --- storing ------------------------------------------------------------------------------
+    def _begin(self) -> MarketSnapshot:
+        """Open the transaction and create the snapshot's record (and its table). On SQLite
+        only the record: its rows are written in transactions of their own."""
+        if not self._postgres:
+            self._snapshot = MarketSnapshot.objects.create(
+                region_id=self.region_id, status=MarketSnapshot.Status.OK
+            )
+            return self._snapshot
+        self._transaction = ExitStack()
+        self._transaction.enter_context(transaction.atomic())
+        snapshot = MarketSnapshot.objects.create(
+            region_id=self.region_id, status=MarketSnapshot.Status.OK
+        )
+        if self._postgres:
+            partition = _partition_name(snapshot.id)
+            with connection.cursor() as cursor:
+                # A crash before the WAL reaches disk loses this swap, never consistency: the
+                # previous snapshot stays current and the next run fetches again.
+                cursor.execute("SET LOCAL synchronous_commit = off")
+                # snapshot_id comes from the column default: the rows are ESI's fields alone.
+                # The CHECK lets ATTACH PARTITION skip its validation scan; added to the empty
+                # table, it costs no scan of its own either.
+                cursor.execute(f"CREATE TABLE {partition} (LIKE market_order)")
+                cursor.execute(
+                    f"ALTER TABLE {partition} ALTER COLUMN snapshot_id "
+                    f"SET DEFAULT {int(snapshot.id)}, "
+                    f"ADD CONSTRAINT {partition}_snapshot CHECK (snapshot_id = {int(snapshot.id)})"
+                )
+        self._snapshot = snapshot
+        return snapshot
+
+    def _copy_begin(self) -> None:
+        snapshot = self._snapshot or self._begin()
+        copying = ExitStack()
+        with connection.wrap_database_errors:
+            cursor = copying.enter_context(connection.cursor())
+            # FREEZE: the table is new in this transaction, so its rows can be written already
+            # visible to all; the first readers then do not rewrite every page to set hint bits.
+            # CSV: see orders_csv.
+            self._copy = copying.enter_context(
+                cursor.copy(
+                    f"COPY {_partition_name(snapshot.id)} ({', '.join(ORDER_COLUMNS)}) "
+                    "FROM STDIN (FORMAT csv, FREEZE)"
+                )
+            )
+        self._copying = copying
+
+    def _copy_end(self) -> None:
+        copying, self._copying, self._copy = self._copying, None, None
+        if copying is not None:
+            # PostgreSQL reports a value it refuses (naming line and column) here at the latest.
+            with connection.wrap_database_errors:
+                copying.close()
+
+    def finish(self, *, last_modified: datetime | None, expires: datetime | None) -> MarketSnapshot:
+        """Index and summarise the loaded orders and make them the region's current snapshot,
+        unless a newer one landed meanwhile (then this one is dropped as superseded); commit."""
+        snapshot = self._snapshot or self._begin()
+        snapshot.last_modified = last_modified
+        snapshot.expires = expires
+        snapshot.pages = self.pages
+        snapshot.orders = self.orders
+        if not self._postgres:
+            return self._sqlite_finish(snapshot)
+        # The book tops are summed and encoded on another thread while PostgreSQL builds the
+        # indexes: this thread only waits on the socket then, so both get a core.
+        with ThreadPoolExecutor(1, thread_name_prefix="book-tops") as pool:
+            best_prices = pool.submit(_best_prices_csv, snapshot, self._loaded)
+            self._copy_end()
+            _partition_index(snapshot)
+            _best_prices_copy(best_prices.result())
+        self._loaded = []
+        _snapshot_swap(snapshot, started=self.started)
+        transaction_, self._transaction = self._transaction, None
+        transaction_.close()  # commit
+        return snapshot
+
+    def _sqlite_finish(self, snapshot: MarketSnapshot) -> MarketSnapshot:
+        # Readers ask for the current snapshot's id, so rows under this one stay unseen until
+        # the swap below, however many transactions they take to write.
+        _orders_insert(snapshot, self._loaded)
+        _best_prices_insert(snapshot, self._loaded)
+        self._loaded = []
+        with transaction.atomic():
+            dropped = _snapshot_swap(snapshot, started=self.started)
+        self._finished = True
+        if dropped is not None:
+            try:
+                _sqlite_rows_delete(dropped)
+            except DatabaseError as exc:
+                # The new snapshot is current whatever happens here; the next tidy-up retries.
+                log.warning("could not delete the rows of snapshot %s yet: %s", dropped, exc)
+        return snapshot
+
+
+def _snapshot_swap(snapshot: MarketSnapshot, *, started: float) -> int | None:
+    """Make the stored snapshot the region's current one, unless a newer one landed meanwhile
+    (then it is dropped as superseded). On SQLite, returns the id of the snapshot whose rows are
+    no longer wanted (the previous one, or this one when superseded), for the caller to delete
+    after this transaction, in chunks."""
+    postgres = connection.vendor == "postgresql"
+    previous = _current_locked(snapshot.region_id)
+    if (
+        previous is not None
+        and previous.last_modified
+        and snapshot.last_modified
+        and previous.last_modified > snapshot.last_modified
+    ):
+        # Another run stored a newer book while this one was fetching: keep that one.
+        snapshot.status = MarketSnapshot.Status.SUPERSEDED
+        snapshot.seconds = time.monotonic() - started
+        snapshot.save()
+        if not postgres:
+            return snapshot.id
+        BestPrice.objects.filter(snapshot=snapshot).delete()
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {_partition_name(snapshot.id)}")
+        return None
+    if postgres:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"ALTER TABLE market_order ATTACH PARTITION {_partition_name(snapshot.id)} "
+                f"FOR VALUES IN ({int(snapshot.id)})"
+            )
+    if previous is not None:
+        MarketSnapshot.objects.filter(pk=previous.pk).update(
+            is_current=False, status=MarketSnapshot.Status.SUPERSEDED
+        )
+        if postgres:
+            BestPrice.objects.filter(snapshot_id=previous.pk).delete()
+    snapshot.is_current = True
+    snapshot.seconds = time.monotonic() - started
+    snapshot.save()
+    transaction.on_commit(lambda: snapshot_landed.send(sender=MarketSnapshot, snapshot=snapshot))
+    return None if postgres or previous is None else previous.pk
+
+
+def _snapshot_tidy(snapshot: MarketSnapshot, *, started: float) -> None:
+    """Housekeeping after the swap committed: the new snapshot is in whatever happens here."""
+    try:
+        if connection.vendor == "postgresql":
+            partitions_prune()
+        else:
+            _sqlite_orphans_delete()
+        _records_prune(snapshot.region_id)
+        snapshot.seconds = time.monotonic() - started
+        MarketSnapshot.objects.filter(pk=snapshot.pk).update(seconds=snapshot.seconds)
+    except DatabaseError as exc:
+        log.warning(
+            "market snapshot %s stored, but cleaning up after it failed: %s", snapshot.pk, exc
+        )
+
+
+def _current_locked(region_id: int) -> MarketSnapshot | None:
+    if connection.vendor == "postgresql":
+        # Two runs for one region take turns from here on; different regions do not wait.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x4C454E, region_id])
+    return MarketSnapshot.objects.filter(region_id=region_id, is_current=True).first()
+
+
+def _partition_name(snapshot_id: int) -> str:
+    return f"market_order_s{int(snapshot_id)}"
+
+
+def _partition_index(snapshot: MarketSnapshot) -> None:
+    # Built once over the loaded table: much less work than keeping them up to date row by row
+    # during the COPY. They match the parent's, so attaching adopts them.
+    partition = _partition_name(snapshot.id)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {partition} ADD PRIMARY KEY (snapshot_id, order_id)")
+        cursor.execute(f"CREATE INDEX ON {partition} (snapshot_id, type_id)")
+
+
+def partitions_prune() -> list[str]:
+    """Detach and drop order partitions whose snapshot is no longer current.
+
+    Outside a transaction the detach is CONCURRENTLY, so readers of market_order never wait;
+    a partition that cannot be dropped now (lock held too long) is left for the next run.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT child.relname, inh.inhdetachpending
+            FROM pg_inherits inh
+            JOIN pg_class child ON child.oid = inh.inhrelid
+            WHERE inh.inhparent = 'market_order'::regclass
+            """
+        )
+        partitions = cursor.fetchall()
+    current = set(MarketSnapshot.objects.current().values_list("id", flat=True))
+    dropped = []
+    for name, detach_pending in partitions:
+        if (
+            not name.startswith("market_order_s")
+            or int(name.removeprefix("market_order_s")) in current
+        ):
+            continue
+        try:
+            _partition_drop(name, detach_pending=detach_pending)
+        except DatabaseError as exc:
+            log.warning("could not drop old order partition %s yet: %s", name, exc)
+            continue
+        dropped.append(name)
+    return dropped
+
+
+def _partition_drop(name: str, *, detach_pending: bool) -> None:
+    with connection.cursor() as cursor:
+        if connection.in_atomic_block:
+            # Tests run inside a transaction, where CONCURRENTLY is not allowed.
+            cursor.execute(f"DROP TABLE {name}")
+            return
+        cursor.execute("SET lock_timeout = '10s'")
+        try:
+            how = "FINALIZE" if detach_pending else "CONCURRENTLY"
+            cursor.execute(f"ALTER TABLE market_order DETACH PARTITION {name} {how}")
+            cursor.execute(f"DROP TABLE {name}")
+        finally:
+            cursor.execute("RESET lock_timeout")
+
+
+def _records_prune(region_id: int) -> None:
+    keep = list(
+        MarketSnapshot.objects.for_region(region_id)
+        .order_by("-fetched_at")
+        .values_list("pk", flat=True)[:SNAPSHOT_RECORDS_KEPT]
+    )
+    MarketSnapshot.objects.for_region(region_id).filter(is_current=False).exclude(
+        pk__in=keep
+    ).delete()

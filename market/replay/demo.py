@@ -1,0 +1,64 @@
+"""The offline demo's market data (``manage.py demo``): fetched from the ESI and SDE replays by the
+market data engine's own services, as a fresh install gets it."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+import requests
+from django.test.utils import override_settings
+
+from market.esi import EsiClient
+from market.hubs import HUBS
+from market.ingest import history_fetch, snapshot_fetch
+from market.replay.esi import DEFAULTS, PREFIX
+from market.sde_source import sde_source_refresh
+from market.warmup import history_landed_warm
+
+# While the demo loads, the history of every type at the hubs (~35k requests with the full
+# archive) is fetched as fast as the replay answers: at ESI's 300 a minute the desk would open
+# two hours later. The demo's workers then keep ESI's limit.
+DEMO_LOAD_HISTORY_RATE = "1000000/1m"
+# … and the ESI client keeps its response validators and limits in memory meanwhile: nothing else
+# runs yet, and the embedded default's file cache (a file per entry, a directory listing per
+# write) would spend ~50 ms on each of those requests.
+DEMO_LOAD_CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "demo"}
+}
+
+
+def demo_load(*, base_url: str, stdout) -> None:
+    """``manage.py demo``: the market's demo data, fetched from this replay (the settings already
+    point at it) by the market data engine's own services."""
+    state = f"{base_url}{PREFIX}/_replay/state"
+    # The hubs' books are built before they are asked for: The Forge's takes long enough that
+    # its page 1 could time out and be fetched again.
+    warm = [hub.region_id for hub in HUBS]
+    requests.post(state, json={"history_rate": DEMO_LOAD_HISTORY_RATE, "warm": warm}, timeout=600)
+    try:
+        with override_settings(ESI_HISTORY_RATE=DEMO_LOAD_HISTORY_RATE, CACHES=DEMO_LOAD_CACHES):
+            demo_data_load(stdout=stdout)
+    finally:
+        requests.post(state, json={"history_rate": DEFAULTS["history_rate"]}, timeout=10)
+    # What the load shared went to memory: share the books, with their history, for real now.
+    for hub in HUBS:
+        history_landed_warm(sender=None, region_id=hub.region_id)
+
+
+def demo_data_load(*, stdout: TextIO) -> None:
+    """The offline demo's market data, from the upstreams the settings point at (the replay).
+
+    The SDE (downloaded from LENNY_SDE_URL, the replay's dump, as a fresh install gets it: the
+    shared export when it is there, else the repo's small slice), every hub's order book, and
+    the history of every type on the market at each hub, so the desk opens with the daily
+    volumes it prices by (``market.replay.demo_load`` lifts the history rate limit of the
+    replay and the client for this).
+    """
+    stdout.write(f"  {sde_source_refresh().summary()}\n")
+    client = EsiClient()
+    for hub in HUBS:
+        stdout.write(f"  {snapshot_fetch(region_id=hub.region_id, client=client).summary()}\n")
+    for hub in HUBS:
+        # Without a type list: every type on the market at the hub that has no fresh history.
+        outcome = history_fetch(region_id=hub.region_id, client=client)
+        stdout.write(f"  history: {outcome.summary()}\n")
