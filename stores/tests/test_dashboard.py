@@ -343,7 +343,7 @@ def test_check_now_says_what_is_missing_when_there_is_nothing_to_check(client, u
 
 def test_healthz_tells_which_stores_fail(admin_client, shops, card, result_of, upstreams):
     from stores.checks import check_run
-    from stores.replay_sites import site_fault
+    from stores.replay import site_fault
 
     site_fault(upstreams, "harlequins", "captcha")
     check_run(result_id=result_of(shops["harlequins"], card("Mystic Snake")).pk)
