@@ -27,6 +27,7 @@ from stores.models import (
     WantSpec,
 )
 
+# --- Merging a list into a want list -------------------------------------------------------------
 MERGE_MODES = ("add", "max", "replace")
 
 

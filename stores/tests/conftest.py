@@ -50,6 +50,13 @@ def card(catalog) -> Callable[[str], Card]:
 
 
 @pytest.fixture
+def alice(client, user, catalog):
+    """Alice signed in, with the sample catalog imported."""
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def want(card) -> Callable[..., WantedCard]:
     def make(owner, name: str, amount: int = 1, **spec: Any) -> WantedCard:
         wanted, _ = wanted_card_merge(

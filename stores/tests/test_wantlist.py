@@ -6,17 +6,10 @@ import pytest
 from django.test import Client
 
 from stores.models import Finish, WantedCard, WantSpec
+from stores.tests.factories import HTMX
 from stores.wants import wanted_card_merge
 
 pytestmark = pytest.mark.django_db
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def alice(client, user, catalog):
-    client.force_login(user)
-    return client
 
 
 def add(client, htmx=True, **data):
