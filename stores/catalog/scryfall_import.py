@@ -1,4 +1,4 @@
-"""The card catalog: name normalisation, search, and the Scryfall import.
+"""The Scryfall import: bulk files read into the catalog's sets, cards, names and printings.
 
 Scryfall's bulk files (~115k card objects in ``default_cards``) are streamed — a JSON array with
 ijson, JSON Lines line by line, gzipped or not (detected by magic bytes) — and written in batches

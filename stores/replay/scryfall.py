@@ -1,4 +1,5 @@
-"""The Scryfall replay under /scryfall: the real card objects captured in ``stores/replay/data/scryfall``:
+"""The Scryfall replay under /scryfall, serving the real card objects captured in
+``stores/replay/data/scryfall``:
 
 - ``/scryfall/bulk-data`` and ``/scryfall/bulk-data/<type>``: the bulk-data objects;
 - ``/scryfall/bulk-data/<type>/<file>``: the bulk file, as gzipped JSON Lines (what Scryfall is

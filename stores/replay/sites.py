@@ -7,7 +7,9 @@ knows: the Scryfall samples the replay Scryfall serves, plus whatever a test or 
 (``stores/replay/data/pages``) with their product list swapped: the header, footer, scripts,
 result counts and pagination markup are the store's own, and each product is written in the
 markup the real page uses for its products (grid, list and detailed views on Crystal Commerce;
-product cards with ``data-product-variants`` JSON and BinderPOS SKUs on Shopify).
+product cards with ``data-product-variants`` JSON and BinderPOS SKUs on Shopify): this module
+holds the stores, their stock and the page shells; `stores.replay.crystalcommerce` and
+`stores.replay.shopify` write each platform's pages, and `stores.replay` mounts the routes.
 
 Stock is generated from a hash of the store, the printing, the variant and the current *epoch*,
 so it changes over time for the demo (``state["period"]`` seconds per epoch) and stays the same
@@ -191,7 +193,7 @@ def sites_fresh_state() -> dict[str, Any]:
         "period": DEFAULT_PERIOD,  # seconds per epoch of generated stock
         "epoch": None,  # None: from the clock; a number freezes the stock
         "started": time.time(),
-        "stock": {},  # {slug: {card name key: [offer dicts]}}: exact stock, for tests
+        "stock": {},  # {slug: {card name key: [offer dicts]}}: exact stock, set by a test
         "extra_cards": [],  # Scryfall card objects the stores also carry
         "faults": {},  # {slug: {"kind": ..., "remaining": n or None}}
         "inline_variants": {},  # {slug: False}: Shopify cards without the variants JSON
