@@ -7,7 +7,8 @@ than ``STORE_CHECK_TTL``; otherwise it searches the store through its platform a
 (`stores.politeness`: the store's limits hold across every worker) and with retries after
 timeouts, 429s, 5xx answers and "too many searches" pages. The card's listings are saved on its
 `CheckResult`, compared with the previous ones, and every user who wants the card at that store
-gets one `StockAlert` (and one e-mail) when it comes into stock or under their max price.
+gets one `StockAlert` (and one e-mail) when it comes into stock or under their max price
+(`stores.alerts`). What the dashboard shows of the checks is `stores.stock`'s.
 
 A page the adapter cannot read fails the check with the reason and a snippet of the page, kept
 on the result and the store's `StoreHealth`: it never passes for "out of stock".

@@ -4,7 +4,8 @@ A ``Card`` is one oracle identity — the rules card, whatever its printings —
 Scryfall card object: a card in a set, with a collector number and a language. A want list is a
 user's ``WantedCard`` rows, each with 0..n ``WantSpec`` rows that narrow which printings, finishes,
 conditions, languages and prices are acceptable (several specs mean "any of these"; none means
-"any copy of the card").
+"any copy of the card"). Workflows across these rows (merging a list into a want list, checking
+a spec against a card's printings, the deck-list import) are `stores.wants`'s.
 """
 
 from __future__ import annotations
