@@ -3,7 +3,7 @@
     DATABASE_URL=postgres://… REDIS_URL=redis://… python benchmarks/scryfall_import.py
 
 Builds a full-size bulk file from the real samples (../shared/fixtures/mtg/scryfall when present,
-else the copies in stores/tests/data) by varying ids, names, sets and collector numbers, in both
+else the copies in stores/replay/data) by varying ids, names, sets and collector numbers, in both
 forms Scryfall serves (a JSON array, and gzipped JSON Lines). Then, in a scratch database next to
 DATABASE_URL's, each form is imported into an empty catalog and once more over itself (idempotent
 upserts), each import in its own process so its peak memory (getrusage) is its own.
@@ -27,7 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "fixtures" / "mtg" / "scryfall"
-LOCAL = ROOT / "stores" / "tests" / "data" / "scryfall"
+LOCAL = ROOT / "stores" / "replay" / "data" / "scryfall"
 OUT = ROOT / "benchmarks" / "out"
 NAMESPACE = uuid.UUID("6c0b1c4e-5f6b-4a43-9c1e-6d3c9d0c1a10")
 

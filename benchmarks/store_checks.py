@@ -141,7 +141,7 @@ def main() -> None:
     from stores.catalog import catalog_import
     from stores.checks import check_run, checks_queue, checks_queue_stale, listings_cache_key
     from stores.models import Card, CheckResult, PreferredStore, Store, WantedCard
-    from stores.replay_sites import SITES
+    from stores.replay import SITES
 
     objects = card_objects(args.cards)
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:

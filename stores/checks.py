@@ -7,7 +7,8 @@ than ``STORE_CHECK_TTL``; otherwise it searches the store through its platform a
 (`stores.politeness`: the store's limits hold across every worker) and with retries after
 timeouts, 429s, 5xx answers and "too many searches" pages. The card's listings are saved on its
 `CheckResult`, compared with the previous ones, and every user who wants the card at that store
-gets one `StockAlert` (and one e-mail) when it comes into stock or under their max price.
+gets one `StockAlert` (and one e-mail) when it comes into stock or under their max price
+(`stores.alerts`). What the dashboard shows of the checks is `stores.stock`'s.
 
 A page the adapter cannot read fails the check with the reason and a snippet of the page, kept
 on the result and the store's `StoreHealth`: it never passes for "out of stock".
@@ -29,10 +30,8 @@ from urllib.parse import urlsplit
 import requests
 from django.conf import settings
 from django.core.cache import cache
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import F, Q
-from django.urls import reverse
 from django.utils import timezone
 
 from stores.adapters import (
@@ -40,18 +39,18 @@ from stores.adapters import (
     ParseFailure,
     UpstreamError,
     adapter_for,
-    listings_fetch,
     set_codes_fill,
 )
+from stores.adapters.search import listings_fetch
+from stores.alerts import alerts_raise
 from stores.fetching import OffSiteRefused, store_page_get
-from stores.listings import CONDITION_LABELS, money_format, set_codes_by_name
-from stores.matching import WantCriteria, listings_matching, name_matches
+from stores.listings import set_codes_by_name
+from stores.matching import name_matches
 from stores.models import (
     Card,
     CheckResult,
     PreferredStore,
     Set,
-    StockAlert,
     Store,
     StoreHealth,
     WantedCard,
@@ -442,7 +441,7 @@ def store_gate(store: Store) -> PolitenessGate:
     )
 
 
-# --- results, health and alerts ----------------------------------------------------------------
+# --- results and health ----------------------------------------------------------------
 def _result_apply(
     result: CheckResult,
     *,
@@ -473,7 +472,7 @@ def _result_apply(
         )
         if status == "ok":
             _health_success(result.store, now)
-        alerts = _alerts_raise(
+        alerts = alerts_raise(
             result=result, previous=previous, previous_at=previous_at, listings=listings
         )
     return CheckOutcome(status, requests=requests, listings=len(listings), alerts=alerts)
@@ -509,169 +508,3 @@ def _health_success(store: Store, now: datetime) -> None:
     StoreHealth.objects.filter(store=store).update(
         last_success_at=now, consecutive_failures=0, checks_ok=F("checks_ok") + 1
     )
-
-
-def _alerts_raise(
-    *,
-    result: CheckResult,
-    previous: list[dict[str, Any]] | None,
-    previous_at: datetime | None,
-    listings: list[dict[str, Any]],
-) -> int:
-    """One alert per want that came into stock (or under its max price) with this answer.
-
-    A want is only compared with an answer from after it was added: the first answer it sees is
-    where it starts, not news.
-    """
-    if previous is None or previous_at is None:
-        return 0
-    wants = list(
-        WantedCard.objects.filter(
-            card_id=result.card_id,
-            owner__preferred_stores__store_id=result.store_id,
-            created_at__lte=previous_at,
-        )
-        .select_related("owner", "card")
-        .prefetch_related("specs__set")
-    )
-    if not wants:
-        return 0
-    before = [Listing.from_dict(x) for x in previous]
-    after = [Listing.from_dict(x) for x in listings]
-    alerts = []
-    for wanted in wants:
-        criteria = WantCriteria.from_criteria(wanted.criteria())
-        found = listings_matching(after, criteria)
-        if not found or listings_matching(before, criteria):
-            continue
-        unpriced = [replace(c, max_price=None) for c in criteria]
-        kind = (
-            StockAlert.Kind.PRICE
-            if listings_matching(before, unpriced)
-            else StockAlert.Kind.RESTOCK
-        )
-        alerts.append(_alert_create(wanted=wanted, store=result.store, kind=kind, best=found[0]))
-    return len(alerts)
-
-
-def _alert_create(*, wanted: WantedCard, store: Store, kind: str, best: Listing) -> StockAlert:
-    what = "is back in stock" if kind == StockAlert.Kind.RESTOCK else "dropped under your max price"
-    price = money_format(best.price, best.currency or store.currency)
-    condition = CONDITION_LABELS.get(best.condition or "", "condition not given")
-    finish = "" if best.finish == "nonfoil" else f" {best.finish}"
-    message = (
-        f"{wanted.card.name} {what} at {store.name}: {price}, {condition}{finish}"
-        f"{f' ({best.set_name})' if best.set_name else ''}"
-    )
-    alert = StockAlert.objects.create(
-        user=wanted.owner,
-        wanted=wanted,
-        store=store,
-        kind=kind,
-        message=message[:500],
-        price=best.price,
-        currency=best.currency or store.currency,
-        condition=best.condition or "",
-        finish=best.finish,
-        set_name=best.set_name[:200],
-        quantity=best.quantity,
-        url=best.url[:500],
-    )
-    if wanted.owner.email:
-        transaction.on_commit(lambda: alert_email(alert_id=alert.pk))
-    return alert
-
-
-def alert_email(*, alert_id: int) -> bool:
-    """E-mail one alert to its user, once; True when it was sent now."""
-    alert = StockAlert.objects.select_related("user", "store").filter(pk=alert_id).first()
-    if alert is None or not alert.user.email:
-        return False
-    # Claimed before sending: a retried task never mails twice.
-    if not StockAlert.objects.filter(pk=alert.pk, emailed_at__isnull=True).update(
-        emailed_at=timezone.now()
-    ):
-        return False
-    copies = "quantity unknown" if alert.quantity is None else f"{alert.quantity} in stock"
-    body = (
-        f"{alert.message}.\n\n"
-        f"{copies}\n{alert.url}\n\n"
-        f"Your stores at a glance: {settings.SITE_ROOT.rstrip('/')}{reverse('stores:dashboard')}\n"
-        "You get one message each time a card you want comes in; Lenny's account page lists "
-        "the stores it checks for you.\n"
-    )
-    try:
-        send_mail(f"Lenny: {alert.message}"[:200], body, None, [alert.user.email])
-    except Exception:
-        # The alert stays in the app; the mail server's trouble is the admin's to see.
-        StockAlert.objects.filter(pk=alert.pk).update(emailed_at=None)
-        log.exception("could not e-mail stock alert %s", alert.pk)
-        return False
-    return True
-
-
-# --- the dashboard's view of the checks ---------------------------------------------------------
-def stores_preferred(*, owner: Any) -> list[Store]:
-    """The active stores ``owner`` buys from, by name: the dashboard's columns."""
-    return list(Store.objects.filter(preferred_by__user=owner, active=True).order_by("name", "pk"))
-
-
-def stores_currency(stores: Iterable[Store]) -> str:
-    """The currency ``stores`` all sell in; "" when they differ or there are none."""
-    currencies = {store.currency for store in stores}
-    return currencies.pop() if len(currencies) == 1 else ""
-
-
-def stock_attach(*, owner: Any, wants: Iterable[WantedCard]) -> list[Store]:
-    """Give each want ``stock`` — a (store, StockCell) per store ``owner`` buys from — and
-    ``stock_pending`` (a check of it is still running). Returns those stores, by name."""
-    from stores.availability import CheckState, stock_cell
-
-    wants = list(wants)
-    stores = stores_preferred(owner=owner)
-    results = {
-        (r.store_id, r.card_id): r
-        for r in CheckResult.objects.filter(
-            store__in=stores, card_id__in={w.card_id for w in wants}
-        )
-    }
-    lost = timezone.now() - timedelta(seconds=settings.STORE_CHECK_LOST_AFTER)
-    currency = stores_currency(stores)
-    for wanted in wants:
-        criteria = wanted.criteria()
-        # A max price is in the stores' currency: the spec chips say which.
-        wanted.currency = currency
-        wanted.stock = []
-        for store in stores:
-            result = results.get((store.pk, wanted.card_id))
-            state = None
-            if result is not None:
-                state = CheckState(
-                    status=result.status,
-                    listings=[Listing.from_dict(x) for x in result.listings],
-                    checked_at=result.checked_at,
-                    pending=result.queued_at is not None and result.queued_at > lost,
-                    error=result.error,
-                )
-            wanted.stock.append(
-                (store, stock_cell(store_id=store.pk, criteria=criteria, state=state))
-            )
-        wanted.stock_pending = any(
-            cell.state == "pending" or cell.rechecking for _, cell in wanted.stock
-        )
-        # The cheapest copy at any of the stores: the column a narrow screen always shows.
-        offering = [(store, cell) for store, cell in wanted.stock if cell.best is not None]
-        wanted.best = min(offering, key=lambda pair: pair[1].best.price, default=None)
-        wanted.stock_poll_seconds = settings.STORE_POLL_SECONDS
-    return stores
-
-
-def stock_plan(*, wants: Iterable[WantedCard]) -> Any:
-    """ "Where to buy" for wants that went through `stock_attach`."""
-    from stores.availability import buy_plan
-
-    rows = [
-        (w.pk, w.card.name, w.amount, {store: cell.offers for store, cell in w.stock})
-        for w in wants
-    ]
-    return buy_plan(rows, currencies={store: store.currency for w in wants for store, _ in w.stock})

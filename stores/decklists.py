@@ -2,7 +2,7 @@
 
 ``decklist_parse`` never raises on bad input: every line it cannot read becomes a line-numbered
 ``DeckLineError`` and the rest is still parsed. Resolving names against the catalog is
-``stores.catalog.decklist_resolve``'s job.
+``stores.wants.decklist_resolve``'s job.
 
     Deck                                      Arena: sections by header, "(SET) number"
     4 Lightning Bolt (M10) 146

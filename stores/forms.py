@@ -8,6 +8,7 @@ from django import forms
 from stores.catalog import card_resolve, card_suggestions
 from stores.decklists import decklist_parse
 from stores.models import LANGUAGES, MAX_AMOUNT, Card, Condition, WantedCard, WantSpec
+from stores.wants import want_spec_check
 
 MAX_DECKLIST_BYTES = 256 * 1024
 # A Commander deck with its sideboard and maybeboard is a few hundred lines.
@@ -80,7 +81,8 @@ class SpecFieldsMixin(forms.Form):
     def spec_validate(self, card: Card) -> None:
         """Refuse what the card was never printed as, naming the valid options."""
         data = self.cleaned_data
-        problems, chosen_set = card.spec_problems(
+        problems, chosen_set = want_spec_check(
+            card=card,
             set_code=data.get("set_code", ""),
             collector_number=data.get("collector_number", ""),
             finish=data.get("finish") or WantSpec.ANY_FINISH,

@@ -13,8 +13,10 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from stores.adapters.base import Listing
+from stores.catalog.names import name_normalise
 from stores.listings import (
     CONDITIONS,
     FINISHES,
@@ -22,9 +24,6 @@ from stores.listings import (
     condition_rank,
     set_name_key,
 )
-
-if TYPE_CHECKING:
-    from stores.adapters.base import Listing
 
 ANY = ""
 
@@ -43,9 +42,6 @@ def name_key(name: str) -> str:
 
     "Æther Vial" ~ "aether vial"; "Driven/Despair" ~ "driven // despair".
     """
-    # Imported here, not at the top: the catalog loads the models, which may import adapters.
-    from stores.catalog import name_normalise
-
     return name_normalise(name)
 
 

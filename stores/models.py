@@ -4,17 +4,20 @@ A ``Card`` is one oracle identity — the rules card, whatever its printings —
 Scryfall card object: a card in a set, with a collector number and a language. A want list is a
 user's ``WantedCard`` rows, each with 0..n ``WantSpec`` rows that narrow which printings, finishes,
 conditions, languages and prices are acceptable (several specs mean "any of these"; none means
-"any copy of the card").
+"any copy of the card"). Workflows across these rows (merging a list into a want list, checking
+a spec against a card's printings, the deck-list import) are `stores.wants`'s.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models, transaction
+from django.db import models
 from django.db.models import Q
 
 from stores.adapters import PLATFORM_CHOICES, base_url_clean
@@ -91,79 +94,6 @@ class Card(models.Model):
 
     def paper_printings(self) -> models.QuerySet[Printing]:
         return self.printings.filter(digital=False).select_related("set")
-
-    def spec_problems(
-        self,
-        *,
-        set_code: str = "",
-        collector_number: str = "",
-        finish: str = "any",
-        language: str = "",
-    ) -> tuple[dict[str, str], Set | None]:
-        """Check a printing spec against this card's real paper printings.
-
-        Returns the problems by field name (each listing the valid options) and the spec's set.
-        Every criterion narrows the printings the next one is checked against, so "foil" is
-        refused for a set whose printing of the card was never foil.
-        """
-        printings = list(self.paper_printings())
-        problems: dict[str, str] = {}
-        chosen_set = None
-        if not printings:
-            return {"card": f"{self.name} has no paper printings to choose from."}, None
-        if set_code:
-            in_set = [p for p in printings if p.set.code == set_code.strip().lower()]
-            if not in_set:
-                problems["set_code"] = (
-                    f"{self.name} was never printed in {set_code.strip().upper()}; "
-                    f"printed in: {_options(sorted({str(p.set) for p in printings}))}."
-                )
-                return problems, None
-            chosen_set = in_set[0].set
-            printings = in_set
-        if collector_number:
-            numbered = [p for p in printings if p.collector_number == collector_number.strip()]
-            if not numbered:
-                where = f" in {chosen_set.code.upper()}" if chosen_set else ""
-                problems["collector_number"] = (
-                    f"{self.name} has no printing numbered {collector_number}{where}; "
-                    f"valid: {_options(sorted({p.collector_number for p in printings}))}."
-                )
-                return problems, chosen_set
-            printings = numbered
-        if language:
-            spoken = [p for p in printings if p.lang == language]
-            if not spoken:
-                problems["language"] = (
-                    f"{self.name} was never printed in {LANGUAGES.get(language, language)}"
-                    f"{_narrowed(set_code, collector_number)}; languages: "
-                    f"{_options(sorted({LANGUAGES.get(p.lang, p.lang) for p in printings}))}."
-                )
-                return problems, chosen_set
-            printings = spoken
-        finish_wanted = finish and finish != WantSpec.ANY_FINISH
-        if finish_wanted and not any(finish in p.finishes for p in printings):
-            finishes = sorted({f for p in printings for f in p.finishes})
-            problems["finish"] = (
-                f"{self.name} was never printed {Finish(finish).label}"
-                f"{_narrowed(set_code, collector_number)}; finishes: {_options(finishes)}."
-            )
-        return problems, chosen_set
-
-
-def _options(values: list[str], limit: int = 12) -> str:
-    shown = ", ".join(values[:limit])
-    return shown + (f" and {len(values) - limit} more" if len(values) > limit else "")
-
-
-def _narrowed(set_code: str, collector_number: str) -> str:
-    if set_code and collector_number:
-        return f" as {set_code.upper()} {collector_number}"
-    if set_code:
-        return f" in {set_code.upper()}"
-    if collector_number:
-        return f" as number {collector_number}"
-    return ""
 
 
 class CardName(models.Model):
@@ -247,83 +177,9 @@ class CatalogImport(models.Model):
 
 
 # --- Want lists -------------------------------------------------------------------------------
-MERGE_MODES = ("add", "max", "replace")
-
-
-def amount_merged(tracked: int, amount: int, mode: str) -> int:
-    """The amount a tracked want ends with when a list brings ``amount`` more (uncapped)."""
-    if mode == "add":
-        return tracked + amount
-    if mode == "max":
-        return max(tracked, amount)
-    if mode == "replace":
-        return amount
-    raise ValueError(f"unknown merge mode {mode!r}; known: {', '.join(MERGE_MODES)}")
-
-
 class WantedCardQuerySet(models.QuerySet):
     def for_owner(self, owner: Any) -> WantedCardQuerySet:
         return self.filter(owner=owner).select_related("card").prefetch_related("specs__set")
-
-    def merge(
-        self,
-        *,
-        owner: Any,
-        card: Card,
-        amount: int,
-        specs: list[dict[str, Any]] | None = None,
-        mode: str = "add",
-    ) -> tuple[WantedCard, bool]:
-        """Track ``amount`` copies of ``card`` for ``owner``, merging with what is tracked.
-
-        ``mode`` "add" adds the amounts, "max" keeps the larger one, "replace" takes
-        ``amount`` (and ``specs``, when there are some, instead of the tracked ones: the list
-        says exactly which copies will do). ``specs`` name the printings
-        the new copies must be; none means the caller has no opinion (a card typed into the add
-        form, a deck-list line without a printing), so the copies a tracked want accepts stay as
-        the user set them. Named specs widen a tracked want that has specs (any of them will
-        do); a tracked want without specs already accepts any copy and stays so. Returns the
-        want and whether it was created.
-        """
-        specs = specs or []
-        with transaction.atomic():
-            wanted, created = self.select_for_update().get_or_create(
-                owner=owner, card=card, defaults={"amount": min(amount, MAX_AMOUNT)}
-            )
-            if created:
-                for spec in specs:
-                    wanted.specs.create(**spec)
-                return wanted, True
-            wanted.amount = min(amount_merged(wanted.amount, amount, mode), MAX_AMOUNT)
-            wanted.save(update_fields=["amount", "updated_at"])
-            if mode == "replace" and specs:
-                wanted.specs.all().delete()
-                for spec in specs:
-                    wanted.spec_add(**spec)
-            elif wanted.specs.exists():
-                for spec in specs:
-                    wanted.spec_add(**spec)
-            return wanted, False
-
-    def merge_rows(self, *, owner: Any, rows: list[dict[str, Any]], mode: str) -> tuple[int, int]:
-        """Merge rows of plain data (``{"card": id, "amount": n, "specs": [{"set": id, ...}]}``,
-        as a deck-list preview carries them) into ``owner``'s want list, all or nothing.
-        Returns how many cards were added and how many merged with tracked ones."""
-        cards = Card.objects.in_bulk([row["card"] for row in rows])
-        set_ids = [s["set"] for row in rows for s in row["specs"] if s.get("set")]
-        sets = Set.objects.in_bulk(set_ids)
-        added = merged = 0
-        with transaction.atomic():
-            for row in rows:
-                card = cards.get(row["card"])
-                if card is None:
-                    continue
-                specs = [{**spec, "set": sets.get(spec.get("set"))} for spec in row["specs"]]
-                _, created = self.merge(
-                    owner=owner, card=card, amount=row["amount"], specs=specs, mode=mode
-                )
-                added, merged = (added + 1, merged) if created else (added, merged + 1)
-        return added, merged
 
 
 class WantedCard(models.Model):
@@ -534,8 +390,6 @@ class Store(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
         try:
             self.base_url = base_url_clean(self.base_url or "")
         except ValueError as exc:
@@ -600,8 +454,6 @@ class PreferredStore(models.Model):
 class CheckResultQuerySet(models.QuerySet):
     def pending(self, *, now: Any) -> CheckResultQuerySet:
         """Checks queued or running, and not given up for lost."""
-        from datetime import timedelta
-
         lost = now - timedelta(seconds=settings.STORE_CHECK_LOST_AFTER)
         return self.filter(queued_at__gt=lost)
 

@@ -4,7 +4,7 @@ from django.conf import settings
 
 from lenny.schedules import periodic_job
 from stores.catalog import catalog_refresh
-from stores.catalog_status import (
+from stores.catalog.status import (
     CatalogProgress,
     catalog_bootstrap_wait,
     catalog_is_empty,

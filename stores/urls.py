@@ -1,6 +1,6 @@
 from django.urls import path
 
-from stores import catalog_views, views
+from stores import views
 
 app_name = "stores"
 urlpatterns = [
@@ -20,5 +20,5 @@ urlpatterns = [
     path("alerts/", views.alerts, name="alerts"),
     path("alerts/read", views.alerts_read, name="alerts_read"),
     path("preferred", views.preferred_stores, name="preferred_stores"),
-    path("catalog/status", catalog_views.catalog_status_view, name="catalog_status"),
+    path("catalog/status", views.catalog_status_view, name="catalog_status"),
 ]

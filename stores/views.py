@@ -19,20 +19,26 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from stores.catalog import card_search, catalog_last_import, decklist_preview, decklist_resolve
+from lenny.lib.htmx import refresh_page
+from stores.catalog import card_search, catalog_last_import
 from stores.checks import (
     check_ttl_minutes,
     checks_queue_for_owner,
     checks_queue_for_want,
     preferred_stores_set,
-    stock_attach,
-    stock_plan,
-    stores_currency,
-    stores_preferred,
 )
 from stores.decklists import decklist_parse
 from stores.forms import TOO_LONG, DecklistForm, WantAddForm, WantAmountForm, WantSpecForm
-from stores.models import MERGE_MODES, PreferredStore, StockAlert, WantedCard, WantSpec
+from stores.models import PreferredStore, StockAlert, WantedCard, WantSpec
+from stores.stock import stock_attach, stock_plan, stores_currency, stores_preferred
+from stores.templatetags.catalog_status import catalog_notice
+from stores.wants import (
+    MERGE_MODES,
+    decklist_preview,
+    decklist_resolve,
+    wanted_card_merge,
+    wanted_cards_merge,
+)
 
 LEFT_OUT = "One of the stores you picked is no longer checked: it was left out."
 PREVIEW_SALT = "stores.decklist-preview"
@@ -122,7 +128,7 @@ def want_add(request: HttpRequest) -> HttpResponse:
             return render(request, "stores/dashboard.html#want_form", {"form": form})
         return _dashboard(request, form=form)
     data = form.cleaned_data
-    wanted, created = WantedCard.objects.merge(
+    wanted, created = wanted_card_merge(
         owner=request.user,
         card=data["card"],
         amount=data["amount"],
@@ -278,9 +284,7 @@ def decklist_confirm(request: HttpRequest) -> HttpResponse:
     if not cache.add(f"stores:decklist-import:{payload['nonce']}", 1, PREVIEW_MAX_AGE):
         messages.info(request, "That deck list was imported already.")
         return redirect("stores:dashboard")
-    added, merged = WantedCard.objects.merge_rows(
-        owner=request.user, rows=payload["rows"], mode=mode
-    )
+    added, merged = wanted_cards_merge(owner=request.user, rows=payload["rows"], mode=mode)
     checks_queue_for_owner(owner=request.user)
     messages.success(
         request,
@@ -395,3 +399,15 @@ def preferred_stores(request: HttpRequest) -> HttpResponse:
         messages.warning(request, LEFT_OUT)
     messages.success(request, "Your stores are saved.")
     return redirect("accounts:profile")
+
+
+# --- The catalog's import, while it is empty ----------------------------------------------------
+@require_GET
+@login_required
+def catalog_status_view(request: HttpRequest) -> HttpResponse:
+    """The "importing the card catalog…" notice again, polled by the stores pages while the
+    catalog is empty; once the catalog is there, an htmx reload so the page can use it."""
+    context = catalog_notice({"request": request})
+    if not context["show"]:
+        return refresh_page()
+    return render(request, "stores/_catalog_status.html", context)

@@ -36,12 +36,13 @@ from market.tests.ledger_support import (
 )
 from market.wallet import character_sync
 from stores.catalog import catalog_import
-from stores.models import Card, WantedCard
+from stores.models import Card
+from stores.wants import wanted_card_merge
 
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parent.parent
-SCRYFALL = ROOT / "stores" / "tests" / "data" / "scryfall"
+SCRYFALL = ROOT / "stores" / "replay" / "data" / "scryfall"
 OWN_APPS = ("lenny.", "market.", "stores.", "accounts.")
 TRITANIUM, PYERITE = 34, 35
 
@@ -208,7 +209,7 @@ def world(upstreams, settings, user):
         catalog_import(path=SCRYFALL / name, progress=False)
     wanted = []
     for card in Card.objects.order_by("name")[:2]:
-        row, _ = WantedCard.objects.merge(owner=user, card=card, amount=2, specs=[])
+        row, _ = wanted_card_merge(owner=user, card=card, amount=2, specs=[])
         wanted.append(row)
     kwargs = {
         "type_id": str(TRITANIUM),

@@ -3,8 +3,8 @@
 An adapter is a pure parser plus a fetch plan: it says which URL to ask for a card
 (`search_url`), turns the page into listings (`parse_search`), and, where a page holds too little,
 names the detail documents to fetch next (`SearchPage.detail_urls`, read by `parse_detail`).
-`listings_fetch` walks that plan with an injected ``fetch(url) -> (status, text)``, so politeness,
-retries and caching stay with whoever calls it.
+`stores.adapters.search.listings_fetch` walks that plan with an injected
+``fetch(url) -> (status, text)``, so politeness, retries and caching stay with whoever calls it.
 
 A page an adapter cannot understand raises `ParseFailure`; it never passes for "out of stock".
 """

@@ -6,7 +6,7 @@ from typing import Any
 
 from django import template
 
-from stores.catalog_status import catalog_status
+from stores.catalog.status import catalog_status
 
 register = template.Library()
 

@@ -1,9 +1,8 @@
-"""Stores fixtures: the real Scryfall samples, bulk files built from them, an imported catalog."""
+"""Stores fixtures: bulk files built from the real Scryfall samples, an imported catalog, the
+replay stores and their stock (the data helpers are in factories.py)."""
 
 from __future__ import annotations
 
-import gzip
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,30 +12,9 @@ import pytest
 from lenny.replay import ReplayServer
 from stores.catalog import catalog_import
 from stores.models import Card, CheckResult, PreferredStore, Store, WantedCard
-from stores.replay_sites import SITES, site_stock_set
-
-DATA = Path(__file__).resolve().parent / "data"
-SCRYFALL = DATA / "scryfall"
-
-
-def sample_cards() -> list[dict[str, Any]]:
-    """The real card objects: cards-sample.jsonl (every layout) and power9.jsonl."""
-    cards = []
-    for name in ("cards-sample.jsonl", "power9.jsonl"):
-        lines = (SCRYFALL / name).read_text("utf-8").splitlines()
-        cards.extend(json.loads(line) for line in lines if line.strip())
-    return cards
-
-
-def bulk_bytes(cards: list[dict[str, Any]], form: str) -> bytes:
-    """``cards`` as Scryfall serves them: "json", "jsonl", "json.gz" or "jsonl.gz"."""
-    if form.startswith("jsonl"):
-        body = "".join(json.dumps(card, ensure_ascii=False) + "\n" for card in cards).encode()
-    else:
-        body = (
-            "[\n" + ",\n".join(json.dumps(card, ensure_ascii=False) for card in cards) + "\n]"
-        ).encode()
-    return gzip.compress(body) if form.endswith(".gz") else body
+from stores.replay import SITES, site_stock_set
+from stores.tests.factories import SCRYFALL, bulk_bytes, sample_cards
+from stores.wants import wanted_card_merge
 
 
 @pytest.fixture(autouse=True)
@@ -72,9 +50,16 @@ def card(catalog) -> Callable[[str], Card]:
 
 
 @pytest.fixture
+def alice(client, user, catalog):
+    """Alice signed in, with the sample catalog imported."""
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
 def want(card) -> Callable[..., WantedCard]:
     def make(owner, name: str, amount: int = 1, **spec: Any) -> WantedCard:
-        wanted, _ = WantedCard.objects.merge(
+        wanted, _ = wanted_card_merge(
             owner=owner, card=card(name), amount=amount, specs=[spec] if spec else []
         )
         return wanted

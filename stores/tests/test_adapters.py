@@ -22,11 +22,11 @@ from stores.adapters import (
     SearchPage,
     UpstreamError,
     adapter_for,
-    listings_fetch,
 )
+from stores.adapters.search import listings_fetch
 from stores.listings import condition_normalise, variant_traits
 from stores.matching import name_matches
-from stores.tests.pages import PAGES, STORE_PAGES, page_html, path_of
+from stores.tests.factories import EXPECTED, STORE_PAGES, page_html, path_of
 
 
 def parsed(platform: str, name: str, base_url: str = "https://store.example") -> SearchPage:
@@ -43,7 +43,7 @@ def by_url(listings: list[Listing], fragment: str) -> list[Listing]:
 @pytest.mark.parametrize(("platform", "name", "card", "base_url"), STORE_PAGES)
 def test_it_finds_every_listing_the_other_scraper_found(platform, name, card, base_url):
     listings = parsed(platform, name, base_url).listings
-    expected = json.loads((PAGES / platform / f"{name}.expected.json").read_text())
+    expected = json.loads((EXPECTED / platform / f"{name}.expected.json").read_text())
     assert expected
     for entry in expected:
         price = Decimal(entry["price_relativeUnits"]) / 100

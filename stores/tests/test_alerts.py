@@ -7,10 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from stores.checks import alert_email, check_run
+from stores.alerts import alert_email
+from stores.checks import check_run
 from stores.models import StockAlert
-from stores.replay_sites import site_fault
-from stores.tests.stock_data import offer
+from stores.replay import site_fault
+from stores.tests.factories import offer
 
 pytestmark = pytest.mark.django_db
 

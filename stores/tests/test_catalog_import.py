@@ -8,8 +8,7 @@ from django.core.management import CommandError, call_command
 
 from stores.catalog import CatalogImportError, catalog_import
 from stores.models import Card, CardName, CatalogImport, Printing, Set
-
-from .conftest import SCRYFALL, bulk_bytes, sample_cards
+from stores.tests.factories import SCRYFALL, bulk_bytes, sample_cards
 
 pytestmark = pytest.mark.django_db
 

@@ -24,8 +24,8 @@ from stores.checks import (
 )
 from stores.models import CheckResult, StoreHealth
 from stores.politeness import Limits, PolitenessGate, StoreBusy
-from stores.replay_sites import site_fault
-from stores.tests.stock_data import offer
+from stores.replay import site_fault
+from stores.tests.factories import offer
 
 pytestmark = pytest.mark.django_db
 

@@ -13,9 +13,9 @@ from django.utils import timezone
 from stores.adapters import Listing
 from stores.availability import CheckState, buy_plan, cover_cost, stock_cell
 from stores.models import CheckResult, PreferredStore
+from stores.tests.factories import HTMX
 
 pytestmark = pytest.mark.django_db
-HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 def listing(price: str, quantity: int | None = 1, **more) -> Listing:
@@ -61,7 +61,8 @@ def cells(html: str, want_id: int) -> list[str]:
 
 
 @pytest.fixture
-def alice(client, user, shops, prefer):
+def shopper(client, user, shops, prefer):
+    """Alice, signed in, buying at every replay store."""
     prefer(user, *shops.values())
     client.force_login(user)
     return client
@@ -69,7 +70,7 @@ def alice(client, user, shops, prefer):
 
 # --- the cells ----------------------------------------------------------------------------------
 def test_each_row_shows_the_cheapest_matching_copy_or_why_not_per_store(
-    alice, user, shops, want, card
+    shopper, user, shops, want, card
 ):
     wanted = want(user, "Mystic Snake", 2, worst_condition="LP")
     snake = card("Mystic Snake")
@@ -90,7 +91,7 @@ def test_each_row_shows_the_cheapest_matching_copy_or_why_not_per_store(
         error="the store asks for a captcha",
     )
 
-    html = text(alice.get("/stores/"))
+    html = text(shopper.get("/stores/"))
 
     headers = re.findall(r'<th scope="col" class="store"[^>]*>([^<]*)</th>', html)
     assert headers == ["Dice Saloon", "Harlequins", "Lvl Up Gaming", "Skyward Fire", "Troll Trader"]
@@ -106,7 +107,7 @@ def test_each_row_shows_the_cheapest_matching_copy_or_why_not_per_store(
 
 
 def test_a_cell_counts_the_copies_its_price_buys_and_prices_the_rest(
-    alice, user, shops, want, card
+    shopper, user, shops, want, card
 ):
     wanted = want(user, "Mystic Snake", 4)
     snake = card("Mystic Snake")
@@ -123,7 +124,7 @@ def test_a_cell_counts_the_copies_its_price_buys_and_prices_the_rest(
         *(listing(price, quantity=1) for price in ("0.10", "0.20", "0.30", "0.40", "2.00")),
         listing("1.00", quantity=None),
     )
-    html = text(alice.get("/stores/"))
+    html = text(shopper.get("/stores/"))
     dice, harlequins = cells(html, wanted.pk)[:2]
     assert dice == "£0.25 NM · 3 · +1 at £0.40"
     assert harlequins == "£0.10 NM · 1 · +1 at £0.20 · +1 at £0.30 · +3+ more up to £2.00"
@@ -140,27 +141,27 @@ def test_price_tiers_group_copies_by_price_cheapest_first():
     ]
 
 
-def test_a_row_polls_only_while_a_check_is_running(alice, user, shops, want, card):
+def test_a_row_polls_only_while_a_check_is_running(shopper, user, shops, want, card):
     wanted = want(user, "Mystic Snake")
     result = answered(shops["harlequins"], card("Mystic Snake"), listing("0.90"), pending=True)
-    html = text(alice.get("/stores/"))
+    html = text(shopper.get("/stores/"))
     assert f'hx-get="/stores/wants/{wanted.pk}/" hx-trigger="every 2s"' in html
     assert "rechecking…" in html  # the last answer stays while the new one is on its way
     assert 'hx-trigger="wants-changed from:body, every 2s"' in html  # STORE_POLL_SECONDS
 
     CheckResult.objects.filter(pk=result.pk).update(queued_at=None)
-    row = text(alice.get(f"/stores/wants/{wanted.pk}/", **HTMX))
+    row = text(shopper.get(f"/stores/wants/{wanted.pk}/", **HTMX))
     assert row.startswith(f'<tr id="want-{wanted.pk}" class="want" >') and "every 2s" not in row
     assert "£0.90" in row
-    summary = text(alice.get("/stores/stock/summary", **HTMX))
+    summary = text(shopper.get("/stores/stock/summary", **HTMX))
     assert 'hx-trigger="wants-changed from:body"' in summary and "every 2s" not in summary
 
 
-def test_a_check_lost_with_its_worker_stops_the_polling(alice, user, shops, want, card, settings):
+def test_a_check_lost_with_its_worker_stops_the_polling(shopper, user, shops, want, card, settings):
     wanted = want(user, "Mystic Snake")
     lost = timezone.now() - timedelta(seconds=settings.STORE_CHECK_LOST_AFTER + 5)
     CheckResult.objects.create(store=shops["harlequins"], card=card("Mystic Snake"), queued_at=lost)
-    row = text(alice.get(f"/stores/wants/{wanted.pk}/", **HTMX))
+    row = text(shopper.get(f"/stores/wants/{wanted.pk}/", **HTMX))
     assert "every 2s" not in row and "not checked yet" in row
 
 
@@ -172,7 +173,7 @@ def test_without_stores_the_page_says_where_to_pick_them(client, user, want, cat
 
 
 # --- where to buy -------------------------------------------------------------------------------
-def test_where_to_buy_picks_the_cheapest_store_that_has_them_all(alice, user, shops, want, card):
+def test_where_to_buy_picks_the_cheapest_store_that_has_them_all(shopper, user, shops, want, card):
     want(user, "Mystic Snake", 3)
     want(user, "Mox Pearl", 1)
     want(user, "Black Lotus", 2)
@@ -183,7 +184,7 @@ def test_where_to_buy_picks_the_cheapest_store_that_has_them_all(alice, user, sh
     answered(shops["harlequins"], pearl, listing("9000.00", quantity=1, name="Mox Pearl"))
     answered(shops["dice-saloon"], lotus, listing("12000.00", quantity=1, name="Black Lotus"))
 
-    html = text(alice.get("/stores/stock/summary", **HTMX))
+    html = text(shopper.get("/stores/stock/summary", **HTMX))
 
     assert (
         '<th scope="row">Mystic Snake</th><td class="num">3</td><td>Dice Saloon</td><td class="num">£3.80</td>'
@@ -250,16 +251,18 @@ def test_a_cell_never_takes_a_failed_or_pending_check_for_out_of_stock():
 
 # --- whose data ---------------------------------------------------------------------------------
 def test_another_users_rows_and_stores_are_not_mine_to_see(
-    alice, user, other_user, shops, want, card
+    shopper, user, other_user, shops, want, card
 ):
     theirs = want(other_user, "Black Lotus")
     PreferredStore.objects.filter(user=user, store=shops["troll-trader"]).delete()
     PreferredStore.objects.create(user=other_user, store=shops["troll-trader"])
     answered(shops["troll-trader"], card("Black Lotus"), listing("12000.00", name="Black Lotus"))
 
-    assert alice.get(f"/stores/wants/{theirs.pk}/", **HTMX).status_code == 404
-    assert alice.post(f"/stores/wants/{theirs.pk}/amount", {"amount": 3}, **HTMX).status_code == 404
-    html = text(alice.get("/stores/")) + text(alice.get("/stores/stock/summary"))
+    assert shopper.get(f"/stores/wants/{theirs.pk}/", **HTMX).status_code == 404
+    assert (
+        shopper.post(f"/stores/wants/{theirs.pk}/amount", {"amount": 3}, **HTMX).status_code == 404
+    )
+    html = text(shopper.get("/stores/")) + text(shopper.get("/stores/stock/summary"))
     assert "Black Lotus" not in html and "12,000" not in html and "Troll Trader" not in html
 
 
@@ -321,14 +324,14 @@ def test_the_picker_needs_the_csrf_token(user, shops):
 
 
 def test_check_now_queues_only_my_stale_cards(
-    alice, user, want, django_capture_on_commit_callbacks
+    shopper, user, want, django_capture_on_commit_callbacks
 ):
     want(user, "Mystic Snake")
     with django_capture_on_commit_callbacks():
-        response = alice.post("/stores/stock/check", follow=True)
+        response = shopper.post("/stores/stock/check", follow=True)
     assert "Checking at your stores: 5 checks queued" in text(response)  # 1 card at 5 stores
     with django_capture_on_commit_callbacks():
-        response = alice.post("/stores/stock/check", follow=True)
+        response = shopper.post("/stores/stock/check", follow=True)
     assert "Every card was checked in the last 30 minutes or is being checked now" in text(response)
 
 
@@ -343,7 +346,7 @@ def test_check_now_says_what_is_missing_when_there_is_nothing_to_check(client, u
 
 def test_healthz_tells_which_stores_fail(admin_client, shops, card, result_of, upstreams):
     from stores.checks import check_run
-    from stores.replay_sites import site_fault
+    from stores.replay import site_fault
 
     site_fault(upstreams, "harlequins", "captcha")
     check_run(result_id=result_of(shops["harlequins"], card("Mystic Snake")).pk)
@@ -354,12 +357,12 @@ def test_healthz_tells_which_stores_fail(admin_client, shops, card, result_of, u
 
 
 # --- spec chips -----------------------------------------------------------------------------------
-def test_a_max_price_chip_shows_the_stores_currency(alice, user, shops, want):
+def test_a_max_price_chip_shows_the_stores_currency(shopper, user, shops, want):
     # The cap is kept in major units (it is compared with store prices as they print them).
     wanted = want(user, "Black Lotus", 1, worst_condition="NM", max_price=Decimal("4500.00"))
-    html = text(alice.get("/stores/"))
+    html = text(shopper.get("/stores/"))
     assert "NM only · ≤ £4,500.00" in html and "≤ 4500.00" not in html
-    row = text(alice.get(f"/stores/wants/{wanted.pk}/", **HTMX))
+    row = text(shopper.get(f"/stores/wants/{wanted.pk}/", **HTMX))
     assert "≤ £4,500.00" in row
 
 

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from stores.catalog import catalog_import
 from stores.models import Card, CheckResult, PreferredStore, Store, WantedCard
-from stores.replay_sites import SITES
+from stores.replay import SITES
+from stores.wants import wanted_card_merge
 from tests.browser.layout import OVERFLOW
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -53,9 +54,7 @@ def dashboard(page, live_server, client, user):
         ("Mystic Snake", 4),
         ("Black Lotus", 1),
     ]:
-        wanted, _ = WantedCard.objects.merge(
-            owner=user, card=Card.objects.get(name=name), amount=amount
-        )
+        wanted, _ = wanted_card_merge(owner=user, card=Card.objects.get(name=name), amount=amount)
         for store in stores:
             if store.name == "Harlequins":
                 CheckResult.objects.create(

@@ -86,12 +86,6 @@ def test_a_spec_tag_reads_back_as_the_same_spec():
 
 
 # --- the import page ------------------------------------------------------------------------------
-@pytest.fixture
-def alice(client, user, catalog):
-    client.force_login(user)
-    return client
-
-
 @pytest.mark.django_db
 @pytest.mark.parametrize("multipart", [True, False], ids=["multipart", "urlencoded"])
 def test_a_5_mb_paste_gets_the_form_with_a_length_error_not_a_bare_400(alice, multipart):

@@ -15,7 +15,7 @@ from django.core.management import CommandError, call_command
 
 from lenny.replay import ReplayResponse
 from stores.models import Set
-from stores.tests.pages import PAGES, STORE_PAGES, page_path, path_of
+from stores.tests.factories import EXPECTED, STORE_PAGES, page_path, path_of
 
 KEYS = [
     "name",
@@ -47,11 +47,11 @@ def test_it_prints_exactly_the_listings_of_every_shared_store_page(platform, nam
             "--base-url", base_url, "--json",
         )
     )  # fmt: skip
-    assert printed == json.loads((PAGES / platform / f"{name}.listings.json").read_text())
+    assert printed == json.loads((EXPECTED / platform / f"{name}.listings.json").read_text())
     assert all(list(listing) == KEYS for listing in printed)
 
     # Every listing the other scraper found is among them: set, price, foil, in stock.
-    for entry in json.loads((PAGES / platform / f"{name}.expected.json").read_text()):
+    for entry in json.loads((EXPECTED / platform / f"{name}.expected.json").read_text()):
         same_product = [
             listing
             for listing in printed
@@ -135,7 +135,7 @@ def test_it_probes_a_store_over_http(store_site, settings):
         )
     )  # fmt: skip
     expected = json.loads(
-        (PAGES / "crystalcommerce" / "skyward-fire_steam-vents.listings.json").read_text()
+        (EXPECTED / "crystalcommerce" / "skyward-fire_steam-vents.listings.json").read_text()
     )
     for listing in expected:
         listing["url"] = listing["url"].replace("https://www.skywardfire.com", base_url)

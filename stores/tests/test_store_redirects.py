@@ -16,8 +16,8 @@ from lenny.replay import ReplayResponse
 from stores.checks import check_run
 from stores.fetching import url_origin
 from stores.models import CheckResult, StoreHealth
-from stores.replay_sites import site_fault
-from stores.tests.stock_data import offer
+from stores.replay import site_fault
+from stores.tests.factories import offer
 
 pytestmark = pytest.mark.django_db
 SECRET = "internal-metadata-token-0f9c"

@@ -6,16 +6,10 @@ import pytest
 from django.test import Client
 
 from stores.models import Finish, WantedCard, WantSpec
+from stores.tests.factories import HTMX
+from stores.wants import wanted_card_merge
 
 pytestmark = pytest.mark.django_db
-
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture
-def alice(client, user, catalog):
-    client.force_login(user)
-    return client
 
 
 def add(client, htmx=True, **data):
@@ -319,28 +313,26 @@ def test_another_users_want_list_is_404(client, user, other_user, want):
 # --- merging and exporting ----------------------------------------------------------------------------
 def test_merging_keeps_the_copies_i_accept_and_adds_the_printings_named(user, card):
     lotus = card("Black Lotus")
-    wanted, created = WantedCard.objects.merge(
+    wanted, created = wanted_card_merge(
         owner=user, card=lotus, amount=1, specs=[{"finish": "nonfoil"}]
     )
     assert created
-    WantedCard.objects.merge(owner=user, card=lotus, amount=1, specs=[{"worst_condition": "NM"}])
+    wanted_card_merge(owner=user, card=lotus, amount=1, specs=[{"worst_condition": "NM"}])
     assert sorted(s.summary() for s in wanted.specs.all()) == ["NM only", "non-foil"]
     # More copies without a word on which: what I narrowed down stays as I set it.
-    WantedCard.objects.merge(owner=user, card=lotus, amount=1)
-    WantedCard.objects.merge(owner=user, card=lotus, amount=2, specs=[{"finish": "nonfoil"}])
+    wanted_card_merge(owner=user, card=lotus, amount=1)
+    wanted_card_merge(owner=user, card=lotus, amount=2, specs=[{"finish": "nonfoil"}])
     assert sorted(s.summary() for s in wanted.specs.all()) == ["NM only", "non-foil"]
-    WantedCard.objects.merge(owner=user, card=lotus, amount=4, mode="max")
+    wanted_card_merge(owner=user, card=lotus, amount=4, mode="max")
     wanted.refresh_from_db()
     assert wanted.amount == 5
-    WantedCard.objects.merge(owner=user, card=lotus, amount=9998)
+    wanted_card_merge(owner=user, card=lotus, amount=9998)
     wanted.refresh_from_db()
     assert wanted.amount == 9999
 
     # A want that accepts any copy keeps accepting any copy.
-    snake, _ = WantedCard.objects.merge(owner=user, card=card("Mystic Snake"), amount=1)
-    WantedCard.objects.merge(
-        owner=user, card=card("Mystic Snake"), amount=1, specs=[{"finish": "foil"}]
-    )
+    snake, _ = wanted_card_merge(owner=user, card=card("Mystic Snake"), amount=1)
+    wanted_card_merge(owner=user, card=card("Mystic Snake"), amount=1, specs=[{"finish": "foil"}])
     assert not snake.specs.exists()
 
 

@@ -19,7 +19,7 @@ from stores.catalog import catalog_import
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
-CARDS = Path(__file__).resolve().parents[2] / "stores" / "tests" / "data" / "scryfall"
+CARDS = Path(__file__).resolve().parents[2] / "stores" / "replay" / "data" / "scryfall"
 
 # Recorded by the page itself, before any of its own scripts run.
 WATCH_VIOLATIONS = """

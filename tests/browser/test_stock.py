@@ -9,11 +9,11 @@ from playwright.sync_api import expect
 from stores.catalog import catalog_import
 from stores.checks import check_run
 from stores.models import CheckResult, PreferredStore, Store
-from stores.replay_sites import site_stock_set
+from stores.replay import site_stock_set
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
-SAMPLES = Path(__file__).resolve().parents[2] / "stores" / "tests" / "data" / "scryfall"
+SAMPLES = Path(__file__).resolve().parents[2] / "stores" / "replay" / "data" / "scryfall"
 
 
 def test_a_new_row_goes_from_checking_to_the_price_at_my_store(

@@ -6,11 +6,12 @@ from playwright.sync_api import expect
 
 from stores.catalog import catalog_import
 from stores.models import Card, PreferredStore, StockAlert, Store, WantedCard
+from stores.wants import wanted_card_merge
 from tests.browser.layout import OVERFLOW
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
-SAMPLES = Path(__file__).resolve().parents[2] / "stores" / "tests" / "data" / "scryfall"
+SAMPLES = Path(__file__).resolve().parents[2] / "stores" / "replay" / "data" / "scryfall"
 
 
 @pytest.fixture
@@ -92,7 +93,7 @@ def test_the_want_list_pages_fit_a_phone_screen(alice_page, user):
     )
     PreferredStore.objects.create(user=user, store=store)
     name = "Turntimber Symbiosis // Turntimber, Serpentine Wood"
-    wanted, _ = WantedCard.objects.merge(owner=user, card=Card.objects.get(name=name), amount=2)
+    wanted, _ = wanted_card_merge(owner=user, card=Card.objects.get(name=name), amount=2)
     StockAlert.objects.create(
         user=user, wanted=wanted, store=store, kind="restock", message=f"{name} is back",
         price="2.40", currency="GBP", set_name="Zendikar Rising", quantity=3,

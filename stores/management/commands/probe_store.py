@@ -18,17 +18,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from stores.adapters import (
-    MAX_SEARCH_PAGES,
     PLATFORMS,
     Fetch,
     Listing,
     ParseFailure,
     UpstreamError,
     adapter_for,
-    listings_fetch,
     set_codes_fill,
 )
 from stores.adapters.base import html_tree
+from stores.adapters.search import MAX_SEARCH_PAGES, listings_fetch
 from stores.fetching import OffSiteRefused, store_page_get
 from stores.listings import set_codes_by_name
 from stores.matching import name_matches

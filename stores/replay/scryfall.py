@@ -1,6 +1,5 @@
-"""Replay upstreams for the stores app: Scryfall under /scryfall (store sites join them later).
-
-The Scryfall replay serves the real card objects captured in ``stores/tests/data/scryfall``:
+"""The Scryfall replay under /scryfall, serving the real card objects captured in
+``stores/replay/data/scryfall``:
 
 - ``/scryfall/bulk-data`` and ``/scryfall/bulk-data/<type>``: the bulk-data objects;
 - ``/scryfall/bulk-data/<type>/<file>``: the bulk file, as gzipped JSON Lines (what Scryfall is
@@ -26,9 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from lenny.replay import ReplayRequest, ReplayResponse, ReplayServer
-from stores import replay_sites
+from stores.catalog import name_normalise
 
-SAMPLES = Path(__file__).resolve().parent / "tests" / "data" / "scryfall"
+SAMPLES = Path(__file__).resolve().parent / "data" / "scryfall"
 BULK_TYPES = {
     "default_cards": (
         "Default Cards",
@@ -166,18 +165,6 @@ def _identity(card: dict[str, Any]) -> str:
     return card.get("oracle_id") or card["id"]
 
 
-def _normalised(name: str) -> str:
-    from stores.catalog import name_normalise
-
-    return name_normalise(name)
-
-
-def register(server: ReplayServer) -> None:
-    scryfall_register(server)
-    # Store sites (/stores/<slug>/…) are registered here, next to Scryfall.
-    replay_sites.register(server)
-
-
 def scryfall_register(server: ReplayServer) -> None:
     server.on_reset(lambda: server.state.__setitem__("scryfall", _fresh_state()))
 
@@ -234,12 +221,12 @@ def scryfall_register(server: ReplayServer) -> None:
         exact, fuzzy = req.arg("exact"), req.arg("fuzzy")
         if not (exact or fuzzy):
             return _error(400, "bad_request", "You must provide an exact or fuzzy parameter.")
-        wanted = _normalised(exact or fuzzy or "")
+        wanted = name_normalise(exact or fuzzy or "")
         by_name: dict[str, dict[str, Any]] = {}
         for card in sorted(_cards(server), key=lambda c: c.get("released_at") or "", reverse=True):
             keys = [card["name"], *(f.get("name", "") for f in card.get("card_faces", []))]
             for key in keys:
-                by_name.setdefault(_normalised(key), card)
+                by_name.setdefault(name_normalise(key), card)
         if wanted in by_name:
             return _json(by_name[wanted])
         if fuzzy:
@@ -258,12 +245,3 @@ def scryfall_register(server: ReplayServer) -> None:
             if close:
                 return _json(by_name[close[0]])
         return _error(404, "not_found", f"No cards found matching “{exact or fuzzy}”")
-
-
-def demo_load(*, base_url: str, stdout: Any) -> None:
-    """Import the catalog from the replay Scryfall (settings point at it already)."""
-    from stores.catalog import catalog_refresh
-
-    summary = catalog_refresh(force=True, progress=False)
-    stdout.write(f"  {summary}")
-    replay_sites.demo_load(base_url=base_url, stdout=stdout)

@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from lenny.models import JobRun
-from stores.catalog_status import CATALOG_RETRY, CatalogStatus
+from stores.catalog.status import CATALOG_RETRY, CatalogStatus
 from stores.models import Card
 from stores.tasks import catalog_refresh_daily
 from tests.fixtures import Background, page_polled_until

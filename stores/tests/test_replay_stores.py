@@ -7,10 +7,11 @@ from decimal import Decimal
 import pytest
 import requests
 
-from stores.adapters import ParseFailure, UpstreamError, adapter_for, listings_fetch
+from stores.adapters import ParseFailure, UpstreamError, adapter_for
+from stores.adapters.search import listings_fetch
 from stores.matching import name_matches
-from stores.replay_sites import SITES, site_epoch, site_fault, site_offers, site_stock_set
-from stores.tests.stock_data import offer
+from stores.replay import SITES, site_epoch, site_fault, site_offers, site_stock_set
+from stores.tests.factories import offer
 
 
 def fetch_from(upstreams, slug: str, card_name: str):

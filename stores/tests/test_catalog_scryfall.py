@@ -16,8 +16,7 @@ from stores.catalog import ACCEPT, ScryfallClient, ScryfallError, catalog_refres
 from stores.models import Card, CatalogImport, Printing, Set
 from stores.replay import demo_load
 from stores.tasks import catalog_refresh_daily
-
-from .conftest import bulk_bytes, sample_cards
+from stores.tests.factories import bulk_bytes, sample_cards
 
 pytestmark = pytest.mark.django_db
 

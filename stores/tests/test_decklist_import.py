@@ -24,12 +24,6 @@ Sideboard
 """
 
 
-@pytest.fixture
-def alice(client, user, catalog):
-    client.force_login(user)
-    return client
-
-
 def preview(client, **data):
     data = {"mode": "add", **data}
     return client.post("/stores/wants/import", data)

@@ -1,0 +1,77 @@
+"""The dashboard's view of the stock checks: the stores a user buys from, and each want's stock
+there (`stores.availability`'s cells and "where to buy", over the latest `CheckResult` rows)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from stores.adapters import Listing
+from stores.availability import BuyPlan, CheckState, buy_plan, stock_cell
+from stores.models import CheckResult, Store, WantedCard
+
+
+def stores_preferred(*, owner: Any) -> list[Store]:
+    """The active stores ``owner`` buys from, by name: the dashboard's columns."""
+    return list(Store.objects.filter(preferred_by__user=owner, active=True).order_by("name", "pk"))
+
+
+def stores_currency(stores: Iterable[Store]) -> str:
+    """The currency ``stores`` all sell in; "" when they differ or there are none."""
+    currencies = {store.currency for store in stores}
+    return currencies.pop() if len(currencies) == 1 else ""
+
+
+def stock_attach(*, owner: Any, wants: Iterable[WantedCard]) -> list[Store]:
+    """Give each want ``stock`` — a (store, StockCell) per store ``owner`` buys from — and
+    ``stock_pending`` (a check of it is still running). Returns those stores, by name."""
+    wants = list(wants)
+    stores = stores_preferred(owner=owner)
+    results = {
+        (r.store_id, r.card_id): r
+        for r in CheckResult.objects.filter(
+            store__in=stores, card_id__in={w.card_id for w in wants}
+        )
+    }
+    lost = timezone.now() - timedelta(seconds=settings.STORE_CHECK_LOST_AFTER)
+    currency = stores_currency(stores)
+    for wanted in wants:
+        criteria = wanted.criteria()
+        # A max price is in the stores' currency: the spec chips say which.
+        wanted.currency = currency
+        wanted.stock = []
+        for store in stores:
+            result = results.get((store.pk, wanted.card_id))
+            state = None
+            if result is not None:
+                state = CheckState(
+                    status=result.status,
+                    listings=[Listing.from_dict(x) for x in result.listings],
+                    checked_at=result.checked_at,
+                    pending=result.queued_at is not None and result.queued_at > lost,
+                    error=result.error,
+                )
+            wanted.stock.append(
+                (store, stock_cell(store_id=store.pk, criteria=criteria, state=state))
+            )
+        wanted.stock_pending = any(
+            cell.state == "pending" or cell.rechecking for _, cell in wanted.stock
+        )
+        # The cheapest copy at any of the stores: the column a narrow screen always shows.
+        offering = [(store, cell) for store, cell in wanted.stock if cell.best is not None]
+        wanted.best = min(offering, key=lambda pair: pair[1].best.price, default=None)
+        wanted.stock_poll_seconds = settings.STORE_POLL_SECONDS
+    return stores
+
+
+def stock_plan(*, wants: Iterable[WantedCard]) -> BuyPlan:
+    """ "Where to buy" for wants that went through `stock_attach`."""
+    rows = [
+        (w.pk, w.card.name, w.amount, {store: cell.offers for store, cell in w.stock})
+        for w in wants
+    ]
+    return buy_plan(rows, currencies={store: store.currency for w in wants for store, _ in w.stock})
