@@ -59,7 +59,6 @@ from django.conf import settings
 
 from lenny.replay import ReplayRequest, ReplayResponse, ReplayServer
 from market.esi import rate_parse
-from market.replay_characters import characters_register
 from market.replay_history import (
     FIELDS_PER_DAY,
     HistoryArchive,
@@ -607,7 +606,6 @@ def register(server: ReplayServer) -> None:
     server.add_route("GET", rf"{region}/history/?", replay.history_view)
     server.add_route("GET", rf"{region}/types/?", replay.types_view)
     server.add_route("GET", rf"{PREFIX}/markets/prices/?", replay.prices_view)
-    characters_register(server)  # the character routes: wallet, journal, orders
     sde_register(server)  # Fuzzwork's SDE dump, under /sde
     server.add_route("GET", rf"{PREFIX}/_replay/state", replay.state_view)
     server.add_route("POST", rf"{PREFIX}/_replay/state", replay.state_view)
