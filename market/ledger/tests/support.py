@@ -25,10 +25,10 @@ from accounts.replay import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, sso_tokens_issue
 from accounts.sso import access_token_claims
 from lenny.replay import ReplayServer, upstream_settings
 from market.ingest import snapshot_store
+from market.ledger.replay import OrderLife, TradingHistory
 from market.models import MarketSnapshot
-from market.replay_characters import OrderLife, TradingHistory
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 DEMO_PILOT = 2112625428
 ALL_SCOPES = [
     "esi-wallet.read_character_wallet.v1",
@@ -223,7 +223,7 @@ def pilot_with_undercut_book(server: ReplayServer, settings, owner) -> Character
     SDE, and a Jita book where someone sells Tritanium at 175 (the pilot's 180 is undercut)."""
     from django.utils import timezone
 
-    from market.wallet import character_sync
+    from market.ledger.sync import character_sync
 
     upstreams_configure(server, settings)
     sde_sample_load()

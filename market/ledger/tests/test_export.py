@@ -14,7 +14,7 @@ from django.urls import reverse
 from django_q.models import Schedule
 
 from accounts.models import Character
-from market.ledger_export import (
+from market.ledger.export import (
     JOURNAL_FIELDS,
     ORDER_FIELDS,
     TRANSACTION_FIELDS,
@@ -24,7 +24,7 @@ from market.ledger_export import (
     ledger_export,
     ledger_import,
 )
-from market.models import (
+from market.ledger.models import (
     CharacterOrder,
     CharacterOrderVersion,
     LedgerPreference,
@@ -32,8 +32,9 @@ from market.models import (
     WalletJournalEntry,
     WalletTransaction,
 )
-from market.tests.ledger_support import character_link_replay, upstreams_configure
-from market.wallet import character_sync
+from market.ledger.schedules import schedule_prefix
+from market.ledger.sync import character_sync
+from market.ledger.tests.support import character_link_replay, upstreams_configure
 
 pytestmark = pytest.mark.django_db
 
@@ -173,7 +174,7 @@ def test_export_lost_database_import_gives_back_the_same_rows(synced, user, djan
     # Imported without tokens: it waits for an EVE login, and no schedule syncs it meanwhile.
     assert pilot.needs_relogin and not pilot.refresh_token and not pilot.access_token
     assert not Character.objects.usable().exists()
-    assert not Schedule.objects.filter(name__startswith=pilot.schedule_prefix).exists()
+    assert not Schedule.objects.filter(name__startswith=schedule_prefix(pilot)).exists()
     preference = LedgerPreference.objects.get(user=alice)
     assert (preference.cost_method, preference.email_on_undercut) == ("average", True)
 

@@ -9,7 +9,7 @@ import pytest
 
 from accounts.models import Character
 from accounts.tests.conftest import sso_login
-from market.tests.ledger_support import upstreams_configure
+from market.ledger.tests.support import upstreams_configure
 
 pytestmark = pytest.mark.django_db
 

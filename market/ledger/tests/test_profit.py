@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from market.ledger import (
-    CharacterOrder,
+from market.ledger.profit import (
     JournalEntry,
     LedgerInputError,
+    OrderVersion,
     Transaction,
-    fifo_profit,
+    realized_profit,
 )
 
 PILOT = 90000001
@@ -96,7 +96,7 @@ def broker_fee(jid, when, amount, *, order=None, character=PILOT) -> JournalEntr
 
 
 def order(oid, issued, *, price, volume, type_id=TRITANIUM, is_buy=False, character=PILOT):
-    return CharacterOrder(
+    return OrderVersion(
         order_id=oid,
         type_id=type_id,
         character_id=character,
@@ -113,7 +113,7 @@ def order(oid, issued, *, price, volume, type_id=TRITANIUM, is_buy=False, charac
 
 @pytest.mark.embedded
 def test_it_sells_the_oldest_lot_first():
-    result = fifo_profit(
+    result = realized_profit(
         transactions=[
             buy(1, at(1), 10, "5.00"),
             buy(2, at(2), 10, "7.00"),
@@ -129,7 +129,7 @@ def test_it_sells_the_oldest_lot_first():
 
 
 def test_it_splits_a_lot_when_a_sale_needs_only_part_of_it():
-    result = fifo_profit(
+    result = realized_profit(
         transactions=[
             buy(1, at(1), 10, "5.00"),
             sell(2, at(2), 4, "8.00"),
@@ -144,7 +144,7 @@ def test_it_splits_a_lot_when_a_sale_needs_only_part_of_it():
 
 
 def test_it_costs_one_sale_across_several_earlier_buys():
-    result = fifo_profit(
+    result = realized_profit(
         transactions=[
             buy(1, at(1), 5, "10.00"),
             buy(2, at(2), 5, "12.00"),
@@ -161,7 +161,7 @@ def test_it_costs_one_sale_across_several_earlier_buys():
 
 
 def test_it_reports_only_the_units_beyond_known_inventory_as_cost_unknown():
-    result = fifo_profit(transactions=[buy(1, at(1), 5, "10.00"), sell(2, at(2), 8, "20.00")])
+    result = realized_profit(transactions=[buy(1, at(1), 5, "10.00"), sell(2, at(2), 8, "20.00")])
 
     (sale,) = result.sales
     assert sale.cost_unknown
@@ -175,7 +175,7 @@ def test_it_reports_only_the_units_beyond_known_inventory_as_cost_unknown():
 
 @pytest.mark.embedded
 def test_it_never_shows_a_sale_with_no_known_buy_as_profit():
-    result = fifo_profit(transactions=[sell(1, at(1), 100, "4.50")])
+    result = realized_profit(transactions=[sell(1, at(1), 100, "4.50")])
 
     assert result.totals.realized_profit == D("0.00")
     assert result.totals.revenue == D("0.00")
@@ -184,7 +184,7 @@ def test_it_never_shows_a_sale_with_no_known_buy_as_profit():
 
 
 def test_it_starts_a_fresh_lot_after_a_cost_unknown_sale_instead_of_covering_it():
-    result = fifo_profit(
+    result = realized_profit(
         transactions=[
             sell(1, at(1), 5, "11.00"),
             buy(2, at(2), 5, "10.00"),
@@ -205,8 +205,8 @@ def test_it_orders_trades_by_date_then_transaction_id_whatever_order_they_arrive
         buy(5, at(4), 2, "1.00"),
     ]
 
-    forward = fifo_profit(transactions=trades)
-    backward = fifo_profit(transactions=list(reversed(trades)))
+    forward = realized_profit(transactions=trades)
+    backward = realized_profit(transactions=list(reversed(trades)))
 
     assert forward == backward
     (sale,) = forward.sales
@@ -215,7 +215,7 @@ def test_it_orders_trades_by_date_then_transaction_id_whatever_order_they_arrive
 
 
 def test_it_keeps_inventory_per_type():
-    result = fifo_profit(
+    result = realized_profit(
         transactions=[
             buy(1, at(1), 10, "5.00", type_id=TRITANIUM),
             buy(2, at(1), 10, "50.00", type_id=PYERITE),
@@ -237,7 +237,7 @@ def test_it_keeps_inventory_per_type():
 def test_it_costs_sales_at_the_average_of_what_is_held_when_asked_to():
     trades = [buy(1, at(1), 10, "5.00"), buy(2, at(2), 10, "7.00"), sell(3, at(3), 10, "9.00")]
 
-    result = fifo_profit(transactions=trades, method="average")
+    result = realized_profit(transactions=trades, method="average")
 
     assert result.method == "average"
     assert result.by_type[TRITANIUM].cost_of_sales == D("60.00")
@@ -256,7 +256,7 @@ def test_it_keeps_average_cost_exact_to_the_cent_when_it_does_not_divide():
         sell(6, at(4), 1, "5.00"),
     ]
 
-    result = fifo_profit(transactions=trades, method="average")
+    result = realized_profit(transactions=trades, method="average")
 
     assert [sale.cost for sale in result.sales] == [D("3.33"), D("3.34"), D("3.33")]
     assert result.totals.cost_of_sales == D("10.00")
@@ -266,7 +266,7 @@ def test_it_keeps_average_cost_exact_to_the_cent_when_it_does_not_divide():
 def test_it_applies_the_cost_unknown_rule_under_average_cost_too():
     trades = [buy(1, at(1), 4, "10.00"), buy(2, at(1), 4, "20.00"), sell(3, at(2), 10, "30.00")]
 
-    result = fifo_profit(transactions=trades, method="average")
+    result = realized_profit(transactions=trades, method="average")
 
     (sale,) = result.sales
     assert (sale.known_quantity, sale.cost, sale.unknown_quantity) == (8, D("120.00"), 2)
@@ -276,7 +276,7 @@ def test_it_applies_the_cost_unknown_rule_under_average_cost_too():
 
 def test_it_refuses_an_unknown_cost_method():
     with pytest.raises(LedgerInputError, match="unknown cost method 'lifo'"):
-        fifo_profit(transactions=[], method="lifo")
+        realized_profit(transactions=[], method="lifo")
 
 
 # --- days and characters -----------------------------------------------------------------------
@@ -289,7 +289,7 @@ def test_it_books_profit_on_the_day_and_character_of_the_sale():
         sell(3, at(3), 6, "9.00", character=PILOT),
     ]
 
-    result = fifo_profit(transactions=trades)
+    result = realized_profit(transactions=trades)
 
     assert {day: line.realized_profit for day, line in result.by_day.items()} == {
         date(2026, 1, 1): D("0.00"),
@@ -307,7 +307,9 @@ def test_it_counts_days_in_utc():
     new_york = timezone(timedelta(hours=-5))
     late_evening = datetime(2026, 1, 2, 21, 30, tzinfo=new_york)  # 02:30 UTC on the 3rd
 
-    result = fifo_profit(transactions=[buy(1, at(1), 1, "1.00"), sell(2, late_evening, 1, "3.00")])
+    result = realized_profit(
+        transactions=[buy(1, at(1), 1, "1.00"), sell(2, late_evening, 1, "3.00")]
+    )
 
     assert result.by_day[date(2026, 1, 3)].realized_profit == D("2.00")
 
@@ -316,7 +318,7 @@ def test_it_counts_days_in_utc():
 
 
 def test_it_charges_a_transaction_tax_to_the_sale_it_references():
-    result = fifo_profit(
+    result = realized_profit(
         transactions=[buy(1, at(1), 10, "100.00"), sell(2, at(2), 10, "150.00")],
         fees=[tax(500, at(2), "-54.00", sale=2)],
     )
@@ -357,7 +359,7 @@ def test_it_pairs_a_tax_with_the_market_transaction_entry_written_just_before_it
         tax(703, moment, "-37.13"),
     ]
 
-    result = fifo_profit(transactions=trades, fees=journal)
+    result = realized_profit(transactions=trades, fees=journal)
 
     assert result.by_type[TRITANIUM].sales_tax == D("50.63")
     assert result.by_type[PYERITE].sales_tax == D("37.13")
@@ -375,7 +377,7 @@ def test_it_matches_a_tax_without_reference_to_the_same_characters_sale_at_that_
         tax(801, at(2, 10, 0, 0), "-9.99", character=ALT),  # the alt sold nothing then
     ]
 
-    result = fifo_profit(transactions=trades, fees=journal)
+    result = realized_profit(transactions=trades, fees=journal)
 
     assert result.sales[0].tax == D("54.00")
     assert result.sales[1].unknown_tax == D("0.00")
@@ -394,7 +396,7 @@ def test_it_shares_a_tax_between_sales_of_the_same_moment_by_their_value():
         sell(4, moment, 10, "300.00", type_id=PYERITE),  # 3000 ISK
     ]
 
-    result = fifo_profit(transactions=trades, fees=[tax(900, moment, "-80.01")])
+    result = realized_profit(transactions=trades, fees=[tax(900, moment, "-80.01")])
 
     assert result.by_type[TRITANIUM].sales_tax == D("20.00")
     assert result.by_type[PYERITE].sales_tax == D("60.01")
@@ -402,7 +404,7 @@ def test_it_shares_a_tax_between_sales_of_the_same_moment_by_their_value():
 
 
 def test_it_splits_the_tax_of_a_partly_cost_unknown_sale_between_its_parts():
-    result = fifo_profit(
+    result = realized_profit(
         transactions=[buy(1, at(1), 5, "8.00"), sell(2, at(2), 10, "10.00")],
         fees=[tax(910, at(2), "-4.00", sale=2)],
     )
@@ -414,7 +416,7 @@ def test_it_splits_the_tax_of_a_partly_cost_unknown_sale_between_its_parts():
 
 
 def test_it_leaves_a_tax_far_from_any_sale_unattributed():
-    result = fifo_profit(
+    result = realized_profit(
         transactions=[buy(1, at(1), 1, "1.00"), sell(2, at(2, 12), 1, "3.00")],
         fees=[tax(920, at(2, 13), "-0.10")],
     )
@@ -429,7 +431,7 @@ def test_it_charges_a_broker_fee_to_the_type_of_the_order_it_references():
     trades = [buy(1, at(1), 10, "5.00"), sell(2, at(5), 10, "8.00")]
     orders = [order(4242, at(3), price="8.00", volume=10)]
 
-    result = fifo_profit(
+    result = realized_profit(
         transactions=trades, fees=[broker_fee(930, at(3), "-2.40", order=4242)], orders=orders
     )
 
@@ -453,7 +455,7 @@ def test_it_charges_a_broker_fee_to_the_order_issued_at_that_moment():
         broker_fee(941, modified + timedelta(seconds=1), "-1.00"),
     ]
 
-    result = fifo_profit(transactions=[], fees=journal, orders=orders)
+    result = realized_profit(transactions=[], fees=journal, orders=orders)
 
     assert result.by_type[TRITANIUM].broker_fees == D("3.40")
     assert PYERITE not in result.by_type  # the alt's order, not this pilot's
@@ -469,16 +471,16 @@ def test_it_shares_a_broker_fee_between_orders_issued_together_by_their_value():
     ]
     fee = broker_fee(945, moment, "-4.01")
 
-    result = fifo_profit(transactions=[], fees=[fee], orders=orders)
+    result = realized_profit(transactions=[], fees=[fee], orders=orders)
 
     assert result.by_type[TRITANIUM].broker_fees == D("1.00")
     assert result.by_type[PYERITE].broker_fees == D("3.01")
     assert 36 not in result.by_type
-    assert result == fifo_profit(transactions=[], fees=[fee], orders=orders[::-1])
+    assert result == realized_profit(transactions=[], fees=[fee], orders=orders[::-1])
 
 
 def test_it_charges_a_broker_fee_to_a_trade_at_that_moment_when_no_order_is_known():
-    result = fifo_profit(
+    result = realized_profit(
         transactions=[buy(1, at(1, 9), 3, "100.00", type_id=PYERITE)],
         fees=[broker_fee(950, at(1, 9), "-4.50")],
     )
@@ -488,7 +490,7 @@ def test_it_charges_a_broker_fee_to_a_trade_at_that_moment_when_no_order_is_know
 
 
 def test_it_keeps_an_unmatched_broker_fee_out_of_every_item_but_in_the_totals():
-    result = fifo_profit(
+    result = realized_profit(
         transactions=[buy(1, at(1), 10, "5.00"), sell(2, at(2), 10, "8.00")],
         fees=[broker_fee(960, at(3), "-7.00")],
     )
@@ -502,7 +504,7 @@ def test_it_keeps_an_unmatched_broker_fee_out_of_every_item_but_in_the_totals():
 
 
 def test_it_treats_a_positive_fee_amount_as_a_refund():
-    result = fifo_profit(
+    result = realized_profit(
         transactions=[buy(1, at(1), 1, "10.00"), sell(2, at(2), 1, "10.00")],
         fees=[tax(970, at(2), "1.00", sale=2)],
     )
@@ -527,7 +529,7 @@ def test_it_ignores_journal_entries_that_are_not_market_fees():
         ),
     ]
 
-    result = fifo_profit(
+    result = realized_profit(
         transactions=[buy(1, at(1), 10, "5.00"), sell(2, at(2), 10, "8.00")], fees=journal
     )
 
@@ -568,7 +570,7 @@ def test_it_accounts_for_a_whole_trading_round_with_fees(method):
         tax(1007, at(4, 16), "-9.11"),
     ]
 
-    result = fifo_profit(transactions=trades, fees=journal, orders=orders, method=method)
+    result = realized_profit(transactions=trades, fees=journal, orders=orders, method=method)
 
     cost_of_100 = D("402.50")  # 75 at 4.00 and 25 at 4.10
     line = result.by_type[TRITANIUM]
@@ -626,13 +628,13 @@ def test_it_rejects_a_broken_transaction_naming_it_and_the_field(changes, messag
     } | changes
 
     with pytest.raises(LedgerInputError, match=message):
-        fifo_profit(transactions=[Transaction(**fields)])
+        realized_profit(transactions=[Transaction(**fields)])
 
 
 def test_it_counts_the_row_that_from_id_paging_repeats_only_once():
     repeated = sell(2, at(2), 10, "8.00")
 
-    result = fifo_profit(transactions=[buy(1, at(1), 10, "5.00"), repeated, repeated])
+    result = realized_profit(transactions=[buy(1, at(1), 10, "5.00"), repeated, repeated])
 
     assert len(result.sales) == 1
     assert result.totals.realized_profit == D("30.00")
@@ -642,14 +644,14 @@ def test_it_refuses_two_different_transactions_under_one_id():
     with pytest.raises(
         LedgerInputError, match="transaction 1 appears twice with different contents"
     ):
-        fifo_profit(transactions=[buy(1, at(1), 10, "5.00"), buy(1, at(1), 11, "5.00")])
+        realized_profit(transactions=[buy(1, at(1), 10, "5.00"), buy(1, at(1), 11, "5.00")])
 
 
 def test_it_refuses_two_different_journal_entries_under_one_id():
     journal = [tax(5, at(1), "-1.00"), tax(5, at(1), "-2.00")]
 
     with pytest.raises(LedgerInputError, match="journal entry 5 appears twice"):
-        fifo_profit(transactions=[], fees=journal)
+        realized_profit(transactions=[], fees=journal)
 
 
 @pytest.mark.parametrize(
@@ -665,7 +667,7 @@ def test_it_refuses_two_different_journal_entries_under_one_id():
 )
 def test_it_rejects_a_broken_journal_entry_naming_it_and_the_field(fee, message):
     with pytest.raises(LedgerInputError, match=message):
-        fifo_profit(transactions=[], fees=[fee])
+        realized_profit(transactions=[], fees=[fee])
 
 
 def test_it_rejects_an_order_whose_type_changes_between_versions():
@@ -675,12 +677,12 @@ def test_it_rejects_an_order_whose_type_changes_between_versions():
     ]
 
     with pytest.raises(LedgerInputError, match="order 9 appears with two different type ids"):
-        fifo_profit(transactions=[], orders=orders)
+        realized_profit(transactions=[], orders=orders)
 
 
 def test_it_rejects_something_that_is_not_a_transaction():
     with pytest.raises(LedgerInputError, match="expected a Transaction, got dict"):
-        fifo_profit(transactions=[{"transaction_id": 1}])
+        realized_profit(transactions=[{"transaction_id": 1}])
 
 
 # --- ESI rows ----------------------------------------------------------------------------------
@@ -716,7 +718,7 @@ def test_it_reads_esi_rows_with_float_prices_into_exact_isk():
         },
         character_id=PILOT,
     )
-    sell_order = CharacterOrder.from_esi(
+    sell_order = OrderVersion.from_esi(
         {
             "duration": 90,
             "issued": "2026-01-01T10:00:00Z",
@@ -736,7 +738,7 @@ def test_it_reads_esi_rows_with_float_prices_into_exact_isk():
     assert transaction.date == datetime(2026, 1, 2, 15, 9, 46, tzinfo=UTC)
     assert (journal.amount, journal.context_id) == (D("-0.68"), None)
     assert (sell_order.is_buy_order, sell_order.price) == (False, D("5.01"))
-    result = fifo_profit(transactions=[transaction], fees=[journal], orders=[sell_order])
+    result = realized_profit(transactions=[transaction], fees=[journal], orders=[sell_order])
     assert result.sales[0].unknown_tax == D("0.68")
 
 
@@ -788,7 +790,7 @@ def test_it_accounts_for_a_hundred_thousand_transactions_in_seconds(method):
             journal.append(broker_fee(10_000_000 + i, when, "-1.50"))
 
     began = time.perf_counter()
-    result = fifo_profit(transactions=trades, fees=journal, method=method)
+    result = realized_profit(transactions=trades, fees=journal, method=method)
     elapsed = time.perf_counter() - began
 
     assert len(result.sales) == 33_333

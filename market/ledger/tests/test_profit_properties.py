@@ -9,13 +9,13 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market.ledger import (
-    CharacterOrder,
+from market.ledger.profit import (
     JournalEntry,
     LedgerResult,
+    OrderVersion,
     ProfitLine,
     Transaction,
-    fifo_profit,
+    realized_profit,
 )
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -61,7 +61,7 @@ def histories(draw, *, with_fees: bool = True) -> dict:
     orders = draw(
         st.lists(
             st.builds(
-                CharacterOrder,
+                OrderVersion,
                 order_id=st.integers(min_value=1, max_value=6),
                 type_id=st.just(34),
                 character_id=st.sampled_from(CHARACTERS),
@@ -176,7 +176,7 @@ def cash_flow(history: dict) -> Decimal:
 @examples
 @given(histories(), st.sampled_from(["fifo", "average"]))
 def test_it_accounts_for_any_valid_history_consistently(history, method):
-    result = fifo_profit(**history, method=method)
+    result = realized_profit(**history, method=method)
 
     assert line_sum(result.by_day.values()) == result.totals
     assert line_sum(result.by_character.values()) == result.totals
@@ -196,7 +196,7 @@ def test_it_accounts_for_any_valid_history_consistently(history, method):
 @examples
 @given(histories(), st.sampled_from(["fifo", "average"]))
 def test_it_conserves_quantities(history, method):
-    result = fifo_profit(**history, method=method)
+    result = realized_profit(**history, method=method)
 
     for type_id, line in result.by_type.items():
         held = result.inventory.get(type_id)
@@ -213,7 +213,7 @@ def test_it_conserves_quantities(history, method):
 @examples
 @given(histories(), st.sampled_from(["fifo", "average"]))
 def test_it_balances_profit_inventory_and_cash_for_any_history(history, method):
-    result = fifo_profit(**history, method=method)
+    result = realized_profit(**history, method=method)
     totals = result.totals
 
     unknown_net = totals.unknown_cost_revenue - totals.unknown_cost_tax
@@ -223,7 +223,7 @@ def test_it_balances_profit_inventory_and_cash_for_any_history(history, method):
 @examples
 @given(fully_known_histories(), st.sampled_from(["fifo", "average"]))
 def test_it_balances_profit_and_inventory_against_cash_when_every_cost_is_known(history, method):
-    result = fifo_profit(**history, method=method)
+    result = realized_profit(**history, method=method)
 
     assert result.unknown_cost_sales == []
     assert result.unattributed_fees == []
@@ -238,8 +238,8 @@ def test_it_balances_profit_and_inventory_against_cash_when_every_cost_is_known(
 @examples
 @given(histories())
 def test_it_gives_fifo_and_average_cost_the_same_total_economics(history):
-    fifo = fifo_profit(**history, method="fifo")
-    average = fifo_profit(**history, method="average")
+    fifo = realized_profit(**history, method="fifo")
+    average = realized_profit(**history, method="average")
 
     # Only the timing of profit differs: what is realized plus what is held at cost agrees.
     assert (
@@ -257,13 +257,13 @@ def test_it_gives_fifo_and_average_cost_the_same_total_economics(history):
 def test_it_gives_the_same_result_whatever_order_the_input_comes_in(history, random, method):
     shuffled = {key: random.sample(rows, len(rows)) for key, rows in history.items()}
 
-    assert fifo_profit(**shuffled, method=method) == fifo_profit(**history, method=method)
+    assert realized_profit(**shuffled, method=method) == realized_profit(**history, method=method)
 
 
 @examples
 @given(histories(with_fees=False))
 def test_it_keeps_the_newest_buys_in_fifo_inventory(history):
-    result = fifo_profit(**history, method="fifo")
+    result = realized_profit(**history, method="fifo")
 
     for type_id, held in result.inventory.items():
         buys = sorted(
@@ -283,7 +283,7 @@ def test_it_keeps_the_newest_buys_in_fifo_inventory(history):
 @examples
 @given(histories())
 def test_it_reports_every_fee_where_a_page_can_show_it(history):
-    result: LedgerResult = fifo_profit(**history)
+    result: LedgerResult = realized_profit(**history)
 
     for charge in result.fee_charges:
         if charge.type_id is None:

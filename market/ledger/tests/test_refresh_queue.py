@@ -12,8 +12,9 @@ from django_q.models import Schedule, Task
 from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 
-from market.models import LedgerSync, WalletJournalEntry
-from market.tests.ledger_support import (
+from market.ledger.models import LedgerSync, WalletJournalEntry
+from market.ledger.schedules import ledger_refresh_progress
+from market.ledger.tests.support import (
     ORDERS_SCOPE,
     character_link_replay,
     cluster_env,
@@ -22,7 +23,6 @@ from market.tests.ledger_support import (
     upstreams_configure,
     wait_until,
 )
-from market.wallet import ledger_refresh_progress
 
 BACKLOG = 60
 BACKLOG_SECONDS = 0.5

@@ -18,20 +18,21 @@ from django.utils import timezone
 from django_q.models import Schedule, Task
 
 from lenny.schedules import schedule_kwargs_load
-from market import tasks
-from market.models import LedgerSync
-from market.tests.ledger_support import (
+from market.ledger import tasks
+from market.ledger.models import LedgerSync
+from market.ledger.schedules import (
+    SYNC_FAILING_AFTER,
+    character_schedules_ensure,
+    ledger_schedule_kwargs,
+    ledger_sync_failing,
+    schedule_prefix,
+)
+from market.ledger.sync import SYNC_TASK
+from market.ledger.tests.support import (
     DEMO_PILOT,
     ORDERS_SCOPE,
     character_link_replay,
     upstreams_configure,
-)
-from market.wallet import (
-    SYNC_FAILING_AFTER,
-    SYNC_TASK,
-    character_schedules_ensure,
-    ledger_schedule_kwargs,
-    ledger_sync_failing,
 )
 
 repair = importlib.import_module("market.migrations.0004_ledger_schedules_repair")
@@ -68,7 +69,7 @@ def failed_runs(name: str, count: int, *, error: str, before_minutes: int = 0) -
         Task.objects.create(
             id=uuid.uuid4().hex,
             name=f"run-{n}-{before_minutes}",
-            func="market.tasks.ledger_endpoint_sync",
+            func="market.ledger.tasks.ledger_endpoint_sync",
             group=name,
             started=at,
             stopped=at + timedelta(seconds=1),
@@ -78,7 +79,7 @@ def failed_runs(name: str, count: int, *, error: str, before_minutes: int = 0) -
 
 
 def test_each_schedule_stores_arguments_django_q_reads_back_as_plain_values(pilot):
-    rows = Schedule.objects.filter(name__startswith=pilot.schedule_prefix)
+    rows = Schedule.objects.filter(name__startswith=schedule_prefix(pilot))
 
     assert rows.count() == 5
     for row in rows:
@@ -98,7 +99,7 @@ def test_the_arguments_refuse_an_unknown_endpoint():
 
 
 def test_ensure_rewrites_unreadable_arguments_and_keeps_an_admins_timing(pilot):
-    name = f"{pilot.schedule_prefix}journal"
+    name = f"{schedule_prefix(pilot)}journal"
     Schedule.objects.filter(name=name).update(kwargs=old_kwargs(DEMO_PILOT, "journal"), minutes=7)
     assert schedule_kwargs_load(Schedule.objects.get(name=name).kwargs) is None
 
@@ -110,7 +111,7 @@ def test_ensure_rewrites_unreadable_arguments_and_keeps_an_admins_timing(pilot):
 
 
 def test_the_migration_rewrites_the_schedules_the_old_code_stored(pilot):
-    for row in Schedule.objects.filter(name__startswith=pilot.schedule_prefix):
+    for row in Schedule.objects.filter(name__startswith=schedule_prefix(pilot)):
         endpoint = row.name.rsplit(":", 1)[1]
         Schedule.objects.filter(pk=row.pk).update(kwargs=old_kwargs(DEMO_PILOT, endpoint))
     other = Schedule.objects.create(name="character:7:unknown", func=SYNC_TASK, kwargs="<x>")
@@ -118,7 +119,7 @@ def test_the_migration_rewrites_the_schedules_the_old_code_stored(pilot):
 
     repair.ledger_schedules_repair(apps, None)
 
-    rows = Schedule.objects.filter(name__startswith=pilot.schedule_prefix)
+    rows = Schedule.objects.filter(name__startswith=schedule_prefix(pilot))
     assert {row.name: row.kwargs for row in rows} == {
         row.name: ledger_schedule_kwargs(
             character_id=DEMO_PILOT, endpoint=row.name.rsplit(":", 1)[1]
@@ -142,7 +143,7 @@ def test_the_migration_runs_after_django_q_s_latest_migration():
 
 
 def test_failing_syncs_are_counted_since_the_last_success_with_the_reason(pilot):
-    name = f"{pilot.schedule_prefix}orders"
+    name = f"{schedule_prefix(pilot)}orders"
     LedgerSync.objects.create(
         character=pilot,
         endpoint="orders",
@@ -164,15 +165,15 @@ def test_failing_syncs_are_counted_since_the_last_success_with_the_reason(pilot)
 
 def test_a_sync_failing_fewer_times_or_for_a_missing_scope_is_not_reported(eve, user):
     pilot = character_link_replay(eve, user, scopes=[ORDERS_SCOPE])
-    failed_runs(f"{pilot.schedule_prefix}orders", SYNC_FAILING_AFTER - 1, error="flaky")
+    failed_runs(f"{schedule_prefix(pilot)}orders", SYNC_FAILING_AFTER - 1, error="flaky")
     # The wallet scope is not granted: its old failures are the profile page's business.
-    failed_runs(f"{pilot.schedule_prefix}balance", 5, error="ESI refused the token")
+    failed_runs(f"{schedule_prefix(pilot)}balance", 5, error="ESI refused the token")
 
     assert ledger_sync_failing(characters=[pilot]) == []
 
 
 def test_esi_failures_recorded_by_the_sync_count_and_give_their_message(pilot):
-    name = f"{pilot.schedule_prefix}journal"
+    name = f"{schedule_prefix(pilot)}journal"
     LedgerSync.objects.create(
         character=pilot,
         endpoint="journal",
@@ -200,7 +201,7 @@ def test_esi_failures_recorded_by_the_sync_count_and_give_their_message(pilot):
 
 
 def test_the_hourly_job_repairs_and_reports_failing_schedules(pilot, caplog):
-    name = f"{pilot.schedule_prefix}balance"
+    name = f"{schedule_prefix(pilot)}balance"
     Schedule.objects.filter(name=name).update(kwargs=old_kwargs(DEMO_PILOT, "balance"))
     failed_runs(name, 4, error="ledger_endpoint_sync() missing 2 required keyword-only arguments")
 
@@ -220,7 +221,7 @@ def test_the_ledger_page_says_which_data_is_stale_and_why(client, user, pilot, o
         last_success=timezone.now() - timedelta(hours=3),
         last_finished=timezone.now(),
     )
-    failed_runs(f"{pilot.schedule_prefix}balance", 4, error="an older crash")
+    failed_runs(f"{schedule_prefix(pilot)}balance", 4, error="an older crash")
     client.force_login(user)
 
     page = client.get("/ledger/").content.decode()
@@ -240,7 +241,7 @@ def test_counting_failures_costs_the_same_queries_for_one_character_or_many(
 
     for n in range(3):
         pilot = character_link_replay(eve, user, character_id=90000010 + n, name=f"Pilot {n}")
-        failed_runs(f"{pilot.schedule_prefix}balance", 3, error=f"trouble {n}")
+        failed_runs(f"{schedule_prefix(pilot)}balance", 3, error=f"trouble {n}")
 
     def loaded(count: int) -> list:
         return list(

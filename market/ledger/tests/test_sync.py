@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from accounts.tokens import TokenInvalid, access_token_get
-from market.models import (
+from market.ledger.models import (
     CharacterOrder,
     CharacterOrderVersion,
     LedgerSync,
@@ -22,19 +22,15 @@ from market.models import (
     WalletJournalEntry,
     WalletTransaction,
 )
-from market.replay_characters import JOURNAL_DAYS, OrderLife, TradingHistory
-from market.tasks import ledger_schedules
-from market.tests.ledger_support import (
+from market.ledger.replay import JOURNAL_DAYS, OrderLife, TradingHistory
+from market.ledger.schedules import character_schedules_ensure, schedule_prefix
+from market.ledger.sync import ENDPOINTS, character_endpoint_sync, character_sync
+from market.ledger.tasks import ledger_schedules
+from market.ledger.tests.support import (
     ORDERS_SCOPE,
     WALLET_SCOPE,
     character_link_replay,
     upstreams_configure,
-)
-from market.wallet import (
-    ENDPOINTS,
-    character_endpoint_sync,
-    character_schedules_ensure,
-    character_sync,
 )
 
 pytestmark = pytest.mark.django_db
@@ -226,7 +222,7 @@ def test_a_character_that_needs_a_new_login_is_skipped(eve, user):
 
     assert {o.status for o in outcomes} == {"needs_relogin"}
     assert eve.count(r"^/esi/") == 0
-    assert not Schedule.objects.filter(name__startswith=pilot.schedule_prefix).exists()
+    assert not Schedule.objects.filter(name__startswith=schedule_prefix(pilot)).exists()
 
 
 def test_a_malformed_answer_writes_nothing_and_names_the_bad_field(eve, replay, pilot):
@@ -298,23 +294,23 @@ def test_linking_a_character_schedules_its_syncs_at_esis_cache_intervals(eve, us
     pilot = character_link_replay(eve, user, scopes=[WALLET_SCOPE])
 
     schedules = {
-        s.name.removeprefix(pilot.schedule_prefix): s
-        for s in Schedule.objects.filter(name__startswith=pilot.schedule_prefix)
+        s.name.removeprefix(schedule_prefix(pilot)): s
+        for s in Schedule.objects.filter(name__startswith=schedule_prefix(pilot))
     }
 
     assert set(schedules) == {"balance", "journal", "transactions"}  # no orders scope
     assert schedules["balance"].minutes == 2 and schedules["journal"].minutes == 60
-    assert all(s.func == "market.tasks.ledger_endpoint_sync" for s in schedules.values())
+    assert all(s.func == "market.ledger.tasks.ledger_endpoint_sync" for s in schedules.values())
     assert all(s.cluster is None for s in schedules.values())  # the default, low-priority queue
     assert all(s.next_run <= timezone.now() + timedelta(minutes=1) for s in schedules.values())
     # Logging in again with more scopes adds the missing jobs; nothing is doubled.
     pilot = character_link_replay(eve, user)
-    assert Schedule.objects.filter(name__startswith=pilot.schedule_prefix).count() == 5
+    assert Schedule.objects.filter(name__startswith=schedule_prefix(pilot)).count() == 5
     assert character_schedules_ensure(character=pilot) == []
 
 
 def test_the_hourly_job_puts_back_missing_schedules(eve, pilot):
-    Schedule.objects.filter(name__startswith=pilot.schedule_prefix).delete()
+    Schedule.objects.filter(name__startswith=schedule_prefix(pilot)).delete()
 
     assert ledger_schedules() == "5 character schedules created"
     assert ledger_schedules() == "all in place"

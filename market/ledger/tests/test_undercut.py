@@ -12,16 +12,16 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from market.models import CharacterOrder, LedgerPreference
-from market.replay_characters import OrderLife, TradingHistory
-from market.tests.ledger_support import (
+from market.ledger.models import CharacterOrder, LedgerPreference
+from market.ledger.replay import OrderLife, TradingHistory
+from market.ledger.sync import character_endpoint_sync
+from market.ledger.tests.support import (
     book_order,
     character_link_replay,
     snapshot_land,
     upstreams_configure,
 )
-from market.undercut import orders_undercut_check, undercut_compare
-from market.wallet import character_endpoint_sync
+from market.ledger.undercut import orders_undercut_check, undercut_compare
 
 pytestmark = pytest.mark.django_db
 

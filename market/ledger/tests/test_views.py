@@ -12,14 +12,14 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
-from market.ledger_queries import ledger_compute, ledger_summary
-from market.models import LedgerPreference, WalletTransaction
-from market.tests.ledger_support import (
+from market.ledger.models import LedgerPreference, WalletTransaction
+from market.ledger.queries import ledger_compute, ledger_summary
+from market.ledger.sync import character_sync
+from market.ledger.tests.support import (
     character_link_replay,
     trading_history_hand_made,
     upstreams_configure,
 )
-from market.wallet import character_sync
 
 pytestmark = pytest.mark.django_db
 
@@ -132,7 +132,7 @@ def test_another_users_character_is_a_404(client, user, other_user, hand_made):
         client.post(reverse("ledger:refresh"), {"character": hand_made.character_id}).status_code
         == 404
     )
-    # Not an id at all: refused by name (test_ledger_repairs), never looked up.
+    # Not an id at all: refused by name (test_views_repairs), never looked up.
     assert client.post(reverse("ledger:refresh"), {"character": "1 OR 1=1"}).status_code == 400
     for name in ("home", "transactions", "profit", "orders"):
         html = client.get(reverse(f"ledger:{name}")).content.decode()

@@ -11,13 +11,13 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from market.models import LedgerPreference, LedgerSync, WalletJournalEntry
-from market.tests.ledger_support import (
+from market.ledger.models import LedgerPreference, LedgerSync, WalletJournalEntry
+from market.ledger.sync import character_sync
+from market.ledger.tests.support import (
     character_link_replay,
     trading_history_hand_made,
     upstreams_configure,
 )
-from market.wallet import character_sync
 
 pytestmark = pytest.mark.django_db
 
@@ -291,7 +291,7 @@ def test_a_finished_refresh_says_how_long_ago_in_words(client, user, hand_made, 
 
 
 def test_the_orders_table_ages_are_timestamps_the_page_keeps_counting(client, user, hand_made):
-    from market.tests.ledger_support import book_order, snapshot_land
+    from market.ledger.tests.support import book_order, snapshot_land
 
     snapshot_land(
         [book_order(1, type_id=34, price="175.00")],
