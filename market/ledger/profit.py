@@ -79,10 +79,10 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from collections.abc import Iterable
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
-from lenny.lib.money import CENT
+from lenny.lib.money import isk_store
 from market.ledger.matching import (
     _allocate,
     _fees_match,
@@ -122,7 +122,6 @@ from market.ledger.records import (
 
 __all__ = [
     "BROKERS_FEE",
-    "CENT",
     "COST_METHODS",
     "FEE_MATCH_WINDOW",
     "MARKET_ORDER_ID",
@@ -314,7 +313,7 @@ class _AverageBook:
             # Emptying the pool takes exactly what is in it: no rounding residue is left behind.
             pool[0], pool[1] = 0, ZERO
             return held, held_cost
-        cost = (held_cost * quantity / held).quantize(CENT, ROUND_HALF_EVEN)
+        cost = isk_store(held_cost * quantity / held)
         pool[0] -= quantity
         pool[1] -= cost
         return quantity, cost
