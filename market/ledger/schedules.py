@@ -15,7 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Count, Q
 from django.utils import timezone
+from django_q.models import Schedule, Task
+from django_q.tasks import async_task
 
 from accounts.models import Character
 from lenny.schedules import schedule_kwargs_dump, task_error_summary
@@ -55,8 +58,6 @@ def character_schedules_ensure(*, character: Character) -> list[str]:
 
     The timing of an existing schedule is left alone: an admin may have retimed it.
     """
-    from django_q.models import Schedule
-
     if character.needs_relogin or not character.pk:
         return []
     prefix = schedule_prefix(character)
@@ -165,9 +166,6 @@ def ledger_sync_failing(
     the queue (a management command) count through ``LedgerSync`` alone. A missing scope or a
     login to renew is not a failing sync: the ledger page asks the pilot for those already.
     """
-    from django.db.models import Count, Q
-    from django_q.models import Task
-
     now = now or timezone.now()
     watched = []  # (character, endpoint key, its LedgerSync or None, its runs' filter)
     for character in characters:
@@ -280,8 +278,6 @@ def ledger_refresh_request(*, user: Any, character: Character | None = None) -> 
             # Plain values, as the schedules store them (the Task rows show what ran).
             jobs.append((each.character_id, Endpoint(spec.key).value))
     if jobs:
-        from django_q.tasks import async_task
-
         for character_id, endpoint in jobs:
             async_task(
                 SYNC_TASK,
