@@ -7,4 +7,7 @@ class AccountsConfig(AppConfig):
     verbose_name = "EVE pilots"
 
     def ready(self) -> None:
-        from accounts import checks, signals  # noqa: F401  (registers checks and receivers)
+        from accounts import checks  # noqa: F401  (registers the system checks)
+        from accounts.receivers import receivers_connect
+
+        receivers_connect()

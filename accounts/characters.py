@@ -8,20 +8,15 @@ from typing import Any
 from allauth.socialaccount.models import SocialAccount, SocialLogin
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.dispatch import Signal
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import crypto
 from accounts.models import Character
+from accounts.signals import character_linked, character_unlinked
 from accounts.sso import identity_from_claims, token_revoke
 
 log = logging.getLogger(__name__)
-
-# Sent when a character's tokens stop working for Lenny, with ``character`` and ``reason``
-# ("relogin": SSO refused its refresh token; "unlinked": its owner removed it; "transferred":
-# it was sold to another EVE account). Apps that sync character data connect to it.
-character_unusable = Signal()
 
 
 @sensitive_variables("access_token", "refresh_token")
@@ -76,6 +71,8 @@ def character_link(
         character.save()
         if previous_account_id and previous_account_id != character.social_account_id:
             SocialAccount.objects.filter(pk=previous_account_id).delete()
+        # Apps that keep jobs per character (the ledger's sync schedules) set them up now.
+        character_linked.send(sender=Character, character=character)
     return character
 
 
@@ -94,22 +91,14 @@ def character_link_from_login(*, sociallogin: SocialLogin) -> Character | None:
     )
 
 
-def character_jobs_stop(*, character: Character, reason: str) -> int:
-    """Delete the character's own schedules and tell syncing apps; return schedules deleted."""
-    from django_q.models import Schedule
-
-    deleted, _ = Schedule.objects.filter(name__startswith=character.schedule_prefix).delete()
-    character_unusable.send(sender=Character, character=character, reason=reason)
-    return deleted
-
-
 def character_unlink(
     *, character: Character, reason: str = "unlinked", revoke: bool = True
 ) -> None:
     """Remove a character, its allauth login and (by cascade) its data; revoke its token."""
     refresh_token = character.refresh_token
     with transaction.atomic():
-        character_jobs_stop(character=character, reason=reason)
+        # Apps that keep jobs per character stop them (they own them; accounts only announces).
+        character_unlinked.send(sender=Character, character=character, reason=reason)
         if character.social_account_id:
             SocialAccount.objects.filter(pk=character.social_account_id).delete()
         Character.objects.filter(pk=character.pk).delete()

@@ -79,11 +79,6 @@ class Character(models.Model):
     def portrait_url(self, size: int = 64) -> str:
         return f"{settings.EVE_IMAGE_BASE_URL}/characters/{self.character_id}/portrait?size={size}"
 
-    @property
-    def schedule_prefix(self) -> str:
-        """Name prefix of this character's own django-q2 schedules; they stop on re-login."""
-        return f"character:{self.character_id}:"
-
     def access_token_fresh(self, *, now: datetime | None = None) -> bool:
         now = now or timezone.now()
         return bool(

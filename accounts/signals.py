@@ -1,35 +1,25 @@
-"""Keep ``Character`` rows in step with allauth's logins (connect and repeat logins).
+"""What ``accounts`` announces about EVE characters. It only announces: apps that keep data or
+jobs per character (the ledger's sync schedules) listen and act on their own rows.
 
-New users are handled in ``SocialAccountAdapter.save_user``.
+Every signal is sent with ``sender=Character`` and ``character=<the Character>``:
+
+- ``character_linked``: a login through EVE SSO linked the character or linked it again; its
+  tokens are fresh and usable (``needs_relogin`` is false). Sent inside the linking transaction,
+  after the row is saved.
+- ``character_unusable``: its tokens stopped working for Lenny (``reason="relogin"``: SSO
+  refused its refresh token, or none was stored). The row stays; a new login sends
+  ``character_linked`` again.
+- ``character_unlinked``: the character is being removed (``reason="unlinked"``: its owner
+  removed it, or another user's login dropped an unproven import; ``"transferred"``: it was sold
+  to another EVE account). Sent inside the removing transaction, before the row is deleted.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from django.dispatch import Signal
 
-from allauth.socialaccount.models import SocialLogin
-from allauth.socialaccount.providers.base import AuthProcess
-from allauth.socialaccount.signals import social_account_added, social_account_updated
-from django.dispatch import receiver
-from django.http import HttpRequest
+character_linked = Signal()
+character_unusable = Signal()
+character_unlinked = Signal()
 
-from accounts.characters import character_link_from_login
-from accounts.sso import PROVIDER_ID
-
-
-@receiver(social_account_added)
-def _character_connected(sender: Any, request: HttpRequest, sociallogin: SocialLogin, **kwargs):
-    if sociallogin.account.provider == PROVIDER_ID:
-        character_link_from_login(sociallogin=sociallogin)
-
-
-@receiver(social_account_updated)
-def _character_logged_in_again(
-    sender: Any, request: HttpRequest, sociallogin: SocialLogin, **kwargs
-):
-    if sociallogin.account.provider != PROVIDER_ID:
-        return
-    connecting = sociallogin.state.get("process") == AuthProcess.CONNECT
-    if connecting and request.user.is_authenticated and request.user != sociallogin.user:
-        return  # allauth refuses to connect another user's character; leave it alone
-    character_link_from_login(sociallogin=sociallogin)
+__all__ = ["character_linked", "character_unlinked", "character_unusable"]

@@ -21,8 +21,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from accounts.characters import character_jobs_stop, character_unlink
+from accounts.characters import character_unlink
 from accounts.models import Character
+from accounts.signals import character_unusable
 from accounts.sso import (
     SsoGrantInvalid,
     SsoTokenRejected,
@@ -87,7 +88,8 @@ def _relogin_required(character: Character, message: str) -> TokenInvalid:
             "token_error",
         ]
     )
-    character_jobs_stop(character=character, reason="relogin")
+    # Apps that keep jobs per character stop them until the pilot logs in again.
+    character_unusable.send(sender=Character, character=character, reason="relogin")
     log.warning("character %s needs a new EVE login: %s", character.character_id, message)
     return TokenInvalid(character, f"{character.name} must log in with EVE again: {message}")
 

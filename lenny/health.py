@@ -178,7 +178,7 @@ def _degraded(report: dict[str, Any]) -> list[str]:
         f"schedule {name}: arguments django-q2 cannot read"
         for name in report.get("schedules", {}).get("unreadable_arguments", [])
     ]
-    # Apps name their own degraded parts (``market``: ledger syncs that keep failing).
+    # Apps name their own degraded parts (``ledger``: syncs that keep failing).
     for name, part in report.items():
         if isinstance(part, dict) and part.get("degraded"):
             reasons += [f"{name}: {reason}" for reason in part["degraded"]]

@@ -9,6 +9,8 @@ from pathlib import Path
 import environ
 from csp.constants import NONCE, NONE, SELF
 
+from accounts import scopes
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
     "lenny",
     "accounts",
     "market",
+    "market.ledger",
     "stores",
 ]
 
@@ -304,12 +307,9 @@ if PRODUCTION and not FIELD_ENCRYPTION_KEYS:
         "SECRET_KEY (generate one with `python -c 'from cryptography.fernet import Fernet; "
         "print(Fernet.generate_key().decode())'`)"
     )
-# What Lenny asks EVE SSO for: the wallet, the character's orders, structure markets.
-EVE_SSO_SCOPES = [
-    "esi-wallet.read_character_wallet.v1",
-    "esi-markets.read_character_orders.v1",
-    "esi-markets.structure_markets.v1",
-]
+# What Lenny asks EVE SSO for (accounts/scopes.py): the wallet, the character's orders, structure
+# markets. A copy, so a test's ``settings.EVE_SSO_SCOPES`` change leaves the module's list alone.
+EVE_SSO_SCOPES = list(scopes.EVE_SSO_SCOPES)
 SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
 SOCIALACCOUNT_PROVIDERS = {"eveonline_v2": {"SCOPE": EVE_SSO_SCOPES}}
 if EVE_SSO_CLIENT_ID:

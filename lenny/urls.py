@@ -10,7 +10,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("account/", include("accounts.urls")),
     path("market/", include("market.urls")),
-    path("ledger/", include("market.ledger_urls")),
+    path("ledger/", include("market.ledger.urls")),
     path("api/market/", include("market.api_urls")),
     path("stores/", include("stores.urls")),
     path("admin/", admin.site.urls),

@@ -1,5 +1,4 @@
-"""The market's part of /healthz: how old each hub's order book is, ESI's traffic, and the
-linked characters' ledger syncs that keep failing (those make /healthz ``degraded``)."""
+"""The market's part of /healthz: how old each hub's order book is, and ESI's traffic."""
 
 from __future__ import annotations
 
@@ -7,11 +6,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from accounts.models import Character
 from market.esi import esi_counters
 from market.hubs import HUBS
 from market.models import MarketSnapshot
-from market.wallet import ledger_sync_failing
 
 
 def report() -> dict[str, Any]:
@@ -28,12 +25,4 @@ def report() -> dict[str, Any]:
             if latest is not None and latest.status == MarketSnapshot.Status.FAILED
             else "",
         }
-    failing = ledger_sync_failing(
-        characters=Character.objects.usable().prefetch_related("ledger_syncs")
-    )
-    return {
-        "hubs": hubs,
-        "esi": esi_counters(),
-        "ledger_syncs_failing": {each.schedule_name: each.failures for each in failing},
-        "degraded": [f"ledger sync {each.summary()}" for each in failing],
-    }
+    return {"hubs": hubs, "esi": esi_counters()}

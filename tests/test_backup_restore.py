@@ -17,7 +17,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import Character
-from market.models import WalletJournalEntry, WalletTransaction
+from market.ledger.models import WalletJournalEntry, WalletTransaction
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKUP = ROOT / "scripts" / "backup.sh"

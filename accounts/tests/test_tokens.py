@@ -11,9 +11,9 @@ from django.db import connection
 from django.utils import timezone
 from django_q.models import Schedule
 
-from accounts.characters import character_unusable
 from accounts.models import Character
 from accounts.replay import owner_hash
+from accounts.signals import character_unusable
 from accounts.tests.conftest import sso_login
 from accounts.tokens import (
     TokenInvalid,
@@ -22,6 +22,7 @@ from accounts.tokens import (
     access_token_refresh,
     esi_call_with_token,
 )
+from market.ledger.schedules import schedule_prefix
 
 pytestmark = pytest.mark.django_db
 
@@ -146,7 +147,7 @@ def test_it_uses_a_token_another_worker_refreshed_after_the_same_401(make_charac
 
 def test_invalid_grant_needs_a_new_login_and_stops_asking(make_character, user, eve_sso, sso):
     character = make_character(user, expires_in=10)
-    Schedule.objects.create(name=f"{character.schedule_prefix}wallet", func="math.floor")
+    Schedule.objects.create(name=f"{schedule_prefix(character)}wallet", func="math.floor")
     Schedule.objects.create(name="lenny:market-history", func="math.floor")
     heard = []
     character_unusable.connect(lambda **kw: heard.append(kw["reason"]), weak=False)
@@ -163,7 +164,7 @@ def test_invalid_grant_needs_a_new_login_and_stops_asking(make_character, user, 
     assert stored.needs_relogin and "invalid_grant" in stored.token_error
     assert stored.refresh_token == "" and stored.access_token == ""
     names = set(Schedule.objects.values_list("name", flat=True))
-    assert f"{character.schedule_prefix}wallet" not in names and "lenny:market-history" in names
+    assert f"{schedule_prefix(character)}wallet" not in names and "lenny:market-history" in names
     assert "relogin" in heard
     assert eve_sso.count("/sso/oauth/verify") == 0
 

@@ -8,7 +8,7 @@ from django_q.models import Schedule
 
 from lenny.models import JobRun
 from lenny.schedules import PeriodicJob, periodic_job, schedules_sync
-from market.models import LedgerSync
+from market.ledger.models import LedgerSync
 
 LedgerEndpoint = LedgerSync.Endpoint
 

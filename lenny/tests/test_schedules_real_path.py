@@ -18,9 +18,10 @@ from django_q.models import Schedule, Task
 from lenny.models import JobRun
 from lenny.schedules import schedules_collect, schedules_sync
 from market.hubs import HUBS
-from market.models import LedgerSync
-from market.tests.ledger_support import DEMO_PILOT, character_link_replay, upstreams_configure
-from market.wallet import ENDPOINTS, character_schedules_ensure
+from market.ledger.models import LedgerSync
+from market.ledger.schedules import character_schedules_ensure
+from market.ledger.sync import ENDPOINTS
+from market.ledger.tests.support import DEMO_PILOT, character_link_replay, upstreams_configure
 
 PERIODIC = [job.name for job in schedules_collect()]
 LEDGER = [str(key) for key in ENDPOINTS]

@@ -6,6 +6,10 @@ member (``<Endpoint.BALANCE: 'balance'>``). django-q2 parses schedule kwargs wit
 arguments and failed. The schedule's name (``character:<id>:<endpoint>``) holds both arguments,
 so the kwargs are rebuilt from it. The values are copied here, not imported, so this migration
 keeps meaning what it meant when later code changes.
+
+The task is found by its function's name, wherever it lives: it was ``market.tasks``' when this
+migration was written and has moved with the ledger since (the ledger app's own migration
+rewrites the stored path after this one has run).
 """
 
 import ast
@@ -13,7 +17,7 @@ import re
 
 from django.db import migrations
 
-SYNC_TASK = "market.tasks.ledger_endpoint_sync"
+SYNC_TASK_NAME = ".ledger_endpoint_sync"
 SYNC_TIMEOUT = 120
 ENDPOINTS = ("balance", "journal", "transactions", "orders", "order_history")
 NAME = re.compile(r"^character:(?P<character_id>[0-9]+):(?P<endpoint>[a-z_]+)$")
@@ -28,7 +32,9 @@ def _parses(kwargs: str) -> bool:
 
 def ledger_schedules_repair(apps, schema_editor) -> None:
     Schedule = apps.get_model("django_q", "Schedule")
-    for schedule in Schedule.objects.filter(name__startswith="character:", func=SYNC_TASK):
+    for schedule in Schedule.objects.filter(
+        name__startswith="character:", func__endswith=SYNC_TASK_NAME
+    ):
         match = NAME.match(schedule.name)
         if match is None or match["endpoint"] not in ENDPOINTS:
             continue

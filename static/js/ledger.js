@@ -6,7 +6,7 @@
 
   const AGE_TICK_MS = 5000;
 
-  // Mirrors market/templatetags/ledger_ages.py age_text (and market.queries.duration_text).
+  // Mirrors market/ledger/templatetags/ledger_ages.py age_text (and market.queries.duration_text).
   function ageText(seconds) {
     seconds = Math.floor(Math.max(seconds, 0));
     if (seconds < 10) return "just now";

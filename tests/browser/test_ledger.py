@@ -10,10 +10,8 @@ from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 from playwright.sync_api import expect
 
-from market.tests.ledger_support import (
-    pilot_with_undercut_book,
-)
-from market.undercut import orders_undercut_check
+from market.ledger.tests.support import pilot_with_undercut_book
+from market.ledger.undercut import orders_undercut_check
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

@@ -8,13 +8,13 @@ from django_q.models import Schedule
 from playwright.sync_api import expect
 
 from accounts.models import Character
-from market.models import WalletJournalEntry, WalletTransaction
-from market.tests.ledger_support import (
+from market.ledger.models import WalletJournalEntry, WalletTransaction
+from market.ledger.sync import character_sync
+from market.ledger.tests.support import (
     character_link_replay,
     trading_history_hand_made,
     upstreams_configure,
 )
-from market.wallet import character_sync
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

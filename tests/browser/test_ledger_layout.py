@@ -14,16 +14,17 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from market.models import Type, WalletTransaction
-from market.tests.ledger_support import (
+from market.ledger.models import WalletTransaction
+from market.ledger.sync import character_sync
+from market.ledger.tests.support import (
     book_order,
     character_link_replay,
     sde_sample_load,
     snapshot_land,
     upstreams_configure,
 )
-from market.undercut import orders_undercut_check
-from market.wallet import character_sync
+from market.ledger.undercut import orders_undercut_check
+from market.models import Type
 from tests.browser.layout import OVERFLOW
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]

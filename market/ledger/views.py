@@ -1,0 +1,281 @@
+"""The pilot's ledger pages: overview, transactions, profit and the open orders desk.
+
+Everything is the logged-in user's own: another user's character id is a 404, never an empty
+page that would confirm it exists.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from redis.exceptions import RedisError
+
+from accounts.models import Character
+from lenny.lib.htmx import no_change, poll_unchanged, refresh_page
+from market.ledger import queries
+from market.ledger.forms import (
+    PERIOD_LABELS,
+    TRANSACTION_SORTS,
+    LedgerPreferenceForm,
+    ProfitFilterForm,
+    RefreshForm,
+    TransactionFilterForm,
+    local_path_error,
+)
+from market.ledger.models import LedgerPreference
+from market.ledger.schedules import (
+    ledger_refresh_forget,
+    ledger_refresh_progress,
+    ledger_refresh_request,
+)
+
+log = logging.getLogger(__name__)
+
+TRANSACTIONS_PER_PAGE = 50
+QUEUE_DOWN_MESSAGE = (
+    "The task queue is unavailable, so nothing was refreshed. "
+    "Wallets sync by themselves again once it is back."
+)
+UNKNOWN_SALES_SHOWN = 50
+
+
+def _characters(request: HttpRequest) -> list[Character]:
+    return list(Character.objects.owned_by(request.user))
+
+
+def _own_character(request: HttpRequest, character_id: int | None) -> Character | None:
+    if character_id is None:
+        return None
+    return get_object_or_404(Character.objects.owned_by(request.user), character_id=character_id)
+
+
+def _bad_request(request: HttpRequest, errors: list[str]) -> HttpResponse:
+    """A 400 that names each refused parameter ("next: must be a path on this site…")."""
+    return render(request, "ledger/bad_request.html", {"errors": errors}, status=400)
+
+
+def _form_errors(form) -> list[str]:
+    return [
+        f"{field}: {error}" if field != "__all__" else str(error)
+        for field, errors in form.errors.items()
+        for error in errors
+    ]
+
+
+@login_required
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    preference = LedgerPreference.for_user(request.user)
+    summary = queries.ledger_summary(user=request.user, method=preference.cost_method)
+    since = queries.period_start("30")
+    characters = queries.characters_overview(user=request.user, summary=summary, since=since)
+    before = queries.profit_before_period(summary, since=since)
+    return render(
+        request,
+        "ledger/home.html",
+        {
+            "summary": summary,
+            "preference": preference,
+            "characters": characters,
+            "wallet_total": sum(
+                (row.balance.balance for row in characters if row.balance), start=0
+            ),
+            "realized_30": summary.total(since=since),
+            # Shown only when it makes "all time" smaller than "30 days", to say why.
+            "loss_before_30": -before if before < 0 else None,
+            "orders": queries.open_orders_totals(user=request.user)[None],
+            "chart": queries.chart_data(summary, user=request.user),
+            "progress": ledger_refresh_progress(user=request.user),
+            "first_sync_pending": queries.profit_first_sync_pending(user=request.user),
+        },
+    )
+
+
+@login_required
+@require_GET
+def transactions(request: HttpRequest) -> HttpResponse:
+    characters = _characters(request)
+    form = TransactionFilterForm(request.GET, characters=characters)
+    valid = form.is_valid()
+    data = form.cleaned_data if valid else {}
+    character = _own_character(request, data.get("character"))
+    rows = queries.transactions_filtered(user=request.user, character=character, data=data)
+    sort = data.get("sort") or "-date"
+    page = Paginator(rows.order_by(*TRANSACTION_SORTS[sort]), TRANSACTIONS_PER_PAGE).get_page(
+        data.get("page") or 1
+    )
+    names = queries.type_names(row.type_id for row in page)
+    places = queries.location_names(row.location_id for row in page)
+    for row in page:
+        row.type_name = names[row.type_id]
+        row.location_name = places[row.location_id]
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "sort": sort,
+        "query": query.urlencode(),
+        "characters": characters,
+    }
+    template = "ledger/transactions.html"
+    if request.htmx and request.htmx.target == "ledger-transactions":
+        template += "#table"
+    return render(request, template, context, status=200 if valid else 400)
+
+
+@login_required
+@require_GET
+def profit(request: HttpRequest) -> HttpResponse:
+    form = ProfitFilterForm(request.GET)
+    period = form.period_or_default()
+    preference = LedgerPreference.for_user(request.user)
+    summary = queries.ledger_summary(user=request.user, method=preference.cost_method)
+    since = queries.period_start(period)
+    by_item = summary.by_item(since=since)
+    inventory = summary.inventory
+    unknown = summary.unknown_sales(since=since)[-UNKNOWN_SALES_SHOWN:]
+    names = queries.type_names([*by_item, *inventory, *(sale.type_id for sale in unknown)])
+    characters = summary.character_names
+    return render(
+        request,
+        "ledger/profit.html",
+        {
+            "form": form,
+            "period": period,
+            "periods": PERIOD_LABELS,
+            "preference": preference,
+            "preference_form": LedgerPreferenceForm(
+                instance=preference, initial={"next": request.get_full_path()}
+            ),
+            "summary": summary,
+            "total": summary.total(since=since),
+            "items": sorted(
+                (
+                    (names[type_id], type_id, line, inventory.get(type_id))
+                    for type_id, line in by_item.items()
+                ),
+                key=lambda item: (-item[2].realized_profit, item[0]),
+            ),
+            "days": [
+                (day, line)
+                for day, line in reversed(summary.by_day.items())
+                if since is None or day >= since
+            ],
+            "by_character": sorted(
+                (characters.get(character_id, str(character_id)), line)
+                for character_id, line in summary.by_character(since=since).items()
+            ),
+            "inventory": sorted(
+                ((names[type_id], position) for type_id, position in inventory.items()),
+                key=lambda item: -item[1].cost,
+            ),
+            "unknown_sales": [(sale, names[sale.type_id]) for sale in reversed(unknown)],
+            "chart": queries.chart_data(summary, user=request.user),
+        },
+        status=200 if form.is_valid() else 400,
+    )
+
+
+@login_required
+@require_GET
+def orders(request: HttpRequest) -> HttpResponse:
+    preference = LedgerPreference.for_user(request.user)
+    context = queries.orders_desk(user=request.user)
+    context.update(
+        preference=preference,
+        preference_form=LedgerPreferenceForm(
+            instance=preference, initial={"next": request.get_full_path()}
+        ),
+    )
+    return render(request, "ledger/orders.html", context)
+
+
+@login_required
+@require_GET
+def orders_table(request: HttpRequest) -> HttpResponse:
+    """The desk's table for its polling: 204 while nothing changed, so htmx leaves it be."""
+    context = queries.orders_desk(user=request.user)
+    if poll_unchanged(request, context["version"], param="version"):
+        return no_change()
+    return render(request, "ledger/orders.html#table", context)
+
+
+@login_required
+@require_POST
+def refresh(request: HttpRequest) -> HttpResponse:
+    form = RefreshForm(request.POST)
+    if not form.is_valid():
+        return _bad_request(request, _form_errors(form))
+    character = _own_character(request, form.cleaned_data["character"])
+    asked_at = timezone.now()
+    try:
+        progress = ledger_refresh_request(user=request.user, character=character)
+    except (RedisError, OSError) as error:
+        # The task queue (Redis) is away. Forget the "requested" marks, so the page does not
+        # wait for jobs that were never queued, and say what happened.
+        ledger_refresh_forget(user=request.user, since=asked_at)
+        log.warning("ledger refresh not queued for user %s: %s", request.user.pk, error)
+        if request.htmx:
+            return render(
+                request,
+                "ledger/home.html#progress",
+                {
+                    "progress": ledger_refresh_progress(user=request.user),
+                    "queue_error": QUEUE_DOWN_MESSAGE,
+                },
+            )
+        messages.error(request, QUEUE_DOWN_MESSAGE)
+        return redirect("ledger:home")
+    if request.htmx:
+        return render(request, "ledger/home.html#progress", {"progress": progress})
+    if progress.total:
+        messages.info(request, "Refreshing your wallets and orders from ESI…")
+    else:
+        messages.warning(
+            request, "No character can be refreshed: link one, or log in with EVE again."
+        )
+    return redirect("ledger:home")
+
+
+@login_required
+@require_GET
+def refresh_progress(request: HttpRequest) -> HttpResponse:
+    progress = ledger_refresh_progress(user=request.user)
+    response = render(request, "ledger/home.html#progress", {"progress": progress})
+    if request.htmx and not progress.pending and request.GET.get("polling"):
+        # Done: show the fresh figures (the whole page, charts included).
+        return refresh_page(response)
+    return response
+
+
+@login_required
+@require_POST
+def preferences(request: HttpRequest) -> HttpResponse:
+    # Where to go back to is checked before anything is saved: a preference saved and then a
+    # failed redirect would tell the pilot it did not work when it did.
+    target = request.POST.get("next") or ""
+    problem = local_path_error(target, host=request.get_host(), secure=request.is_secure())
+    if problem:
+        return _bad_request(request, [f"next: {problem}"])
+    back = HttpResponseRedirect(target or reverse("ledger:profit"))
+    preference = LedgerPreference.for_user(request.user)
+    form = LedgerPreferenceForm(request.POST, instance=preference)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"{field}: {errors[0]}")
+        return back
+    form.save()
+    email_note = ""
+    if form.cleaned_data["email_on_undercut"] and not request.user.email:
+        email_note = " Add an e-mail address to your account to receive undercut alerts."
+    messages.success(request, f"Ledger preferences saved.{email_note}")
+    return back
