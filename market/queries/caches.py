@@ -85,7 +85,7 @@ def caches_clear(*, keep_sde: bool = False) -> None:
         memo.clear()
 
 
-# --- history versions ------------------------------------------------------------------------------
+# --- history versions ---------------------------------------------------------------------------
 
 
 def _history_version_key(region_id: int) -> str:

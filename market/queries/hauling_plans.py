@@ -1,5 +1,5 @@
-"""Hauling between hubs: one trip per pair of stations, each planned by ``market.trading.hauling_rows``
-over the order books its walk can reach.
+"""Hauling between hubs: one trip per pair of stations, each planned by
+``market.trading.hauling_rows`` over the order books its walk can reach.
 
 Plans are kept per trip and parameters (a new snapshot or new history re-plans only the trips to
 and from its hub) and as whole sorted answers; the order books a walk needs are read once per

@@ -27,7 +27,8 @@ from market.trading import (
 
 @dataclass(frozen=True)
 class TradingFilters:
-    """The station-trading table's filters; each None means "any". Inclusive, like trading.py."""
+    """The station-trading table's filters; each None means "any". Inclusive, like
+    ``market.trading``."""
 
     min_margin: Decimal | None = None
     min_daily_volume: Decimal | None = None
