@@ -33,6 +33,9 @@ log = logging.getLogger("market.desk")
 ZERO = Decimal(0)
 
 
+# --- how old each region's data is ---------------------------------------------------------------
+
+
 def duration_text(seconds: float) -> str:
     """A short human duration: "under a minute", "3 min", "2 h 5 min", "3 days"."""
     minutes = int(max(seconds, 0) // 60)
