@@ -18,6 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
 from accounts.fees import FeeRates, fee_rates_for
+from lenny.lib.money import isk_show
 from lenny.lib.tables import rows_page
 from market.forms import HaulingForm, HistoryForm, OrdersForm, QueryForm, StationTradingForm
 from market.models import Order
@@ -32,7 +33,6 @@ from market.queries import (
 from market.trading import StationTradingRow, TradingInputError
 
 DEFAULT_PAGE_SIZE = 100
-CENT = Decimal("0.01")
 RATIO = Decimal("0.000001")
 _encoder = msgspec.json.Encoder(decimal_format="number")
 
@@ -50,7 +50,7 @@ def _invalid(form: QueryForm) -> HttpResponse:
 
 
 def _isk(value: Decimal | None) -> Decimal | None:
-    return None if value is None else value.quantize(CENT, rounding=ROUND_HALF_UP)
+    return None if value is None else isk_show(value)
 
 
 def _ratio(value: Decimal | None) -> Decimal | None:

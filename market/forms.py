@@ -19,14 +19,13 @@ from market.models import MarketGroup
 from market.queries import (
     BOOK_SORTS,
     HUB_HAULING_COLUMNS,
-    STATION_TRADING_COLUMNS,
     StationRef,
     TradingFilters,
     region_known,
     station_get,
 )
 from market.routes import ROUTES
-from market.trading import HAUL_MODES
+from market.trading import HAUL_MODES, STATION_TRADING_COLUMNS
 
 HISTORY_WINDOWS = (30, 90, 365)
 MAX_HISTORY_DAYS = 730

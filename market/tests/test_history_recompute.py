@@ -103,7 +103,7 @@ def test_relist_hauling_finds_rows_once_the_destination_history_lands(
 def test_without_a_shared_cache_the_desk_still_answers_after_history(
     client, books, esi, upstreams, django_capture_on_commit_callbacks, monkeypatch, caplog
 ):
-    from market import queries
+    from market.queries import caches as queries
 
     def down(*args, **kwargs):
         raise ConnectionError("Redis is down")

@@ -10,8 +10,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from market import queries as queries_module
 from market import warmup
+from market.queries import books as queries_module
 from market.queries import caches_clear
 from market.tests.desk_data import AMARR, JITA, book_store, market_type, order
 

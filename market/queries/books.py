@@ -1,0 +1,346 @@
+"""A station's book tops (every type's best bid and ask with what pricing it needs) and how old each
+region's data is: the snapshot marker a polling page compares, and each region's age.
+
+A hub's book top is read in one query, shared through the cache as one MessagePack blob keyed
+by the snapshot and the region's history version, and kept decoded in each worker's memo keyed
+the same way (see ``market.queries``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import cached_property
+from typing import Any
+
+import msgspec
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+
+from lenny.lib.money import isk_store
+from market.models import BestPrice, MarketSnapshot, Type, TypeRegionStats
+from market.queries.caches import BOOK_TTL_SECONDS, _books, history_versions
+from market.queries.stations import StationRef, region_name
+
+log = logging.getLogger("market.desk")
+
+ZERO = Decimal(0)
+
+
+# --- how old each region's data is ---------------------------------------------------------------
+
+
+def duration_text(seconds: float) -> str:
+    """A short human duration: "under a minute", "3 min", "2 h 5 min", "3 days"."""
+    minutes = int(max(seconds, 0) // 60)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{hours // 24} days"
+
+
+@dataclass(frozen=True)
+class RegionAge:
+    """How fresh a region's order data is: the page's "orders 3 min old, next refresh in 2 min"."""
+
+    region_id: int
+    region_name: str
+    snapshot_id: int | None = None
+    orders: int = 0
+    last_modified: datetime | None = None
+    expires: datetime | None = None
+    last_error: str = ""
+
+    @property
+    def has_data(self) -> bool:
+        return self.snapshot_id is not None
+
+    def age_seconds(self, now: datetime | None = None) -> float | None:
+        if self.last_modified is None:
+            return None
+        return ((now or timezone.now()) - self.last_modified).total_seconds()
+
+    def refresh_in_seconds(self, now: datetime | None = None) -> float | None:
+        """Until ESI publishes the next book (the job fetches it on its next run after that)."""
+        if self.expires is None:
+            return None
+        return (self.expires - (now or timezone.now())).total_seconds()
+
+    @property
+    def age_text(self) -> str:
+        """ "3 min" (old)."""
+        return duration_text(self.age_seconds() or 0)
+
+    @property
+    def refresh_text(self) -> str:
+        """ "next refresh in 2 min", or "refresh due" once ESI has a newer book."""
+        refresh = self.refresh_in_seconds()
+        if refresh is None or refresh <= 0:
+            return "refresh due"
+        return f"next refresh in {duration_text(refresh)}"
+
+
+def region_ages(region_ids: Iterable[int]) -> dict[int, RegionAge]:
+    """Each region's current snapshot, and its latest failure when newer, in one query."""
+    region_ids = list(dict.fromkeys(region_ids))
+    current: dict[int, MarketSnapshot] = {}
+    failures: dict[int, MarketSnapshot] = {}
+    for snapshot in MarketSnapshot.objects.filter(
+        Q(is_current=True) | Q(status=MarketSnapshot.Status.FAILED), region_id__in=region_ids
+    ).order_by("region_id", "-fetched_at"):
+        if snapshot.is_current:
+            current[snapshot.region_id] = snapshot
+        else:
+            failures.setdefault(snapshot.region_id, snapshot)
+    ages = {}
+    for region_id in region_ids:
+        snapshot = current.get(region_id)
+        failure = failures.get(region_id)
+        error = ""
+        if failure is not None and (snapshot is None or failure.fetched_at > snapshot.fetched_at):
+            error = failure.error
+        if snapshot is None:
+            ages[region_id] = RegionAge(region_id, region_name(region_id), last_error=error)
+            continue
+        ages[region_id] = RegionAge(
+            region_id=region_id,
+            region_name=region_name(region_id),
+            snapshot_id=snapshot.id,
+            orders=snapshot.orders,
+            last_modified=snapshot.last_modified or snapshot.fetched_at,
+            expires=snapshot.expires,
+            last_error=error,
+        )
+    return ages
+
+
+def snapshot_marker(region_ids: Iterable[int]) -> str:
+    """Which snapshots (and history versions) are current in these regions, as a short string;
+    it changes exactly when a new snapshot or new history lands, so a polling page asks for a new
+    table only then."""
+    region_ids = sorted(set(region_ids))
+    ids = MarketSnapshot.objects.current_ids()
+    versions = history_versions(region_ids)
+    return ",".join(
+        f"{region_id}:{ids.get(region_id, 0)}:{versions[region_id]}" for region_id in region_ids
+    )
+
+
+# --- a station's book tops -----------------------------------------------------------------------
+
+
+class BookTop(msgspec.Struct, array_like=True, gc=False):
+    """One type at one station in the current snapshot, with what the desk needs to price it.
+
+    A msgspec struct, so a whole hub's tops travel through the shared cache as one compact
+    MessagePack blob that decodes in a few milliseconds (pickled dataclasses take ten times as
+    long as reading them from the database again)."""
+
+    type_id: int
+    type_name: str
+    market_group_id: int | None
+    unit_volume: Decimal | None  # m3 one unit takes in a hold: packaged for ships
+    best_bid: Decimal | None
+    best_ask: Decimal | None
+    daily_volume: Decimal  # 30-day average in the station's region; 0 without history
+    has_history: bool = False
+
+
+class _SharedBook(msgspec.Struct, array_like=True):
+    """What the shared cache holds for one station and snapshot."""
+
+    snapshot_id: int
+    history_to: date | None
+    tops: list[BookTop]
+
+
+_book_encoder = msgspec.msgpack.Encoder(decimal_format="string")
+_book_decoder = msgspec.msgpack.Decoder(_SharedBook)
+_generations = itertools.count(1)
+
+
+@dataclass
+class StationBook:
+    station: StationRef
+    snapshot_id: int | None
+    tops: dict[int, BookTop] = field(default_factory=dict)
+    # The newest day of history behind the daily volumes.
+    history_to: date | None = None
+    # When the snapshot was fetched: with its id, what names it in the caches.
+    fetched_at: datetime | None = None
+    # Tells two reads of one snapshot apart (the second has newer daily volumes).
+    generation: int = field(default_factory=lambda: next(_generations))
+
+    @property
+    def daily_volumes(self) -> dict[int, Decimal]:
+        return {type_id: top.daily_volume for type_id, top in self.tops.items()}
+
+    @cached_property
+    def market_groups(self) -> dict[int, int | None]:
+        return {type_id: top.market_group_id for type_id, top in self.tops.items()}
+
+    @cached_property
+    def types_with_history(self) -> frozenset[int]:
+        return frozenset(type_id for type_id, top in self.tops.items() if top.has_history)
+
+
+def _shared_book_key(
+    station_id: int, snapshot_id: int, fetched_at: datetime, history_version: str
+) -> str:
+    # The fetch time as well as the id: a test database (or a restored one) reuses ids.
+    return (
+        f"market:book-top:v3:{station_id}:{snapshot_id}:{fetched_at.timestamp():.6f}:"
+        f"{history_version}"
+    )
+
+
+def _book_tops_read(station: StationRef) -> StationBook:
+    """Every type's top of the book at the station, in one statement: the snapshot is chosen
+    inside it, so the rows always belong together even while a new snapshot is swapped in.
+    Without a current snapshot the book has no ``snapshot_id``."""
+    sql = f"""
+        SELECT s.id, s.fetched_at, bp.type_id, t.name, t.market_group_id,
+               COALESCE(t.packaged_volume, t.volume),
+               bp.best_bid, bp.best_ask, st.avg_daily_volume, st.last_history_date,
+               st.has_history
+        FROM {MarketSnapshot._meta.db_table} s
+        LEFT JOIN {BestPrice._meta.db_table} bp
+               ON bp.snapshot_id = s.id AND bp.location_id = %s
+        LEFT JOIN {Type._meta.db_table} t ON t.id = bp.type_id
+        LEFT JOIN {TypeRegionStats._meta.db_table} st
+               ON st.region_id = bp.region_id AND st.type_id = bp.type_id
+        WHERE s.region_id = %s AND s.is_current
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [station.station_id, station.region_id])
+        rows = cursor.fetchall()
+    if not rows:
+        return StationBook(station, None)
+    snapshot_id, fetched_at = rows[0][0], rows[0][1]
+    if isinstance(fetched_at, str):  # SQLite
+        fetched_at = datetime.fromisoformat(fetched_at)
+    if timezone.is_naive(fetched_at):
+        fetched_at = timezone.make_aware(fetched_at, UTC)
+    tops: dict[int, BookTop] = {}
+    history_to = None
+    # SQLite hands NUMERIC back as float or int; PostgreSQL as Decimal. Money stays Decimal.
+    decimal = _decimal_reader()
+    for (
+        _snapshot_id,
+        _fetched_at,
+        type_id,
+        name,
+        market_group_id,
+        unit_volume,
+        best_bid,
+        best_ask,
+        daily_volume,
+        last_history_date,
+        has_history,
+    ) in rows:
+        if type_id is None:  # a snapshot without a single order at this station
+            continue
+        if last_history_date is not None:
+            if isinstance(last_history_date, str):  # SQLite
+                last_history_date = date.fromisoformat(last_history_date)
+            if history_to is None or last_history_date > history_to:
+                history_to = last_history_date
+        tops[type_id] = BookTop(
+            type_id=type_id,
+            type_name=name or f"Type {type_id}",
+            market_group_id=market_group_id,
+            unit_volume=None if unit_volume is None else Decimal(repr(float(unit_volume))),
+            best_bid=decimal(best_bid),
+            best_ask=decimal(best_ask),
+            daily_volume=decimal(daily_volume) or ZERO,
+            has_history=bool(has_history),
+        )
+    return StationBook(station, snapshot_id, tops, history_to, fetched_at)
+
+
+def _decimal_reader() -> Callable[[Any], Decimal | None]:
+    if connection.vendor == "postgresql":
+        return lambda value: value
+
+    def read(value: Any) -> Decimal | None:
+        # A float as its shortest repr, to the cent half-to-even: the stored amount.
+        return None if value is None else isk_store(value)
+
+    return read
+
+
+def book_tops_publish(station: StationRef, *, history_version: str | None = None) -> StationBook:
+    """Read the station's book tops from the database and put them in the shared cache, where
+    every web worker finds them (``market.warmup`` does this as soon as a snapshot or history
+    lands). ``history_version`` is the region's, read before the book (default: read now)."""
+    if history_version is None:
+        # Read before the book: history landing in between then re-keys it (the other order
+        # could file an older book under the newer version).
+        history_version = history_versions([station.region_id])[station.region_id]
+    book = _book_tops_read(station)
+    if book.snapshot_id is None:
+        return book
+    blob = _book_encoder.encode(
+        _SharedBook(book.snapshot_id, book.history_to, list(book.tops.values()))
+    )
+    key = _shared_book_key(station.station_id, book.snapshot_id, book.fetched_at, history_version)
+    try:
+        cache.set(key, blob, BOOK_TTL_SECONDS)
+    except Exception:
+        # The cache is a speed-up: without it every worker reads the database itself.
+        log.warning("could not share the book tops of %s", station.short_name, exc_info=True)
+    return book
+
+
+def _book_tops_shared(
+    station: StationRef, snapshot_id: int, fetched_at: datetime, history_version: str
+) -> StationBook | None:
+    try:
+        blob = cache.get(
+            _shared_book_key(station.station_id, snapshot_id, fetched_at, history_version)
+        )
+    except Exception:
+        log.warning("could not read the shared book tops of %s", station.short_name, exc_info=True)
+        return None
+    if blob is None:
+        return None
+    try:
+        shared = _book_decoder.decode(blob)
+    except msgspec.MsgspecError:
+        log.warning("unreadable shared book tops of %s: read again", station.short_name)
+        return None
+    tops = {top.type_id: top for top in shared.tops}
+    return StationBook(station, shared.snapshot_id, tops, shared.history_to, fetched_at)
+
+
+def station_book(station: StationRef) -> StationBook:
+    """The station's book tops in the region's current snapshot and history version: from this
+    process's memo, else from the shared cache (filled when the snapshot or history landed),
+    else from the database (and then shared with the other workers)."""
+    history_version = history_versions([station.region_id])[station.region_id]
+    current = (
+        MarketSnapshot.objects.filter(region_id=station.region_id, is_current=True)
+        .values_list("id", "fetched_at")
+        .first()
+    )
+    if current is None:
+        return StationBook(station, None)
+
+    def load() -> StationBook:
+        return _book_tops_shared(station, *current, history_version) or book_tops_publish(
+            station, history_version=history_version
+        )
+
+    # Should a newer snapshot land between the two reads, the book read is the newer one: right
+    # for this request, and the next request keys the newer snapshot properly.
+    return _books.get((station.station_id, *current, history_version), load)

@@ -1,0 +1,113 @@
+"""What the desk keeps between requests: each process's memos, and each region's history version
+in the shared cache.
+
+A memo is a small LRU with a time to live; its keys carry what makes a value current (snapshot
+ids, history versions), so a new snapshot or new history is simply a new key. The history
+version names what is derived from a region's history in every cache (book tops, priced
+station-trading tables, hauling plans).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any, TypeVar
+
+from django.core.cache import cache
+
+log = logging.getLogger("market.desk")
+
+# A book top is re-read after this long even within one snapshot: history (and so the daily
+# volumes) is refreshed during the day while a snapshot lives.
+BOOK_TTL_SECONDS = 300
+# The stargate graph and the market-group tree change with an SDE import, a few times a year.
+SDE_TTL_SECONDS = 600
+
+
+# --- in-process memo -----------------------------------------------------------------------------
+
+Value_ = TypeVar("Value_")
+
+
+class _Memo:
+    """A small thread-safe LRU with a time to live, for values that are costly to build but
+    cheap to hold; keys carry what makes a value current (snapshot ids), so entries go stale
+    only by age."""
+
+    def __init__(self, size: int, ttl: float) -> None:
+        self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._size = size
+        self._ttl = ttl
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, build: Callable[[], Value_]) -> Value_:
+        found = self.peek(key)
+        if found is not None:
+            return found
+        value = build()
+        self.put(key, value)
+        return value
+
+    def peek(self, key: Hashable) -> Any | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and time.monotonic() - entry[0] < self._ttl:
+                self._entries.move_to_end(key)
+                return entry[1]
+        return None
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self._lock:
+            self._entries[key] = (time.monotonic(), value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+_books = _Memo(size=12, ttl=BOOK_TTL_SECONDS)
+_trading = _Memo(size=8, ttl=BOOK_TTL_SECONDS)
+# One trip's plan per entry, and whole sorted answers: "any hub to any hub" alone is 21 entries.
+_hauls = _Memo(size=96, ttl=BOOK_TTL_SECONDS)
+_sde = _Memo(size=4, ttl=SDE_TTL_SECONDS)
+
+
+def caches_clear(*, keep_sde: bool = False) -> None:
+    """Forget what this process keeps (tests; after an SDE import in a shell). ``keep_sde``
+    forgets only what depends on the snapshots, as a new snapshot does (benchmarks)."""
+    for memo in (_books, _trading, _hauls) if keep_sde else (_books, _trading, _hauls, _sde):
+        memo.clear()
+
+
+# --- history versions ---------------------------------------------------------------------------
+
+
+def _history_version_key(region_id: int) -> str:
+    return f"market:history-version:{region_id}"
+
+
+def history_versions(region_ids: Iterable[int]) -> dict[int, str]:
+    """Each region's history version: it changes whenever new history of the region lands
+    (``market.warmup``), and names what is derived from the history in the caches. "0" until
+    the first history lands, or when the shared cache is unavailable (then the derived values
+    still age out after BOOK_TTL_SECONDS)."""
+    keys = {_history_version_key(region_id): region_id for region_id in region_ids}
+    try:
+        found = cache.get_many(list(keys))
+    except Exception:
+        log.warning("could not read the history versions", exc_info=True)
+        found = {}
+    return {region_id: str(found.get(key, "0")) for key, region_id in keys.items()}
+
+
+def history_version_bump(*, region_id: int) -> str:
+    """A new history version for the region (new history landed); returns it."""
+    version = f"{time.time_ns():x}"
+    cache.set(_history_version_key(region_id), version, None)
+    return version

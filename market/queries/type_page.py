@@ -1,0 +1,173 @@
+"""One type's page: its order books in a region's current snapshot, its quotes at every hub, its
+daily history.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.db.models import (
+    Case,
+    CharField,
+    IntegerField,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce
+from django.utils import timezone
+
+from market.hubs import HUBS
+from market.ingest import history_window_end
+from market.models import (
+    BestPrice,
+    HistoryDay,
+    MarketSnapshot,
+    Order,
+    Station,
+    Type,
+    TypeRegionStats,
+)
+from market.queries.books import RegionAge, region_ages
+from market.queries.stations import HUB_STATIONS, StationRef
+
+BOOK_SORTS = ("price", "volume_remain", "location", "range", "issued")
+
+
+def _range_rank() -> Case:
+    """Order ranges from narrowest to widest: station, system, 1 … 40 jumps, region."""
+    return Case(
+        When(range="station", then=Value(-2)),
+        When(range="solarsystem", then=Value(-1)),
+        When(range="region", then=Value(1000)),
+        default=Cast("range", IntegerField()),
+        output_field=IntegerField(),
+    )
+
+
+def type_orders(
+    *,
+    region_id: int,
+    type_id: int,
+    is_buy_order: bool,
+    location_id: int | None = None,
+    order_by: str | None = None,
+) -> QuerySet[Order]:
+    """One side of a type's book in the region's current snapshot, best price first by default,
+    each order with its location's name."""
+    orders = (
+        Order.objects.current(region_id=region_id)
+        .filter(type_id=type_id, is_buy_order=is_buy_order)
+        .annotate(
+            location_name=Coalesce(
+                Subquery(Station.objects.filter(pk=OuterRef("location_id")).values("name")[:1]),
+                Value(""),
+                output_field=CharField(),
+            )
+        )
+    )
+    if location_id is not None:
+        orders = orders.filter(location_id=location_id)
+    best_first = "-price" if is_buy_order else "price"
+    order_by = order_by or best_first
+    column = order_by.removeprefix("-")
+    descending = order_by.startswith("-")
+    if column == "location":
+        key = "location_name"
+    elif column == "range":
+        orders = orders.annotate(range_rank=_range_rank())
+        key = "range_rank"
+    else:
+        key = column
+    return orders.order_by(f"-{key}" if descending else key, best_first, "order_id")
+
+
+@dataclass(frozen=True)
+class HubQuote:
+    station: StationRef
+    age: RegionAge
+    best_bid: Decimal | None
+    best_ask: Decimal | None
+    bid_volume: int
+    ask_volume: int
+    daily_volume: Decimal | None
+    daily_isk: Decimal | None
+
+    @property
+    def spread(self) -> Decimal | None:
+        if self.best_bid is None or self.best_ask is None:
+            return None
+        return self.best_ask - self.best_bid
+
+    @property
+    def spread_percent(self) -> Decimal | None:
+        """The spread in percent of the bid."""
+        if self.spread is None or not self.best_bid:
+            return None
+        return self.spread / self.best_bid * 100
+
+
+def hub_quotes(type_id: int) -> list[HubQuote]:
+    """The type's best bid and ask at each of the five hubs, side by side (two queries)."""
+    ages = region_ages(hub.region_id for hub in HUBS)
+    snapshot_ids = [age.snapshot_id for age in ages.values() if age.snapshot_id is not None]
+    tops = {
+        top.location_id: top
+        for top in BestPrice.objects.filter(
+            snapshot_id__in=snapshot_ids,
+            location_id__in=[hub.station_id for hub in HUBS],
+            type_id=type_id,
+        )
+    }
+    stats = {
+        s.region_id: s
+        for s in TypeRegionStats.objects.filter(
+            type_id=type_id, region_id__in=[hub.region_id for hub in HUBS]
+        )
+    }
+    quotes = []
+    for station in HUB_STATIONS:
+        top = tops.get(station.station_id)
+        stat = stats.get(station.region_id)
+        quotes.append(
+            HubQuote(
+                station=station,
+                age=ages[station.region_id],
+                best_bid=top.best_bid if top else None,
+                best_ask=top.best_ask if top else None,
+                bid_volume=top.bid_volume if top else 0,
+                ask_volume=top.ask_volume if top else 0,
+                daily_volume=stat.avg_daily_volume if stat and stat.has_history else None,
+                daily_isk=stat.avg_daily_isk if stat and stat.has_history else None,
+            )
+        )
+    return quotes
+
+
+def history_days(
+    *, region_id: int, type_id: int, days: int, now: datetime | None = None
+) -> QuerySet[HistoryDay]:
+    """The type's daily history in the region over the last ``days`` days ESI can have."""
+    end = history_window_end(now or timezone.now())
+    start = end - timedelta(days=days - 1)
+    return HistoryDay.objects.filter(
+        region_id=region_id, type_id=type_id, date__gte=start, date__lte=end
+    ).order_by("date")
+
+
+def type_get(type_id: int) -> Type | None:
+    return Type.objects.select_related("group", "market_group").filter(pk=type_id).first()
+
+
+def type_on_market(type_id: int) -> bool:
+    """True when some hub region's current snapshot or history knows the type (ESI sells types
+    newer than the imported SDE)."""
+    current = MarketSnapshot.objects.filter(is_current=True).values("id")
+    return (
+        BestPrice.objects.filter(snapshot_id__in=current, type_id=type_id).exists()
+        or HistoryDay.objects.filter(type_id=type_id).exists()
+    )
