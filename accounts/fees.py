@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 BASE_SALES_TAX = Decimal("0.08")
 SALES_TAX_CUT_PER_ACCOUNTING = Decimal("0.11")
@@ -70,13 +69,3 @@ def fee_rates(
 
 
 DEFAULT_FEE_RATES = fee_rates(accounting=0, broker_relations=0)
-
-
-def fee_rates_for(user: Any) -> FeeRates:
-    """The user's fees from their trading profile; the defaults (skills 0) for anonymous users."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return DEFAULT_FEE_RATES
-    from accounts.models import TradingProfile
-
-    profile = TradingProfile.objects.filter(user=user).first()
-    return profile.fee_rates() if profile else DEFAULT_FEE_RATES

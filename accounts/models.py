@@ -6,13 +6,15 @@ from decimal import Decimal
 from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.fees import FeeRates, fee_rates
+from accounts.fees import DEFAULT_FEE_RATES, FeeRates, fee_rates
 from accounts.fields import EncryptedTextField
+from accounts.scopes import EVE_SSO_SCOPES
 
 # An access token this close to its expiry is refreshed before use.
 ACCESS_TOKEN_MARGIN = timedelta(seconds=60)
@@ -74,7 +76,7 @@ class Character(models.Model):
     @property
     def missing_scopes(self) -> list[str]:
         """The scopes Lenny asks for that this character's login did not grant."""
-        return [scope for scope in settings.EVE_SSO_SCOPES if not self.has_scope(scope)]
+        return [scope for scope in EVE_SSO_SCOPES if not self.has_scope(scope)]
 
     def portrait_url(self, size: int = 64) -> str:
         return f"{settings.EVE_IMAGE_BASE_URL}/characters/{self.character_id}/portrait?size={size}"
@@ -209,3 +211,11 @@ class TradingProfile(models.Model):
             faction_standing=self.faction_standing or 0,
             corporation_standing=self.corporation_standing or 0,
         )
+
+
+def fee_rates_for(user: AbstractBaseUser | AnonymousUser | None) -> FeeRates:
+    """The user's fees from their trading profile; the defaults (skills 0) for anonymous users."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return DEFAULT_FEE_RATES
+    profile = TradingProfile.objects.filter(user=user).first()
+    return profile.fee_rates() if profile else DEFAULT_FEE_RATES

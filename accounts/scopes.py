@@ -1,7 +1,8 @@
 """The ESI scopes Lenny asks EVE SSO for: one place, named, so the settings, the sync and the
 replay SSO/ESI all mean the same scopes.
 
-A pure module (no Django imports): ``lenny/settings.py`` imports it.
+A pure module (no Django imports): the SSO provider asks for ``EVE_SSO_SCOPES``; the sync and
+the replays name the scope each route needs.
 """
 
 from __future__ import annotations

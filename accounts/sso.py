@@ -35,6 +35,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import crypto
+from accounts.scopes import EVE_SSO_SCOPES
 
 log = logging.getLogger(__name__)
 
@@ -368,7 +369,7 @@ class EveOnlineV2Provider(EveOnlineProvider):
     oauth2_adapter_class = EveOnlineV2OAuth2Adapter
 
     def get_default_scope(self) -> list[str]:
-        return list(settings.EVE_SSO_SCOPES)
+        return list(EVE_SSO_SCOPES)
 
     def extract_uid(self, data: dict[str, Any]) -> str:
         # The owner hash, as allauth's v1 provider does: a sold character arrives as a new

@@ -9,8 +9,6 @@ from pathlib import Path
 import environ
 from csp.constants import NONCE, NONE, SELF
 
-from accounts import scopes
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -307,11 +305,9 @@ if PRODUCTION and not FIELD_ENCRYPTION_KEYS:
         "SECRET_KEY (generate one with `python -c 'from cryptography.fernet import Fernet; "
         "print(Fernet.generate_key().decode())'`)"
     )
-# What Lenny asks EVE SSO for (accounts/scopes.py): the wallet, the character's orders, structure
-# markets. A copy, so a test's ``settings.EVE_SSO_SCOPES`` change leaves the module's list alone.
-EVE_SSO_SCOPES = list(scopes.EVE_SSO_SCOPES)
 SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
-SOCIALACCOUNT_PROVIDERS = {"eveonline_v2": {"SCOPE": EVE_SSO_SCOPES}}
+# The scopes come from the provider (accounts/scopes.py), the one list of what Lenny asks for.
+SOCIALACCOUNT_PROVIDERS: dict[str, dict] = {"eveonline_v2": {}}
 if EVE_SSO_CLIENT_ID:
     # The EVE application lives in the settings, so production needs no SocialApp row.
     SOCIALACCOUNT_PROVIDERS["eveonline_v2"]["APPS"] = [

@@ -17,7 +17,8 @@ import msgspec
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-from accounts.fees import FeeRates, fee_rates_for
+from accounts.fees import FeeRates
+from accounts.models import fee_rates_for
 from lenny.lib.money import isk_show
 from lenny.lib.tables import rows_page
 from market.forms import HaulingForm, HistoryForm, OrdersForm, QueryForm, StationTradingForm

@@ -20,8 +20,8 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
-from accounts.fees import DEFAULT_FEE_RATES, FeeRates, fee_rates_for
-from accounts.models import TradingProfile
+from accounts.fees import DEFAULT_FEE_RATES, FeeRates
+from accounts.models import TradingProfile, fee_rates_for
 from lenny.lib.htmx import POLL_PARAM, no_change, page_or_partial, poll_unchanged
 from lenny.lib.tables import Column, query_params, query_url, table_headers, table_page, table_pager
 from market.forms import (

@@ -10,8 +10,8 @@ from allauth.socialaccount.models import SocialAccount
 from django.contrib.auth.models import AnonymousUser
 from django.test import Client
 
-from accounts.fees import DEFAULT_FEE_RATES, FeeRates, fee_rates_for
-from accounts.models import Character, TradingProfile
+from accounts.fees import DEFAULT_FEE_RATES, FeeRates
+from accounts.models import Character, TradingProfile, fee_rates_for
 from accounts.tests.conftest import sso_login
 
 pytestmark = pytest.mark.django_db

@@ -15,7 +15,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 def eve_sso(upstreams, settings):
     settings.SOCIALACCOUNT_PROVIDERS = {
         "eveonline_v2": {
-            "SCOPE": settings.EVE_SSO_SCOPES,
             "APPS": [{"client_id": DEMO_CLIENT_ID, "secret": DEMO_CLIENT_SECRET}],
         }
     }
