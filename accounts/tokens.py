@@ -56,16 +56,18 @@ class TokenUnavailable(Exception):
         self.character = character
 
 
-_COPIED_FIELDS = (
+# What a successful refresh writes.
+_REFRESHED_FIELDS = (
     "name",
     "scopes",
     "access_token",
     "refresh_token",
     "access_token_expires_at",
     "token_refreshed_at",
-    "needs_relogin",
     "token_error",
 )
+# A character's whole token state, as copied between two rows of it.
+_COPIED_FIELDS = (*_REFRESHED_FIELDS, "needs_relogin")
 
 
 def _copy_token_state(source: Character, target: Character) -> None:
@@ -162,17 +164,7 @@ def _refresh_locked(row: Character) -> Exception | None:
     row.access_token_expires_at = identity.expires_at
     row.token_refreshed_at = timezone.now()
     row.token_error = ""
-    row.save(
-        update_fields=[
-            "name",
-            "scopes",
-            "access_token",
-            "refresh_token",
-            "access_token_expires_at",
-            "token_refreshed_at",
-            "token_error",
-        ]
-    )
+    row.save(update_fields=list(_REFRESHED_FIELDS))
     return None
 
 

@@ -1,15 +1,9 @@
 from django.db import models
 from django.utils import timezone
 
+from lenny.lib.timefmt import duration_format
 
-def duration_format(seconds: float | None) -> str:
-    """``18.257075909`` -> ``18.3 s``; minutes past a minute (``2 min 5 s``); ``—`` for none."""
-    if seconds is None:
-        return "—"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(round(seconds), 60)
-    return f"{minutes} min {rest} s"
+__all__ = ["JobRun", "duration_format"]
 
 
 class JobRun(models.Model):

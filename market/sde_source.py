@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import logging
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
+from lenny.lib.import_status import ProgressCache
 from market.models import SdeSource, Station, Type
 from market.sde import (
     TABLES,
@@ -37,11 +36,10 @@ from market.sde import (
     sde_import,
 )
 
-log = logging.getLogger(__name__)
-
 PROGRESS_KEY = "sde:progress"
 # A worker that dies mid-run leaves no "importing" notice behind for longer than this.
 PROGRESS_TTL = 15 * 60
+PROGRESS = ProgressCache(PROGRESS_KEY, PROGRESS_TTL, "SDE progress")
 RETRY_FIRST = timedelta(minutes=1)
 RETRY_MAX = timedelta(minutes=60)
 
@@ -99,10 +97,7 @@ class _Progress:
         self._write()
 
     def _write(self) -> None:
-        try:
-            cache.set(PROGRESS_KEY, self.state, timeout=PROGRESS_TTL)
-        except Exception:
-            log.warning("SDE progress not written to the cache", exc_info=True)
+        PROGRESS.write(self.state)
 
     def downloaded(self, download: SdeDownload) -> None:
         self.state["files_done"] += 1
@@ -128,18 +123,12 @@ class _Progress:
         self._write()
 
     def clear(self) -> None:
-        try:
-            cache.delete(PROGRESS_KEY)
-        except Exception:
-            log.warning("SDE progress not cleared from the cache", exc_info=True)
+        PROGRESS.clear()
 
 
 def sde_progress() -> dict[str, Any] | None:
     """The progress of the run going on now, or None."""
-    try:
-        return cache.get(PROGRESS_KEY)
-    except Exception:
-        return None
+    return PROGRESS.read()
 
 
 def sde_source_refresh(*, url: str | None = None, force: bool = False) -> SdeRefreshOutcome:

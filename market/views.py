@@ -17,12 +17,11 @@ from typing import Any
 
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
-from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from accounts.fees import DEFAULT_FEE_RATES, FeeRates
 from accounts.models import TradingProfile, fee_rates_for
-from lenny.lib.htmx import POLL_PARAM, no_change, page_or_partial, poll_unchanged
+from lenny.lib.htmx import ANY_TARGET, POLL_PARAM, no_change, page_or_partial, poll_unchanged
 from lenny.lib.tables import Column, query_params, query_url, table_headers, table_page, table_pager
 from market.forms import (
     HISTORY_WINDOWS,
@@ -153,9 +152,9 @@ def type_search_view(request: HttpRequest) -> HttpResponse:
     station = _chosen_station(request)
     hits = type_search(query, limit=10 if request.htmx else 100)
     context = {"query": query, "hits": hits, "station": station, "search": form}
-    if request.htmx:
-        return render(request, "market/search.html#suggestions", context)
-    return render(request, "market/search.html", context)
+    return page_or_partial(
+        request, "market/search.html", context, partials={ANY_TARGET: "suggestions"}
+    )
 
 
 @require_GET
@@ -172,9 +171,10 @@ def market_group(request: HttpRequest, group_id: int) -> HttpResponse:
         "types": types,
         "station": _chosen_station(request),
     }
-    if request.htmx:
-        return render(request, "market/groups.html#children", context)
-    return render(request, "market/groups.html", context)
+    # The children are swapped into the toggled group's own element, which has no id.
+    return page_or_partial(
+        request, "market/groups.html", context, partials={ANY_TARGET: "children"}
+    )
 
 
 # --- a type's page -------------------------------------------------------------------------------

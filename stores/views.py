@@ -19,7 +19,6 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from lenny.lib.htmx import refresh_page
 from stores.catalog import card_search, catalog_last_import
 from stores.checks import (
     check_ttl_minutes,
@@ -31,7 +30,7 @@ from stores.decklists import decklist_parse
 from stores.forms import TOO_LONG, DecklistForm, WantAddForm, WantAmountForm, WantSpecForm
 from stores.models import PreferredStore, StockAlert, WantedCard, WantSpec
 from stores.stock import stock_attach, stock_plan, stores_currency, stores_preferred
-from stores.templatetags.catalog_status import catalog_notice
+from stores.templatetags.catalog_status import CATALOG_NOTICE
 from stores.wants import (
     MERGE_MODES,
     decklist_preview,
@@ -407,7 +406,4 @@ def preferred_stores(request: HttpRequest) -> HttpResponse:
 def catalog_status_view(request: HttpRequest) -> HttpResponse:
     """The "importing the card catalog…" notice again, polled by the stores pages while the
     catalog is empty; once the catalog is there, an htmx reload so the page can use it."""
-    context = catalog_notice({"request": request})
-    if not context["show"]:
-        return refresh_page()
-    return render(request, "stores/_catalog_status.html", context)
+    return CATALOG_NOTICE.view(request)

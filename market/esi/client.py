@@ -237,22 +237,16 @@ class EsiClient:
             "last_modified": page.last_modified,
             "pages": pages,
         }
-        ttl = max(0.0, (page.expires or time.time()) - time.time()) + URL_ENTRY_GRACE
+        self._entry_save(key, entry)
+
+    def _entry_save(self, key: str, entry: dict) -> None:
+        ttl = max(0.0, (entry["expires"] or time.time()) - time.time()) + URL_ENTRY_GRACE
         self.cache.set(key, entry, int(ttl))
 
     def _from_cache(self, path: str, entry: dict, tally: _Tally) -> EsiResult:
         tally.add("cache_hits")
         self._log(path, None, "-", "hit", 0.0, 0)
-        return EsiResult(
-            data=None,
-            status=304,
-            not_modified=True,
-            expires=_as_datetime(entry["expires"]),
-            last_modified=_as_datetime(entry["last_modified"]),
-            etag=entry["etag"],
-            pages=entry["pages"],
-            from_cache=True,
-        )
+        return self._not_modified(entry, from_cache=True)
 
     def _unchanged(self, key: str, entry: dict | None, page: _Page) -> EsiResult:
         # A 304 carries the new Expires: the next call may again skip the request until then.
@@ -262,17 +256,21 @@ class EsiClient:
             "expires": page.expires or entry["expires"],
             "last_modified": page.last_modified or entry["last_modified"],
         }
-        ttl = max(0.0, (refreshed["expires"] or time.time()) - time.time()) + URL_ENTRY_GRACE
-        self.cache.set(key, refreshed, int(ttl))
+        self._entry_save(key, refreshed)
+        return self._not_modified(refreshed, from_cache=False)
+
+    @staticmethod
+    def _not_modified(entry: dict, *, from_cache: bool) -> EsiResult:
+        """A 304 answered from a cache entry (``from_cache``: no request was made at all)."""
         return EsiResult(
             data=None,
             status=304,
             not_modified=True,
-            expires=_as_datetime(refreshed["expires"]),
-            last_modified=_as_datetime(refreshed["last_modified"]),
-            etag=refreshed["etag"],
-            pages=refreshed["pages"],
-            from_cache=False,
+            expires=_as_datetime(entry["expires"]),
+            last_modified=_as_datetime(entry["last_modified"]),
+            etag=entry["etag"],
+            pages=entry["pages"],
+            from_cache=from_cache,
         )
 
     @staticmethod

@@ -37,6 +37,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from accounts.models import Character
@@ -427,6 +428,11 @@ def _new_rows(rows: list, *, key: str, known: set, kind: str, result: LedgerImpo
     return fresh
 
 
+def _insert_new(model: type[Model], objects: list[Model]) -> None:
+    # ignore_conflicts: a sync that stored the same row meanwhile: keep either.
+    model.objects.bulk_create(objects, batch_size=1000, ignore_conflicts=True)
+
+
 def _character_rows_import(
     character: Character, row: CharacterRow, result: LedgerImportResult
 ) -> None:
@@ -442,10 +448,9 @@ def _character_rows_import(
         kind="balances",
         result=result,
     )
-    WalletBalance.objects.bulk_create(
+    _insert_new(
+        WalletBalance,
         [WalletBalance(character=character, **msgspec.structs.asdict(b)) for b in balances],
-        batch_size=1000,
-        ignore_conflicts=True,  # a sync that stored the same row meanwhile: keep either
     )
     journal = _new_rows(
         row.journal,
@@ -454,7 +459,8 @@ def _character_rows_import(
         kind="journal",
         result=result,
     )
-    WalletJournalEntry.objects.bulk_create(
+    _insert_new(
+        WalletJournalEntry,
         [
             WalletJournalEntry(
                 character=character,
@@ -464,8 +470,6 @@ def _character_rows_import(
             )
             for entry in journal
         ],
-        batch_size=1000,
-        ignore_conflicts=True,  # a sync that stored the same row meanwhile: keep either
     )
     transactions = _new_rows(
         row.transactions,
@@ -474,7 +478,8 @@ def _character_rows_import(
         kind="transactions",
         result=result,
     )
-    WalletTransaction.objects.bulk_create(
+    _insert_new(
+        WalletTransaction,
         [
             WalletTransaction(
                 character=character,
@@ -483,8 +488,6 @@ def _character_rows_import(
             )
             for tx in transactions
         ],
-        batch_size=1000,
-        ignore_conflicts=True,  # a sync that stored the same row meanwhile: keep either
     )
     existing_orders = {
         order.order_id: order for order in CharacterOrder.objects.filter(character=character)

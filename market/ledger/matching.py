@@ -78,17 +78,26 @@ def _trades_checked(transactions: Iterable[Transaction]) -> list[_Trade]:
             raise LedgerInputError(
                 f"{where}: quantity * unit_price is more than {MAX_ISK:,} ISK; not a real trade"
             )
-        earlier = seen.get(tx.transaction_id)
-        if earlier is not None:
-            # ESI's from_id paging repeats a row; the same row twice is harmless, two different
-            # rows under one id would count one of them wrongly.
-            if earlier == tx:
-                continue
-            raise LedgerInputError(f"{where} appears twice with different contents")
-        seen[tx.transaction_id] = tx
+        if not _first_sighting(seen, tx.transaction_id, tx, where):
+            continue
         trades.append(_Trade(tx, price))
     trades.sort(key=lambda trade: (trade.tx.date, trade.tx.transaction_id))
     return trades
+
+
+def _first_sighting(seen: dict[int, Any], key: int, row: Any, where: str) -> bool:
+    """Whether ``row`` is new (and now in ``seen``); False for the same row again.
+
+    ESI's from_id paging repeats a row; the same row twice is harmless, two different rows under
+    one id would count one of them wrongly: LedgerInputError.
+    """
+    earlier = seen.get(key)
+    if earlier is None:
+        seen[key] = row
+        return True
+    if earlier == row:
+        return False
+    raise LedgerInputError(f"{where} appears twice with different contents")
 
 
 def _journal_checked(entries: Iterable[JournalEntry]) -> list[_Fee]:
@@ -104,12 +113,8 @@ def _journal_checked(entries: Iterable[JournalEntry]) -> list[_Fee]:
         if entry.context_id is not None:
             _require_int(entry.context_id, f"{where}, field context_id")
         cost = -_money(entry.amount, f"{where}, field amount")
-        earlier = seen.get(entry.id)
-        if earlier is not None:
-            if earlier == entry:
-                continue
-            raise LedgerInputError(f"{where} appears twice with different contents")
-        seen[entry.id] = entry
+        if not _first_sighting(seen, entry.id, entry, where):
+            continue
         fees.append(_Fee(entry, cost))
     fees.sort(key=lambda fee: (fee.entry.date, fee.entry.id))
     return fees

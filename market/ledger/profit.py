@@ -190,28 +190,17 @@ def realized_profit(
         line = lines[tx.type_id, utc_day(tx.date), tx.character_id]
         if tx.is_buy:
             book.buy(trade)
-            line.bought_quantity += tx.quantity
-            line.bought_cost += trade.gross
+            line.add_buy(tx.quantity, trade.gross)
             continue
         known, cost = book.sell(tx.type_id, tx.quantity)
         sale = _sale(trade, known, cost, tax_by_sale.get(tx.transaction_id, ZERO))
         sales.append(sale)
-        line.quantity_sold += sale.known_quantity
-        line.revenue += sale.revenue
-        line.cost_of_sales += sale.cost
-        line.sales_tax += sale.tax
-        line.unknown_cost_quantity += sale.unknown_quantity
-        line.unknown_cost_revenue += sale.unknown_revenue
-        line.unknown_cost_tax += sale.unknown_tax
+        line.add_sale(sale)
 
     for charge in charges:
         if charge.transaction_id is not None:
             continue  # a sale's tax, already inside its sale
-        line = lines[charge.type_id, utc_day(charge.date), charge.character_id]
-        if charge.type_id is None:
-            line.unattributed_fees += charge.amount
-        else:
-            line.broker_fees += charge.amount
+        lines[charge.type_id, utc_day(charge.date), charge.character_id].add_fee(charge)
 
     totals = ProfitLine()
     by_type: dict[int, ProfitLine] = defaultdict(ProfitLine)

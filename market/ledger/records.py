@@ -187,6 +187,27 @@ class ProfitLine:
         self.unknown_cost_revenue += other.unknown_cost_revenue
         self.unknown_cost_tax += other.unknown_cost_tax
 
+    def add_buy(self, quantity: int, cost: Decimal) -> None:
+        self.bought_quantity += quantity
+        self.bought_cost += cost
+
+    def add_sale(self, sale: Sale) -> None:
+        """A sale with its tax: the costed part and the part of unknown cost apart."""
+        self.quantity_sold += sale.known_quantity
+        self.revenue += sale.revenue
+        self.cost_of_sales += sale.cost
+        self.sales_tax += sale.tax
+        self.unknown_cost_quantity += sale.unknown_quantity
+        self.unknown_cost_revenue += sale.unknown_revenue
+        self.unknown_cost_tax += sale.unknown_tax
+
+    def add_fee(self, charge: FeeCharge) -> None:
+        """A broker fee: an item's own, or (on a charge matched to no item) unattributed."""
+        if charge.type_id is None:
+            self.unattributed_fees += charge.amount
+        else:
+            self.broker_fees += charge.amount
+
 
 @dataclass(frozen=True, slots=True)
 class Lot:

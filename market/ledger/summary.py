@@ -241,25 +241,15 @@ def _summarise(
     for tx in transactions:
         if tx.is_buy:
             for line in lines(utc_day(tx.date), tx.type_id, tx.character_id):
-                line.bought_quantity += tx.quantity
-                line.bought_cost += tx.quantity * tx.unit_price
+                line.add_buy(tx.quantity, tx.quantity * tx.unit_price)
     for sale in result.sales:
         for line in lines(utc_day(sale.date), sale.type_id, sale.character_id):
-            line.quantity_sold += sale.known_quantity
-            line.revenue += sale.revenue
-            line.cost_of_sales += sale.cost
-            line.sales_tax += sale.tax
-            line.unknown_cost_quantity += sale.unknown_quantity
-            line.unknown_cost_revenue += sale.unknown_revenue
-            line.unknown_cost_tax += sale.unknown_tax
+            line.add_sale(sale)
     for charge in result.fee_charges:
         if charge.transaction_id is not None:
             continue  # a sale's tax is inside its sale
         for line in lines(utc_day(charge.date), charge.type_id, charge.character_id):
-            if charge.type_id is None:
-                line.unattributed_fees += charge.amount
-            else:
-                line.broker_fees += charge.amount
+            line.add_fee(charge)
     summary.totals = result.totals
     summary.by_day = result.by_day
     summary.item_days = dict(items)

@@ -146,16 +146,19 @@ class SyncOutcome:
 
 
 def _esi_get(
-    character: Character, client: EsiClient, path: str, *, paged: bool = False, **options: Any
+    character: Character, client: EsiClient, endpoint: str, *, paged: bool = False, **options: Any
 ) -> EsiResult:
+    """One of the character's endpoints, with the character's token."""
+    path = ENDPOINTS[endpoint].path.format(character_id=character.character_id)
     fetch = client.get_paged if paged else client.get
     return esi_call_with_token(
         character=character, call=lambda token: fetch(path, token=token, **options)
     )
 
 
-def _path(endpoint: str, character: Character) -> str:
-    return ENDPOINTS[endpoint].path.format(character_id=character.character_id)
+def _unchanged(endpoint: str, result: EsiResult) -> SyncOutcome:
+    """The outcome of a conditional request ESI answered with 304."""
+    return SyncOutcome(endpoint, Status.UNCHANGED, expires=result.expires)
 
 
 # --- the five endpoints ------------------------------------------------------------------------
@@ -165,11 +168,9 @@ def wallet_sync(
     *, character: Character, client: EsiClient, conditional: bool = True
 ) -> SyncOutcome:
     """The wallet balance; a new row in the time series when it changed."""
-    result = _esi_get(
-        character, client, _path(Endpoint.BALANCE, character), conditional=conditional
-    )
+    result = _esi_get(character, client, Endpoint.BALANCE, conditional=conditional)
     if result.not_modified:
-        return SyncOutcome(Endpoint.BALANCE, Status.UNCHANGED, expires=result.expires)
+        return _unchanged(Endpoint.BALANCE, result)
     balance = isk_or_none(esi_decode(result.data, Isk, "wallet balance"))
     recorded_at = result.last_modified or timezone.now()
     with transaction.atomic():
@@ -193,11 +194,9 @@ def journal_sync(
     *, character: Character, client: EsiClient, conditional: bool = True
 ) -> SyncOutcome:
     """Every page of the journal; rows Lenny has not seen are added, none is ever removed."""
-    result = _esi_get(
-        character, client, _path(Endpoint.JOURNAL, character), paged=True, conditional=conditional
-    )
+    result = _esi_get(character, client, Endpoint.JOURNAL, paged=True, conditional=conditional)
     if result.not_modified:
-        return SyncOutcome(Endpoint.JOURNAL, Status.UNCHANGED, expires=result.expires)
+        return _unchanged(Endpoint.JOURNAL, result)
     rows = _unique(esi_decode(result.data, list[EsiJournalRow], "wallet journal"), key="id")
     with transaction.atomic():
         known = _known_ids(
@@ -243,13 +242,12 @@ def transactions_sync(
     max_requests: int = TRANSACTIONS_MAX_REQUESTS,
 ) -> SyncOutcome:
     """The newest transactions, then older ones by ``from_id`` until nothing new comes back."""
-    path = _path(Endpoint.TRANSACTIONS, character)
     newest_known = WalletTransaction.objects.filter(character=character).aggregate(
         newest=Max("transaction_id")
     )["newest"]
-    first = _esi_get(character, client, path, conditional=conditional)
+    first = _esi_get(character, client, Endpoint.TRANSACTIONS, conditional=conditional)
     if first.not_modified:
-        return SyncOutcome(Endpoint.TRANSACTIONS, Status.UNCHANGED, expires=first.expires)
+        return _unchanged(Endpoint.TRANSACTIONS, first)
     rows: dict[int, EsiTransactionRow] = {}
     batch = esi_decode(first.data, list[EsiTransactionRow], "wallet transactions")
     requests = 1
@@ -269,7 +267,9 @@ def transactions_sync(
             )
         # Each step back is a different URL; a conditional request could answer "unchanged"
         # without the rows this walk needs.
-        answer = _esi_get(character, client, path, params={"from_id": oldest}, conditional=False)
+        answer = _esi_get(
+            character, client, Endpoint.TRANSACTIONS, params={"from_id": oldest}, conditional=False
+        )
         requests += 1
         batch = esi_decode(
             answer.data, list[EsiTransactionRow], f"wallet transactions from {oldest}"
@@ -310,9 +310,9 @@ def orders_sync(
     *, character: Character, client: EsiClient, conditional: bool = True
 ) -> SyncOutcome:
     """The open orders. An order no longer listed has closed; order history tells how."""
-    result = _esi_get(character, client, _path(Endpoint.ORDERS, character), conditional=conditional)
+    result = _esi_get(character, client, Endpoint.ORDERS, conditional=conditional)
     if result.not_modified:
-        return SyncOutcome(Endpoint.ORDERS, Status.UNCHANGED, expires=result.expires)
+        return _unchanged(Endpoint.ORDERS, result)
     rows = _unique(
         esi_decode(result.data, list[EsiCharacterOrderRow], "open orders"), key="order_id"
     )
@@ -341,14 +341,10 @@ def order_history_sync(
 ) -> SyncOutcome:
     """Closed orders of the last 90 days (paged): how each ended, and its last version."""
     result = _esi_get(
-        character,
-        client,
-        _path(Endpoint.ORDER_HISTORY, character),
-        paged=True,
-        conditional=conditional,
+        character, client, Endpoint.ORDER_HISTORY, paged=True, conditional=conditional
     )
     if result.not_modified:
-        return SyncOutcome(Endpoint.ORDER_HISTORY, Status.UNCHANGED, expires=result.expires)
+        return _unchanged(Endpoint.ORDER_HISTORY, result)
     rows = _unique(
         esi_decode(result.data, list[EsiCharacterOrderRow], "order history"), key="order_id"
     )

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from redis.exceptions import RedisError
 
 from accounts.models import Character
-from lenny.lib.htmx import no_change, poll_unchanged, refresh_page
+from lenny.lib.htmx import no_change, page_or_partial, poll_unchanged, refresh_page
 from market.ledger import queries
 from market.ledger.forms import (
     PERIOD_LABELS,
@@ -126,10 +126,15 @@ def transactions(request: HttpRequest) -> HttpResponse:
         "query": query.urlencode(),
         "characters": characters,
     }
-    template = "ledger/transactions.html"
-    if request.htmx and request.htmx.target == "ledger-transactions":
-        template += "#table"
-    return render(request, template, context, status=200 if valid else 400)
+    status = 200 if valid else 400
+    return page_or_partial(
+        request,
+        "ledger/transactions.html",
+        context,
+        partials={"ledger-transactions": "table"},
+        status=status,
+        partial_status=status,
+    )
 
 
 @login_required

@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from lenny.lib.money import isk_store
+from lenny.lib.timefmt import duration_text
 from market.models import BestPrice, MarketSnapshot, Type, TypeRegionStats
 from market.queries.caches import BOOK_TTL_SECONDS, _books, history_versions
 from market.queries.stations import StationRef, region_name
@@ -34,19 +35,6 @@ ZERO = Decimal(0)
 
 
 # --- how old each region's data is ---------------------------------------------------------------
-
-
-def duration_text(seconds: float) -> str:
-    """A short human duration: "under a minute", "3 min", "2 h 5 min", "3 days"."""
-    minutes = int(max(seconds, 0) // 60)
-    if minutes < 1:
-        return "under a minute"
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    return f"{hours // 24} days"
 
 
 @dataclass(frozen=True)

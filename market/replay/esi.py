@@ -412,7 +412,11 @@ class EsiReplay:
             return self._rate_refused()
         return None
 
-    def _region(self, req: ReplayRequest) -> int | ReplayResponse:
+    def _region(self, req: ReplayRequest, *, rated: bool = True) -> int | ReplayResponse:
+        """A regional route's region, once the request passes `_refused`; else the refusal."""
+        refused = self._refused(req, rated=rated)
+        if refused:
+            return refused
         region_id = int(req.params["region_id"])
         if region_id not in REGION_IDS:
             return self._error(404, "Region not found!")
@@ -420,9 +424,6 @@ class EsiReplay:
 
     # --- routes --------------------------------------------------------------------------------
     def orders_view(self, req: ReplayRequest) -> ReplayResponse:
-        refused = self._refused(req)
-        if refused:
-            return refused
         region_id = self._region(req)
         if isinstance(region_id, ReplayResponse):
             return region_id
@@ -438,9 +439,6 @@ class EsiReplay:
         return self._paged(req, current.view(order_type, type_id), page, clock=clock)
 
     def types_view(self, req: ReplayRequest) -> ReplayResponse:
-        refused = self._refused(req)
-        if refused:
-            return refused
         region_id = self._region(req)
         if isinstance(region_id, ReplayResponse):
             return region_id
@@ -465,10 +463,7 @@ class EsiReplay:
         )
 
     def history_view(self, req: ReplayRequest) -> ReplayResponse:
-        refused = self._refused(req, rated=False)
-        if refused:
-            return refused
-        region_id = self._region(req)
+        region_id = self._region(req, rated=False)
         if isinstance(region_id, ReplayResponse):
             return region_id
         try:

@@ -182,13 +182,7 @@ def hauling_rows(
         else:
             final = standalone
         for (candidate, haul, _, _), steps in zip(prepared, final, strict=True):
-            plan = _plan(
-                mode,
-                steps,
-                unit_volume=haul.unit_volume,
-                sales_tax=haul.sales_tax,
-                broker_fee=haul.broker_fee,
-            )
+            plan = _plan(mode, steps, haul)
             if plan is not None:
                 rows.append(_row(candidate, plan, jumps))
     return rows_sort(rows, order_by=order_by, columns=HAULING_COLUMNS)

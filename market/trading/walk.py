@@ -286,14 +286,8 @@ def _fills(steps: Sequence[_Step], *, index: str, price: str) -> tuple[Fill, ...
     return tuple(fills)
 
 
-def _plan(
-    mode: str,
-    steps: Sequence[_Step],
-    *,
-    unit_volume: Decimal,
-    sales_tax: Decimal,
-    broker_fee: Decimal,
-) -> HaulPlan | None:
+def _plan(mode: str, steps: Sequence[_Step], haul: _Haul) -> HaulPlan | None:
+    """The plan of a walk's steps, at the haul's volume, tax and broker fee."""
     if not steps:
         return None
     quantity = sum(step.quantity for step in steps)
@@ -304,9 +298,9 @@ def _plan(
         quantity=quantity,
         buy_cost=buy_cost,
         sell_revenue=revenue,
-        broker_fees=broker_fee * revenue,
-        sales_tax=sales_tax * revenue,
-        volume_m3=unit_volume * quantity,
+        broker_fees=haul.broker_fee * revenue,
+        sales_tax=haul.sales_tax * revenue,
+        volume_m3=haul.unit_volume * quantity,
         # The walk only ever moves up A's book, so steps come in ask order already.
         buys=_fills(steps, index="ask_index", price="ask_price"),
         sells=_fills(steps, index="sell_index", price="sell_price"),
@@ -400,13 +394,7 @@ def hauling_instant(
     bids = _bids(buy_orders_at_b, param="buy_orders_at_b")
     with localcontext(_MONEY):
         steps = _instant(haul, asks, bids)
-        return _plan(
-            "instant",
-            steps,
-            unit_volume=haul.unit_volume,
-            sales_tax=haul.sales_tax,
-            broker_fee=ZERO,
-        )
+        return _plan("instant", steps, haul)
 
 
 def hauling_relist(
@@ -436,13 +424,7 @@ def hauling_relist(
     asks = _asks(sell_orders_at_a, param="sell_orders_at_a")
     with localcontext(_MONEY):
         steps = _relist(haul, asks, best_ask_at_b)
-        return _plan(
-            "relist",
-            steps,
-            unit_volume=haul.unit_volume,
-            sales_tax=haul.sales_tax,
-            broker_fee=haul.broker_fee,
-        )
+        return _plan("relist", steps, haul)
 
 
 def hauling_may_pay(

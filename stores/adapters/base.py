@@ -246,6 +246,14 @@ def site_url(base_url: str, href: str) -> str:
     return urljoin(base_url.rstrip("/") + "/", href)
 
 
+def linked_url(tree: LexborHTMLParser, base_url: str, selector: str) -> str | None:
+    """The absolute URL of the first link ``selector`` finds (a "next page" link), or None."""
+    link = tree.css_first(selector)
+    if link is None:
+        return None
+    return site_url(base_url, link.attributes.get("href") or "")
+
+
 def base_url_clean(base_url: str) -> str:
     base_url = base_url.strip().rstrip("/")
     parts = urlsplit(base_url)

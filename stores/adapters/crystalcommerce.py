@@ -25,6 +25,7 @@ from stores.adapters.base import (
     base_url_clean,
     blocked_page_check,
     html_tree,
+    linked_url,
     node_text,
     page_complete_check,
     page_snippet,
@@ -182,9 +183,8 @@ def _row_quantity(row: LexborNode, row_text: str) -> int | None:
 
 
 def _next_page_url(tree: LexborHTMLParser, base_url: str) -> str | None:
-    link = tree.css_first(
-        "a.next_page[href], .pagination a[rel=next][href], link[rel=next][href], a[rel=next][href]"
+    return linked_url(
+        tree,
+        base_url,
+        "a.next_page[href], .pagination a[rel=next][href], link[rel=next][href], a[rel=next][href]",
     )
-    if link is None:
-        return None
-    return site_url(base_url, link.attributes.get("href") or "")

@@ -30,6 +30,7 @@ from stores.adapters.base import (
     base_url_clean,
     blocked_page_check,
     html_tree,
+    linked_url,
     node_text,
     page_complete_check,
     page_snippet,
@@ -284,10 +285,9 @@ def _empty_page_listings(tree: LexborHTMLParser) -> list[Listing]:
 
 
 def _next_page_url(tree: LexborHTMLParser, base_url: str) -> str | None:
-    link = tree.css_first(
+    return linked_url(
+        tree,
+        base_url,
         ".pag_next a[href], link[rel=next][href], a[rel=next][href], "
-        'a.pagination__next[href], a[aria-label="Next page"][href]'
+        'a.pagination__next[href], a[aria-label="Next page"][href]',
     )
-    if link is None:
-        return None
-    return site_url(base_url, link.attributes.get("href") or "")

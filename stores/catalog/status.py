@@ -10,24 +10,22 @@ stores pages show instead of an instruction.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.cache import cache
 from django.utils import timezone
 
+from lenny.lib.import_status import ProgressCache
 from lenny.models import JobRun
 from stores.models import Card
-
-log = logging.getLogger(__name__)
 
 CATALOG_REFRESH_JOB = "scryfall-catalog-refresh"
 PROGRESS_KEY = "catalog:progress"
 # A worker that dies mid-run leaves no "importing" notice behind for longer than this.
 PROGRESS_TTL = 15 * 60
+PROGRESS = ProgressCache(PROGRESS_KEY, PROGRESS_TTL, "catalog progress")
 # Writes at most this often: the download reports every megabyte.
 PROGRESS_INTERVAL = 1.0
 CATALOG_RETRY = timedelta(minutes=15)
@@ -52,10 +50,7 @@ class CatalogProgress:
 
     def _write(self) -> None:
         self._written = time.monotonic()
-        try:
-            cache.set(PROGRESS_KEY, self.state, timeout=PROGRESS_TTL)
-        except Exception:
-            log.warning("catalog progress not written to the cache", exc_info=True)
+        PROGRESS.write(self.state)
 
     def __call__(self, phase: str, done: int, total: int | None) -> None:
         new_phase = phase != self.state["phase"]
@@ -64,17 +59,11 @@ class CatalogProgress:
             self._write()
 
     def clear(self) -> None:
-        try:
-            cache.delete(PROGRESS_KEY)
-        except Exception:
-            log.warning("catalog progress not cleared from the cache", exc_info=True)
+        PROGRESS.clear()
 
 
 def catalog_progress() -> dict[str, Any] | None:
-    try:
-        return cache.get(PROGRESS_KEY)
-    except Exception:
-        return None
+    return PROGRESS.read()
 
 
 def catalog_last_failure() -> JobRun | None:
@@ -107,6 +96,10 @@ class CatalogStatus:
     @property
     def importing(self) -> bool:
         return self.progress is not None
+
+    @property
+    def failed(self) -> bool:
+        return self.failure is not None
 
     @property
     def retry_at(self) -> datetime | None:

@@ -174,18 +174,12 @@ def cc_search_page(server: ReplayServer, site: Site, query: str, page: int, faul
     products = site_products(site, site_offers(server, site, query))
     page, pages, first = page_span(len(products), site.page_size, page)
     shown = products[first : first + site.page_size]
-    notice = ""
-    if not products:
-        notice = (
-            f'<p class="no-results">Your search for "{html.escape(query)}" did not match any '
-            "products.</p>"
-        )
     items = "\n".join(_cc_product(site, p, layout_changed=fault == "layout") for p in shown)
     return page_html(
         shell,
         query=query,
         count=len(products),
         products=items,
-        notice=notice,
+        no_results='<p class="no-results">Your search for "{query}" did not match any products.</p>',
         pagination=_cc_pagination(query, page, pages),
     )

@@ -153,18 +153,12 @@ def shopify_search_page(server: ReplayServer, site: Site, query: str, page: int,
         _shopify_card(site, p, first + i + 1, inline=inline, layout_changed=fault == "layout")
         for i, p in enumerate(products[first : first + site.page_size])
     )
-    notice = ""
-    if not products:
-        notice = (
-            f'<p class="search-empty">Your search for "{html.escape(query)}" did not yield any '
-            "results.</p>"
-        )
     return page_html(
         shell,
         query=query,
         count=len(products),
         products=items,
-        notice=notice,
+        no_results='<p class="search-empty">Your search for "{query}" did not yield any results.</p>',
         pagination=_shopify_pagination(query, page, pages, len(products), site.page_size),
     )
 

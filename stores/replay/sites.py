@@ -455,9 +455,12 @@ def site_shell(page: str) -> Shell:
 
 
 def page_html(
-    shell: Shell, *, query: str, count: int, products: str, notice: str, pagination: str
+    shell: Shell, *, query: str, count: int, products: str, no_results: str, pagination: str
 ) -> str:
+    """A theme's search page; ``no_results`` (its "nothing matched" notice, where ``{query}``
+    stands for the escaped search words) shows when ``count`` is 0."""
     shown = html.escape(query)
+    notice = "" if count else no_results.format(query=shown)
     head = shell.head
     old = re.escape(html.escape(shell.query))
     old_plain = re.escape(shell.query)

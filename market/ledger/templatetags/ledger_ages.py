@@ -12,7 +12,7 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 
-from market.queries import duration_text
+from lenny.lib.timefmt import duration_text
 
 register = template.Library()
 
