@@ -22,7 +22,7 @@ from accounts.replay import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from accounts.tests.factories import ALL_SCOPES, character_link_replay, upstreams_configure
 from lenny.replay import ReplayServer, replay_server_build, upstream_settings
 from market.ledger.sync import character_sync
-from market.ledger.tests.factories import trading_history_hand_made
+from market.ledger.tests.factories import sde_sample_load, trading_history_hand_made
 
 ROOT = Path(__file__).resolve().parent.parent
 # Small real captures copied into the repo; the big originals stay in ../shared/fixtures.
@@ -119,6 +119,13 @@ def hand_made(eve, pilot) -> Character:
     outcomes = character_sync(character=pilot)
     assert all(o.ok for o in outcomes), [o.summary() for o in outcomes]
     return pilot
+
+
+@pytest.fixture
+def sde_loaded(db) -> None:
+    """The repo's small SDE slice (item and station names) imported, for the market and the
+    ledger alike."""
+    sde_sample_load()
 
 
 # --- a real browser -----------------------------------------------------------------------------

@@ -5,12 +5,10 @@ Nothing here is autouse: the ESI client's own tests share this folder and set up
 
 from __future__ import annotations
 
-import io
 import shutil
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 
 from market.hubs import HUBS
 from market.queries import caches_clear
@@ -47,11 +45,6 @@ def shared_sde() -> Path:
     if not (SHARED_SDE / "invTypes.csv").exists():
         pytest.skip("the shared SDE (../shared/fixtures/eve/sde) is not here")
     return SHARED_SDE
-
-
-@pytest.fixture
-def sde_loaded(db) -> None:
-    call_command("import_sde", str(SDE_SAMPLE), stdout=io.StringIO())
 
 
 @pytest.fixture

@@ -1,11 +1,7 @@
-"""Fixtures of the pilot's ledger tests (``eve``, ``pilot`` and ``hand_made`` are shared, in
-tests/fixtures.py; the market's ``sde_loaded`` is declared once, in ``market/tests``)."""
+"""Fixtures of the pilot's ledger tests (``eve``, ``pilot``, ``hand_made`` and ``sde_loaded`` are
+shared by other apps' tests too: they are in tests/fixtures.py)."""
 
 import pytest
-
-from market.tests.conftest import sde_loaded
-
-__all__ = ["sde_loaded"]
 
 
 @pytest.fixture
