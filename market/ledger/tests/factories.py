@@ -1,7 +1,8 @@
-"""Helpers for the pilot's ledger tests: linked characters with real replay-SSO tokens, hand-made
-order snapshots stored by the real ingest, and real django-q2 clusters in subprocesses.
+"""Test data for the pilot's ledger: hand-made trading histories, order snapshots stored by the
+real ingest, the sample SDE, and real django-q2 clusters in subprocesses.
 
-Plain functions, so each test module declares the few fixtures it needs on top of them.
+Plain functions; linked characters come from accounts/tests/factories.py, and the shared fixtures
+built on these (``hand_made``, ``sde_loaded``) are in tests/fixtures.py.
 """
 
 from __future__ import annotations
