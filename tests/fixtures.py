@@ -1,4 +1,7 @@
-"""Fixtures shared by every app's tests: replay upstreams, a clean cache, a real browser."""
+"""Fixtures shared by every app's tests: replay upstreams, the EVE pilot and character linking,
+the HTMX client helper, a clean cache, a real browser.
+
+The plain data builders these stand on are in each app's ``tests/factories.py``."""
 
 from __future__ import annotations
 
@@ -7,19 +10,27 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.cache import cache
 
+from accounts.models import Character
+from accounts.replay import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from accounts.tests.factories import ALL_SCOPES, character_link_replay, upstreams_configure
 from lenny.replay import ReplayServer, replay_server_build, upstream_settings
+from market.ledger.sync import character_sync
+from market.ledger.tests.factories import sde_sample_load, trading_history_hand_made
 
 ROOT = Path(__file__).resolve().parent.parent
 # Small real captures copied into the repo; the big originals stay in ../shared/fixtures.
 DATA = ROOT / "tests" / "data"
 SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# The test client's keyword arguments for a request as htmx sends it: ``client.get(url, **HTMX)``.
+HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +62,73 @@ def upstreams(replay_server: ReplayServer, settings) -> ReplayServer:
     for name, value in upstream_settings(replay_server.base_url).items():
         setattr(settings, name, value)
     return replay_server
+
+
+# --- EVE: the replay SSO and ESI as Lenny's upstreams, and a linked pilot ---------------------
+
+
+@pytest.fixture
+def eve_sso(upstreams, settings):
+    """The replay upstreams, with the replay SSO configured as Lenny's EVE application."""
+    settings.SOCIALACCOUNT_PROVIDERS = {
+        "eveonline_v2": {
+            "SCOPE": ALL_SCOPES,
+            "APPS": [
+                {"name": "EVE Online", "client_id": DEMO_CLIENT_ID, "secret": DEMO_CLIENT_SECRET}
+            ],
+        }
+    }
+    return upstreams
+
+
+@pytest.fixture
+def sso(eve_sso) -> dict[str, Any]:
+    """The replay SSO's knobs (``server.state["sso"]``)."""
+    return eve_sso.state["sso"]
+
+
+@pytest.fixture
+def make_character(eve_sso) -> Callable[..., Character]:
+    """Link a character to ``owner`` as a finished SSO login would (real tokens from the replay)."""
+
+    def make(owner, **kwargs: Any) -> Character:
+        return character_link_replay(eve_sso, owner, **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def eve(upstreams, settings) -> ReplayServer:
+    """The replay upstreams as Lenny's EVE: the SSO's demo client, ESI on the small real history
+    sample, retries in a blink (``upstreams_configure``)."""
+    return upstreams_configure(upstreams, settings)
+
+
+@pytest.fixture
+def pilot(eve, user) -> Character:
+    """The replay's demo pilot linked to ``user``, nothing synced yet."""
+    return character_link_replay(eve, user)
+
+
+@pytest.fixture
+def hand_made(eve, pilot) -> Character:
+    """The pilot with the hand-made history (775.60 ISK realized, FIFO), synced through the
+    replay ESI."""
+    replay = eve.state["characters"]
+    replay.set_history(pilot.character_id, trading_history_hand_made(replay.anchor))
+    outcomes = character_sync(character=pilot)
+    assert all(o.ok for o in outcomes), [o.summary() for o in outcomes]
+    return pilot
+
+
+@pytest.fixture
+def sde_loaded(db) -> None:
+    """The repo's small SDE slice (item and station names) imported, for the market and the
+    ledger alike."""
+    sde_sample_load()
+
+
+# --- a real browser -----------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def redis_that_dies(settings, throwaway_redis):
+def cache_and_broker_redis_that_dies(settings, throwaway_redis):
     """Lenny on a throwaway redis-server (cache and broker), and a way to stop it."""
     url = throwaway_redis.url
     settings.CACHES = {
@@ -41,14 +41,14 @@ PAGES = ["/", "/market/", "/market/trading/", "/market/hauling/", "/accounts/log
 SIGNED_IN_PAGES = ["/", "/market/", "/market/trading/", "/stores/", "/account/", "/ledger/"]
 
 
-def test_pages_and_login_work_while_redis_is_down(redis_that_dies, user, caplog):
+def test_pages_and_login_work_while_redis_is_down(cache_and_broker_redis_that_dies, user, caplog):
     client = Client(raise_request_exception=False)
     assert client.get("/").status_code == 200
     assert cache.get("anything") is None  # the cache is really the throwaway Redis
     cache.set("probe", 1)
     assert cache.get("probe") == 1
 
-    redis_that_dies()
+    cache_and_broker_redis_that_dies()
     with caplog.at_level(logging.WARNING, logger="lenny.cache"):
         for path in PAGES:
             r = client.get(path)
@@ -71,11 +71,13 @@ def test_pages_and_login_work_while_redis_is_down(redis_that_dies, user, caplog)
     assert states["cache"] == "down" and states["database"] == "ok"
 
 
-def test_outside_a_web_request_the_outage_is_raised_for_the_job_to_record(redis_that_dies):
+def test_outside_a_web_request_the_outage_is_raised_for_the_job_to_record(
+    cache_and_broker_redis_that_dies,
+):
     import redis
 
     assert isinstance(caches["default"], DegradingRedisCache)
-    redis_that_dies()
+    cache_and_broker_redis_that_dies()
     # Workers run outside any request: they must see the failure, not carry on without locks.
     with pytest.raises(redis.ConnectionError):
         cache.add("lenny:job-lock", "token", 60)

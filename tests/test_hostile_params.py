@@ -27,14 +27,10 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from accounts.tests.factories import character_link_replay, upstreams_configure
 from market.ledger.sync import character_sync
-from market.ledger.tests.support import (
-    character_link_replay,
-    sde_sample_load,
-    trading_history_hand_made,
-    upstreams_configure,
-)
-from market.tests.desk_data import AMARR, JITA, book_store, order
+from market.ledger.tests.factories import sde_sample_load, trading_history_hand_made
+from market.tests.factories import AMARR, JITA, book_store, order
 from stores.catalog import catalog_import
 from stores.models import Card
 from stores.wants import wanted_card_merge

@@ -12,7 +12,7 @@ from django.test import Client
 
 from accounts.fees import DEFAULT_FEE_RATES, FeeRates
 from accounts.models import Character, TradingProfile, fee_rates_for
-from accounts.tests.conftest import sso_login
+from accounts.tests.factories import sso_login
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.contrib.sessions.models import Session
 
 from accounts.models import Character
 from accounts.replay import SigningKey, owner_hash
-from accounts.tests.conftest import ALL_SCOPES, sso_login
+from accounts.tests.factories import ALL_SCOPES, sso_login
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,7 @@ from django_q.models import Schedule
 from accounts.models import Character
 from accounts.replay import owner_hash
 from accounts.signals import character_unusable
-from accounts.tests.conftest import sso_login
+from accounts.tests.factories import sso_login
 from accounts.tokens import (
     TokenInvalid,
     TokenUnavailable,

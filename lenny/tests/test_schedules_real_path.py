@@ -15,13 +15,13 @@ from __future__ import annotations
 import pytest
 from django_q.models import Schedule, Task
 
+from accounts.tests.factories import DEMO_PILOT, character_link_replay, upstreams_configure
 from lenny.models import JobRun
 from lenny.schedules import schedules_collect, schedules_sync
 from market.hubs import HUBS
 from market.ledger.models import LedgerSync
 from market.ledger.schedules import character_schedules_ensure
 from market.ledger.sync import ENDPOINTS
-from market.ledger.tests.support import DEMO_PILOT, character_link_replay, upstreams_configure
 
 PERIODIC = [job.name for job in schedules_collect()]
 LEDGER = [str(key) for key in ENDPOINTS]
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def eve(upstreams, settings):
+def eve_small_books(upstreams, settings):
     """The replay upstreams with small order books, so a snapshot job takes a blink."""
     server = upstreams_configure(upstreams, settings)
     server.state["esi"].configure(
@@ -42,9 +42,9 @@ def eve(upstreams, settings):
     return server
 
 
-def schedules_as_production_writes_them(user, eve) -> None:
+def schedules_as_production_writes_them(user, eve_small_books) -> None:
     schedules_sync()
-    character = character_link_replay(eve, user)
+    character = character_link_replay(eve_small_books, user)
     character_schedules_ensure(character=character)
 
 
@@ -56,9 +56,9 @@ def run_schedule(schedule_run, name: str) -> Task:
 
 @pytest.mark.parametrize("job_name", PERIODIC)
 def test_each_periodic_job_runs_from_its_schedule_to_a_recorded_success(
-    job_name, user, eve, schedule_run
+    job_name, user, eve_small_books, schedule_run
 ):
-    schedules_as_production_writes_them(user, eve)
+    schedules_as_production_writes_them(user, eve_small_books)
 
     run_schedule(schedule_run, f"lenny:{job_name}")
 
@@ -71,9 +71,9 @@ def test_each_periodic_job_runs_from_its_schedule_to_a_recorded_success(
 @pytest.mark.embedded
 @pytest.mark.parametrize("endpoint", LEDGER)
 def test_each_ledger_schedule_runs_from_its_schedule_to_a_recorded_sync(
-    endpoint, user, eve, schedule_run
+    endpoint, user, eve_small_books, schedule_run
 ):
-    schedules_as_production_writes_them(user, eve)
+    schedules_as_production_writes_them(user, eve_small_books)
 
     task = run_schedule(schedule_run, f"character:{DEMO_PILOT}:{endpoint}")
 
@@ -85,12 +85,12 @@ def test_each_ledger_schedule_runs_from_its_schedule_to_a_recorded_sync(
 
 @pytest.mark.embedded
 def test_a_ledger_schedule_that_keeps_failing_is_reported_then_repaired(
-    user, eve, schedule_run, client, admin_client
+    user, eve_small_books, schedule_run, client, admin_client
 ):
     """A schedule stored as the code before issue 11 wrote it: every run fails in the worker.
     /healthz turns degraded naming it, the ledger page says the data is stale and why, the hourly
     ``ledger-schedules`` job reports it and rewrites its arguments, and the next run syncs."""
-    schedules_as_production_writes_them(user, eve)
+    schedules_as_production_writes_them(user, eve_small_books)
     name = f"character:{DEMO_PILOT}:balance"
     Schedule.objects.filter(name=name).update(
         kwargs=repr(

@@ -5,22 +5,31 @@ Nothing here is autouse: the ESI client's own tests share this folder and set up
 
 from __future__ import annotations
 
-import io
 import shutil
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 
 from market.hubs import HUBS
-from market.replay.sde import SAMPLE_FOLDER
+from market.queries import caches_clear
+from market.tests.factories import DOMAIN, FORGE, SDE_SAMPLE, SHARED_SDE
 
-HERE = Path(__file__).resolve().parent
-SDE_SAMPLE = SAMPLE_FOLDER
-SHARED_SDE = HERE.parents[2] / "shared" / "fixtures" / "eve" / "sde"
-FORGE = 10000002
-DOMAIN = 10000043
-JITA_STATION = 60003760
+# The replay ESI's retries and waits, shortened so faults play out in a blink.
+ESI_QUICK = {
+    "ESI_BACKOFF_BASE": 0.01,
+    "ESI_BACKOFF_MAX": 0.05,
+    "ESI_ROLLOVER_WAIT": 0.05,
+    "ESI_MAX_RETRIES": 2,
+    "ESI_MAX_WAIT": 10,
+    "UPSTREAM_TIMEOUT": 5,
+}
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "esi_replay(orders=, page_size=, settings=): the shape of the `esi` fixture's replay ESI",
+    )
 
 
 @pytest.fixture
@@ -39,23 +48,31 @@ def shared_sde() -> Path:
 
 
 @pytest.fixture
-def sde_loaded(db) -> None:
-    call_command("import_sde", str(SDE_SAMPLE), stdout=io.StringIO())
+def esi(request, upstreams, settings):
+    """The replay ESI on its small real history sample: The Forge at 6 pages of 500 orders,
+    Domain at one page; retries and waits shortened so faults play out in a blink.
+
+    A module or test that needs other books or settings says so with
+    ``pytest.mark.esi_replay(orders={...}, page_size=..., settings={...})`` (each optional;
+    ``settings`` replaces ``ESI_QUICK`` whole)."""
+    marker = request.node.get_closest_marker("esi_replay")
+    shape = {
+        "orders": {FORGE: 3000, DOMAIN: 400},
+        "page_size": 500,
+        "settings": ESI_QUICK,
+        **(marker.kwargs if marker else {}),
+    }
+    for name, value in shape["settings"].items():
+        setattr(settings, name, value)
+    replay = upstreams.state["esi"]
+    replay.configure(history="sample", orders=shape["orders"], page_size=shape["page_size"])
+    return replay
 
 
 @pytest.fixture
-def esi(upstreams, settings):
-    """The replay ESI on its small real history sample: The Forge at 6 pages of 500 orders,
-    Domain at one page; retries and waits shortened so faults play out in a blink."""
-    settings.ESI_BACKOFF_BASE = 0.01
-    settings.ESI_BACKOFF_MAX = 0.05
-    settings.ESI_ROLLOVER_WAIT = 0.05
-    settings.ESI_MAX_RETRIES = 2
-    settings.ESI_MAX_WAIT = 10
-    settings.UPSTREAM_TIMEOUT = 5
-    replay = upstreams.state["esi"]
-    replay.configure(history="sample", orders={FORGE: 3000, DOMAIN: 400}, page_size=500)
-    return replay
+def fresh_desk() -> None:
+    """The desk's query caches emptied, as a web worker that has seen nothing yet."""
+    caches_clear()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from accounts.models import TradingProfile
 from market.queries import caches_clear
-from market.tests.desk_data import (
+from market.tests.factories import (
     AMARR,
     HEK,
     JITA,
@@ -25,7 +25,7 @@ from market.tests.desk_data import (
     order,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_desk")]
 
 TRITANIUM, PYERITE, RIFTER = 34, 35, 587
 ESI_FIELDS = {
@@ -42,11 +42,6 @@ ESI_FIELDS = {
     "duration",
     "issued",
 }
-
-
-@pytest.fixture(autouse=True)
-def _fresh_desk():
-    caches_clear()
 
 
 def bad(response, parameter: str, *fragments: str) -> None:

@@ -24,7 +24,7 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from market.ingest import snapshot_fetch
 from market.models import Order
-from market.tests.conftest import FORGE, SDE_SAMPLE
+from market.tests.factories import FORGE, SDE_SAMPLE
 
 pytestmark = [pytest.mark.embedded, pytest.mark.django_db(transaction=True)]
 

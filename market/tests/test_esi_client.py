@@ -18,21 +18,16 @@ from market.esi import (
     route_template,
     token_owner,
 )
+from market.tests.factories import DOMAIN, FORGE
 
-FORGE = 10000002
-DOMAIN = 10000043
+# The replay ESI on the small real history sample, The Forge at 40 pages of 100 orders.
+pytestmark = pytest.mark.esi_replay(
+    orders={FORGE: 4000, DOMAIN: 300},
+    page_size=100,
+    settings={"ESI_BACKOFF_BASE": 0.01, "ESI_ROLLOVER_WAIT": 0.05},
+)
 ORDERS = f"/markets/{FORGE}/orders/"
 ALL = {"order_type": "all"}
-
-
-@pytest.fixture
-def esi(upstreams, settings):
-    """The replay ESI on the small real history sample, The Forge at 40 pages of 100 orders."""
-    settings.ESI_BACKOFF_BASE = 0.01
-    settings.ESI_ROLLOVER_WAIT = 0.05
-    replay = upstreams.state["esi"]
-    replay.configure(history="sample", orders={FORGE: 4000, DOMAIN: 300}, page_size=100)
-    return replay
 
 
 def order_requests(upstreams, page=None):

@@ -10,23 +10,17 @@ import pytest
 import requests
 
 from market.esi import EsiClient, EsiError, EsiRolledOver, EsiTimeout, esi_counters
+from market.tests.factories import DOMAIN, FORGE
 
-FORGE = 10000002
-DOMAIN = 10000043
+# The replay ESI on the small real history sample, The Forge at 40 pages of 100 orders;
+# backoffs and waits shortened so the faults play out in a blink.
+pytestmark = pytest.mark.esi_replay(
+    orders={FORGE: 4000, DOMAIN: 300},
+    page_size=100,
+    settings={"ESI_BACKOFF_BASE": 0.01, "ESI_ROLLOVER_WAIT": 0.05, "ESI_MAX_RETRIES": 3},
+)
 ORDERS = f"/markets/{FORGE}/orders/"
 ALL = {"order_type": "all"}
-
-
-@pytest.fixture
-def esi(upstreams, settings):
-    """The replay ESI on the small real history sample, The Forge at 40 pages of 100 orders;
-    backoffs and waits shortened so the faults play out in a blink."""
-    settings.ESI_BACKOFF_BASE = 0.01
-    settings.ESI_ROLLOVER_WAIT = 0.05
-    settings.ESI_MAX_RETRIES = 3
-    replay = upstreams.state["esi"]
-    replay.configure(history="sample", orders={FORGE: 4000, DOMAIN: 300}, page_size=100)
-    return replay
 
 
 def pages_sent(upstreams, path=ORDERS) -> Counter:

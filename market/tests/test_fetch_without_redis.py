@@ -14,7 +14,7 @@ from lenny.models import JobRun
 from market import tasks
 from market.ingest import SnapshotError, snapshot_fetch
 from market.models import MarketSnapshot, Order
-from market.tests.conftest import FORGE
+from market.tests.factories import FORGE
 from tests.fixtures import free_port
 
 pytestmark = pytest.mark.django_db
@@ -33,7 +33,7 @@ def _redis_cache(settings, url: str) -> None:
 
 
 @pytest.fixture
-def redis_that_dies(settings, throwaway_redis):
+def cache_redis_that_dies(settings, throwaway_redis):
     """The cache on a throwaway redis-server, and a way to stop it."""
     _redis_cache(settings, throwaway_redis.url)
     return throwaway_redis.stop
@@ -73,9 +73,9 @@ def old_book(esi, upstreams, settings):
 
 
 def test_the_command_records_a_failed_snapshot_when_redis_dies_mid_fetch(
-    old_book, upstreams, redis_that_dies
+    old_book, upstreams, cache_redis_that_dies
 ):
-    watcher = _stopped_mid_fetch(upstreams, redis_that_dies)
+    watcher = _stopped_mid_fetch(upstreams, cache_redis_that_dies)
     err = io.StringIO()
     with pytest.raises(CommandError, match="1 of the regions failed"):
         call_command("fetch_market_orders", "--region", str(FORGE), "--force", stderr=err)
@@ -99,13 +99,13 @@ def test_the_command_records_a_failed_snapshot_when_redis_is_not_there(
 
 
 def test_the_scheduled_job_records_a_failed_snapshot_when_redis_dies_mid_fetch(
-    old_book, upstreams, redis_that_dies
+    old_book, upstreams, cache_redis_that_dies
 ):
     from market.models import MarketSnapshot as Snapshot
 
     # The job's own snapshot is due: the stored one has expired.
     Snapshot.objects.filter(is_current=True).update(expires=None)
-    watcher = _stopped_mid_fetch(upstreams, redis_that_dies)
+    watcher = _stopped_mid_fetch(upstreams, cache_redis_that_dies)
     # The job fails with the snapshot's reason, not with the lock's release that Redis refuses.
     with pytest.raises(SnapshotError, match="nothing was stored"):
         tasks.orders_jita()

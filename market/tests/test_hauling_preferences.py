@@ -8,7 +8,7 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from accounts.models import TradingProfile
 from market.queries import caches_clear
-from market.tests.desk_data import AMARR, DODIXIE, JITA, book_store, market_type, order
+from market.tests.factories import AMARR, DODIXIE, JITA, book_store, market_type, order
 
 pytestmark = pytest.mark.django_db
 

@@ -22,7 +22,7 @@ from market.ingest import (
     snapshot_fetch,
 )
 from market.models import HistoryDay, TypeRegionStats
-from market.tests.conftest import FORGE, JITA_STATION
+from market.tests.factories import FORGE, JITA_STATION
 
 HISTORY = f"/esi/markets/{FORGE}/history/"
 NEVER_TRADED = 999_999_999

@@ -10,10 +10,9 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from market.ingest import history_fetch
 from market.models import MarketSnapshot
-from market.queries import caches_clear
-from market.tests.desk_data import AMARR, JITA, book_store, market_type, order
+from market.tests.factories import AMARR, JITA, book_store, market_type, order
 
-pytestmark = [pytest.mark.django_db, pytest.mark.embedded]
+pytestmark = [pytest.mark.django_db, pytest.mark.embedded, pytest.mark.usefixtures("fresh_desk")]
 
 TRITANIUM = 34
 TRADING_API = f"/api/market/station-trading?station_id={JITA.station_id}&min_volume=1"
@@ -24,13 +23,8 @@ RELIST_API = (
 HTMX = {"HX-Request": "true", "HX-Target": "trading-table"}
 
 
-@pytest.fixture(autouse=True)
-def _fresh_desk():
-    caches_clear()
-
-
 @pytest.fixture
-def books(db):
+def books_without_history(db):
     """Jita and Amarr books for Tritanium, no history yet (as in the demo's first minute)."""
     market_type(TRITANIUM, "Tritanium")
     book_store(
@@ -61,7 +55,7 @@ def _history_lands(capture, region_ids: list[int]) -> None:
 
 
 def test_station_trading_shows_history_that_lands_after_the_orders(
-    client, books, esi, upstreams, django_capture_on_commit_callbacks
+    client, books_without_history, esi, upstreams, django_capture_on_commit_callbacks
 ):
     before = client.get(TRADING_API).json()
     assert before["count"] == 0  # no daily volume yet: nothing passes min_volume=1
@@ -88,7 +82,7 @@ def test_station_trading_shows_history_that_lands_after_the_orders(
 
 
 def test_relist_hauling_finds_rows_once_the_destination_history_lands(
-    client, books, esi, upstreams, django_capture_on_commit_callbacks
+    client, books_without_history, esi, upstreams, django_capture_on_commit_callbacks
 ):
     assert client.get(RELIST_API).json()["count"] == 0  # no volume at Amarr: nothing sells
 
@@ -101,7 +95,13 @@ def test_relist_hauling_finds_rows_once_the_destination_history_lands(
 
 
 def test_without_a_shared_cache_the_desk_still_answers_after_history(
-    client, books, esi, upstreams, django_capture_on_commit_callbacks, monkeypatch, caplog
+    client,
+    books_without_history,
+    esi,
+    upstreams,
+    django_capture_on_commit_callbacks,
+    monkeypatch,
+    caplog,
 ):
     from market.queries import caches as queries
 

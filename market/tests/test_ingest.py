@@ -25,7 +25,7 @@ from market.ingest import (
     orders_unique,
 )
 from market.models import MarketSnapshot
-from market.tests.conftest import FORGE
+from market.tests.factories import FORGE
 
 ORDER = {
     "order_id": 6_500_000_001,

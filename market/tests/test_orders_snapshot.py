@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from market.ingest import SnapshotError, snapshot_fetch
 from market.models import BestPrice, MarketSnapshot, Order
-from market.tests.conftest import DOMAIN, FORGE
+from market.tests.factories import DOMAIN, FORGE
 
 ORDERS = f"/esi/markets/{FORGE}/orders/"
 

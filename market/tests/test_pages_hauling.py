@@ -5,22 +5,16 @@ from __future__ import annotations
 import pytest
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from market.queries import caches_clear
-from market.tests.desk_data import AMARR, DODIXIE, JITA, book_store, map_load, market_type, order
+from market.tests.factories import AMARR, DODIXIE, JITA, book_store, map_load, market_type, order
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_desk")]
 
 TRITANIUM, PYERITE = 34, 35
 URL = f"/market/hauling/?from_station_id={JITA.station_id}&to_station_id={AMARR.station_id}"
 
 
-@pytest.fixture(autouse=True)
-def _fresh_desk():
-    caches_clear()
-
-
 @pytest.fixture
-def books(db):
+def hauling_books(db):
     market_type(TRITANIUM, "Tritanium")
     market_type(PYERITE, "Pyerite")
     book_store(
@@ -50,7 +44,7 @@ def table(response) -> list[dict[str, str]]:
     ]
 
 
-def test_it_lists_what_pays_to_haul_best_first(client, books):
+def test_it_lists_what_pays_to_haul_best_first(client, hauling_books):
     response = client.get(f"{URL}&sales_tax=0.1")
     rows = table(response)
     assert [row["Item"] for row in rows] == ["Tritanium", "Pyerite"]
@@ -72,7 +66,7 @@ def test_it_lists_what_pays_to_haul_best_first(client, books):
     assert "Jita → Amarr: no route" in response.content.decode()
 
 
-def test_one_trip_adds_up_to_its_totals(client, books):
+def test_one_trip_adds_up_to_its_totals(client, hauling_books):
     html = HTMLParser(client.get(f"{URL}&sales_tax=0.1").content.decode())
     cells = [
         cell.text(strip=True) for cell in html.css("#hauling-rows tfoot th, #hauling-rows tfoot td")
@@ -98,13 +92,13 @@ def test_one_trip_adds_up_to_its_totals(client, books):
     }
 
 
-def test_a_first_visit_plans_jita_to_amarr(client, books):
+def test_a_first_visit_plans_jita_to_amarr(client, hauling_books):
     response = client.get("/market/hauling/")
     assert "<h1>Hauling from Jita to Amarr</h1>" in response.content.decode()
     assert len(table(response)) == 2
 
 
-def test_any_hub_to_any_hub_shows_each_trip(client, books):
+def test_any_hub_to_any_hub_shows_each_trip(client, hauling_books):
     response = client.get("/market/hauling/?from_station_id=&to_station_id=&sales_tax=0.1")
     rows = table(response)
     trips = {(row["Item"], row["From"], row["To"], row["Net profit"]) for row in rows}
@@ -118,7 +112,7 @@ def test_any_hub_to_any_hub_shows_each_trip(client, books):
     assert HTMLParser(response.content.decode()).css_first("#hauling-rows tfoot") is None
 
 
-def test_it_counts_the_jumps_of_the_chosen_route(client, books):
+def test_it_counts_the_jumps_of_the_chosen_route(client, hauling_books):
     map_load()
     shortest = client.get(f"{URL}&sales_tax=0.1")
     trip = HTMLParser(shortest.content.decode()).css_first(".trip").text()
@@ -129,7 +123,7 @@ def test_it_counts_the_jumps_of_the_chosen_route(client, books):
     assert "Jita → Amarr: <strong>45 jumps</strong> through high-sec only" in secure
 
 
-def test_the_budget_and_the_hold_are_shared_by_the_whole_trip(client, books):
+def test_the_budget_and_the_hold_are_shared_by_the_whole_trip(client, hauling_books):
     response = client.get(f"{URL}&sales_tax=0.1&budget=0.5k")
     rows = {row["Item"]: row for row in table(response)}
     # 500 ISK: Pyerite (80 on 100) pays better per ISK than Tritanium (185 on 625), so it gets its
@@ -139,14 +133,14 @@ def test_the_budget_and_the_hold_are_shared_by_the_whole_trip(client, books):
     assert "budget 500 ISK · cargo 60,000 m³" in response.content.decode()
 
 
-def test_it_sorts_by_any_column(client, books):
+def test_it_sorts_by_any_column(client, hauling_books):
     by_name = table(client.get(f"{URL}&sort=type_name"))
     assert [row["Item"] for row in by_name] == ["Pyerite", "Tritanium"]
     by_roi = table(client.get(f"{URL}&sort=-roi"))
     assert [row["Item"] for row in by_roi] == ["Pyerite", "Tritanium"]  # 100 % vs 45 %
 
 
-def test_nothing_to_haul_says_so(client, books):
+def test_nothing_to_haul_says_so(client, hauling_books):
     text = client.get(f"{URL}&sales_tax=0.9").content.decode()
     assert "Nothing is worth hauling from Jita to Amarr with these settings right now" in text
 
@@ -170,7 +164,7 @@ def test_a_hub_without_data_is_named_in_the_empty_state(client):
         ("&from_station_id=42", "from_station_id: unknown station 42"),
     ],
 )
-def test_a_bad_parameter_is_named(client, books, query, message):
+def test_a_bad_parameter_is_named(client, hauling_books, query, message):
     response = client.get(URL + query)
     assert response.status_code == 400
     assert message in response.content.decode()

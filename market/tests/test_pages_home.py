@@ -9,15 +9,9 @@ from django.utils import timezone
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from market.models import MarketSnapshot
-from market.queries import caches_clear
-from market.tests.desk_data import AMARR, JITA, book_store, market_type, order
+from market.tests.factories import AMARR, JITA, book_store, market_type, order
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_desk():
-    caches_clear()
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_desk")]
 
 
 def ages(response) -> dict[str, str]:

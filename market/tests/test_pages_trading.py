@@ -10,8 +10,7 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from accounts.models import TradingProfile
 from market.models import MarketGroup
-from market.queries import caches_clear
-from market.tests.desk_data import (
+from market.tests.factories import (
     JITA,
     PERIMETER_STATION,
     PERIMETER_SYSTEM,
@@ -21,17 +20,12 @@ from market.tests.desk_data import (
     order,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_desk")]
 
 TRITANIUM, PYERITE, MEXALLON, ISOGEN = 34, 35, 36, 37
 URL = "/market/trading/"
 # Accounting 5 and Broker Relations 5: 8 % x (1 - 0.55) and 3 % - 1.5 %.
 SKILLED = "sales_tax=0.036&broker_fee=0.015"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_desk():
-    caches_clear()
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ import json
 import pytest
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from market.queries import caches_clear
-from market.tests.desk_data import (
+from market.tests.factories import (
     AMARR,
     DODIXIE,
     JITA,
@@ -20,14 +19,9 @@ from market.tests.desk_data import (
     order,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_desk")]
 
 TRITANIUM = 34
-
-
-@pytest.fixture(autouse=True)
-def _fresh_desk():
-    caches_clear()
 
 
 @pytest.fixture

@@ -23,17 +23,11 @@ from market.replay.history import (
     stations_load,
 )
 from market.replay.orders import OrderBook, price_round, slots_allocate
+from market.tests.factories import FORGE
 
-FORGE = 10000002
+pytestmark = pytest.mark.esi_replay(orders={FORGE: 3000}, page_size=1000, settings={})
 JITA = HUBS_BY_KEY["jita"]
 RANGES = {"station", "solarsystem", "region", "1", "2", "3", "4", "5", "10", "20", "30", "40"}
-
-
-@pytest.fixture
-def esi(upstreams):
-    replay = upstreams.state["esi"]
-    replay.configure(history="sample", orders={FORGE: 3000}, page_size=1000)
-    return replay
 
 
 def get(upstreams, path, **params):

@@ -22,7 +22,7 @@ from market.models import (
     Type,
 )
 from market.sde import TABLES_BY_NAME, SdeFileError, csv_decode, sde_table_parse
-from market.tests.conftest import JITA_STATION, SDE_SAMPLE
+from market.tests.factories import JITA_STATION, SDE_SAMPLE
 
 EN_DASH = "\u2013"
 

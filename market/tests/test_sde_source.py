@@ -15,7 +15,7 @@ from lenny.models import JobRun
 from market.models import Region, SdeSource, Station, Type
 from market.sde import SdeError
 from market.sde_source import SdeStatus, sde_retry_delay, sde_source_refresh
-from market.tests.conftest import JITA_STATION, SDE_SAMPLE
+from market.tests.factories import JITA_STATION, SDE_SAMPLE
 from tests.fixtures import Background, page_polled_until
 
 pytestmark = pytest.mark.django_db

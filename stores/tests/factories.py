@@ -14,9 +14,6 @@ from urllib.parse import urlsplit
 from stores.replay.scryfall import SAMPLES as SCRYFALL
 from stores.replay.sites import PAGES
 
-# The headers of a request htmx sends.
-HTMX = {"HTTP_HX_REQUEST": "true"}
-
 # What the adapters must read from each captured page (``.expected.json``: the store's own
 # product data; ``.listings.json``: what `probe_store --json` prints).
 EXPECTED = Path(__file__).resolve().parent / "data" / "pages"

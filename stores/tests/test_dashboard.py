@@ -13,7 +13,7 @@ from django.utils import timezone
 from stores.adapters import Listing
 from stores.availability import CheckState, buy_plan, cover_cost, stock_cell
 from stores.models import CheckResult, PreferredStore
-from stores.tests.factories import HTMX
+from tests.fixtures import HTMX
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from stores.models import Finish, WantedCard, WantSpec
-from stores.tests.factories import HTMX
 from stores.wants import wanted_card_merge
+from tests.fixtures import HTMX
 
 pytestmark = pytest.mark.django_db
 

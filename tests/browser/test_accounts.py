@@ -5,20 +5,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from accounts.replay import DEMO_CHARACTER, DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+from accounts.replay import DEMO_CHARACTER
 from tests.browser.layout import OVERFLOW
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
-
-
-@pytest.fixture
-def eve_sso(upstreams, settings):
-    settings.SOCIALACCOUNT_PROVIDERS = {
-        "eveonline_v2": {
-            "APPS": [{"client_id": DEMO_CLIENT_ID, "secret": DEMO_CLIENT_SECRET}],
-        }
-    }
-    return upstreams
 
 
 def test_a_pilot_logs_in_with_eve_and_manages_characters(page, eve_sso):

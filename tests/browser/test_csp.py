@@ -11,8 +11,8 @@ import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from market.ledger.tests.support import pilot_with_undercut_book
-from market.tests.desk_data import JITA, history
+from market.ledger.tests.factories import pilot_with_undercut_book
+from market.tests.factories import JITA, history
 from stores.catalog import catalog_import
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]

@@ -10,14 +10,14 @@ from django_q.brokers import get_broker
 from django_q.signing import SignedPackage
 from playwright.sync_api import expect
 
-from market.ledger.tests.support import pilot_with_undercut_book
+from market.ledger.tests.factories import pilot_with_undercut_book
 from market.ledger.undercut import orders_undercut_check
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
 @pytest.fixture
-def pilot(upstreams, settings, user):
+def undercut_pilot(upstreams, settings, user):
     character = pilot_with_undercut_book(upstreams, settings, user)
     orders_undercut_check(character=character)
     return character
@@ -36,7 +36,7 @@ def priority_queue_run() -> int:
     return done
 
 
-def test_a_pilot_reads_their_ledger(page, pilot):
+def test_a_pilot_reads_their_ledger(page, undercut_pilot):
     get_broker(settings.LEDGER_PRIORITY_CLUSTER).purge_queue()
     page.goto("/accounts/login/")
     page.get_by_label("Username").fill("alice")

@@ -9,27 +9,11 @@ from playwright.sync_api import expect
 
 from accounts.models import Character
 from market.ledger.models import WalletJournalEntry, WalletTransaction
-from market.ledger.sync import character_sync
-from market.ledger.tests.support import (
-    character_link_replay,
-    trading_history_hand_made,
-    upstreams_configure,
-)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
 
-@pytest.fixture
-def pilot(upstreams, settings, user):
-    upstreams_configure(upstreams, settings)
-    replay = upstreams.state["characters"]
-    replay.set_history(2112625428, trading_history_hand_made(replay.anchor))
-    character = character_link_replay(upstreams, user)
-    assert all(outcome.ok for outcome in character_sync(character=character))
-    return character
-
-
-def test_download_lose_everything_and_upload_it_back(page, pilot, tmp_path):
+def test_download_lose_everything_and_upload_it_back(page, hand_made, tmp_path):
     blocked = []
     page.on("console", lambda m: blocked.append(m.text) if "Content Security" in m.text else None)
     journal = sorted(WalletJournalEntry.objects.values_list("entry_id", "amount"))

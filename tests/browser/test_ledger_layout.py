@@ -14,15 +14,10 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from accounts.tests.factories import character_link_replay, upstreams_configure
 from market.ledger.models import WalletTransaction
 from market.ledger.sync import character_sync
-from market.ledger.tests.support import (
-    book_order,
-    character_link_replay,
-    sde_sample_load,
-    snapshot_land,
-    upstreams_configure,
-)
+from market.ledger.tests.factories import book_order, sde_sample_load, snapshot_land
 from market.ledger.undercut import orders_undercut_check
 from market.models import Type
 from tests.browser.layout import OVERFLOW
@@ -36,7 +31,7 @@ LONG_NAME = "Capital Ship Maintenance Bay Extended Logistics Prototype Field Com
 
 
 @pytest.fixture
-def pilot(upstreams, settings, user):
+def demo_pilot(upstreams, settings, user):
     """The replay's demo pilot: a month of station trading in a dozen items (one renamed to the
     longest kind of name EVE has), synced through the replay ESI."""
     upstreams_configure(upstreams, settings)
@@ -73,7 +68,7 @@ def shoot(page, name: str) -> None:
 
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1366", "390"])
-def test_profit_by_item_fits_with_the_item_and_its_profit_in_view(page, pilot, viewport):
+def test_profit_by_item_fits_with_the_item_and_its_profit_in_view(page, demo_pilot, viewport):
     log_in(page, viewport)
     page.goto("/ledger/profit/?period=all")
     table = page.locator("#profit-by-item")
@@ -98,7 +93,7 @@ def test_profit_by_item_fits_with_the_item_and_its_profit_in_view(page, pilot, v
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1366", "390"])
 @pytest.mark.parametrize("path", ["/ledger/", "/ledger/transactions/", "/ledger/orders/"])
-def test_the_other_ledger_pages_fit(page, pilot, viewport, path):
+def test_the_other_ledger_pages_fit(page, demo_pilot, viewport, path):
     log_in(page, viewport)
     page.goto(path)
     expect(page.get_by_role("navigation", name="Ledger")).to_be_visible()
@@ -108,7 +103,7 @@ def test_the_other_ledger_pages_fit(page, pilot, viewport, path):
 
 
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["1366", "390"])
-def test_the_e_mail_hint_sits_apart_from_the_toggle_label(page, pilot, user, viewport):
+def test_the_e_mail_hint_sits_apart_from_the_toggle_label(page, demo_pilot, user, viewport):
     user.email = ""
     user.save(update_fields=["email"])
     log_in(page, viewport)
@@ -130,7 +125,7 @@ def test_the_e_mail_hint_sits_apart_from_the_toggle_label(page, pilot, user, vie
     assert page.evaluate(OVERFLOW) <= 0
 
 
-def test_the_order_book_age_keeps_counting_between_table_swaps(page, pilot):
+def test_the_order_book_age_keeps_counting_between_table_swaps(page, demo_pilot):
     page.clock.install()
     log_in(page, LAPTOP)
     page.goto("/ledger/orders/")

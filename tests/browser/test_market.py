@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 
 from market.models import MarketGroup
 from market.queries import caches_clear
-from market.tests.desk_data import JITA, book_store, daily_volume, history, market_type, order
+from market.tests.factories import JITA, book_store, daily_volume, history, market_type, order
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 

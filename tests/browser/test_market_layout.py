@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from market.queries import caches_clear
-from market.tests.desk_data import HUBS_BY_KEY, JITA, book_store, daily_volume, market_type, order
+from market.tests.factories import HUBS_BY_KEY, JITA, book_store, daily_volume, market_type, order
 from tests.browser.layout import OVERFLOW
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]

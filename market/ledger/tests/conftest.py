@@ -1,5 +1,10 @@
-"""The market's fixtures the ledger's tests use too (declared once, in ``market/tests``)."""
+"""Fixtures of the pilot's ledger tests (``eve``, ``pilot``, ``hand_made`` and ``sde_loaded`` are
+shared by other apps' tests too: they are in tests/fixtures.py)."""
 
-from market.tests.conftest import sde_loaded
+import pytest
 
-__all__ = ["sde_loaded"]
+
+@pytest.fixture
+def replay(eve):
+    """The character routes' knobs: ``server.state["characters"]``."""
+    return eve.state["characters"]

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django_q.models import Schedule
 
 from accounts.models import Character
+from accounts.tests.factories import character_link_replay
 from market.ledger.export import (
     JOURNAL_FIELDS,
     ORDER_FIELDS,
@@ -34,21 +35,10 @@ from market.ledger.models import (
 )
 from market.ledger.schedules import schedule_prefix
 from market.ledger.sync import character_sync
-from market.ledger.tests.support import character_link_replay, upstreams_configure
 
 pytestmark = pytest.mark.django_db
 
 SECOND_PILOT = 2112625429
-
-
-@pytest.fixture
-def eve(upstreams, settings):
-    return upstreams_configure(upstreams, settings)
-
-
-@pytest.fixture
-def replay(eve):
-    return eve.state["characters"]
 
 
 @pytest.fixture

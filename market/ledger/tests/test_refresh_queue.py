@@ -12,25 +12,13 @@ from django_q.models import Schedule, Task
 from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 
+from accounts.tests.factories import ORDERS_SCOPE, character_link_replay
 from market.ledger.models import LedgerSync, WalletJournalEntry
 from market.ledger.schedules import ledger_refresh_progress
-from market.ledger.tests.support import (
-    ORDERS_SCOPE,
-    character_link_replay,
-    cluster_env,
-    cluster_start,
-    cluster_stop,
-    upstreams_configure,
-    wait_until,
-)
+from market.ledger.tests.factories import cluster_env, cluster_start, cluster_stop, wait_until
 
 BACKLOG = 60
 BACKLOG_SECONDS = 0.5
-
-
-@pytest.fixture
-def eve(upstreams, settings):
-    return upstreams_configure(upstreams, settings)
 
 
 @pytest.fixture

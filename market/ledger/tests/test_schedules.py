@@ -17,6 +17,11 @@ from django.db.migrations.loader import MigrationLoader
 from django.utils import timezone
 from django_q.models import Schedule, Task
 
+from accounts.tests.factories import (
+    DEMO_PILOT,
+    ORDERS_SCOPE,
+    character_link_replay,
+)
 from lenny.schedules import schedule_kwargs_load
 from market.ledger import tasks
 from market.ledger.models import LedgerSync
@@ -28,26 +33,10 @@ from market.ledger.schedules import (
     schedule_prefix,
 )
 from market.ledger.sync import SYNC_TASK
-from market.ledger.tests.support import (
-    DEMO_PILOT,
-    ORDERS_SCOPE,
-    character_link_replay,
-    upstreams_configure,
-)
 
 repair = importlib.import_module("market.migrations.0004_ledger_schedules_repair")
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def eve(upstreams, settings):
-    return upstreams_configure(upstreams, settings)
-
-
-@pytest.fixture
-def pilot(eve, user):
-    return character_link_replay(eve, user)
 
 
 def old_kwargs(character_id: int, endpoint: str) -> str:

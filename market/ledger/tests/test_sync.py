@@ -13,6 +13,11 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from django_q.models import Schedule
 
+from accounts.tests.factories import (
+    ORDERS_SCOPE,
+    WALLET_SCOPE,
+    character_link_replay,
+)
 from accounts.tokens import TokenInvalid, access_token_get
 from market.ledger.models import (
     CharacterOrder,
@@ -26,33 +31,11 @@ from market.ledger.replay import JOURNAL_DAYS, OrderLife, TradingHistory
 from market.ledger.schedules import character_schedules_ensure, schedule_prefix
 from market.ledger.sync import ENDPOINTS, character_endpoint_sync, character_sync
 from market.ledger.tasks import ledger_schedules
-from market.ledger.tests.support import (
-    ORDERS_SCOPE,
-    WALLET_SCOPE,
-    character_link_replay,
-    upstreams_configure,
-)
 
 pytestmark = pytest.mark.django_db
 
 TOKEN_ROUTE = "/sso/v2/oauth/token"
 TRANSACTIONS_ROUTE = r"/wallet/transactions/$"
-
-
-@pytest.fixture
-def eve(upstreams, settings):
-    return upstreams_configure(upstreams, settings)
-
-
-@pytest.fixture
-def replay(eve):
-    """The character routes' knobs: ``server.state["characters"]``."""
-    return eve.state["characters"]
-
-
-@pytest.fixture
-def pilot(eve, user):
-    return character_link_replay(eve, user)
 
 
 def served(replay, character_id: int, route: str) -> tuple[list, list]:

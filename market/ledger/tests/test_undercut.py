@@ -12,15 +12,11 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.tests.factories import character_link_replay
 from market.ledger.models import CharacterOrder, LedgerPreference
 from market.ledger.replay import OrderLife, TradingHistory
 from market.ledger.sync import character_endpoint_sync
-from market.ledger.tests.support import (
-    book_order,
-    character_link_replay,
-    snapshot_land,
-    upstreams_configure,
-)
+from market.ledger.tests.factories import book_order, snapshot_land
 from market.ledger.undercut import orders_undercut_check, undercut_compare
 
 pytestmark = pytest.mark.django_db
@@ -30,12 +26,7 @@ OTHER_STATION = 60003466  # Jita IV - Moon 6: same region, another station
 
 
 @pytest.fixture
-def eve(upstreams, settings):
-    return upstreams_configure(upstreams, settings)
-
-
-@pytest.fixture
-def pilot(eve, user):
+def pilot_in_jita(eve, user):
     """The pilot's open orders in Jita, synced from the replay ESI."""
     replay = eve.state["characters"]
     placed = replay.anchor - 2 * HOUR
@@ -107,7 +98,7 @@ def test_the_comparison_takes_the_right_side_of_the_book():
 
 @pytest.mark.embedded
 def test_a_landing_snapshot_flags_undercut_and_outbid_orders_with_amount_and_time(
-    pilot, django_capture_on_commit_callbacks
+    pilot_in_jita, django_capture_on_commit_callbacks
 ):
     at = timezone.now().replace(microsecond=0)
     land(django_capture_on_commit_callbacks, market(), at=at)
@@ -128,7 +119,7 @@ def test_a_landing_snapshot_flags_undercut_and_outbid_orders_with_amount_and_tim
 
 
 def test_since_when_stays_put_while_the_undercut_lasts_and_clears_when_it_ends(
-    pilot, django_capture_on_commit_callbacks
+    pilot_in_jita, django_capture_on_commit_callbacks
 ):
     first = timezone.now().replace(microsecond=0) - timedelta(minutes=10)
     land(django_capture_on_commit_callbacks, market(), at=first)
@@ -152,19 +143,19 @@ def test_since_when_stays_put_while_the_undercut_lasts_and_clears_when_it_ends(
 
 
 def test_an_order_changed_after_the_snapshot_waits_for_a_newer_one(
-    pilot, django_capture_on_commit_callbacks
+    pilot_in_jita, django_capture_on_commit_callbacks
 ):
     stale = CharacterOrder.objects.get(order_id=7001).issued - timedelta(minutes=1)
 
     land(django_capture_on_commit_callbacks, market(), at=stale)
 
-    report = orders_undercut_check(character=pilot)
+    report = orders_undercut_check(character=pilot_in_jita)
     assert report.waiting == 5 and report.checked == 0
     assert not CharacterOrder.objects.filter(undercut_since__isnull=False).exists()
 
 
 def test_the_desk_lists_beaten_orders_first_and_says_by_how_much(
-    client, user, pilot, django_capture_on_commit_callbacks, sde_loaded
+    client, user, pilot_in_jita, django_capture_on_commit_callbacks, sde_loaded
 ):
     land(django_capture_on_commit_callbacks, market(), at=timezone.now().replace(microsecond=0))
     client.force_login(user)
@@ -179,7 +170,7 @@ def test_the_desk_lists_beaten_orders_first_and_says_by_how_much(
 
 
 def test_the_desk_swaps_its_table_only_when_a_new_snapshot_landed(
-    client, user, pilot, django_capture_on_commit_callbacks
+    client, user, pilot_in_jita, django_capture_on_commit_callbacks
 ):
     at = timezone.now().replace(microsecond=0) - timedelta(minutes=5)
     land(django_capture_on_commit_callbacks, market(tritanium_ask="5.60"), at=at)
@@ -198,7 +189,9 @@ def test_the_desk_swaps_its_table_only_when_a_new_snapshot_landed(
     assert "<html" not in swapped.content.decode()
 
 
-def test_an_undercut_is_e_mailed_once_per_episode(pilot, user, django_capture_on_commit_callbacks):
+def test_an_undercut_is_e_mailed_once_per_episode(
+    pilot_in_jita, user, django_capture_on_commit_callbacks
+):
     LedgerPreference.objects.create(user=user, email_on_undercut=True)
     start = timezone.now().replace(microsecond=0) - timedelta(minutes=30)
 
@@ -232,7 +225,7 @@ def test_an_undercut_is_e_mailed_once_per_episode(pilot, user, django_capture_on
 
 
 def test_no_e_mail_without_the_option_or_an_address(
-    pilot, user, django_capture_on_commit_callbacks
+    pilot_in_jita, user, django_capture_on_commit_callbacks
 ):
     land(django_capture_on_commit_callbacks, market(), at=timezone.now().replace(microsecond=0))
     assert mail.outbox == []
@@ -241,12 +234,12 @@ def test_no_e_mail_without_the_option_or_an_address(
     user.email = ""
     user.save()
     LedgerPreference.objects.create(user=user, email_on_undercut=True)
-    orders_undercut_check(character=pilot)
+    orders_undercut_check(character=pilot_in_jita)
     assert mail.outbox == []
 
 
 def test_a_failed_e_mail_is_tried_again_at_the_next_check(
-    pilot, user, settings, django_capture_on_commit_callbacks
+    pilot_in_jita, user, settings, django_capture_on_commit_callbacks
 ):
     LedgerPreference.objects.create(user=user, email_on_undercut=True)
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
@@ -256,18 +249,20 @@ def test_a_failed_e_mail_is_tried_again_at_the_next_check(
     assert not CharacterOrder.objects.filter(undercut_notified_at__isnull=False).exists()
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    orders_undercut_check(character=pilot)
+    orders_undercut_check(character=pilot_in_jita)
     assert len(mail.outbox) == 1
 
 
-def test_repricing_an_order_starts_a_new_race(eve, pilot, django_capture_on_commit_callbacks):
+def test_repricing_an_order_starts_a_new_race(
+    eve, pilot_in_jita, django_capture_on_commit_callbacks
+):
     land(django_capture_on_commit_callbacks, market(), at=timezone.now().replace(microsecond=0))
     replay = eve.state["characters"]
-    history = replay.history(pilot.character_id)
+    history = replay.history(pilot_in_jita.character_id)
     history.orders[0].versions.append((replay.anchor + 60, 5.39))  # the pilot answers
     replay.advance(seconds=1300)
     cache.clear()
-    character_endpoint_sync(character=pilot, endpoint="orders")
+    character_endpoint_sync(character=pilot_in_jita, endpoint="orders")
 
     order = CharacterOrder.objects.get(order_id=7001)
     assert order.price == Decimal("5.39")

@@ -12,41 +12,15 @@ from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.tests.factories import character_link_replay
 from market.ledger.models import LedgerPreference, WalletTransaction
 from market.ledger.queries import ledger_compute, ledger_summary
 from market.ledger.sync import character_sync
-from market.ledger.tests.support import (
-    character_link_replay,
-    trading_history_hand_made,
-    upstreams_configure,
-)
+from market.ledger.tests.factories import trading_history_hand_made
 
 pytestmark = pytest.mark.django_db
 
 TRITANIUM, PYERITE = 34, 35
-
-
-@pytest.fixture
-def eve(upstreams, settings):
-    return upstreams_configure(upstreams, settings)
-
-
-@pytest.fixture
-def replay(eve):
-    return eve.state["characters"]
-
-
-@pytest.fixture
-def pilot(eve, user):
-    return character_link_replay(eve, user)
-
-
-@pytest.fixture
-def hand_made(replay, pilot):
-    replay.set_history(pilot.character_id, trading_history_hand_made(replay.anchor))
-    outcomes = character_sync(character=pilot)
-    assert all(o.ok for o in outcomes), [o.summary() for o in outcomes]
-    return pilot
 
 
 def figure(html: str, name: str) -> str:

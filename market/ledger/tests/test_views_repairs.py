@@ -11,31 +11,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.tests.factories import character_link_replay
 from market.ledger.models import LedgerPreference, LedgerSync, WalletJournalEntry
 from market.ledger.sync import character_sync
-from market.ledger.tests.support import (
-    character_link_replay,
-    trading_history_hand_made,
-    upstreams_configure,
-)
+from market.ledger.tests.factories import trading_history_hand_made
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def eve(upstreams, settings):
-    return upstreams_configure(upstreams, settings)
-
-
-@pytest.fixture
-def hand_made(eve, user):
-    """The hand-made history (775.60 ISK realized, FIFO), synced through the replay ESI."""
-    pilot = character_link_replay(eve, user)
-    replay = eve.state["characters"]
-    replay.set_history(pilot.character_id, trading_history_hand_made(replay.anchor))
-    outcomes = character_sync(character=pilot)
-    assert all(o.ok for o in outcomes), [o.summary() for o in outcomes]
-    return pilot
 
 
 def text(response) -> str:
@@ -291,7 +272,7 @@ def test_a_finished_refresh_says_how_long_ago_in_words(client, user, hand_made, 
 
 
 def test_the_orders_table_ages_are_timestamps_the_page_keeps_counting(client, user, hand_made):
-    from market.ledger.tests.support import book_order, snapshot_land
+    from market.ledger.tests.factories import book_order, snapshot_land
 
     snapshot_land(
         [book_order(1, type_id=34, price="175.00")],

@@ -15,12 +15,12 @@ from django.utils import timezone
 from stores.catalog import catalog_import
 from stores.models import Card, CheckResult, PreferredStore, Store, WantedCard
 from stores.replay import SITES
+from stores.tests.factories import SCRYFALL
 from stores.wants import wanted_card_merge
 from tests.browser.layout import OVERFLOW
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
 
-SAMPLES = Path(__file__).resolve().parent / "data" / "scryfall"
 LONG_ERROR = (
     "Harlequins: redirected to another host: https://cdn.example-games-shop.com/"
     "search-results-moved-permanently/" + "x" * 180 + "?q=Turntimber+Symbiosis&session=abc"
@@ -39,7 +39,7 @@ def _listing(price: str, quantity: int, condition: str = "NM") -> dict:
 @pytest.fixture
 def dashboard(page, live_server, client, user):
     for name in ("cards-sample.jsonl", "power9.jsonl"):
-        catalog_import(path=SAMPLES / name, progress=False)
+        catalog_import(path=SCRYFALL / name, progress=False)
     stores = [
         Store.objects.create(
             name=site.name, platform=site.platform, base_url=f"https://{slug}.example"

@@ -17,7 +17,14 @@ from django.utils import timezone
 from market.hubs import HUBS_BY_KEY
 from market.ingest import history_window_end, snapshot_store
 from market.models import HistoryDay, MarketGroup, MarketSnapshot, Type, TypeRegionStats
+from market.replay.sde import SAMPLE_FOLDER
 from market.sde import sde_import
+
+SDE_SAMPLE = SAMPLE_FOLDER
+SHARED_SDE = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "eve" / "sde"
+FORGE = 10000002
+DOMAIN = 10000043
+JITA_STATION = 60003760
 
 JITA = HUBS_BY_KEY["jita"]
 AMARR = HUBS_BY_KEY["amarr"]

@@ -13,17 +13,12 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from market import warmup
 from market.queries import books as queries_module
 from market.queries import caches_clear
-from market.tests.desk_data import AMARR, JITA, book_store, market_type, order
+from market.tests.factories import AMARR, JITA, book_store, market_type, order
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_desk")]
 
 TRITANIUM = 34
 HTMX = {"HX-Request": "true"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_desk():
-    caches_clear()
 
 
 def poller(response) -> tuple[str, str, str]:

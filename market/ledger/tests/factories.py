@@ -1,7 +1,8 @@
-"""Helpers for the pilot's ledger tests: linked characters with real replay-SSO tokens, hand-made
-order snapshots stored by the real ingest, and real django-q2 clusters in subprocesses.
+"""Test data for the pilot's ledger: hand-made trading histories, order snapshots stored by the
+real ingest, the sample SDE, and real django-q2 clusters in subprocesses.
 
-Plain functions, so each test module declares the few fixtures it needs on top of them.
+Plain functions; linked characters come from accounts/tests/factories.py, and the shared fixtures
+built on these (``hand_made``, ``sde_loaded``) are in tests/fixtures.py.
 """
 
 from __future__ import annotations
@@ -19,71 +20,17 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
-from accounts.characters import character_link
 from accounts.models import Character
-from accounts.replay import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, sso_tokens_issue
-from accounts.sso import access_token_claims
+from accounts.tests.factories import DEMO_PILOT, character_link_replay, upstreams_configure
 from lenny.replay import ReplayServer, upstream_settings
 from market.ingest import snapshot_store
 from market.ledger.replay import OrderLife, TradingHistory
 from market.models import MarketSnapshot
 
 ROOT = Path(__file__).resolve().parents[3]
-DEMO_PILOT = 2112625428
-ALL_SCOPES = [
-    "esi-wallet.read_character_wallet.v1",
-    "esi-markets.read_character_orders.v1",
-    "esi-markets.structure_markets.v1",
-]
-WALLET_SCOPE, ORDERS_SCOPE = ALL_SCOPES[0], ALL_SCOPES[1]
 JITA_REGION, JITA_STATION, JITA_SYSTEM = 10000002, 60003760, 30000142
 TRITANIUM, PYERITE = 34, 35
 HOUR = 3600
-
-
-def upstreams_configure(server: ReplayServer, settings) -> ReplayServer:
-    """Lenny's EVE application is the replay SSO's demo client; ESI retries in a blink; the
-    replay's prices come from the small real history sample (it loads at once)."""
-    server.state["esi"].configure(history="sample")
-    settings.SOCIALACCOUNT_PROVIDERS = {
-        "eveonline_v2": {
-            "SCOPE": ALL_SCOPES,
-            "APPS": [
-                {"name": "EVE Online", "client_id": DEMO_CLIENT_ID, "secret": DEMO_CLIENT_SECRET}
-            ],
-        }
-    }
-    settings.ESI_BACKOFF_BASE = 0.01
-    settings.ESI_BACKOFF_MAX = 0.05
-    settings.ESI_MAX_RETRIES = 1
-    settings.UPSTREAM_TIMEOUT = 5
-    return server
-
-
-def character_link_replay(
-    server: ReplayServer,
-    owner,
-    *,
-    character_id: int = DEMO_PILOT,
-    name: str = "Lenny Demo Pilot",
-    scopes: list[str] | None = None,
-    expires_in: int | None = None,
-) -> Character:
-    """Link a character to ``owner`` as a finished SSO login does, with real replay tokens."""
-    answer = sso_tokens_issue(
-        server,
-        character_id=character_id,
-        name=name,
-        scopes=ALL_SCOPES if scopes is None else scopes,
-        expires_in=expires_in,
-    )
-    claims = access_token_claims(answer["access_token"], client_id=DEMO_CLIENT_ID)
-    return character_link(
-        user=owner,
-        claims=claims,
-        access_token=answer["access_token"],
-        refresh_token=answer["refresh_token"],
-    )
 
 
 def book_order(

@@ -8,15 +8,9 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import Character
-from accounts.tests.conftest import sso_login
-from market.ledger.tests.support import upstreams_configure
+from accounts.tests.factories import sso_login
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def eve(upstreams, settings):
-    return upstreams_configure(upstreams, settings)
 
 
 def test_a_new_pilot_lands_on_the_ledger(client, eve):
