@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Count, DecimalField, F, Max, Sum
 from django.utils import timezone
 
-from lenny.lib.money import isk_store
+from lenny.lib.money import CENT, isk_store
 from market.esi import EsiClient, EsiError, EsiNotFound
 from market.hubs import HUBS
 from market.ingest.payloads import EsiHistoryDay
@@ -294,9 +294,9 @@ def stats_refresh(*, region_id: int, type_ids: list[int], now: datetime | None =
             TypeRegionStats(
                 region_id=region_id,
                 type_id=type_id,
-                avg_daily_volume=(volume / days_in_window).quantize(Decimal("0.01")),
-                avg_daily_isk=(isk / days_in_window).quantize(Decimal("0.01")),
-                avg_price=(isk / volume).quantize(Decimal("0.01")) if volume else None,
+                avg_daily_volume=(volume / days_in_window).quantize(CENT),
+                avg_daily_isk=isk_store(isk / days_in_window),
+                avg_price=isk_store(isk / volume) if volume else None,
                 days_traded=row["days"] if row else 0,
                 last_history_date=last_dates.get(type_id),
                 history_fetched_at=now,
