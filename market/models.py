@@ -344,6 +344,13 @@ class BestPrice(models.Model):
     best_ask_volume = models.BigIntegerField(default=0)
     bid_volume = models.BigIntegerField(default=0)
     ask_volume = models.BigIntegerField(default=0)
+    # Depth-backed prices: the volume-weighted average price of the best 5 % of the side's units
+    # (as Fuzzwork and Janice quote), which one bait or outlier order cannot move far.
+    depth_bid = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
+    depth_ask = models.DecimalField(max_digits=20, decimal_places=2, null=True, blank=True)
+    # The smallest min_volume among the buy orders at the best bid: a seller of fewer units
+    # cannot fill any of them (the classic "min volume" bait).
+    best_bid_min_volume = models.IntegerField(db_default=1)
 
     objects = SnapshotRowQuerySet.as_manager()
 
@@ -359,6 +366,65 @@ class BestPrice(models.Model):
         if self.best_bid is None or self.best_ask is None:
             return None
         return self.best_ask - self.best_bid
+
+
+# --- What trades at each station, inferred from consecutive snapshots ---------------------------
+
+
+class StationTradeDay(models.Model):
+    """What traded at one station in one type on one UTC day, inferred by comparing each order
+    snapshot of the region with the one before (``market.ingest.liquidity`` has the rules).
+
+    Certain trades are the units by which an order's ``volume_remain`` went down; "probable"
+    ones are whole orders at the best price of their side that vanished before they expired.
+    A day's figures mean something only next to how long the region was watched that day
+    (``ObservedDay``): a gap in the snapshots is unobserved time, not a time without trades.
+    """
+
+    pk = models.CompositePrimaryKey("location_id", "type_id", "date")
+    region_id = models.IntegerField()
+    location_id = models.BigIntegerField()
+    type_id = models.IntegerField()
+    date = models.DateField()
+    # Units sellers sold into buy orders, and buyers bought from sell orders.
+    sold_to_buy_orders = models.BigIntegerField(default=0)
+    bought_from_sell_orders = models.BigIntegerField(default=0)
+    probable_sold = models.BigIntegerField(default=0)
+    probable_bought = models.BigIntegerField(default=0)
+    # ISK that changed hands in the certain trades, and in the probable ones.
+    isk = models.DecimalField(max_digits=24, decimal_places=2, default=0)
+    probable_isk = models.DecimalField(max_digits=24, decimal_places=2, default=0)
+    # Competition: how often an order of each side changed its price.
+    bid_reprices = models.IntegerField(default=0)
+    ask_reprices = models.IntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["region_id", "date"], name="market_tradeday_region")]
+
+    def __str__(self) -> str:
+        return f"type {self.type_id} at {self.location_id} on {self.date}"
+
+    @property
+    def probable_units(self) -> int:
+        return self.probable_sold + self.probable_bought
+
+
+class ObservedDay(models.Model):
+    """How long a region's order book was watched on one UTC day: the time spanned by pairs of
+    consecutive snapshots close enough together to compare (``market.ingest.liquidity``)."""
+
+    pk = models.CompositePrimaryKey("region_id", "date")
+    region_id = models.IntegerField()
+    date = models.DateField()
+    observed_seconds = models.IntegerField(default=0)
+    pairs = models.IntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"region {self.region_id} on {self.date}: {self.observed_hours:.1f} h"
+
+    @property
+    def observed_hours(self) -> float:
+        return min(self.observed_seconds, 86400) / 3600
 
 
 # --- History ---------------------------------------------------------------------------------

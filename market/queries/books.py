@@ -25,8 +25,9 @@ from django.utils import timezone
 
 from lenny.lib.money import isk_store
 from lenny.lib.timefmt import duration_text
-from market.models import BestPrice, MarketSnapshot, Type, TypeRegionStats
+from market.models import BestPrice, Group, MarketSnapshot, Type, TypeRegionStats
 from market.queries.caches import BOOK_TTL_SECONDS, _books, history_versions
+from market.queries.liquidity import StationLiquidity, station_liquidity
 from market.queries.stations import StationRef, region_name
 
 log = logging.getLogger("market.desk")
@@ -142,6 +143,28 @@ class BookTop(msgspec.Struct, array_like=True, gc=False):
     best_ask: Decimal | None
     daily_volume: Decimal  # 30-day average in the station's region; 0 without history
     has_history: bool = False
+    category_id: int | None = None
+    # Volume-weighted average of the best 5 % of each side's units (see BestPrice).
+    depth_bid: Decimal | None = None
+    depth_ask: Decimal | None = None
+    best_bid_volume: int = 0  # units on offer at the best bid / best ask
+    best_ask_volume: int = 0
+    best_bid_min_volume: int = 1  # the smallest min_volume among the orders at the best bid
+    # At this station, a day, over its observed time (``market.queries.liquidity``): units sold
+    # into buy orders, bought from sell orders, and price changes of each side ("competition").
+    # None while the station has not been watched long enough to know; 0 when watched and quiet.
+    sold_daily: Decimal | None = None
+    bought_daily: Decimal | None = None
+    bid_reprices_daily: Decimal | None = None
+    ask_reprices_daily: Decimal | None = None
+
+    @property
+    def station_daily_volume(self) -> Decimal | None:
+        """Units a day a station trader can cycle: both legs must fill (a seller into their
+        buy order, a buyer from their sell order), so the slower side. None when unknown."""
+        if self.sold_daily is None or self.bought_daily is None:
+            return None
+        return min(self.sold_daily, self.bought_daily)
 
 
 class _SharedBook(msgspec.Struct, array_like=True):
@@ -187,7 +210,7 @@ def _shared_book_key(
 ) -> str:
     # The fetch time as well as the id: a test database (or a restored one) reuses ids.
     return (
-        f"market:book-top:v3:{station_id}:{snapshot_id}:{fetched_at.timestamp():.6f}:"
+        f"market:book-top:v4:{station_id}:{snapshot_id}:{fetched_at.timestamp():.6f}:"
         f"{history_version}"
     )
 
@@ -200,11 +223,13 @@ def _book_tops_read(station: StationRef) -> StationBook:
         SELECT s.id, s.fetched_at, bp.type_id, t.name, t.market_group_id,
                COALESCE(t.packaged_volume, t.volume),
                bp.best_bid, bp.best_ask, st.avg_daily_volume, st.last_history_date,
-               st.has_history
+               st.has_history, g.category_id, bp.depth_bid, bp.depth_ask,
+               bp.best_bid_volume, bp.best_ask_volume, bp.best_bid_min_volume
         FROM {MarketSnapshot._meta.db_table} s
         LEFT JOIN {BestPrice._meta.db_table} bp
                ON bp.snapshot_id = s.id AND bp.location_id = %s
         LEFT JOIN {Type._meta.db_table} t ON t.id = bp.type_id
+        LEFT JOIN {Group._meta.db_table} g ON g.id = t.group_id
         LEFT JOIN {TypeRegionStats._meta.db_table} st
                ON st.region_id = bp.region_id AND st.type_id = bp.type_id
         WHERE s.region_id = %s AND s.is_current
@@ -235,6 +260,12 @@ def _book_tops_read(station: StationRef) -> StationBook:
         daily_volume,
         last_history_date,
         has_history,
+        category_id,
+        depth_bid,
+        depth_ask,
+        best_bid_volume,
+        best_ask_volume,
+        best_bid_min_volume,
     ) in rows:
         if type_id is None:  # a snapshot without a single order at this station
             continue
@@ -252,7 +283,22 @@ def _book_tops_read(station: StationRef) -> StationBook:
             best_ask=decimal(best_ask),
             daily_volume=decimal(daily_volume) or ZERO,
             has_history=bool(has_history),
+            category_id=category_id,
+            depth_bid=decimal(depth_bid),
+            depth_ask=decimal(depth_ask),
+            best_bid_volume=best_bid_volume or 0,
+            best_ask_volume=best_ask_volume or 0,
+            best_bid_min_volume=best_bid_min_volume or 1,
         )
+    liquidity = station_liquidity(location_id=station.station_id, region_id=station.region_id)
+    if liquidity is not None:
+        quiet = StationLiquidity(ZERO, ZERO, ZERO, ZERO)
+        for type_id, top in tops.items():
+            found = liquidity.get(type_id, quiet)
+            top.sold_daily = found.sold_daily
+            top.bought_daily = found.bought_daily
+            top.bid_reprices_daily = found.bid_reprices_daily
+            top.ask_reprices_daily = found.ask_reprices_daily
     return StationBook(station, snapshot_id, tops, history_to, fetched_at)
 
 
