@@ -128,6 +128,19 @@ class TradingProfile(models.Model):
         validators=[MinValueValidator(Decimal(-10)), MaxValueValidator(Decimal(10))],
         help_text="Your standing to the station owner's corporation (-10 to 10).",
     )
+    # How much of what trades at a station the trader expects to take (0.10 is 10 %): it turns
+    # a station's daily volume into the units they can trade a day (station trading) or sell at
+    # the destination (hauling's relist).
+    market_share = models.DecimalField(
+        "Market share",
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.10"),
+        validators=[MinValueValidator(Decimal("0.0001")), MaxValueValidator(Decimal(1))],
+        help_text="The share of a station's daily volume you expect to trade (0.10 is 10 %).",
+    )
+    # Category ids the desk leaves out of station trading and hauling for this trader.
+    excluded_category_ids = models.JSONField(default=list, blank=True)
     # The hauling desk's last plan, so the next visit starts where this one ended. Null amounts
     # are "unlimited", null ends "any hub"; nothing is remembered until hauling_saved_at is set.
     hauling_budget = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
