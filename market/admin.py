@@ -1,6 +1,7 @@
-"""Admin pages for the static data (searchable, read-only: `import_sde` owns it) and snapshots."""
+"""Admin pages for the static data (searchable, read-only: `import_sde` owns it; the types newer
+than the SDE come from ESI and can be refreshed from it) and snapshots."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from market.models import (
     Category,
@@ -13,7 +14,9 @@ from market.models import (
     Station,
     Type,
     TypeRegionStats,
+    UnresolvedType,
 )
+from market.universe import types_resolve
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -84,12 +87,61 @@ class MarketGroupAdmin(ReadOnlyAdmin):
     search_fields = ["name", "=id"]
 
 
+# An admin action resolves at most this many types at once (ESI answers a few hundred a second).
+ESI_ACTION_MAX = 2000
+
+
+def _types_refresh(modeladmin: admin.ModelAdmin, request, type_ids: list[int]) -> None:
+    if len(type_ids) > ESI_ACTION_MAX:
+        modeladmin.message_user(
+            request,
+            f"{len(type_ids):,} types selected: refresh at most {ESI_ACTION_MAX:,} at once.",
+            messages.WARNING,
+        )
+        return
+    outcome = types_resolve(type_ids=type_ids)
+    level = messages.WARNING if outcome.failed or outcome.not_found else messages.SUCCESS
+    modeladmin.message_user(request, f"ESI: {outcome.summary()}", level)
+
+
 @admin.register(Type)
 class TypeAdmin(ReadOnlyAdmin):
-    list_display = ["name", "id", "group", "market_group", "volume", "packaged_volume", "published"]
+    """Types from the SDE and those resolved from ESI (``source``), which an SDE import that
+    includes them takes over; ``esi_checked_at`` is when ESI last answered for the type."""
+
+    list_display = [
+        "name",
+        "id",
+        "group",
+        "market_group",
+        "volume",
+        "packaged_volume",
+        "published",
+        "source",
+        "esi_checked_at",
+    ]
     list_select_related = ["group", "market_group"]
-    list_filter = ["published"]
+    list_filter = ["source", "published", ("esi_checked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "=id"]
+    actions = ["refresh_from_esi"]
+
+    @admin.action(description="Refresh from ESI (name, group, volumes)")
+    def refresh_from_esi(self, request, queryset) -> None:
+        _types_refresh(self, request, list(queryset.values_list("pk", flat=True)))
+
+
+@admin.register(UnresolvedType)
+class UnresolvedTypeAdmin(ReadOnlyAdmin):
+    """Type ids on the market that ESI did not resolve: unknown to it (404) or failed."""
+
+    list_display = ["type_id", "reason", "failures", "failed_at", "retry_at", "error"]
+    list_filter = ["reason"]
+    search_fields = ["=type_id", "error"]
+    actions = ["resolve_from_esi"]
+
+    @admin.action(description="Ask ESI again now")
+    def resolve_from_esi(self, request, queryset) -> None:
+        _types_refresh(self, request, list(queryset.values_list("type_id", flat=True)))
 
 
 @admin.register(MarketSnapshot)

@@ -157,7 +157,27 @@ class MarketGroup(models.Model):
         return self.name
 
 
+# The SDE's category of ships: sold packaged on the market, so only their packaged volume is a cargo
+# figure (a Golem assembled takes 486,000 m³, packaged 50,000 m³).
+SHIP_CATEGORY_ID = 6
+
+
+class TypeQuerySet(models.QuerySet):
+    def from_esi(self) -> TypeQuerySet:
+        return self.filter(source=Type.Source.ESI)
+
+
 class Type(models.Model):
+    """An item type. Most come from the SDE import; ESI sells types newer than the imported SDE,
+    and those are resolved from ESI (``market.universe``) and marked ``source=esi`` until an
+    SDE import that includes them takes them over. ``esi_checked_at`` is when ESI last answered
+    for the type: for an ESI type its whole record, for an SDE ship only its packaged volume
+    (an SDE without ``invVolumes`` has none). Null on an ESI type: not fully resolved yet."""
+
+    class Source(models.TextChoices):
+        SDE = "sde", "SDE"
+        ESI = "esi", "ESI"
+
     id = models.IntegerField(primary_key=True)
     name = models.CharField(max_length=200)
     group = models.ForeignKey(
@@ -171,6 +191,12 @@ class Type(models.Model):
     packaged_volume = models.FloatField(null=True, blank=True)
     portion_size = models.IntegerField(null=True, blank=True)
     published = models.BooleanField(default=False)
+    source = models.CharField(
+        max_length=3, choices=Source.choices, default=Source.SDE, db_default=Source.SDE
+    )
+    esi_checked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TypeQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]
@@ -182,8 +208,45 @@ class Type(models.Model):
 
     @property
     def shipping_volume(self) -> float | None:
-        """The volume one unit takes in a cargo hold when bought on the market."""
-        return self.packaged_volume if self.packaged_volume is not None else self.volume
+        """The volume one unit takes in a cargo hold when bought on the market: the packaged
+        volume when known; else, for anything but a ship, the volume. None when unknown (a ship
+        without its packaged volume, a type whose volume ESI has not told yet): the desk says
+        so rather than guess. A stored 0 is a real 0. Same rule as ``BookTop.unit_volume``."""
+        if self.packaged_volume is not None:
+            return self.packaged_volume
+        if self.group_id is not None and self.group.category_id == SHIP_CATEGORY_ID:
+            return None
+        return self.volume
+
+    @staticmethod
+    def name_unknown(type_id: int, *, unknown_to_esi: bool = False) -> str:
+        """What the desk calls a type it has no name for: ESI has not been asked yet (or failed),
+        or ESI answered that it does not know the id."""
+        return f"Type {type_id} (unknown to ESI)" if unknown_to_esi else f"Type {type_id}"
+
+
+class UnresolvedType(models.Model):
+    """A type id on the market that ESI did not resolve: it answered 404 (``not_found``: the
+    desk calls it "Type N (unknown to ESI)") or failed (5xx, timeout, a malformed answer). Asked
+    again from ``retry_at`` on; deleted once resolved (``market.universe``)."""
+
+    class Reason(models.TextChoices):
+        NOT_FOUND = "not_found", "unknown to ESI"
+        FAILED = "failed", "ESI failed"
+
+    type_id = models.IntegerField(primary_key=True)
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    error = models.TextField(blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    first_failed_at = models.DateTimeField(default=timezone.now)
+    failed_at = models.DateTimeField(default=timezone.now)
+    retry_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["type_id"]
+
+    def __str__(self) -> str:
+        return f"type {self.type_id}: {self.get_reason_display()}"
 
 
 class SdeSource(models.Model):

@@ -1,4 +1,5 @@
-"""Periodic market jobs: each hub region's order snapshot, and the daily market history.
+"""Periodic market jobs: each hub region's order snapshot, the daily market history, the SDE, and
+the types newer than the SDE (from ESI).
 
 One schedule per hub region, so an admin can retime or pause each in the django-q2 admin. A run
 that finds the region's snapshot not yet expired returns at once without asking ESI.
@@ -12,6 +13,7 @@ from lenny.schedules import periodic_job
 from market.hubs import HUBS_BY_KEY
 from market.ingest import history_refresh, snapshot_fetch
 from market.sde_source import sde_bootstrap_wait, sde_is_empty, sde_source_refresh
+from market.universe import types_resolve_due
 
 # A snapshot job may take this long (The Forge: seconds; a slow ESI: minutes) …
 ORDERS_TIMEOUT = 240
@@ -116,3 +118,29 @@ def sde_bootstrap() -> str:
             f"next attempt at {waiting.retry_at:%H:%M} UTC"
         )
     return sde_refresh()
+
+
+# --- Types newer than the SDE, from ESI ----------------------------------------------------------
+# Each new snapshot queues ``types_after_snapshot`` for its own new types (``market.universe``);
+# the hourly run catches what those missed (ESI was down, a run was skipped) and refreshes the
+# ESI types not checked for 30 days. Both take the same lock: one resolution at a time.
+TYPES_TIMEOUT = 300
+TYPES_BUDGET = 240
+
+
+@periodic_job(
+    "market-types",
+    minutes=60,
+    timeout=TYPES_TIMEOUT,
+    lock_seconds=TYPES_TIMEOUT + 60,
+    description="names and volumes of the types the SDE lacks, from ESI",
+)
+def types_refresh() -> str:
+    return types_resolve_due(refresh=True, deadline=time.monotonic() + TYPES_BUDGET).summary()
+
+
+@periodic_job("market-types", timeout=TYPES_TIMEOUT, lock_seconds=TYPES_TIMEOUT + 60)
+def types_after_snapshot(snapshot_id: int) -> str:
+    return types_resolve_due(
+        snapshot_id=snapshot_id, deadline=time.monotonic() + TYPES_BUDGET
+    ).summary()

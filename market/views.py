@@ -50,6 +50,7 @@ from market.queries import (
     type_on_market,
     type_orders,
     type_search,
+    type_unknown_name,
 )
 from market.trading import StationTradingRow, TradingInputError
 
@@ -260,7 +261,7 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
     context = {
         "type_id": type_id,
         "item": item,
-        "name": item.name if item else f"Type {type_id}",
+        "name": item.name if item else type_unknown_name(type_id),
         "path": market_group_tree().path(item.market_group_id) if item else [],
         "station": station,
         "hubs": HUB_STATIONS,

@@ -11,6 +11,10 @@ version on (``market.queries.history_version_bump``), which every cached book, p
 station-trading table and hauling plan of the region is keyed by, and shares the book tops with
 their new daily volumes at once: the desk shows the history's numbers without waiting for the
 next snapshot.
+
+When types are resolved from ESI (``market.universe``), ``types_changed_warm`` does the same for
+the regions selling them: their names, categories and volumes are part of the book tops, so the
+version moves on and the books are shared again.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import time
 from typing import Any
 
 from market.hubs import HUBS
-from market.models import MarketSnapshot
+from market.models import BestPrice, MarketSnapshot
 from market.queries import StationRef, book_tops_publish, history_version_bump
 
 log = logging.getLogger("market.desk")
@@ -72,3 +76,28 @@ def history_landed_warm(sender: Any, region_id: int, **kwargs: Any) -> None:
         types,
         (time.monotonic() - started) * 1000,
     )
+
+
+def types_changed_warm(*, type_ids: list[int]) -> list[int]:
+    """Names or volumes of ``type_ids`` changed: re-key and re-share the desk's caches of every
+    region whose current snapshot sells one of them. Returns those regions."""
+    current = MarketSnapshot.objects.filter(is_current=True).values("id")
+    regions: set[int] = set()
+    for start in range(0, len(type_ids), 500):
+        regions |= set(
+            BestPrice.objects.filter(
+                snapshot_id__in=current, type_id__in=type_ids[start : start + 500]
+            )
+            .values_list("region_id", flat=True)
+            .distinct()
+        )
+    for region_id in sorted(regions):
+        try:
+            version = history_version_bump(region_id=region_id)
+            book_tops_warm(region_id=region_id, history_version=version)
+        except Exception:
+            # The caches age out by themselves (BOOK_TTL_SECONDS) if this fails.
+            log.exception(
+                "new type names in region %s: the desk caches were not refreshed", region_id
+            )
+    return sorted(regions)

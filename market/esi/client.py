@@ -179,6 +179,25 @@ class EsiClient:
         finally:
             tally.flush(self.cache)
 
+    def post(self, path: str, *, body: Any, params: dict | None = None) -> EsiResult:
+        """One POST with a JSON ``body`` (``/universe/names/``): never cached, since what it
+        answers depends on the body; retried and limited like a GET."""
+        tally = _Tally()
+        try:
+            payload = json.dumps(body, separators=(",", ":")).encode()
+            page = self._fetch(
+                path,
+                dict(params or {}),
+                {"Content-Type": "application/json"},
+                parse="json",
+                tally=tally,
+                view=_LimitsView(),
+                body=payload,
+            )
+            return self._result(page, page.data, page.pages)
+        finally:
+            tally.flush(self.cache)
+
     def get_paged(
         self,
         path: str,
@@ -446,8 +465,17 @@ class EsiClient:
         parse: Parse,
         tally: _Tally,
         view: _LimitsView | None = None,
+        body: bytes | None = None,
     ) -> _Page:
+        """One request (a GET, or a POST of ``body``), retried; the parsed page or an error."""
         url = self.base_url + path
+        if body is None:
+            request, sent = ("GET", url), {"fields": params}
+        else:
+            request, sent = (
+                ("POST", f"{url}?{urlencode(params)}" if params else url),
+                {"body": body},
+            )
         route = route_template(path)
         page_number = params.get("page")
         attempts = self.max_retries + 1
@@ -461,12 +489,11 @@ class EsiClient:
             tally.add("requests")
             try:
                 response = self.http.request(
-                    "GET",
-                    url,
-                    fields=params,
+                    *request,
                     headers={**self.headers, **headers},
                     timeout=self.timeout,
                     preload_content=False,
+                    **sent,
                 )
                 # The whole body in one read, which also hands the connection back to the pool.
                 body = response.read(decode_content=True)

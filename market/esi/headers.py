@@ -10,9 +10,11 @@ from email.utils import parsedate_to_datetime
 
 ID_NAMES = {
     "alliances": "alliance_id",
+    "categories": "category_id",
     "characters": "character_id",
     "contracts": "contract_id",
     "corporations": "corporation_id",
+    "groups": "group_id",
     "markets": "region_id",
     "orders": "order_id",
     "regions": "region_id",

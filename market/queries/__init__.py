@@ -74,6 +74,7 @@ from market.queries.type_page import (
     type_get,
     type_on_market,
     type_orders,
+    type_unknown_name,
 )
 
 __all__ = [
@@ -117,4 +118,5 @@ __all__ = [
     "type_on_market",
     "type_orders",
     "type_search",
+    "type_unknown_name",
 ]

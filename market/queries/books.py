@@ -25,7 +25,15 @@ from django.utils import timezone
 
 from lenny.lib.money import isk_store
 from lenny.lib.timefmt import duration_text
-from market.models import BestPrice, Group, MarketSnapshot, Type, TypeRegionStats
+from market.models import (
+    SHIP_CATEGORY_ID,
+    BestPrice,
+    Group,
+    MarketSnapshot,
+    Type,
+    TypeRegionStats,
+    UnresolvedType,
+)
 from market.queries.caches import BOOK_TTL_SECONDS, _books, history_versions
 from market.queries.liquidity import StationLiquidity, station_liquidity
 from market.queries.stations import StationRef, region_name
@@ -138,7 +146,11 @@ class BookTop(msgspec.Struct, array_like=True, gc=False):
     type_id: int
     type_name: str
     market_group_id: int | None
-    unit_volume: Decimal | None  # m3 one unit takes in a hold: packaged for ships
+    # m³ one unit takes in a hold, as ``Type.shipping_volume``: the packaged volume when known
+    # (SDE invVolumes, else ESI), else the volume, except for ships (their assembled volume is
+    # no cargo figure). None when unknown: no type row yet, a type ESI has only named, a ship
+    # without its packaged volume. 0 is a real 0.
+    unit_volume: Decimal | None
     best_bid: Decimal | None
     best_ask: Decimal | None
     daily_volume: Decimal  # 30-day average in the station's region; 0 without history
@@ -221,10 +233,13 @@ def _book_tops_read(station: StationRef) -> StationBook:
     Without a current snapshot the book has no ``snapshot_id``."""
     sql = f"""
         SELECT s.id, s.fetched_at, bp.type_id, t.name, t.market_group_id,
-               COALESCE(t.packaged_volume, t.volume),
+               CASE WHEN t.packaged_volume IS NOT NULL THEN t.packaged_volume
+                    WHEN g.category_id = {SHIP_CATEGORY_ID} THEN NULL
+                    ELSE t.volume END,
                bp.best_bid, bp.best_ask, st.avg_daily_volume, st.last_history_date,
                st.has_history, g.category_id, bp.depth_bid, bp.depth_ask,
-               bp.best_bid_volume, bp.best_ask_volume, bp.best_bid_min_volume
+               bp.best_bid_volume, bp.best_ask_volume, bp.best_bid_min_volume,
+               u.reason
         FROM {MarketSnapshot._meta.db_table} s
         LEFT JOIN {BestPrice._meta.db_table} bp
                ON bp.snapshot_id = s.id AND bp.location_id = %s
@@ -232,6 +247,8 @@ def _book_tops_read(station: StationRef) -> StationBook:
         LEFT JOIN {Group._meta.db_table} g ON g.id = t.group_id
         LEFT JOIN {TypeRegionStats._meta.db_table} st
                ON st.region_id = bp.region_id AND st.type_id = bp.type_id
+        LEFT JOIN {UnresolvedType._meta.db_table} u
+               ON u.type_id = bp.type_id AND t.id IS NULL
         WHERE s.region_id = %s AND s.is_current
     """
     with connection.cursor() as cursor:
@@ -266,6 +283,7 @@ def _book_tops_read(station: StationRef) -> StationBook:
         best_bid_volume,
         best_ask_volume,
         best_bid_min_volume,
+        unresolved,
     ) in rows:
         if type_id is None:  # a snapshot without a single order at this station
             continue
@@ -276,7 +294,10 @@ def _book_tops_read(station: StationRef) -> StationBook:
                 history_to = last_history_date
         tops[type_id] = BookTop(
             type_id=type_id,
-            type_name=name or f"Type {type_id}",
+            type_name=name
+            or Type.name_unknown(
+                type_id, unknown_to_esi=unresolved == UnresolvedType.Reason.NOT_FOUND
+            ),
             market_group_id=market_group_id,
             unit_volume=None if unit_volume is None else Decimal(repr(float(unit_volume))),
             best_bid=decimal(best_bid),

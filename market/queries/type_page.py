@@ -31,6 +31,7 @@ from market.models import (
     Station,
     Type,
     TypeRegionStats,
+    UnresolvedType,
 )
 from market.queries.books import RegionAge, region_ages
 from market.queries.stations import HUB_STATIONS, StationRef
@@ -161,6 +162,15 @@ def history_days(
 
 def type_get(type_id: int) -> Type | None:
     return Type.objects.select_related("group", "market_group").filter(pk=type_id).first()
+
+
+def type_unknown_name(type_id: int) -> str:
+    """The name of a type without a row: "Type N", or "Type N (unknown to ESI)" once ESI said so
+    (``market.universe``)."""
+    unknown = UnresolvedType.objects.filter(
+        type_id=type_id, reason=UnresolvedType.Reason.NOT_FOUND
+    ).exists()
+    return Type.name_unknown(type_id, unknown_to_esi=unknown)
 
 
 def type_on_market(type_id: int) -> bool:

@@ -13,6 +13,7 @@ from market.hubs import HUBS
 from market.ingest import history_fetch, snapshot_fetch
 from market.replay.esi import DEFAULTS, PREFIX
 from market.sde_source import sde_source_refresh
+from market.universe import types_resolve_due
 from market.warmup import history_landed_warm
 
 # While the demo loads, the history of every type at the hubs (~35k requests with the full
@@ -49,7 +50,8 @@ def demo_data_load(*, stdout: TextIO) -> None:
     """The offline demo's market data, from the upstreams the settings point at (the replay).
 
     The SDE (downloaded from LENNY_SDE_URL, the replay's dump, as a fresh install gets it: the
-    shared export when it is there, else the repo's small slice), every hub's order book, and
+    shared export when it is there, else the repo's small slice), every hub's order book, the
+    names and volumes ESI gives for the types the books sell that the SDE lacks, and
     the history of every type on the market at each hub, so the desk opens with the daily
     volumes it prices by (``market.replay.demo_load`` lifts the history rate limit of the
     replay and the client for this).
@@ -58,6 +60,9 @@ def demo_data_load(*, stdout: TextIO) -> None:
     client = EsiClient()
     for hub in HUBS:
         stdout.write(f"  {snapshot_fetch(region_id=hub.region_id, client=client).summary()}\n")
+    # The types the books sell that the SDE lacks, named from ESI now (a running install does it
+    # in a task after each snapshot), so the desk opens with a real name for every type.
+    stdout.write(f"  types: {types_resolve_due().summary()}\n")
     for hub in HUBS:
         # Without a type list: every type on the market at the hub that has no fresh history.
         outcome = history_fetch(region_id=hub.region_id, client=client)

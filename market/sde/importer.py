@@ -3,7 +3,8 @@
 Two steps. ``sde_parse`` reads every table (pure: bytes in, rows out) and stops on the first file
 with malformed rows, naming its file and lines, before anything is written. ``sde_import`` then
 loads the tables parents first, each in its own transaction, writing only rows that are new or
-changed, so a second run changes nothing.
+changed, so a second run changes nothing. Types that were resolved from ESI and are in the
+imported ``invTypes`` become SDE types (``market.universe.types_from_sde``).
 
 Files are matched to tables by name (``invTypes.csv``, optionally ``.bz2``/``.gz`` compressed),
 columns by header name, case-insensitively. Files come in UTF-8 (with or without a BOM) or, older
@@ -22,6 +23,7 @@ from django.db import transaction
 from market.sde.files import sde_files_read
 from market.sde.parse import ParsedTable, _key_text, sde_parse
 from market.sde.tables import TABLES_BY_NAME, SdeError
+from market.universe import types_from_sde
 
 WRITE_BATCH = 2000
 
@@ -192,6 +194,11 @@ def sde_import(
     if on_parsed:
         on_parsed(parsed)
     reports = [sde_table_load(t, progress=progress) for t in parsed]
+    for table in parsed:
+        if table.spec.name == "invTypes":
+            # Types resolved from ESI that this SDE now includes become SDE types.
+            key = table.fields.index("id")
+            types_from_sde(type_ids=(row[key] for row in table.rows))
     found = {f.table for f in files}
     missing = [t for t in wanted if t not in found and not TABLES_BY_NAME[t].optional]
     return ImportReport(reports, missing, time.monotonic() - started)
