@@ -22,9 +22,16 @@ from django_q.models import Task
 from market.esi import EsiClient
 from market.ledger.tests.factories import sde_sample_load
 from market.models import BestPrice, Group, MarketSnapshot, Type, UnresolvedType
-from market.queries import StationRef, station_book
+from market.queries import StationRef, station_book, type_search
 from market.replay.history import SAMPLE_HISTORY, history_archive
-from market.tests.factories import JITA, SDE_SAMPLE, book_store, daily_volume, order
+from market.tests.factories import (
+    JITA,
+    SDE_SAMPLE,
+    SHARED_SDE,
+    book_store,
+    daily_volume,
+    order,
+)
 from market.universe import types_due, types_resolve, types_resolve_due
 from tests.fixtures import queue_work
 
@@ -34,6 +41,7 @@ HEL_SKIN = 47508  # "Hel Hunter's Quiver SKIN": sold in 2020, newer than the 201
 SIN_SKIN = 47536  # "Sin Glittering Dream SKIN": in the sample history as well
 SURVEY = 48121  # "Triglavian Survey Database"
 RAVEN, RIFTER, TRITANIUM = 638, 587, 34  # in the SDE slice, without packaged volumes
+GOLEM = 28710  # in the shared SDE only
 NEW = [HEL_SKIN, SIN_SKIN, SURVEY]
 PERMANENT_SKIN, SKINS = 1950, 91  # the SKINs' group and category: not in the SDE slice
 JITA_STATION = StationRef.from_hub(JITA)
@@ -93,6 +101,7 @@ def test_types_the_sde_lacks_get_their_names_groups_and_volumes_from_esi(market,
     assert upstreams.count(r"^/esi/universe/types/\d+/$") == 5
     assert types_due() == []  # nothing left: the next run asks nobody
 
+    assert [hit.type_id for hit in type_search("Hel Hunter")] == [HEL_SKIN]
     after = tops()
     assert after[HEL_SKIN].type_name == "Hel Hunter's Quiver SKIN"
     assert after[HEL_SKIN].category_id == SKINS
@@ -385,3 +394,56 @@ def test_the_replay_names_every_type_its_books_sell(esi, upstreams):
     sold = sorted({type_id for _, type_id in archive.series})
     known = upstreams.state["universe"].data().types
     assert len(sold) == 110 and [type_id for type_id in sold if type_id not in known] == []
+
+
+@pytest.mark.django_db
+def test_with_the_full_sde_the_golem_hauls_at_its_packaged_volume(esi, upstreams, tmp_path):
+    """The shared 2019 SDE has no invVolumes: ESI's packaged volume makes a Golem 50,000 m³ in
+    the hold, not its 486,000 m³ assembled."""
+    shared = SHARED_SDE / "invTypes.csv"
+    if not shared.exists():
+        pytest.skip("the shared SDE (../shared/fixtures/eve/sde) is not here")
+    golem_row = next(
+        line for line in shared.read_bytes().splitlines(keepends=True) if line.startswith(b"28710,")
+    )
+    folder = tmp_path / "sde"
+    shutil.copytree(SDE_SAMPLE, folder)
+    with (folder / "invTypes.csv").open("ab") as types:
+        types.write(golem_row)
+    with (folder / "invGroups.csv").open("a") as groups:
+        groups.write("900,6,Marauder,,0,0,0,0,1\n")  # the slice has the category Ship
+    call_command("import_sde", str(folder), stdout=io.StringIO())
+    upstreams.state["universe"].configure(source="full")
+    jita_book(GOLEM)
+    assert Type.objects.get(pk=GOLEM).volume == 486000
+    assert tops()[GOLEM].unit_volume is None
+
+    types_resolve_due()
+
+    assert Type.objects.get(pk=GOLEM).packaged_volume == 50000
+    assert tops()[GOLEM].unit_volume == Decimal(50000)
+
+
+# --- the admin -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_admin_lists_esi_types_by_source_and_refreshes_them(market, admin_client, upstreams):
+    types_resolve(type_ids=NEW)
+    Type.objects.filter(pk=HEL_SKIN).update(name="Stale name", esi_checked_at=None)
+
+    listed = admin_client.get("/admin/market/type/?source__exact=esi").content.decode()
+    assert "Stale name" in listed and "Tritanium" not in listed
+    answer = admin_client.post(
+        "/admin/market/type/",
+        {"action": "refresh_from_esi", "_selected_action": [HEL_SKIN]},
+        follow=True,
+    )
+
+    assert "ESI: 1 types asked, 1 resolved" in answer.content.decode()
+    assert Type.objects.get(pk=HEL_SKIN).name == "Hel Hunter's Quiver SKIN"
+    upstreams.state["universe"].configure(unknown_types=[SURVEY])
+    Type.objects.filter(pk=SURVEY).delete()
+    types_resolve(type_ids=[SURVEY])
+    unresolved = admin_client.get("/admin/market/unresolvedtype/").content.decode()
+    assert str(SURVEY) in unresolved and "unknown to ESI" in unresolved
