@@ -99,7 +99,7 @@ def _types_refresh(modeladmin: admin.ModelAdmin, request, type_ids: list[int]) -
             messages.WARNING,
         )
         return
-    outcome = types_resolve(type_ids=type_ids)
+    outcome = types_resolve(type_ids=type_ids, force=True)
     level = messages.WARNING if outcome.failed or outcome.not_found else messages.SUCCESS
     modeladmin.message_user(request, f"ESI: {outcome.summary()}", level)
 

@@ -61,7 +61,7 @@ def tops() -> dict:
 
 
 @pytest.fixture
-def market(esi, sde_loaded):
+def jita_new_types(esi, sde_loaded):
     """The replay ESI, the SDE slice, and a Jita book with three types the SDE lacks and two
     of its ships."""
     jita_book(*NEW, RAVEN, RIFTER, TRITANIUM)
@@ -73,7 +73,7 @@ def market(esi, sde_loaded):
 
 @pytest.mark.django_db
 @pytest.mark.embedded
-def test_types_the_sde_lacks_get_their_names_groups_and_volumes_from_esi(market, upstreams):
+def test_types_the_sde_lacks_get_their_names_groups_and_volumes_from_esi(jita_new_types, upstreams):
     before = tops()
     assert before[HEL_SKIN].type_name == f"Type {HEL_SKIN}"
     assert before[HEL_SKIN].unit_volume is None  # unknown, not 0
@@ -110,7 +110,7 @@ def test_types_the_sde_lacks_get_their_names_groups_and_volumes_from_esi(market,
 
 
 @pytest.mark.django_db
-def test_names_go_in_batches_of_at_most_the_batch_size(market, upstreams, monkeypatch):
+def test_names_go_in_batches_of_at_most_the_batch_size(jita_new_types, upstreams, monkeypatch):
     monkeypatch.setattr("market.universe.resolve.NAMES_BATCH", 2)
 
     outcome = types_resolve(type_ids=NEW)
@@ -125,7 +125,7 @@ def test_names_go_in_batches_of_at_most_the_batch_size(market, upstreams, monkey
 
 
 @pytest.mark.django_db
-def test_ships_get_their_packaged_volume_for_cargo_and_keep_their_sde_record(market):
+def test_ships_get_their_packaged_volume_for_cargo_and_keep_their_sde_record(jita_new_types):
     assert tops()[RAVEN].unit_volume is None  # 486,000 m³ assembled is no cargo figure
     assert tops()[TRITANIUM].unit_volume == Decimal("0.01")
 
@@ -143,7 +143,7 @@ def test_ships_get_their_packaged_volume_for_cargo_and_keep_their_sde_record(mar
 
 
 @pytest.mark.django_db
-def test_a_refresh_asks_with_the_etag_and_a_304_only_moves_the_check_on(market, upstreams):
+def test_a_refresh_asks_with_the_etag_and_a_304_only_moves_the_check_on(jita_new_types, upstreams):
     types_resolve(type_ids=[HEL_SKIN])
     checked = Type.objects.get(pk=HEL_SKIN).esi_checked_at
     # Thirty days later the record is due again.
@@ -169,7 +169,9 @@ def test_a_refresh_asks_with_the_etag_and_a_304_only_moves_the_check_on(market, 
 
 @pytest.mark.django_db
 @pytest.mark.embedded
-def test_an_id_esi_does_not_know_is_recorded_and_the_desk_says_so(market, upstreams, client):
+def test_an_id_esi_does_not_know_is_recorded_and_the_desk_says_so(
+    jita_new_types, upstreams, client
+):
     upstreams.state["universe"].configure(unknown_types=[HEL_SKIN])
 
     outcome = types_resolve_due()
@@ -190,7 +192,7 @@ def test_an_id_esi_does_not_know_is_recorded_and_the_desk_says_so(market, upstre
 
 
 @pytest.mark.django_db
-def test_an_esi_failure_is_recorded_and_retried_later(market, upstreams):
+def test_an_esi_failure_is_recorded_and_retried_later(jita_new_types, upstreams):
     upstreams.fault(rf"^/esi/universe/types/{HEL_SKIN}/$", status=503, times=None)
 
     outcome = types_resolve_due()
@@ -230,7 +232,7 @@ def test_an_esi_failure_is_recorded_and_retried_later(market, upstreams):
     ],
     ids=["text-id", "negative-volume", "empty-name", "another-type", "array", "nan"],
 )
-def test_a_garbage_answer_is_recorded_and_nothing_is_written(market, upstreams, body):
+def test_a_garbage_answer_is_recorded_and_nothing_is_written(jita_new_types, upstreams, body):
     upstreams.fault(r"^/esi/universe/names/$", status=200, body='[{"id": "x"}]')
     upstreams.fault(rf"^/esi/universe/types/{HEL_SKIN}/$", status=200, body=body, times=None)
 
@@ -247,7 +249,7 @@ def test_a_garbage_answer_is_recorded_and_nothing_is_written(market, upstreams, 
 
 
 @pytest.mark.django_db
-def test_a_cut_off_answer_is_retried_by_the_client_then_recorded(market, upstreams):
+def test_a_cut_off_answer_is_retried_by_the_client_then_recorded(jita_new_types, upstreams):
     upstreams.fault(rf"^/esi/universe/types/{HEL_SKIN}/$", truncate=True, times=None)
 
     outcome = types_resolve(type_ids=[HEL_SKIN])
@@ -262,7 +264,7 @@ def test_a_cut_off_answer_is_retried_by_the_client_then_recorded(market, upstrea
 
 @pytest.mark.django_db
 @pytest.mark.embedded
-def test_an_sde_import_that_includes_an_esi_type_takes_it_over(market, tmp_path):
+def test_an_sde_import_that_includes_an_esi_type_takes_it_over(jita_new_types, tmp_path):
     types_resolve(type_ids=NEW)
     assert Type.objects.from_esi().count() == 3
     # A newer SDE has the SKIN (under its own name and group); not the two others.
@@ -323,7 +325,7 @@ def test_a_snapshot_that_lands_queues_the_resolution_which_the_worker_runs(
 
 
 @pytest.mark.django_db
-def test_the_item_page_and_station_trading_show_the_resolved_name(market, client):
+def test_the_item_page_and_station_trading_show_the_resolved_name(jita_new_types, client):
     trading = client.get("/market/trading/?station_id=60003760&sort=type_name").content.decode()
     assert f"Type {HEL_SKIN}" in trading and "Hel Hunter" not in trading
     page = client.get(f"/market/types/{HEL_SKIN}/").content.decode()
@@ -336,7 +338,7 @@ def test_the_item_page_and_station_trading_show_the_resolved_name(market, client
     assert "Hel Hunter&#x27;s Quiver SKIN" in trading or "Hel Hunter's Quiver SKIN" in trading
     assert f"Type {HEL_SKIN}" not in trading
     page = client.get(f"/market/types/{HEL_SKIN}/").content.decode()
-    assert "Hel Hunter" in page and "Permanent SKIN" in page and "from ESI" in page
+    assert "Permanent SKIN · 0.01 m³ · from ESI · type 47508" in page
     api = client.get("/api/market/station-trading?station_id=60003760&sort=type_name").json()
     assert "Hel Hunter's Quiver SKIN" in {row["type_name"] for row in api["results"]}
 
@@ -428,9 +430,12 @@ def test_with_the_full_sde_the_golem_hauls_at_its_packaged_volume(esi, upstreams
 
 
 @pytest.mark.django_db
-def test_the_admin_lists_esi_types_by_source_and_refreshes_them(market, admin_client, upstreams):
+def test_the_admin_lists_esi_types_by_source_and_refreshes_them(
+    jita_new_types, admin_client, upstreams
+):
     types_resolve(type_ids=NEW)
-    Type.objects.filter(pk=HEL_SKIN).update(name="Stale name", esi_checked_at=None)
+    # A record ESI has since changed (within its Expires: only a forced refresh asks now).
+    Type.objects.filter(pk=HEL_SKIN).update(name="Stale name")
 
     listed = admin_client.get("/admin/market/type/?source__exact=esi").content.decode()
     assert "Stale name" in listed and "Tritanium" not in listed

@@ -50,6 +50,7 @@ from market.universe.payloads import (
     payload_convert,
     type_convert,
 )
+from market.warmup import types_changed_warm
 
 log = logging.getLogger("market.universe")
 
@@ -134,16 +135,31 @@ def types_resolve(
     type_ids: Iterable[int],
     client: EsiClient | None = None,
     deadline: float | None = None,
+    force: bool = False,
     now: datetime | None = None,
 ) -> TypesOutcome:
-    """Resolve ``type_ids`` from ESI (see the module docstring) and write what ESI answered."""
+    """Resolve ``type_ids`` from ESI (see the module docstring) and write what ESI answered.
+    ``force`` (the admin's refresh) asks for every record in full, without ETags."""
+    ids = sorted({int(t) for t in type_ids})
+    if not ids:
+        return TypesOutcome()
+    if client is not None:
+        return _resolve(ids, client=client, deadline=deadline, force=force, now=now)
+    with EsiClient() as own:
+        return _resolve(ids, client=own, deadline=deadline, force=force, now=now)
+
+
+def _resolve(
+    ids: list[int],
+    *,
+    client: EsiClient,
+    deadline: float | None,
+    force: bool,
+    now: datetime | None,
+) -> TypesOutcome:
     started = time.monotonic()
     now = now or timezone.now()
-    ids = sorted({int(t) for t in type_ids})
     outcome = TypesOutcome(asked=len(ids))
-    if not ids:
-        return outcome
-    client = client or EsiClient()
     known = {
         row["id"]: row
         for row in Type.objects.filter(pk__in=ids).values(
@@ -153,11 +169,15 @@ def types_resolve(
     new_ids = [t for t in ids if t not in known]
     outcome.named = _names_write(new_ids, client=client)
     # A complete ESI record is asked again with its ETag; anything else needs the full answer.
-    revalidate = {
-        t
-        for t, row in known.items()
-        if row["source"] == Type.Source.ESI and row["esi_checked_at"] is not None
-    }
+    revalidate = (
+        set()
+        if force
+        else {
+            t
+            for t, row in known.items()
+            if row["source"] == Type.Source.ESI and row["esi_checked_at"] is not None
+        }
+    )
     answers = _types_fetch(ids, client=client, revalidate=revalidate, deadline=deadline)
     records = [a.record for a in answers if a.record is not None]
     groups, categories, missing_groups = _parents_fetch(records, client=client)
@@ -176,8 +196,6 @@ def types_resolve(
         _answers_write(answers, sde_known, missing_groups, outcome, now=now)
     outcome.waiting = sum(1 for a in answers if a.skipped)
     if outcome.changed:
-        from market.warmup import types_changed_warm
-
         changed = [a.type_id for a in answers if a.record is not None or a.not_found]
         outcome.regions = types_changed_warm(type_ids=[*new_ids, *changed])
     outcome.seconds = time.monotonic() - started
