@@ -61,7 +61,7 @@ DRIFT = 0.3  # of the half-spread: how far the centre price wanders between orde
 FILLING = 0.25  # of the orders: those near the top, which trade over their life …
 FILL_SHARE = (0.05, 0.40)  # … this share of their volume (uniform); but most of them …
 FILLED_OUT = 0.8  # … are that much smaller and trade out completely before they go
-TOP_DEPTH = 0.3  # the share of the depth draws (the top of the book) the filling orders take
+TOP_DEPTH = 0.3  # the filling orders' depth draws are scaled into the top of the book
 REPRICING = 0.3  # of the orders: those that undercut / outbid by a tick …
 REPRICE_EVERY = 24  # … every 1 to this many snapshots
 EXPIRING = 0.65  # of the orders: those that expire as their slot moves on (the rest are cancelled)
@@ -238,8 +238,8 @@ class OrderBook:
 
             fills = u_fill < FILLING
             expiring = not fills and u_fill >= 1 - EXPIRING
-            # The orders that trade are those near the top of the book; the others sit deeper.
-            u_depth = u_depth * TOP_DEPTH if fills else TOP_DEPTH + (1 - TOP_DEPTH) * u_depth
+            if fills:
+                u_depth *= TOP_DEPTH  # the orders that trade are those near the top of the book
             station = hub if u_location < AT_HUB else stations[int(u_location * 65536) % n_stations]
             h = market.half_spread
             centre = market.price * (
