@@ -58,12 +58,15 @@ EXACT_CENTS = 2**53
 SAFE_SUM = 2**62
 
 
+SORTED_FIELDS = ("location_id", "type_id", "is_buy_order", "price", "volume_remain", "min_volume")
+
+
 @dataclass
 class SortedBook:
     """A snapshot's orders sorted by (location, type, side, best price first), with where each
     side of each book starts. ``order`` maps sorted rows back to the input rows."""
 
-    orders: np.ndarray  # ORDER_DTYPE rows, sorted
+    orders: dict[str, np.ndarray]  # SORTED_FIELDS of the orders, each column sorted
     order: np.ndarray  # the permutation that sorted them
     starts: np.ndarray  # first row of each (location, type, side) run
     lengths: np.ndarray
@@ -88,15 +91,16 @@ def book_sort(orders: np.ndarray) -> SortedBook:
             orders["location_id"],
         )
     )
-    rows = orders[order]
+    # Column by column: only what the book tops read, not whole records.
+    rows = {name: orders[name][order] for name in SORTED_FIELDS}
     location, type_id, buy = rows["location_id"], rows["type_id"], rows["is_buy_order"]
-    new_run = np.ones(len(rows), dtype=bool)
-    if len(rows):
+    new_run = np.ones(len(location), dtype=bool)
+    if len(location):
         new_run[1:] = (
             (location[1:] != location[:-1]) | (type_id[1:] != type_id[:-1]) | (buy[1:] != buy[:-1])
         )
     starts = np.flatnonzero(new_run)
-    lengths = np.diff(np.append(starts, len(rows)))
+    lengths = np.diff(np.append(starts, len(location)))
     cents_float = np.rint(rows["price"] * 100)
     inexact = cents_float >= EXACT_CENTS
     cents = np.where(inexact, 0, cents_float).astype(np.int64)
@@ -159,7 +163,7 @@ def book_tops_compute(book: SortedBook) -> BookTops:
         empty = np.zeros(0, dtype=np.int64)
         return BookTops(*([empty] * 15), depth_exact={})
     volume = rows["volume_remain"]
-    first = rows[starts]
+    first = {name: column[starts] for name, column in rows.items()}
     run_is_buy = first["is_buy_order"]
     # Runs of one book are adjacent (sells then buys): a book starts where location or type change.
     new_book = np.ones(n_runs, dtype=bool)
@@ -168,7 +172,7 @@ def book_tops_compute(book: SortedBook) -> BookTops:
     )
     book_of_run = np.cumsum(new_book) - 1
     n_books = int(book_of_run[-1]) + 1
-    book_first = first[new_book]
+    book_first = {name: column[new_book] for name, column in first.items()}
 
     run_volume = np.add.reduceat(volume, starts)
     at_best = book.at_best

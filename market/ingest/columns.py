@@ -70,34 +70,53 @@ def order_columns(pages: Iterable[np.ndarray | Sequence[EsiOrder]]) -> np.ndarra
     return np.concatenate(parts)
 
 
-# "2026-01-02T03:04:05Z": the separators' positions, and the digits'.
-_SEPARATORS = {4: b"-", 7: b"-", 10: b"T", 13: b":", 16: b":", 19: b"Z"}
-_DIGITS = [i for i in range(20) if i not in _SEPARATORS]
+# "2026-01-02T03:04:05Z": the separators' positions.
+_SEPARATORS = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: "Z"}
 
 
 def issued_seconds(orders: np.ndarray) -> np.ndarray:
     """Each order's ``issued`` as Unix seconds (int64). ESI's form (``2026-01-02T03:04:05Z``)
     is read with array arithmetic; anything else goes through ``datetime.fromisoformat`` one by
     one, and an unreadable one raises MarketDataError naming the order."""
-    text = orders["issued"]
-    if not len(text):
+    n = len(orders)
+    if not n:
         return np.empty(0, dtype=np.int64)
-    raw = np.ascontiguousarray(text).view(np.uint8).reshape(len(text), text.itemsize)
-    digits = raw[:, _DIGITS].astype(np.int64) - ord("0")
-    usual = (raw[:, 20] == 0) & np.all((digits >= 0) & (digits <= 9), axis=1)
+    raw = _text_bytes(orders, "issued")
+    usual = raw[:, ESI_ISSUED_LENGTH] == 0 if raw.shape[1] > ESI_ISSUED_LENGTH else np.ones(n, bool)
     for position, char in _SEPARATORS.items():
         usual &= raw[:, position] == ord(char)
-    d = digits  # YYYY MM DD hh mm ss as 14 digits
-    year = d[:, 0] * 1000 + d[:, 1] * 100 + d[:, 2] * 10 + d[:, 3]
-    month = d[:, 4] * 10 + d[:, 5]
-    day = d[:, 6] * 10 + d[:, 7]
-    clock = (d[:, 8] * 10 + d[:, 9]) * 3600 + (d[:, 10] * 10 + d[:, 11]) * 60
-    clock += d[:, 12] * 10 + d[:, 13]
+
+    def number(*positions: int) -> np.ndarray:
+        nonlocal usual
+        value = np.zeros(n, dtype=np.int64)
+        for position in positions:
+            digit = raw[:, position] - np.uint8(ord("0"))  # wraps below "0": > 9 too
+            usual &= digit <= 9
+            value = value * 10 + digit
+        return value
+
+    year, month, day = number(0, 1, 2, 3), number(5, 6), number(8, 9)
+    clock = number(11, 12) * 3600 + number(14, 15) * 60 + number(17, 18)
     usual &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
     seconds = _days_from_civil(year, month, day) * SECONDS_A_DAY + clock
     for i in np.flatnonzero(~usual).tolist():
-        seconds[i] = _issued_seconds_slow(text[i], order_id=int(orders["order_id"][i]))
+        seconds[i] = _issued_seconds_slow(orders["issued"][i], order_id=int(orders["order_id"][i]))
     return seconds
+
+
+def _text_bytes(orders: np.ndarray, name: str) -> np.ndarray:
+    """A text field's bytes as an (n, width) uint8 view of the records, without a copy when the
+    records are contiguous."""
+    width = orders.dtype[name].itemsize
+    if orders.flags.c_contiguous:
+        return np.ndarray(
+            (len(orders), width),
+            dtype=np.uint8,
+            buffer=orders,
+            offset=orders.dtype.fields[name][1],
+            strides=(orders.itemsize, 1),
+        )
+    return np.ascontiguousarray(orders[name]).view(np.uint8).reshape(len(orders), width)
 
 
 def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +34,7 @@ from market.ingest.book_tops import _best_prices_copy, _best_prices_insert
 from market.ingest.columns import orders_array
 from market.ingest.liquidity import (
     PairTrades,
+    SnapshotSummary,
     liquidity_prune,
     pair_trades_write,
     snapshot_summarise,
@@ -363,17 +364,23 @@ class SnapshotLoad:
         if not self._postgres:
             return self._sqlite_finish(snapshot)
         # The book tops and the trades since the previous snapshot are computed and encoded on
-        # another thread while PostgreSQL builds the indexes: this thread only waits on the
-        # socket then, so both get a core.
+        # another thread while PostgreSQL builds the indexes (this thread only waits on the
+        # socket then, so both get a core), the trades while the book tops are COPYed.
         previous = self._previous
+        tops_ready: Future[SnapshotSummary] = Future()
         with ThreadPoolExecutor(1, thread_name_prefix="book-tops") as pool:
             summarised = pool.submit(
-                snapshot_summarise, snapshot, self._loaded, previous=previous, csv=True
+                snapshot_summarise,
+                snapshot,
+                self._loaded,
+                previous=previous,
+                csv=True,
+                tops_ready=tops_ready,
             )
             self._copy_end()
             _partition_index(snapshot)
+            _best_prices_copy(tops_ready.result().best_prices_csv)
             summary = summarised.result()
-            _best_prices_copy(summary.best_prices_csv)
         self._loaded = []
         summary_complete(summary, previous=previous)
         _snapshot_swap(snapshot, started=self.started, trades=summary.trades, compared=previous)

@@ -46,6 +46,7 @@ lost it.
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from market.ingest.book_tops import BookTops, best_prices_csv, book_sort, book_tops_compute
@@ -94,13 +95,23 @@ def snapshot_summarise(
     *,
     previous: MarketSnapshot | None,
     csv: bool = False,
+    tops_ready: Future | None = None,
 ) -> SnapshotSummary:
     """The book tops (and their CSV for COPY when ``csv``) and the inference against
-    ``previous``; touches the cache but never the database, so it can run on another thread."""
-    orders = order_columns(pages)
-    book = book_sort(orders)
-    tops = book_tops_compute(book)
-    summary = SnapshotSummary(tops, best_prices_csv(snapshot, tops) if csv else None)
+    ``previous``; touches the cache but never the database, so it can run on another thread.
+    ``tops_ready`` gets the summary as soon as the book tops are in it: the caller can store
+    them while the trades are worked out."""
+    try:
+        orders = order_columns(pages)
+        book = book_sort(orders)
+        tops = book_tops_compute(book)
+        summary = SnapshotSummary(tops, best_prices_csv(snapshot, tops) if csv else None)
+    except BaseException as exc:
+        if tops_ready is not None:
+            tops_ready.set_exception(exc)
+        raise
+    if tops_ready is not None:
+        tops_ready.set_result(summary)
     if not INFER_TRADES:
         return summary
     summary.current = state_from_orders(orders, at=snapshot_time(snapshot), book=book)

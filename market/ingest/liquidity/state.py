@@ -75,21 +75,20 @@ def state_from_orders(
     at_best = np.empty(len(orders), dtype=bool)
     at_best[book.order] = book.at_best
     by_id = np.argsort(orders["order_id"], kind="stable")
-    rows = orders[by_id]
-    issued = issued_seconds(rows)
-    cents = np.minimum(np.rint(rows["price"] * 100), MAX_CENTS).astype(np.int64)
+    issued = issued_seconds(orders)[by_id]
+    price = orders["price"][by_id]
     state = BookState(
         at=at,
-        order_id=rows["order_id"].copy(),
-        location_id=rows["location_id"].copy(),
-        type_id=rows["type_id"].astype(np.int32),
-        is_buy_order=rows["is_buy_order"].copy(),
-        cents=cents,
-        volume_remain=rows["volume_remain"].copy(),
-        expires=issued + rows["duration"] * SECONDS_A_DAY,
+        order_id=orders["order_id"][by_id],
+        location_id=orders["location_id"][by_id],
+        type_id=orders["type_id"][by_id].astype(np.int32),
+        is_buy_order=orders["is_buy_order"][by_id],
+        cents=np.minimum(np.rint(price * 100), MAX_CENTS).astype(np.int64),
+        volume_remain=orders["volume_remain"][by_id],
+        expires=issued + orders["duration"][by_id] * SECONDS_A_DAY,
         at_best=at_best[by_id],
     )
-    return CurrentBook(state, rows["volume_total"].copy(), issued)
+    return CurrentBook(state, orders["volume_total"][by_id], issued)
 
 
 def _state_key(snapshot: MarketSnapshot) -> str:
