@@ -365,27 +365,30 @@ class SnapshotLoad:
             return self._sqlite_finish(snapshot)
         # The book tops and the trades since the previous snapshot are computed and encoded on
         # another thread while PostgreSQL builds the indexes (this thread only waits on the
-        # socket then, so both get a core), the trades while the book tops are COPYed.
+        # socket then, so both get a core), the trades while the book tops are COPYed, and the
+        # state kept for the next ingest while the snapshot is swapped in.
         previous = self._previous
         tops_ready: Future[SnapshotSummary] = Future()
+        trades_ready: Future[SnapshotSummary] = Future()
         with ThreadPoolExecutor(1, thread_name_prefix="book-tops") as pool:
-            summarised = pool.submit(
+            pool.submit(
                 snapshot_summarise,
                 snapshot,
                 self._loaded,
                 previous=previous,
                 csv=True,
                 tops_ready=tops_ready,
+                trades_ready=trades_ready,
             )
             self._copy_end()
             _partition_index(snapshot)
             _best_prices_copy(tops_ready.result().best_prices_csv)
-            summary = summarised.result()
-        self._loaded = []
-        summary_complete(summary, previous=previous)
-        _snapshot_swap(snapshot, started=self.started, trades=summary.trades, compared=previous)
-        transaction_, self._transaction = self._transaction, None
-        transaction_.close()  # commit
+            summary = trades_ready.result()
+            self._loaded = []
+            summary_complete(summary, previous=previous)
+            _snapshot_swap(snapshot, started=self.started, trades=summary.trades, compared=previous)
+            transaction_, self._transaction = self._transaction, None
+            transaction_.close()  # commit
         return snapshot
 
     def _sqlite_finish(self, snapshot: MarketSnapshot) -> MarketSnapshot:

@@ -46,6 +46,7 @@ lost it.
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -69,6 +70,8 @@ from market.ingest.liquidity.state import (
 )
 from market.ingest.liquidity.store import KEEP_DAYS, liquidity_prune, pair_trades_write
 from market.models import MarketSnapshot
+
+log = logging.getLogger("market.ingest")
 
 # The switch the ingest benchmark turns off to measure the ingest without the inference (the
 # book tops, depth prices included, are computed either way).
@@ -96,11 +99,13 @@ def snapshot_summarise(
     previous: MarketSnapshot | None,
     csv: bool = False,
     tops_ready: Future | None = None,
+    trades_ready: Future | None = None,
 ) -> SnapshotSummary:
-    """The book tops (and their CSV for COPY when ``csv``) and the inference against
-    ``previous``; touches the cache but never the database, so it can run on another thread.
-    ``tops_ready`` gets the summary as soon as the book tops are in it: the caller can store
-    them while the trades are worked out."""
+    """The book tops (and their CSV for COPY when ``csv``), the inference against ``previous``,
+    and this snapshot's state kept for the next ingest. It touches the cache but never the
+    database, so it can run on another thread; ``tops_ready`` gets the summary as soon as the
+    book tops are in it (the caller stores them while the trades are worked out), and
+    ``trades_ready`` as soon as the trades are (while the state is being kept)."""
     try:
         orders = order_columns(pages)
         book = book_sort(orders)
@@ -113,16 +118,30 @@ def snapshot_summarise(
     if tops_ready is not None:
         tops_ready.set_result(summary)
     if not INFER_TRADES:
+        if trades_ready is not None:
+            trades_ready.set_result(summary)
         return summary
-    summary.current = state_from_orders(orders, at=snapshot_time(snapshot), book=book)
-    state_save(snapshot, summary.current.state)
-    if previous is None or not pair_comparable(snapshot_time(previous), summary.current.state.at):
-        return summary
-    previous_state = state_load(previous)
-    if previous_state is None:
-        summary.previous_missing = True
-    else:
-        summary.trades = trades_infer(previous_state, summary.current)
+    try:
+        at = snapshot_time(snapshot)
+        summary.current = CurrentBook(orders, at=at)
+        if previous is not None and pair_comparable(snapshot_time(previous), at):
+            previous_state = state_load(previous)
+            if previous_state is None:
+                summary.previous_missing = True
+            else:
+                summary.trades = trades_infer(previous_state, summary.current)
+    except BaseException as exc:
+        if trades_ready is not None:
+            trades_ready.set_exception(exc)
+        raise
+    if trades_ready is not None:
+        trades_ready.set_result(summary)
+    try:
+        # For the next ingest of the region; its caller is no longer waiting.
+        state_save(snapshot, state_from_orders(orders, at=at, book=book))
+    except Exception:
+        # Not worth failing a stored snapshot for: the next ingest reads the orders instead.
+        log.exception("could not keep the book state of snapshot %s", snapshot.pk)
     return summary
 
 

@@ -77,7 +77,7 @@ def pair_comparable(previous_at: int, current_at: int) -> bool:
 
 def trades_infer(previous: BookState, current: CurrentBook) -> PairTrades:
     """Apply the rules to a pair (the caller checked :func:`pair_comparable`)."""
-    p, c = previous, current.state
+    p, c = previous, current
     where = np.searchsorted(p.order_id, c.order_id)
     clipped = np.minimum(where, max(len(p) - 1, 0))
     in_both = (where < len(p)) & (p.order_id[clipped] == c.order_id) if len(p) else where < 0
@@ -94,12 +94,12 @@ def trades_infer(previous: BookState, current: CurrentBook) -> PairTrades:
     events.add_reprices(p, repriced)
     # 2. New orders already partly filled since the previous snapshot.
     new = np.flatnonzero(~in_both)
-    new_traded = current.volume_total[new] - c.volume_remain[new]
-    new_filled = new[(current.issued[new] > p.at) & (new_traded > 0)]
+    new = new[c.volume_total[new] > c.volume_remain[new]]
+    new_filled = new[c.issued(new) > p.at]
     events.add(
         c,
         new_filled,
-        current.volume_total[new_filled] - c.volume_remain[new_filled],
+        c.volume_total[new_filled] - c.volume_remain[new_filled],
         c.cents[new_filled],
         certain=True,
     )
@@ -123,7 +123,9 @@ class _Events:
         self.units: list[np.ndarray] = []
         self.cents: list[np.ndarray] = []
 
-    def _append(self, state: BookState, rows: np.ndarray, column, units, cents) -> None:
+    def _append(
+        self, state: BookState | CurrentBook, rows: np.ndarray, column, units, cents
+    ) -> None:
         at_station = state.location_id[rows] >= FIRST_STATION_ID
         rows = rows[at_station]
         self.location.append(state.location_id[rows])
@@ -132,7 +134,7 @@ class _Events:
         self.units.append(np.asarray(units, dtype=np.int64)[at_station])
         self.cents.append(np.asarray(cents, dtype=np.int64)[at_station])
 
-    def add(self, state: BookState, rows, units, cents, *, certain: bool) -> None:
+    def add(self, state: BookState | CurrentBook, rows, units, cents, *, certain: bool) -> None:
         buy = state.is_buy_order[rows]
         # Buy orders: units sold into them; sell orders: units bought from them.
         column = np.where(buy, 0, 1) + (0 if certain else 2)

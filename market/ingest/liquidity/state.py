@@ -50,14 +50,32 @@ class BookState:
         return len(self.order_id)
 
 
-@dataclass
 class CurrentBook:
-    """The snapshot being finished: its state, and what the inference reads of its new orders
-    (aligned with the state's rows)."""
+    """The snapshot being finished, its orders as loaded (any order): what the inference reads
+    of it. Its BookState (sorted by id, for the next ingest) is built once the trades are
+    known, off the ingest's critical path."""
 
-    state: BookState
-    volume_total: np.ndarray  # int64
-    issued: np.ndarray  # int64 Unix seconds
+    def __init__(self, orders: np.ndarray, *, at: int) -> None:
+        self.at = at
+        self.orders = orders
+        self.order_id = orders["order_id"]
+        self.location_id = orders["location_id"]
+        self.type_id = orders["type_id"]
+        self.is_buy_order = orders["is_buy_order"]
+        self.volume_remain = orders["volume_remain"]
+        self.volume_total = orders["volume_total"]
+        self.cents = _cents(orders["price"])
+
+    def __len__(self) -> int:
+        return len(self.orders)
+
+    def issued(self, rows: np.ndarray) -> np.ndarray:
+        """Unix seconds of the orders at ``rows`` (only the new orders need them)."""
+        return issued_seconds(self.orders[rows])
+
+
+def _cents(price: np.ndarray) -> np.ndarray:
+    return np.minimum(np.rint(price * 100), MAX_CENTS).astype(np.int64)
 
 
 def snapshot_time(snapshot: MarketSnapshot) -> int:
@@ -66,9 +84,7 @@ def snapshot_time(snapshot: MarketSnapshot) -> int:
     return int(moment.timestamp())
 
 
-def state_from_orders(
-    orders: np.ndarray, *, at: int, book: SortedBook | None = None
-) -> CurrentBook:
+def state_from_orders(orders: np.ndarray, *, at: int, book: SortedBook | None = None) -> BookState:
     """The state of a book given as ORDER_DTYPE columns (any order); ``book`` is their
     :func:`book_sort` when the caller has it already."""
     book = book if book is not None else book_sort(orders)
@@ -76,19 +92,17 @@ def state_from_orders(
     at_best[book.order] = book.at_best
     by_id = np.argsort(orders["order_id"], kind="stable")
     issued = issued_seconds(orders)[by_id]
-    price = orders["price"][by_id]
-    state = BookState(
+    return BookState(
         at=at,
         order_id=orders["order_id"][by_id],
         location_id=orders["location_id"][by_id],
         type_id=orders["type_id"][by_id].astype(np.int32),
         is_buy_order=orders["is_buy_order"][by_id],
-        cents=np.minimum(np.rint(price * 100), MAX_CENTS).astype(np.int64),
+        cents=_cents(orders["price"][by_id]),
         volume_remain=orders["volume_remain"][by_id],
         expires=issued + orders["duration"][by_id] * SECONDS_A_DAY,
         at_best=at_best[by_id],
     )
-    return CurrentBook(state, orders["volume_total"][by_id], issued)
 
 
 def _state_key(snapshot: MarketSnapshot) -> str:
@@ -152,7 +166,7 @@ def state_from_database(snapshot: MarketSnapshot) -> BookState:
     if connection.vendor != "postgresql":
         rows = [(*row[:-1], _sqlite_issued(row[-1])) for row in rows]
     orders = np.array(rows, dtype=ORDER_DTYPE) if rows else np.empty(0, dtype=ORDER_DTYPE)
-    return state_from_orders(orders, at=snapshot_time(snapshot)).state
+    return state_from_orders(orders, at=snapshot_time(snapshot))
 
 
 def _sqlite_issued(value: datetime | str) -> bytes:
