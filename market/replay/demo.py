@@ -12,6 +12,7 @@ from django.test.utils import override_settings
 from market.esi import EsiClient
 from market.hubs import HUBS
 from market.ingest import history_fetch, snapshot_fetch
+from market.ingest.sqlite import sqlite_yields_off
 from market.replay.esi import DEFAULTS, PREFIX
 from market.sde_source import sde_source_refresh
 from market.warmup import history_landed_warm
@@ -29,10 +30,11 @@ DEMO_LOAD_CACHES = {
 # The desk shows what trades at each station once an hour of consecutive snapshots was compared
 # (market.queries.liquidity), so every hub's book is loaded as a short series over the past
 # hour: DEMO_SNAPSHOTS snapshots, DEMO_STEP replay snapshots (of five minutes) apart, the last
-# one current. Fifteen minutes apart rather than five: a third of the books to build and store,
-# and each pair is still compared (pairs up to an hour apart are).
-DEMO_SNAPSHOTS = 5
-DEMO_STEP = 3
+# one current. Half an hour apart rather than five minutes: a sixth of the books to build and
+# store, and each pair is still compared (pairs up to an hour apart are), with what traded in
+# the replay's six five-minute steps between them.
+DEMO_SNAPSHOTS = 3
+DEMO_STEP = 6
 REPLAY_SNAPSHOT_SECONDS = 300
 DEMO_SERIES_SECONDS = (DEMO_SNAPSHOTS - 1) * DEMO_STEP * REPLAY_SNAPSHOT_SECONDS
 
@@ -63,7 +65,10 @@ def demo_load(*, base_url: str, stdout) -> None:
         ).raise_for_status()
 
     try:
-        with override_settings(ESI_HISTORY_RATE=DEMO_LOAD_HISTORY_RATE, CACHES=DEMO_LOAD_CACHES):
+        with (
+            override_settings(ESI_HISTORY_RATE=DEMO_LOAD_HISTORY_RATE, CACHES=DEMO_LOAD_CACHES),
+            sqlite_yields_off(),  # nothing else writes yet
+        ):
             demo_data_load(stdout=stdout, snapshots=DEMO_SNAPSHOTS, between=next_snapshots)
     finally:
         requests.post(state, json={"history_rate": DEFAULTS["history_rate"]}, timeout=10)
