@@ -20,7 +20,8 @@ alternating order) so that all see the same load on a shared machine:
 Every ingest gets the replay's next snapshot, five minutes on from the one before (the book
 moved: fills, reprices, expiries, new orders; see ``market.replay.orders``), generated before
 the clock starts. Before an ingest with liquidity, the previous snapshot's state is put in the
-cache (untimed), as the previous ingest would have left it.
+cache (untimed), as the previous ingest would have left it; the state each ingest keeps for the
+next one is kept after it returned (on the book-tops thread), and waited for before the next.
 
 It prints best and median of each, best ingest / best baseline (the issue's target: ≤ 2.0), and
 the ingest with liquidity over the one without (issue 13's target: ≤ 1.10).
@@ -137,6 +138,7 @@ def main() -> None:
 
     from lenny.replay import upstream_settings
     from market.ingest import ORDER_COLUMNS, liquidity, snapshot_fetch
+    from market.ingest.liquidity import states_kept_wait
     from market.ingest.liquidity.state import state_from_database, state_save
     from market.models import MarketSnapshot, StationTradeDay
 
@@ -168,6 +170,7 @@ def main() -> None:
 
         def ingest(*, infer: bool) -> float:
             next_snapshot()
+            states_kept_wait()  # the previous ingest's state, kept after it returned
             cache.clear()
             with connection.cursor() as cursor:
                 cursor.execute(

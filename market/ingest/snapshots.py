@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +39,7 @@ from market.ingest.liquidity import (
     pair_trades_write,
     snapshot_summarise,
     summary_complete,
+    summary_submit,
 )
 from market.ingest.payloads import (
     ORDER_COLUMNS,
@@ -365,30 +366,28 @@ class SnapshotLoad:
             return self._sqlite_finish(snapshot)
         # The book tops and the trades since the previous snapshot are computed and encoded on
         # another thread while PostgreSQL builds the indexes (this thread only waits on the
-        # socket then, so both get a core), the trades while the book tops are COPYed, and the
-        # state kept for the next ingest while the snapshot is swapped in.
+        # socket then, so both get a core), the trades while the book tops are COPYed; the
+        # state kept for the next ingest is left to that thread once the trades are known.
         previous = self._previous
         tops_ready: Future[SnapshotSummary] = Future()
         trades_ready: Future[SnapshotSummary] = Future()
-        with ThreadPoolExecutor(1, thread_name_prefix="book-tops") as pool:
-            pool.submit(
-                snapshot_summarise,
-                snapshot,
-                self._loaded,
-                previous=previous,
-                csv=True,
-                tops_ready=tops_ready,
-                trades_ready=trades_ready,
-            )
-            self._copy_end()
-            _partition_index(snapshot)
-            _best_prices_copy(tops_ready.result().best_prices_csv)
-            summary = trades_ready.result()
-            self._loaded = []
-            summary_complete(summary, previous=previous)
-            _snapshot_swap(snapshot, started=self.started, trades=summary.trades, compared=previous)
-            transaction_, self._transaction = self._transaction, None
-            transaction_.close()  # commit
+        summary_submit(
+            snapshot,
+            self._loaded,
+            previous=previous,
+            csv=True,
+            tops_ready=tops_ready,
+            trades_ready=trades_ready,
+        )
+        self._copy_end()
+        _partition_index(snapshot)
+        _best_prices_copy(tops_ready.result().best_prices_csv)
+        summary = trades_ready.result()
+        self._loaded = []
+        summary_complete(summary, previous=previous)
+        _snapshot_swap(snapshot, started=self.started, trades=summary.trades, compared=previous)
+        transaction_, self._transaction = self._transaction, None
+        transaction_.close()  # commit
         return snapshot
 
     def _sqlite_finish(self, snapshot: MarketSnapshot) -> MarketSnapshot:

@@ -47,7 +47,8 @@ lost it.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import Future
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from market.ingest.book_tops import BookTops, best_prices_csv, book_sort, book_tops_compute
@@ -145,6 +146,36 @@ def snapshot_summarise(
     return summary
 
 
+# The thread the book tops, the trades and the state are computed on (two: regions ingested at
+# once by one process each get one). It outlives the ingest that submitted the work: the state
+# for the next ingest is kept after the snapshot has landed.
+_summaries = ThreadPoolExecutor(2, thread_name_prefix="book-tops")
+_pending: set[Future] = set()
+_pending_lock = threading.Lock()
+
+
+def summary_submit(snapshot: MarketSnapshot, pages: list, **kwargs) -> Future:
+    """:func:`snapshot_summarise` on the book-tops thread (the caller waits on the futures it
+    passes, not on this one)."""
+    done = _summaries.submit(snapshot_summarise, snapshot, pages, **kwargs)
+    with _pending_lock:
+        _pending.add(done)
+    done.add_done_callback(_forget)
+    return done
+
+
+def _forget(done: Future) -> None:
+    with _pending_lock:
+        _pending.discard(done)
+
+
+def states_kept_wait(timeout: float = 60) -> None:
+    """Wait until the states of the snapshots stored so far are kept (tests, benchmarks)."""
+    with _pending_lock:
+        pending = list(_pending)
+    wait(pending, timeout=timeout)
+
+
 def summary_complete(summary: SnapshotSummary, *, previous: MarketSnapshot | None) -> None:
     """Infer the trades from the previous snapshot's orders in the database when its state was
     not in the cache (they are still there until the new snapshot is swapped in)."""
@@ -164,6 +195,8 @@ __all__ = [
     "liquidity_prune",
     "pair_trades_write",
     "snapshot_summarise",
+    "states_kept_wait",
     "summary_complete",
+    "summary_submit",
     "trades_infer",
 ]
