@@ -47,6 +47,7 @@ lost it.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -146,18 +147,27 @@ def snapshot_summarise(
     return summary
 
 
-# The thread the book tops, the trades and the state are computed on (two: regions ingested at
-# once by one process each get one). It outlives the ingest that submitted the work: the state
-# for the next ingest is kept after the snapshot has landed.
-_summaries = ThreadPoolExecutor(2, thread_name_prefix="book-tops")
+# The threads the book tops, the trades and the state are computed on (two: regions ingested at
+# once by one process each get one). They outlive the ingest that submitted the work: the state
+# for the next ingest is kept after the snapshot has landed. One pool per process: a forked
+# worker does not inherit the threads of its parent's pool.
+_summaries: tuple[int, ThreadPoolExecutor] | None = None
 _pending: set[Future] = set()
 _pending_lock = threading.Lock()
 
 
+def _summaries_pool() -> ThreadPoolExecutor:
+    global _summaries
+    with _pending_lock:
+        if _summaries is None or _summaries[0] != os.getpid():
+            _summaries = (os.getpid(), ThreadPoolExecutor(2, thread_name_prefix="book-tops"))
+        return _summaries[1]
+
+
 def summary_submit(snapshot: MarketSnapshot, pages: list, **kwargs) -> Future:
-    """:func:`snapshot_summarise` on the book-tops thread (the caller waits on the futures it
+    """:func:`snapshot_summarise` on a book-tops thread (the caller waits on the futures it
     passes, not on this one)."""
-    done = _summaries.submit(snapshot_summarise, snapshot, pages, **kwargs)
+    done = _summaries_pool().submit(snapshot_summarise, snapshot, pages, **kwargs)
     with _pending_lock:
         _pending.add(done)
     done.add_done_callback(_forget)
