@@ -21,15 +21,25 @@ from accounts.fees import FeeRates
 from accounts.models import fee_rates_for
 from lenny.lib.money import isk_show
 from lenny.lib.tables import rows_page
-from market.forms import HaulingForm, HistoryForm, OrdersForm, QueryForm, StationTradingForm
+from market.forms import (
+    HaulingForm,
+    HistoryForm,
+    OrdersForm,
+    QueryForm,
+    StationTradingForm,
+    StationVolumeForm,
+)
 from market.models import Order
 from market.queries import (
+    STATION_VOLUME_DAYS,
     HubHaulRow,
     RegionAge,
     hauling,
     history_days,
     region_ages,
+    station_region,
     station_trading,
+    station_volume,
 )
 from market.trading import StationTradingRow, TradingInputError
 
@@ -155,6 +165,51 @@ def history(request: HttpRequest) -> HttpResponse:
             "days": days,
             **envelope,
             "results": page_rows,
+        }
+    )
+
+
+@require_GET
+def station_volume_api(request: HttpRequest) -> HttpResponse:
+    """What traded of a type at a station, day by day (newest first), as inferred from the
+    region's consecutive snapshots (``market.ingest.liquidity``), and the observed daily
+    average (null while the region was watched less than an hour in the window)."""
+    form = StationVolumeForm(request.GET)
+    if not form.is_valid():
+        return _invalid(form)
+    station_id, type_id = form.cleaned_data["station_id"], form.cleaned_data["type_id"]
+    region_id = station_region(station_id)
+    if region_id is None:
+        return _json(
+            {"error": f"station_id: unknown station {station_id}", "parameter": "station_id"},
+            status=404,
+        )
+    volume = station_volume(
+        location_id=station_id,
+        region_id=region_id,
+        type_id=type_id,
+        days=form.get("days", STATION_VOLUME_DAYS),
+    )
+    return _json(
+        {
+            "station_id": station_id,
+            "type_id": type_id,
+            "region_id": region_id,
+            "days": [
+                {
+                    "date": day.date,
+                    "sold_to_buy_orders": day.sold_to_buy_orders,
+                    "bought_from_sell_orders": day.bought_from_sell_orders,
+                    "probable_units": day.probable_units,
+                    "isk": _isk(day.isk),
+                    "probable_isk": _isk(day.probable_isk),
+                    "bid_reprices": day.bid_reprices,
+                    "ask_reprices": day.ask_reprices,
+                    "observed_hours": day.observed_hours,
+                }
+                for day in volume.days
+            ],
+            "daily_units": volume.daily_units,
         }
     )
 

@@ -8,4 +8,5 @@ urlpatterns = [
     path("history", api.history, name="history"),
     path("station-trading", api.station_trading_api, name="station_trading"),
     path("hauling", api.hauling_api, name="hauling"),
+    path("station-volume", api.station_volume_api, name="station_volume"),
 ]

@@ -30,6 +30,7 @@ from market.trading import HAUL_MODES, STATION_TRADING_COLUMNS
 HISTORY_WINDOWS = (30, 90, 365)
 MAX_HISTORY_DAYS = 730
 MAX_PAGE_SIZE = 1000
+MAX_STATION_VOLUME_DAYS = 35  # what the ingest keeps (market.ingest.liquidity.KEEP_DAYS)
 # ISK amounts and counts beyond these are typing accidents (the whole EVE economy is ~1e15 ISK).
 MAX_ISK = Decimal("1e15")
 
@@ -379,6 +380,14 @@ class HistoryForm(QueryForm):
     days = PageField(max_value=MAX_HISTORY_DAYS)
     page = PageField()
     page_size = PageField(max_value=MAX_PAGE_SIZE)
+
+
+class StationVolumeForm(QueryForm):
+    # Any location id: a hub, an NPC station or a player structure (the API answers 404 for
+    # one it knows nothing of).
+    station_id = IdField(noun="station", required=True)
+    type_id = IdField(noun="type", required=True)
+    days = PageField(max_value=MAX_STATION_VOLUME_DAYS)
 
 
 class TypePageForm(QueryForm):

@@ -2,7 +2,10 @@
 
 - ``snapshots``: a region's order book fetched and swapped in atomically (COPY and partition
   swap on PostgreSQL; ``sqlite``: the embedded default's path in short transactions);
-- ``book_tops``: the top of every book of a snapshot (``BestPrice``);
+- ``book_tops``: the top of every book of a snapshot (``BestPrice``), depth prices included,
+  computed over ``columns``, the snapshot's orders as numpy arrays;
+- ``liquidity``: what traded at each station since the region's previous snapshot
+  (``StationTradeDay``, ``ObservedDay``), inferred while the snapshot is stored;
 - ``payloads``: ESI's payloads, validated while decoded;
 - ``history``: the daily market history and the statistics the desk prices by.
 """

@@ -19,24 +19,36 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
+import numpy as np
 from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from market.esi import EsiClient, EsiError
-from market.ingest.book_tops import _best_prices_copy, _best_prices_csv, _best_prices_insert
+from market.ingest.book_tops import _best_prices_copy, _best_prices_insert
+from market.ingest.columns import orders_array
+from market.ingest.liquidity import (
+    PairTrades,
+    SnapshotSummary,
+    liquidity_prune,
+    pair_trades_write,
+    snapshot_summarise,
+    summary_complete,
+    summary_submit,
+)
 from market.ingest.payloads import (
     ORDER_COLUMNS,
     EsiOrder,
     MarketDataError,
-    orders_csv,
     orders_first_seen,
     orders_page_decode,
+    orders_rows,
+    orders_rows_csv,
 )
 from market.ingest.sqlite import (
     _orders_insert,
@@ -222,10 +234,12 @@ class SnapshotLoad:
         self._copying: ExitStack | None = None
         self._copy: Copy | None = None
         self._snapshot: MarketSnapshot | None = None
+        # The region's current snapshot when this one began: the one it is compared with.
+        self._previous: MarketSnapshot | None = None
         self._finished = False
         self._seen: set[int] = set()
         # Each page, for the book tops (and on SQLite the inserts) in finish(): see page().
-        self._loaded: list[bytes | list[EsiOrder]] = []
+        self._loaded: list[np.ndarray | list[EsiOrder]] = []
 
     def __enter__(self) -> SnapshotLoad:
         return self
@@ -258,15 +272,14 @@ class SnapshotLoad:
         decoded = orders_page_decode(number, body)
         orders = orders_first_seen(decoded, self._seen)
         if self._postgres:
-            rows = orders_csv(orders)
+            rows = orders_rows(orders)
             if self._copy is None:
                 self._copy_begin()
             with connection.wrap_database_errors:
-                self._copy.write(rows)
-            # The body is kept rather than its orders: it is half their size, and reading just
-            # the five fields the book tops need from it again is quick. A page that lost
-            # repeated orders keeps the orders left instead.
-            self._loaded.append(body if orders is decoded else orders)
+                self._copy.write(orders_rows_csv(rows))
+            # The orders are kept as numpy columns (from the same tuples as the COPY rows): a
+            # third of their bodies' size, and what finish() computes the book tops over.
+            self._loaded.append(orders_array(rows))
         else:
             self._loaded.append(orders)
         self.pages += 1
@@ -287,6 +300,9 @@ class SnapshotLoad:
     def _begin(self) -> MarketSnapshot:
         """Open the transaction and create the snapshot's record (and its table). On SQLite
         only the record: its rows are written in transactions of their own."""
+        self._previous = MarketSnapshot.objects.filter(
+            region_id=self.region_id, is_current=True
+        ).first()
         if not self._postgres:
             self._snapshot = MarketSnapshot.objects.create(
                 region_id=self.region_id, status=MarketSnapshot.Status.OK
@@ -348,15 +364,28 @@ class SnapshotLoad:
         snapshot.orders = self.orders
         if not self._postgres:
             return self._sqlite_finish(snapshot)
-        # The book tops are summed and encoded on another thread while PostgreSQL builds the
-        # indexes: this thread only waits on the socket then, so both get a core.
-        with ThreadPoolExecutor(1, thread_name_prefix="book-tops") as pool:
-            best_prices = pool.submit(_best_prices_csv, snapshot, self._loaded)
-            self._copy_end()
-            _partition_index(snapshot)
-            _best_prices_copy(best_prices.result())
+        # The book tops and the trades since the previous snapshot are computed and encoded on
+        # another thread while PostgreSQL builds the indexes (this thread only waits on the
+        # socket then, so both get a core), the trades while the book tops are COPYed; the
+        # state kept for the next ingest is left to that thread once the trades are known.
+        previous = self._previous
+        tops_ready: Future[SnapshotSummary] = Future()
+        trades_ready: Future[SnapshotSummary] = Future()
+        summary_submit(
+            snapshot,
+            self._loaded,
+            previous=previous,
+            csv=True,
+            tops_ready=tops_ready,
+            trades_ready=trades_ready,
+        )
+        self._copy_end()
+        _partition_index(snapshot)
+        _best_prices_copy(tops_ready.result().best_prices_csv)
+        summary = trades_ready.result()
         self._loaded = []
-        _snapshot_swap(snapshot, started=self.started)
+        summary_complete(summary, previous=previous)
+        _snapshot_swap(snapshot, started=self.started, trades=summary.trades, compared=previous)
         transaction_, self._transaction = self._transaction, None
         transaction_.close()  # commit
         return snapshot
@@ -365,10 +394,15 @@ class SnapshotLoad:
         # Readers ask for the current snapshot's id, so rows under this one stay unseen until
         # the swap below, however many transactions they take to write.
         _orders_insert(snapshot, self._loaded)
-        _best_prices_insert(snapshot, self._loaded)
+        previous = self._previous
+        summary = snapshot_summarise(snapshot, self._loaded, previous=previous)
+        _best_prices_insert(snapshot, summary.tops)
         self._loaded = []
+        summary_complete(summary, previous=previous)  # its orders are deleted after the swap
         with transaction.atomic():
-            dropped = _snapshot_swap(snapshot, started=self.started)
+            dropped = _snapshot_swap(
+                snapshot, started=self.started, trades=summary.trades, compared=previous
+            )
         self._finished = True
         if dropped is not None:
             try:
@@ -379,11 +413,19 @@ class SnapshotLoad:
         return snapshot
 
 
-def _snapshot_swap(snapshot: MarketSnapshot, *, started: float) -> int | None:
+def _snapshot_swap(
+    snapshot: MarketSnapshot,
+    *,
+    started: float,
+    trades: PairTrades | None = None,
+    compared: MarketSnapshot | None = None,
+) -> int | None:
     """Make the stored snapshot the region's current one, unless a newer one landed meanwhile
-    (then it is dropped as superseded). On SQLite, returns the id of the snapshot whose rows are
-    no longer wanted (the previous one, or this one when superseded), for the caller to delete
-    after this transaction, in chunks."""
+    (then it is dropped as superseded), with the ``trades`` inferred against ``compared``, the
+    snapshot that was current when this one began (written only if it still was: another run's
+    snapshot landed in between has had its own pair counted). On SQLite, returns the id of the
+    snapshot whose rows are no longer wanted (the previous one, or this one when superseded),
+    for the caller to delete after this transaction, in chunks."""
     postgres = connection.vendor == "postgresql"
     previous = _current_locked(snapshot.region_id)
     if (
@@ -408,6 +450,16 @@ def _snapshot_swap(snapshot: MarketSnapshot, *, started: float) -> int | None:
                 f"ALTER TABLE market_order ATTACH PARTITION {_partition_name(snapshot.id)} "
                 f"FOR VALUES IN ({int(snapshot.id)})"
             )
+    if trades is not None and previous is not None and compared is not None:
+        if previous.pk == compared.pk:
+            pair_trades_write(trades, region_id=snapshot.region_id)
+        else:
+            log.info(
+                "region %s: snapshot %s landed meanwhile; the trades since %s are not counted",
+                snapshot.region_id,
+                previous.pk,
+                compared.pk,
+            )
     if previous is not None:
         MarketSnapshot.objects.filter(pk=previous.pk).update(
             is_current=False, status=MarketSnapshot.Status.SUPERSEDED
@@ -429,6 +481,7 @@ def _snapshot_tidy(snapshot: MarketSnapshot, *, started: float) -> None:
         else:
             _sqlite_orphans_delete()
         _records_prune(snapshot.region_id)
+        liquidity_prune(region_id=snapshot.region_id, today=timezone.now().date())
         snapshot.seconds = time.monotonic() - started
         MarketSnapshot.objects.filter(pk=snapshot.pk).update(seconds=snapshot.seconds)
     except DatabaseError as exc:

@@ -28,6 +28,8 @@ The package, by sub-domain (each module's docstring says more):
 - ``caches``: the per-process memos and the regions' history versions the caches are keyed by.
 - ``trading``: the station-trading table; ``hauling_plans``: hauling between hubs.
 - ``type_page``: one type's order books, quotes at every hub and history.
+- ``liquidity``: what trades at a station, from the figures the ingest infers from consecutive
+  snapshots (the desk's daily averages, the station-volume API's days).
 """
 
 from market.queries.books import (
@@ -47,6 +49,15 @@ from market.queries.caches import (
     history_versions,
 )
 from market.queries.hauling_plans import HUB_HAULING_COLUMNS, HaulingResult, HubHaulRow, hauling
+from market.queries.liquidity import (
+    STATION_VOLUME_DAYS,
+    StationTypeLiquidity,
+    StationVolume,
+    StationVolumeDay,
+    station_region,
+    station_volume,
+    type_liquidity_at,
+)
 from market.queries.sde import (
     MarketGroupNode,
     MarketGroupTree,
@@ -84,6 +95,7 @@ __all__ = [
     "HUB_HAULING_COLUMNS",
     "HUB_STATIONS",
     "SDE_TTL_SECONDS",
+    "STATION_VOLUME_DAYS",
     "BookTop",
     "HaulingResult",
     "HubHaulRow",
@@ -93,6 +105,9 @@ __all__ = [
     "RegionAge",
     "StationBook",
     "StationRef",
+    "StationTypeLiquidity",
+    "StationVolume",
+    "StationVolumeDay",
     "TradingFilters",
     "TradingResult",
     "TypeHit",
@@ -113,8 +128,11 @@ __all__ = [
     "snapshot_marker",
     "station_book",
     "station_get",
+    "station_region",
     "station_trading",
+    "station_volume",
     "type_get",
+    "type_liquidity_at",
     "type_on_market",
     "type_orders",
     "type_search",

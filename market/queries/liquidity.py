@@ -17,6 +17,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from market.models import ObservedDay, StationTradeDay
+from market.queries.stations import station_get
 
 # The window the desk averages over, ending today (UTC).
 STATION_VOLUME_DAYS = 7
@@ -105,3 +106,173 @@ def station_liquidity(
 
 def _per_day(units: int, observed_days: Decimal) -> Decimal:
     return (Decimal(units) / observed_days).quantize(Decimal("0.01"))
+
+
+# --- one type at a station: the API's days and the type page's summary ---------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StationVolumeDay:
+    """One UTC day of a type at a station: certain units each way, probable units, the ISK of
+    the certain trades (and of the probable ones), reprices, and how long the region was
+    watched that day."""
+
+    date: date
+    sold_to_buy_orders: int
+    bought_from_sell_orders: int
+    probable_units: int
+    isk: Decimal
+    probable_isk: Decimal
+    bid_reprices: int
+    ask_reprices: int
+    observed_seconds: int
+
+    @property
+    def observed_hours(self) -> Decimal:
+        return (Decimal(min(self.observed_seconds, SECONDS_A_DAY)) / 3600).quantize(Decimal("0.01"))
+
+
+@dataclass(frozen=True, slots=True)
+class StationVolume:
+    """A type's days at a station, newest first (every day of the window, watched or not), and
+    its observed daily average (None below MIN_OBSERVED_HOURS)."""
+
+    location_id: int
+    region_id: int
+    type_id: int
+    days: list[StationVolumeDay]
+    daily_units: Decimal | None
+
+
+def station_region(station_id: int) -> int | None:
+    """The region of a hub, an SDE station, or a structure the ingest has seen trades at."""
+    station = station_get(station_id)
+    if station is not None:
+        return station.region_id
+    return (
+        StationTradeDay.objects.filter(location_id=station_id)
+        .values_list("region_id", flat=True)
+        .first()
+    )
+
+
+def station_volume(
+    *,
+    location_id: int,
+    region_id: int,
+    type_id: int,
+    days: int = STATION_VOLUME_DAYS,
+    today: date | None = None,
+) -> StationVolume:
+    today = today or timezone.now().date()
+    since = window_start(today, days)
+    observed = dict(
+        ObservedDay.objects.filter(
+            region_id=region_id, date__gte=since, date__lte=today
+        ).values_list("date", "observed_seconds")
+    )
+    traded = {
+        row.date: row
+        for row in StationTradeDay.objects.filter(
+            location_id=location_id, type_id=type_id, date__gte=since, date__lte=today
+        )
+    }
+    listed = []
+    for back in range(days):
+        day = today - timedelta(days=back)
+        row = traded.get(day)
+        listed.append(
+            StationVolumeDay(
+                date=day,
+                sold_to_buy_orders=row.sold_to_buy_orders if row else 0,
+                bought_from_sell_orders=row.bought_from_sell_orders if row else 0,
+                probable_units=row.probable_units if row else 0,
+                isk=row.isk if row else Decimal(0),
+                probable_isk=row.probable_isk if row else Decimal(0),
+                bid_reprices=row.bid_reprices if row else 0,
+                ask_reprices=row.ask_reprices if row else 0,
+                observed_seconds=observed.get(day, 0),
+            )
+        )
+    seconds = sum(min(value, SECONDS_A_DAY) for value in observed.values())
+    daily_units = None
+    if seconds >= MIN_OBSERVED_HOURS * 3600:
+        units = sum(
+            d.sold_to_buy_orders + d.bought_from_sell_orders + d.probable_units for d in listed
+        )
+        daily_units = _per_day(units, Decimal(seconds) / SECONDS_A_DAY)
+    return StationVolume(location_id, region_id, type_id, listed, daily_units)
+
+
+@dataclass(frozen=True, slots=True)
+class StationTypeLiquidity:
+    """A type at one station, a day over the observed part of the window (the type page)."""
+
+    observed_hours: Decimal
+    sold_daily: Decimal  # certain + probable, as StationLiquidity
+    bought_daily: Decimal
+    probable_daily: Decimal  # the probable part of both
+    bid_reprices_daily: Decimal
+    ask_reprices_daily: Decimal
+
+    @property
+    def probable_percent(self) -> Decimal | None:
+        total = self.sold_daily + self.bought_daily
+        return (self.probable_daily / total * 100) if total else None
+
+
+def type_liquidity_at(
+    *,
+    type_id: int,
+    stations: list[tuple[int, int]],
+    days: int = STATION_VOLUME_DAYS,
+    today: date | None = None,
+) -> dict[int, StationTypeLiquidity | None]:
+    """{location_id: the type's daily figures there} for (location_id, region_id) pairs, in two
+    queries; None where the region was watched less than MIN_OBSERVED_HOURS in the window."""
+    today = today or timezone.now().date()
+    since = window_start(today, days)
+    seconds: dict[int, int] = {}
+    for region_id, value in ObservedDay.objects.filter(
+        region_id__in={region for _, region in stations}, date__gte=since, date__lte=today
+    ).values_list("region_id", "observed_seconds"):
+        seconds[region_id] = seconds.get(region_id, 0) + min(value, SECONDS_A_DAY)
+    sums = {
+        row["location_id"]: row
+        for row in StationTradeDay.objects.filter(
+            location_id__in=[location for location, _ in stations],
+            type_id=type_id,
+            date__gte=since,
+            date__lte=today,
+        )
+        .values("location_id")
+        .annotate(
+            sold=Sum("sold_to_buy_orders"),
+            bought=Sum("bought_from_sell_orders"),
+            probable_sold=Sum("probable_sold"),
+            probable_bought=Sum("probable_bought"),
+            bid_reprices=Sum("bid_reprices"),
+            ask_reprices=Sum("ask_reprices"),
+        )
+    }
+    found: dict[int, StationTypeLiquidity | None] = {}
+    for location_id, region_id in stations:
+        watched = seconds.get(region_id, 0)
+        if watched < MIN_OBSERVED_HOURS * 3600:
+            found[location_id] = None
+            continue
+        observed_days = Decimal(watched) / SECONDS_A_DAY
+        row = sums.get(location_id) or {}
+
+        def per_day(*names: str, row=row, observed_days=observed_days) -> Decimal:
+            return _per_day(sum(row.get(name) or 0 for name in names), observed_days)
+
+        found[location_id] = StationTypeLiquidity(
+            observed_hours=(Decimal(watched) / 3600).quantize(Decimal("0.1")),
+            sold_daily=per_day("sold", "probable_sold"),
+            bought_daily=per_day("bought", "probable_bought"),
+            probable_daily=per_day("probable_sold", "probable_bought"),
+            bid_reprices_daily=per_day("bid_reprices"),
+            ask_reprices_daily=per_day("ask_reprices"),
+        )
+    return found

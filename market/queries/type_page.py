@@ -1,5 +1,5 @@
-"""One type's page: its order books in a region's current snapshot, its quotes at every hub, its
-daily history.
+"""One type's page: its order books in a region's current snapshot, its quotes at every hub (best
+and depth prices, and what trades at each hub station), its daily history.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from market.models import (
     UnresolvedType,
 )
 from market.queries.books import RegionAge, region_ages
+from market.queries.liquidity import StationTypeLiquidity, type_liquidity_at
 from market.queries.stations import HUB_STATIONS, StationRef
 
 BOOK_SORTS = ("price", "volume_remain", "location", "range", "issued")
@@ -97,6 +98,12 @@ class HubQuote:
     ask_volume: int
     daily_volume: Decimal | None
     daily_isk: Decimal | None
+    # Volume-weighted average of the best 5 % of each side's units (see BestPrice).
+    depth_bid: Decimal | None = None
+    depth_ask: Decimal | None = None
+    # What trades of the type at this station, a day over the observed time (None while the
+    # region was watched less than an hour in the window).
+    liquidity: StationTypeLiquidity | None = None
 
     @property
     def spread(self) -> Decimal | None:
@@ -113,7 +120,8 @@ class HubQuote:
 
 
 def hub_quotes(type_id: int) -> list[HubQuote]:
-    """The type's best bid and ask at each of the five hubs, side by side (two queries)."""
+    """The type's best bid and ask at each of the five hubs, side by side, with the depth prices
+    and the station's observed volume (four queries)."""
     ages = region_ages(hub.region_id for hub in HUBS)
     snapshot_ids = [age.snapshot_id for age in ages.values() if age.snapshot_id is not None]
     tops = {
@@ -130,6 +138,9 @@ def hub_quotes(type_id: int) -> list[HubQuote]:
             type_id=type_id, region_id__in=[hub.region_id for hub in HUBS]
         )
     }
+    liquidity = type_liquidity_at(
+        type_id=type_id, stations=[(s.station_id, s.region_id) for s in HUB_STATIONS]
+    )
     quotes = []
     for station in HUB_STATIONS:
         top = tops.get(station.station_id)
@@ -144,6 +155,9 @@ def hub_quotes(type_id: int) -> list[HubQuote]:
                 ask_volume=top.ask_volume if top else 0,
                 daily_volume=stat.avg_daily_volume if stat and stat.has_history else None,
                 daily_isk=stat.avg_daily_isk if stat and stat.has_history else None,
+                depth_bid=top.depth_bid if top else None,
+                depth_ask=top.depth_ask if top else None,
+                liquidity=liquidity.get(station.station_id),
             )
         )
     return quotes

@@ -3,6 +3,7 @@ market data engine's own services, as a fresh install gets it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TextIO
 
 import requests
@@ -11,6 +12,7 @@ from django.test.utils import override_settings
 from market.esi import EsiClient
 from market.hubs import HUBS
 from market.ingest import history_fetch, snapshot_fetch
+from market.ingest.sqlite import sqlite_yields_off
 from market.replay.esi import DEFAULTS, PREFIX
 from market.sde_source import sde_source_refresh
 from market.universe import types_resolve_due
@@ -26,6 +28,16 @@ DEMO_LOAD_HISTORY_RATE = "1000000/1m"
 DEMO_LOAD_CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "demo"}
 }
+# The desk shows what trades at each station once an hour of consecutive snapshots was compared
+# (market.queries.liquidity), so every hub's book is loaded as a short series over the past
+# hour: DEMO_SNAPSHOTS snapshots, DEMO_STEP replay snapshots (of five minutes) apart, the last
+# one current. Half an hour apart rather than five minutes: a sixth of the books to build and
+# store, and each pair is still compared (pairs up to an hour apart are), with what traded in
+# the replay's six five-minute steps between them.
+DEMO_SNAPSHOTS = 3
+DEMO_STEP = 6
+REPLAY_SNAPSHOT_SECONDS = 300
+DEMO_SERIES_SECONDS = (DEMO_SNAPSHOTS - 1) * DEMO_STEP * REPLAY_SNAPSHOT_SECONDS
 
 
 def demo_load(*, base_url: str, stdout) -> None:
@@ -33,12 +45,32 @@ def demo_load(*, base_url: str, stdout) -> None:
     point at it) by the market data engine's own services."""
     state = f"{base_url}{PREFIX}/_replay/state"
     # The hubs' books are built before they are asked for: The Forge's takes long enough that
-    # its page 1 could time out and be fetched again.
+    # its page 1 could time out and be fetched again. The first of each series is an hour old.
     warm = [hub.region_id for hub in HUBS]
-    requests.post(state, json={"history_rate": DEMO_LOAD_HISTORY_RATE, "warm": warm}, timeout=600)
+    requests.post(
+        state,
+        json={
+            "history_rate": DEMO_LOAD_HISTORY_RATE,
+            "expiry_seconds": REPLAY_SNAPSHOT_SECONDS,
+            "backdate": {str(region): DEMO_SERIES_SECONDS for region in warm},
+            "warm": warm,
+        },
+        timeout=600,
+    ).raise_for_status()
+
+    def next_snapshots() -> None:
+        requests.post(
+            state,
+            json={"advance": {str(region): DEMO_STEP for region in warm}, "warm": warm},
+            timeout=600,
+        ).raise_for_status()
+
     try:
-        with override_settings(ESI_HISTORY_RATE=DEMO_LOAD_HISTORY_RATE, CACHES=DEMO_LOAD_CACHES):
-            demo_data_load(stdout=stdout)
+        with (
+            override_settings(ESI_HISTORY_RATE=DEMO_LOAD_HISTORY_RATE, CACHES=DEMO_LOAD_CACHES),
+            sqlite_yields_off(),  # nothing else writes yet
+        ):
+            demo_data_load(stdout=stdout, snapshots=DEMO_SNAPSHOTS, between=next_snapshots)
     finally:
         requests.post(state, json={"history_rate": DEFAULTS["history_rate"]}, timeout=10)
     # What the load shared went to memory: share the books, with their history, for real now.
@@ -46,20 +78,27 @@ def demo_load(*, base_url: str, stdout) -> None:
         history_landed_warm(sender=None, region_id=hub.region_id)
 
 
-def demo_data_load(*, stdout: TextIO) -> None:
+def demo_data_load(
+    *, stdout: TextIO, snapshots: int = 1, between: Callable[[], None] | None = None
+) -> None:
     """The offline demo's market data, from the upstreams the settings point at (the replay).
 
     The SDE (downloaded from LENNY_SDE_URL, the replay's dump, as a fresh install gets it: the
-    shared export when it is there, else the repo's small slice), every hub's order book, the
-    names and volumes ESI gives for the types the books sell that the SDE lacks, and
-    the history of every type on the market at each hub, so the desk opens with the daily
-    volumes it prices by (``market.replay.demo_load`` lifts the history rate limit of the
-    replay and the client for this).
+    shared export when it is there, else the repo's small slice), every hub's order book
+    (``snapshots`` of them in a row, ``between`` moving the upstream on to the next, so the
+    ingest has compared them and the desk opens with each station's traded volume), and the
+    history of every type on the market at each hub, so the desk opens with the daily volumes
+    it prices by (``market.replay.demo_load`` lifts the history rate limit of the replay and
+    the client for this).
     """
     stdout.write(f"  {sde_source_refresh().summary()}\n")
     client = EsiClient()
-    for hub in HUBS:
-        stdout.write(f"  {snapshot_fetch(region_id=hub.region_id, client=client).summary()}\n")
+    for number in range(snapshots):
+        if number and between is not None:
+            between()
+        for hub in HUBS:
+            outcome = snapshot_fetch(region_id=hub.region_id, client=client)
+            stdout.write(f"  {outcome.summary()}\n")
     # The types the books sell that the SDE lacks, named from ESI now (a running install does it
     # in a task after each snapshot), so the desk opens with a real name for every type.
     stdout.write(f"  types: {types_resolve_due().summary()}\n")

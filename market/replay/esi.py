@@ -30,7 +30,11 @@ the ``upstreams`` fixture) puts every knob back to its default and restarts the 
 - ``page_size`` — orders (and types) per page, 1000 like ESI.
 - ``expiry_seconds`` — how long a snapshot lives (300). Once it has expired, the next request
   sees the next snapshot: new ``Last-Modified``, new ``Expires``, orders moved on. Tests call
-  ``roll_over(region_id)`` to get the next snapshot at once.
+  ``roll_over(region_id)`` to get the next snapshot at once. ``backdate(region_id, seconds)``
+  serves the snapshot of that many seconds ago and holds it; ``advance(region_id, n)`` then
+  steps n snapshots on, n times ``expiry_seconds`` later, as if that much time had passed (the
+  demo's short series of past snapshots; tests of what changed between two), until the clock
+  reaches the present and runs with the wall clock again.
 - ``publish_delay`` — seconds after Expires during which the expired snapshot is still served
   (0): a client that asks then gets a 304 and a later Expires, as from ESI.
 - ``error_limit``/``error_window`` — 100 errors per 60 s; past that every route answers 420.
@@ -111,6 +115,8 @@ class Clock:
     number: int
     last_modified: int
     expires: int
+    # Held in the past by backdate(): only advance() moves it.
+    held: bool = False
 
 
 class _Current:
@@ -222,6 +228,8 @@ class EsiReplay:
             clock = self._clocks.get(region_id)
             if clock is None:
                 clock = self._clocks[region_id] = Clock(0, now, now + period)
+            elif clock.held:
+                return Clock(**asdict(clock))
             elif now >= clock.expires + delay:
                 passed = max(1, (now - delay - clock.last_modified) // period)
                 clock.number += passed
@@ -241,6 +249,35 @@ class EsiReplay:
             clock.number = current.number + 1
             clock.last_modified = max(now, current.last_modified + 1)
             clock.expires = clock.last_modified + max(1, int(self.expiry_seconds))
+            clock.held = False
+            return Clock(**asdict(clock))
+
+    def backdate(self, region_id: int, seconds: int) -> Clock:
+        """Serve the region's snapshot of ``seconds`` ago (Last-Modified then) and hold it there
+        until :meth:`advance` moves it on."""
+        now = int(time.time())
+        with self._lock:
+            self.clock(region_id)
+            clock = self._clocks[region_id]
+            clock.last_modified = now - max(0, int(seconds))
+            clock.expires = clock.last_modified + max(1, int(self.expiry_seconds))
+            clock.held = clock.expires <= now
+            return Clock(**asdict(clock))
+
+    def advance(self, region_id: int, snapshots: int = 1) -> Clock:
+        """The region's snapshot ``snapshots`` versions on, ``snapshots`` times expiry_seconds later:
+        the book as it moved on in that time. A held clock that reaches the present runs with
+        the wall clock again."""
+        now = int(time.time())
+        period = max(1, int(self.expiry_seconds))
+        steps = max(1, int(snapshots))
+        with self._lock:
+            self.clock(region_id)
+            clock = self._clocks[region_id]
+            clock.number += steps
+            clock.last_modified += steps * period
+            clock.expires = clock.last_modified + period
+            clock.held = clock.expires <= now
             return Clock(**asdict(clock))
 
     def _book(self, region_id: int) -> OrderBook:
@@ -528,17 +565,24 @@ class EsiReplay:
         )
 
     def state_view(self, req: ReplayRequest) -> ReplayResponse:
-        """Knobs over HTTP: GET shows them, POST sets them; ``roll_over``/``warm`` take region ids."""
+        """Knobs over HTTP: GET shows them, POST sets them; ``roll_over``/``warm`` take region ids,
+        ``backdate`` {region id: seconds} and ``advance`` {region id: snapshots}."""
         if req.method == "POST":
             data = dict(req.json() or {})
             roll = data.pop("roll_over", [])
             warm = data.pop("warm", [])
+            backdate = data.pop("backdate", {})
+            advance = data.pop("advance", {})
             try:
                 self.configure(**data)
             except (TypeError, ValueError, FileNotFoundError) as exc:
                 return ReplayResponse.error(400, str(exc))
             for region_id in roll:
                 self.roll_over(int(region_id))
+            for region_id, seconds in backdate.items():
+                self.backdate(int(region_id), int(seconds))
+            for region_id, snapshots in advance.items():
+                self.advance(int(region_id), int(snapshots))
             for region_id in warm:
                 self.snapshot(int(region_id))
         with self._lock:

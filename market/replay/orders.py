@@ -3,10 +3,28 @@
 A region's book has a fixed number of order *slots* (its size), shared out among the types with
 history in proportion to how often each type traded lately (ESI history's ``order_count``), split
 into sell and buy slots. Each slot holds one order at a time: the order lives for a slot-specific
-number of snapshots, is partly filled meanwhile, and is then replaced by a new order (new id, new
-price around the type's price at that time). Everything is a pure function of the region, the
-size, the history and the snapshot number, so the same snapshot is the same bytes every time, and
-consecutive snapshots share most of their orders like the real market does.
+number of snapshots and is then replaced by a new order (new id, new price around the type's
+price at that time). Everything is a pure function of the region, the size, the history and the
+snapshot number (each order's state at snapshot n is computed from its own seeds and its age, no
+snapshot from the one before), so the same snapshot is the same bytes every time, any snapshot
+can be rendered at once, and consecutive snapshots share most of their orders like the real
+market does.
+
+Between consecutive snapshots the book moves like a hub's (what ``market.ingest.liquidity``
+infers trades from):
+
+- **fills**: a quarter of the orders (those near the top of the book) trade steadily over their
+  life, at a rate set so that a type's book trades about its daily history volume a day
+  (``daily_volume`` spread over the day's 288 five-minute snapshots, half on each side);
+  most of those are smaller orders that trade out completely before they go (**filled and
+  gone**), the others go with units left;
+- **reprices**: three in ten orders undercut (sells) or outbid (buys) by one price tick every
+  few snapshots, never past the middle of the spread;
+- **expiry**: most of the others (13 orders in 20) expire when their slot moves on, as the
+  deep orders of a real book do;
+- **cancels**: the rest simply go at the end of their life;
+- **new orders**: most are issued during the five minutes before they first show, and those
+  that trade show up already partly filled.
 
 Prices sit around the latest day's average: sell orders at or above it by half the typical daily
 range plus a depth, buy orders below it by the same, so every buy is below every sell. They are
@@ -40,6 +58,14 @@ AT_HUB = 0.8  # of orders at the hub station; the others at the region's other s
 MAX_LIFE = 96  # snapshots an order can live before its slot gets a new one
 BOOK_DAYS = 1.5  # days of the type's traded volume each side of the book holds
 DRIFT = 0.3  # of the half-spread: how far the centre price wanders between orders
+FILLING = 0.25  # of the orders: those near the top, which trade over their life …
+FILL_SHARE = (0.05, 0.40)  # … this share of their volume (uniform); but most of them …
+FILLED_OUT = 0.8  # … are that much smaller and trade out completely before they go
+TOP_DEPTH = 0.3  # the filling orders' depth draws are scaled into the top of the book
+REPRICING = 0.3  # of the orders: those that undercut / outbid by a tick …
+REPRICE_EVERY = 24  # … every 1 to this many snapshots
+EXPIRING = 0.65  # of the orders: those that expire as their slot moves on (the rest are cancelled)
+FRESH = 0.7  # of the new orders: issued during the five minutes before they first show
 
 DURATIONS_SELL = ((0.65, 90), (0.80, 30), (0.90, 14), (0.95, 7), (0.98, 3), (1.0, 1))
 DURATIONS_BUY = ((0.55, 90), (0.75, 30), (0.87, 14), (0.94, 7), (0.98, 3), (1.0, 1))
@@ -83,6 +109,11 @@ def price_round(price: float, *, up: bool) -> float:
     # The epsilon keeps a price that is already on a tick from moving one tick.
     steps = math.ceil(steps - 1e-9) if up else math.floor(steps + 1e-9)
     return float(round(max(1, steps) * tick, 2))
+
+
+def _tick(price: float) -> float:
+    """The price step of EVE's four-significant-digit rule at ``price``."""
+    return max(0.01, 10 ** (math.floor(math.log10(price)) - 3)) if price > 0.01 else 0.01
 
 
 def slots_allocate(weights: Sequence[float], total: int) -> list[int]:
@@ -186,9 +217,12 @@ class OrderBook:
             phase = (seed >> 8) % life
             generation = (number + phase) // life
             created = generation * life - phase
-            # 64 random bits for this order, and 64 more: 8 uniforms of 16 bits each.
+            age_steps = number - created  # snapshots since the order first showed
+            created_at = last_modified - age_steps * period
+            # 64 random bits for this order, and 128 more: 12 uniforms of 16 bits each.
             r1 = _mix(seed + generation * 0x9E3779B97F4A7C15)
             r2 = _mix(r1 ^ 0xD1B54A32D192ED03)
+            r3 = _mix(r2 ^ 0x8CB92BA72F3D8DD7)
             u_location = (r1 & 0xFFFF) / 65536
             u_depth = ((r1 >> 16) & 0xFFFF) / 65536
             u_duration = ((r1 >> 32) & 0xFFFF) / 65536
@@ -197,7 +231,15 @@ class OrderBook:
             u_fill = ((r2 >> 16) & 0xFFFF) / 65536
             u_age = ((r2 >> 32) & 0xFFFF) / 65536
             u_min = ((r2 >> 48) & 0xFFFF) / 65536
+            u_share = (r3 & 0xFFFF) / 65536
+            u_step = ((r3 >> 16) & 0xFFFF) / 65536
+            u_reprice = ((r3 >> 32) & 0xFFFF) / 65536
+            u_fresh = ((r3 >> 48) & 0xFFFF) / 65536
 
+            fills = u_fill < FILLING
+            expiring = not fills and u_fill >= 1 - EXPIRING
+            if fills:
+                u_depth *= TOP_DEPTH  # the orders that trade are those near the top of the book
             station = hub if u_location < AT_HUB else stations[int(u_location * 65536) % n_stations]
             h = market.half_spread
             centre = market.price * (
@@ -206,26 +248,53 @@ class OrderBook:
             depth = h * -math.log(1 - u_depth * 0.999) * 1.5
             if is_buy:
                 price = price_round(centre * (1 - h - min(depth, 0.9 - h)), up=False)
+                limit = price_round(centre * (1 - h), up=False)  # reprices stop here
                 duration = _pick(DURATIONS_BUY, u_duration)
                 order_range = _pick(RANGES_BUY, u_range)
             else:
                 price = price_round(centre * (1 + h + min(depth, 2.0)), up=True)
+                limit = price_round(centre * (1 + h), up=True)
                 duration = _pick(DURATIONS_SELL, u_duration)
                 order_range = "region"
+            if u_reprice < REPRICING:
+                # Undercut (or outbid) by one tick every `every` snapshots, up to the limit.
+                every = 1 + int(u_step * REPRICE_EVERY)
+                ticks = (age_steps + int(u_age * every)) // every
+                tick = _tick(price)
+                room = int(abs(price - limit) / tick + 1e-9)
+                moved = min(ticks, room) * tick
+                price = round(price + moved if is_buy else price - moved, 2)
             book_volume = market.daily_volume * BOOK_DAYS * (0.1 + 1.8 * u_volume)
             volume_total = min(INT32_MAX, max(1, round(book_volume / self._side_count[slot])))
-            # Most orders see no trade for a while; the others lose a share each snapshot.
-            fill_rate = 0.0 if u_fill < 0.6 else (u_fill - 0.6) * 0.5
-            filled = min(0.95, (number - created) * fill_rate)
-            volume_remain = max(1, round(volume_total * (1 - filled)))
+            filled = 0
+            if fills:
+                low, high = FILL_SHARE
+                share = low + (high - low) * u_share
+                if u_share < FILLED_OUT:
+                    # A smaller order that trades out completely by the end of its life.
+                    volume_total = max(1, round(volume_total * share))
+                    share = 1.0
+                # Units traded by each snapshot of its life (over a life of at least half the
+                # longest: short-lived orders would otherwise trade their share in a few
+                # snapshots, and the book several days' volume a day); it has traded for one
+                # snapshot already when it first shows (issued in the five minutes before).
+                per_step = share * volume_total / max(life, MAX_LIFE // 2)
+                filled = min(volume_total - 1, int(per_step * (age_steps + 1) + u_fresh))
+            volume_remain = volume_total - filled
             min_volume = max(1, volume_total // 10) if is_buy and u_min < 0.05 else 1
-            age = (number - created) * period + 1 + u_age * min(duration, 30) * 43_200
+            if expiring:
+                # Its duration ends between this slot's last snapshot and the next.
+                issued_at = created_at + life * period - duration * 86_400 - u_age * (period - 1)
+            elif fills or u_fresh < FRESH:
+                issued_at = created_at - 1 - u_age * (period - 2)
+            else:
+                issued_at = created_at - 1 - u_age * min(duration, 30) * 43_200
             order_id = (
                 ORDER_ID_BASE
                 + ((created + CREATED_OFFSET) * len(HUB_REGION_INDEX) + region_part) * SLOT_SPAN
                 + slot
             )
-            issued = strftime("%Y-%m-%dT%H:%M:%SZ", gmtime(last_modified - age))
+            issued = strftime("%Y-%m-%dT%H:%M:%SZ", gmtime(issued_at))
             append(
                 (
                     f'{{"duration":{duration},"is_buy_order":{"true" if is_buy else "false"},'

@@ -274,5 +274,12 @@ def test_the_demo_loads_the_sde_every_hub_book_and_the_history_of_every_type_it_
         assert at_hub and at_hub <= with_history, hub.key
     assert out.getvalue().count("history: region") == 5
     assert "failed" not in out.getvalue()
+    # Each hub's book came as a series over the past hour, compared pair by pair: the desk opens
+    # with every hub station's traded volume.
+    from market.queries.liquidity import station_liquidity
+
+    for hub in HUBS:
+        assert station_liquidity(location_id=hub.station_id, region_id=hub.region_id), hub.key
+    assert "superseded" not in out.getvalue() and "dropped" not in out.getvalue()
     # The replay keeps ESI's history rate limit for the demo's workers.
     assert esi.history_rate == "300/1m"

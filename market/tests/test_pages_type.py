@@ -134,6 +134,10 @@ def test_the_summary_has_spread_and_30_day_volumes(client, tritanium):
         "spread": "1.00 ISK (20.0 %)",
         "volume": "123,457 units",
         "isk": "740,000 ISK",
+        # The best 5 % of each side's units all sit at the best price here.
+        "depth": "5.00 / 6.00 ISK",
+        # One snapshot: nothing compared yet, so unknown rather than "nothing trades".
+        "station-volume": "not watched long enough yet",
     }
 
 

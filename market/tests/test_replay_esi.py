@@ -196,6 +196,45 @@ def test_roll_over_publishes_the_next_snapshot_at_once(esi, upstreams):
     assert after.headers["ETag"] != before.headers["ETag"]
 
 
+def test_between_two_snapshots_the_book_moves_like_a_hubs(esi, upstreams):
+    esi.backdate(FORGE, 600)
+    first, before = all_orders(upstreams)
+    clock = esi.advance(FORGE)
+    second, after = all_orders(upstreams)
+
+    then = parsedate_to_datetime(first.headers["Last-Modified"])
+    now = parsedate_to_datetime(second.headers["Last-Modified"])
+    assert (now - then).total_seconds() == 300 and clock.number == 1
+    old = {o["order_id"]: o for o in before}
+    new = {o["order_id"]: o for o in after}
+    kept = [(old[i], new[i]) for i in old.keys() & new.keys()]
+    assert len(after) == len(before) == 3000  # every slot holds an order
+    filled = [a for a, b in kept if b["volume_remain"] < a["volume_remain"]]
+    repriced = [(a, b) for a, b in kept if a["price"] != b["price"]]
+    assert filled and repriced
+    # A reprice is one tick towards the other side: sells down, buys up.
+    for a, b in repriced:
+        tick = max(0.01, 10 ** (len(str(int(a["price"]))) - 4))
+        assert round(abs(b["price"] - a["price"]), 2) == round(tick, 2), (a, b)
+        assert (b["price"] > a["price"]) == a["is_buy_order"]
+
+    def expiry(order):
+        issued = datetime.strptime(order["issued"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        return issued + timedelta(days=order["duration"])
+
+    gone = [old[i] for i in old.keys() - new.keys()]
+    expired = [o for o in gone if expiry(o) <= now]
+    assert expired and len(expired) < len(gone)  # the others were filled or cancelled
+    appeared = [new[i] for i in new.keys() - old.keys()]
+    assert len(appeared) == len(gone)
+    issued_since = [
+        o
+        for o in appeared
+        if datetime.strptime(o["issued"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) > then
+    ]
+    assert any(o["volume_remain"] < o["volume_total"] for o in issued_since)
+
+
 def test_reset_restarts_the_clocks_and_forgets_the_knobs(esi, upstreams):
     esi.roll_over(FORGE)
     esi.configure(page_size=10)
