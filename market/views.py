@@ -20,7 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.http import require_GET
 
 from accounts.fees import DEFAULT_FEE_RATES, FeeRates
-from accounts.models import TradingProfile, fee_rates_for
+from accounts.models import TradingProfile, fee_rates_for, trading_profile_of
 from lenny.lib.htmx import ANY_TARGET, POLL_PARAM, no_change, page_or_partial, poll_unchanged
 from lenny.lib.tables import Column, query_params, query_url, table_headers, table_page, table_pager
 from market.forms import (
@@ -41,6 +41,7 @@ from market.queries import (
     hauling,
     history_days,
     hub_quotes,
+    market_categories,
     market_group_children,
     market_group_tree,
     region_ages,
@@ -51,7 +52,8 @@ from market.queries import (
     type_orders,
     type_search,
 )
-from market.trading import StationTradingRow, TradingInputError
+from market.trading import DEFAULT_MARKET_SHARE, StationTradingRow, TradingInputError
+from market.trading.flags import FLAG_LABELS, FLAG_RULES
 
 BOOK_PAGE_SIZE = 20
 
@@ -292,21 +294,46 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
 
 # --- station trading -----------------------------------------------------------------------------
 
-# What a trader decides on comes first; the fees that make up the profit last, shown only where
-# the screen is wide enough for all of them (a laptop and a phone leave them out).
+# What a trader decides on comes first (what they can earn a day at the default sort); the
+# region's figures, the depth prices, the competition and the fees that make up the profit
+# last, shown only where the screen is wide enough for all of them.
 TRADING_COLUMNS = (
     Column("type_name", "Item", numeric=False),
     Column("best_bid", "Bid", shown="desk"),
     Column("best_ask", "Ask", shown="desk"),
     Column("profit", "Profit / unit"),
     Column("margin", "Margin"),
-    Column("daily_volume", "Daily volume", shown="desk"),
-    Column("daily_profit", "Daily profit", shown="desk"),
+    Column("station_daily_volume", "Station volume", shown="desk"),
+    Column("achievable_units", "Your units / day", shown="desk"),
+    Column("achievable_daily_profit", "Your profit / day"),
+    Column("daily_volume", "Region volume", shown="wide"),
+    Column("daily_profit", "Region profit / day", shown="wide"),
+    Column("depth_price_bid", "Depth bid", shown="wide"),
+    Column("depth_price_ask", "Depth ask", shown="wide"),
+    Column("bid_reprices_daily", "Bid reprices / day", shown="wide"),
+    Column("ask_reprices_daily", "Ask reprices / day", shown="wide"),
     Column("broker_fee_bid", "Broker fee (bid)", shown="wide"),
     Column("broker_fee_ask", "Broker fee (ask)", shown="wide"),
     Column("sales_tax", "Sales tax", shown="wide"),
 )
-TRADING_FILTERS = ("min_margin", "min_volume", "min_profit", "max_price", "market_group")
+TRADING_FILTERS = (
+    "min_margin",
+    "min_volume",
+    "min_profit",
+    "max_price",
+    "market_group",
+    "min_station_volume",
+    "min_achievable_profit",
+    "trades_daily",
+)
+TRADING_SORT = "-achievable_daily_profit"
+
+
+@dataclass(frozen=True)
+class FlagBadge:
+    code: str
+    label: str
+    rule: str
 
 
 @dataclass(frozen=True)
@@ -314,6 +341,11 @@ class TradingLine:
     row: StationTradingRow
     margin_percent: Decimal
     has_history: bool  # without, the daily volume and profit are unknown, not zero
+    flags: list[FlagBadge]
+
+
+def _flag_badges(codes: Sequence[str]) -> list[FlagBadge]:
+    return [FlagBadge(code, FLAG_LABELS[code], FLAG_RULES[code]) for code in codes]
 
 
 @require_GET
@@ -324,15 +356,25 @@ def station_trading_view(request: HttpRequest) -> HttpResponse:
     marker = snapshot_marker([station.region_id])
     if poll_unchanged(request, marker):
         return no_change()
+    profile = trading_profile_of(request.user)
+    # The query's choice, else the trader's saved one, else the defaults (also for a bad query).
+    excluded = form.excluded_categories(profile)
 
     def table(rates: FeeRates) -> dict[str, Any]:
-        sort = form.get("sort", "-daily_profit")
+        sort = form.get("sort", TRADING_SORT)
+        include_flagged = bool(form.get("include_flagged"))
+        if profile is not None and form.categories_chosen is not None:
+            # The trader's choice of categories is kept for their next visit (and the API).
+            profile.excluded_categories_remember(form.categories_chosen)
+        filters = form.filters(profile)
         result = station_trading(
             station=station,
             rates=rates,
             volume_cap=form.get("volume_cap"),
-            filters=form.filters(),
+            market_share=form.market_share(profile),
+            filters=filters,
             order_by=sort,
+            include_flagged=include_flagged,
         )
         rows, parts = table_page(
             request,
@@ -348,10 +390,20 @@ def station_trading_view(request: HttpRequest) -> HttpResponse:
             "result": result,
             "age": result.age,
             "fees_text": _fees_text(result.rates),
+            "share_percent": result.market_share * 100,
             "rows": [
-                TradingLine(row, row.margin * 100, row.type_id in result.types_with_history)
+                TradingLine(
+                    row,
+                    row.margin * 100,
+                    row.type_id in result.types_with_history,
+                    _flag_badges(row.flags),
+                )
                 for row in rows
             ],
+            "flagged_text": ", ".join(f"{label} ({count:,})" for _, label, count in result.flagged),
+            "flagged_url": query_url(
+                request, params, page=None, include_flagged=None if include_flagged else 1
+            ),
             "unfiltered_url": (
                 query_url(request, params, page=None, **dict.fromkeys(TRADING_FILTERS))
                 if filtered
@@ -364,6 +416,18 @@ def station_trading_view(request: HttpRequest) -> HttpResponse:
         "hubs": _hub_choices(station),
         "group_choices": market_group_tree().choices(),
         "marker": marker,
+        "categories": [
+            (category, category.category_id in excluded) for category in market_categories()
+        ],
+        # The profile's share as the input's placeholder: "10%".
+        "profile_share_text": _percent(
+            profile.market_share if profile else DEFAULT_MARKET_SHARE
+        ).replace(" ", ""),
+        "trades_daily_on": bool(form.cleaned_data.get("trades_daily")),
+        "include_flagged_on": bool(form.cleaned_data.get("include_flagged")),
+        "excluded_names": [
+            category.name for category in market_categories() if category.category_id in excluded
+        ],
     }
     return _priced_page(
         request,

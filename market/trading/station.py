@@ -12,6 +12,20 @@ pay the broker fee when placed; the sale pays sales tax. Per unit::
 
 ``daily_volume`` is the type's 30-day average daily volume in the region (0 when it has no
 history). Only orders located at the station count (see ``station_quotes``).
+
+What a trader can earn a day, the desk's default ranking::
+
+    achievable_units        = min(basis_volume * market_share, volume_cap)
+    achievable_daily_profit = profit * achievable_units
+
+``basis_volume`` is the station's own daily volume (``station_daily_volume``: the slower of the
+units sold into buy orders and bought from sell orders a day at the station, inferred from our
+snapshots) once the station has been watched long enough to know it (``volume_basis``
+"station"); until then it is the region's 30-day daily volume (``volume_basis`` "region"), never
+a made-up station figure. ``market_share`` is the share of that volume the trader expects to
+take (10 % by default). Each row carries the reasons not to trust it
+(``market.trading.flags.station_flags``): the units of the min-volume bait check are
+``achievable_units``.
 """
 
 from __future__ import annotations
@@ -24,13 +38,18 @@ from typing import Protocol
 from market.trading.core import (
     _MONEY,
     _RATIO,
+    ONE,
     ZERO,
+    TradingInputError,
     _check_order_by,
     _decimal,
     _limit,
     _rate,
     rows_sort,
 )
+from market.trading.flags import NO_FLAGS, station_flags
+
+DEFAULT_MARKET_SHARE = Decimal("0.10")
 
 # Inputs and rows are plain slotted dataclasses, not frozen ones: a page builds thousands of them
 # and a frozen dataclass takes about twice as long to construct.
@@ -38,12 +57,45 @@ from market.trading.core import (
 
 @dataclass(slots=True)
 class Quote:
-    """The best prices of one type at one station; None when that side of the book is empty."""
+    """The best prices of one type at one station; None when that side of the book is empty.
+
+    The rest says how far to trust them, as ``market.queries.BookTop`` carries it: the depth
+    prices (the volume-weighted average of each side's best 5 % of units), the units on offer
+    at each best price (None: unknown, so not judged), the smallest ``min_volume`` among the
+    buy orders at the best bid, and what trades at the station a day (None: not watched long
+    enough to know)."""
 
     type_id: int
     best_bid: Decimal | None
     best_ask: Decimal | None
     type_name: str = ""
+    depth_bid: Decimal | None = None
+    depth_ask: Decimal | None = None
+    best_bid_volume: int | None = None
+    best_ask_volume: int | None = None
+    best_bid_min_volume: int = 1
+    sold_daily: Decimal | None = None
+    bought_daily: Decimal | None = None
+    bid_reprices_daily: Decimal | None = None
+    ask_reprices_daily: Decimal | None = None
+
+
+class StationQuote(Protocol):
+    """What a row is priced from: a ``Quote`` or a ``market.queries.BookTop``."""
+
+    type_id: int
+    type_name: str
+    best_bid: Decimal | None
+    best_ask: Decimal | None
+    depth_bid: Decimal | None
+    depth_ask: Decimal | None
+    best_bid_volume: int | None
+    best_ask_volume: int | None
+    best_bid_min_volume: int
+    sold_daily: Decimal | None
+    bought_daily: Decimal | None
+    bid_reprices_daily: Decimal | None
+    ask_reprices_daily: Decimal | None
 
 
 @dataclass(slots=True)
@@ -59,6 +111,15 @@ class StationTradingRow:
     margin: Decimal
     daily_volume: Decimal
     daily_profit: Decimal
+    station_daily_volume: Decimal | None = None  # None: the station is not watched enough yet
+    volume_basis: str = "region"  # whose daily volume achievable_units comes from
+    achievable_units: Decimal = ZERO
+    achievable_daily_profit: Decimal = ZERO
+    depth_price_bid: Decimal | None = None
+    depth_price_ask: Decimal | None = None
+    bid_reprices_daily: Decimal | None = None  # competition: price changes a day
+    ask_reprices_daily: Decimal | None = None
+    flags: tuple[str, ...] = NO_FLAGS
 
 
 STATION_TRADING_COLUMNS: tuple[str, ...] = (
@@ -73,6 +134,13 @@ STATION_TRADING_COLUMNS: tuple[str, ...] = (
     "margin",
     "daily_volume",
     "daily_profit",
+    "station_daily_volume",
+    "achievable_units",
+    "achievable_daily_profit",
+    "depth_price_bid",
+    "depth_price_ask",
+    "bid_reprices_daily",
+    "ask_reprices_daily",
 )
 
 
@@ -116,22 +184,24 @@ def station_quotes(
 
 def station_trading_rows(
     *,
-    quotes: Iterable[Quote],
+    quotes: Iterable[StationQuote],
     daily_volumes: Mapping[int, Decimal],
     sales_tax: Decimal,
     broker_fee: Decimal,
     volume_cap: Decimal | int | None = None,
+    market_share: Decimal | float | str = DEFAULT_MARKET_SHARE,
     min_margin: Decimal | None = None,
     min_daily_volume: Decimal | None = None,
     min_profit: Decimal | None = None,
     max_price: Decimal | None = None,
     type_ids: Collection[int] | None = None,
-    order_by: str = "-daily_profit",
+    order_by: str = "-achievable_daily_profit",
 ) -> list[StationTradingRow]:
-    """One row per type with both a bid and an ask, by the formulas in the module docstring.
+    """One row per type with both a bid and an ask, by the formulas in the module docstring,
+    each with its flags (``market.trading.flags``); nothing is left out for a flag here.
 
-    ``quotes`` may be ``Quote`` objects or anything with ``type_id``, ``best_bid``, ``best_ask``
-    and optionally ``type_name`` (e.g. the ingest's per-station best-price rows).
+    ``quotes`` are ``Quote`` objects or book tops (``StationQuote``). ``daily_volumes`` are the
+    region's 30-day daily volumes. ``market_share`` is a fraction above 0 and at most 1.
 
     Filters (each optional, inclusive): ``min_margin`` (a fraction), ``min_daily_volume``,
     ``min_profit`` (per unit), ``max_price`` (the dearer of bid and ask), ``type_ids`` (e.g. one
@@ -140,6 +210,11 @@ def station_trading_rows(
     tax_rate = _rate(sales_tax, param="sales_tax")
     fee_rate = _rate(broker_fee, param="broker_fee")
     cap = _limit(volume_cap, param="volume_cap")
+    share = _decimal(market_share, param="market_share")
+    if not ZERO < share <= ONE:
+        raise TradingInputError(
+            "market_share", f"must be a fraction above 0 and at most 1, got {market_share}"
+        )
     min_margin = None if min_margin is None else _decimal(min_margin, param="min_margin")
     min_volume = _limit(min_daily_volume, param="min_daily_volume")
     min_profit = None if min_profit is None else _decimal(min_profit, param="min_profit")
@@ -170,10 +245,21 @@ def station_trading_rows(
             if min_margin is not None and margin < min_margin:
                 continue
             units = volume if cap is None or volume <= cap else cap
+            sold, bought = quote.sold_daily, quote.bought_daily
+            if sold is None or bought is None:
+                station_volume = station_units = None
+                basis, basis_volume = "region", volume
+            else:
+                station_volume = sold if sold < bought else bought
+                station_units = sold + bought
+                basis, basis_volume = "station", station_volume
+            achievable = basis_volume * share
+            if cap is not None and achievable > cap:
+                achievable = cap
             rows.append(
                 StationTradingRow(
                     type_id=quote.type_id,
-                    type_name=getattr(quote, "type_name", ""),
+                    type_name=quote.type_name,
                     best_bid=bid,
                     best_ask=ask,
                     broker_fee_bid=fee_bid,
@@ -183,6 +269,27 @@ def station_trading_rows(
                     margin=margin,
                     daily_volume=volume,
                     daily_profit=profit * units if units else ZERO,
+                    station_daily_volume=station_volume,
+                    volume_basis=basis,
+                    achievable_units=achievable,
+                    achievable_daily_profit=profit * achievable if achievable else ZERO,
+                    depth_price_bid=quote.depth_bid,
+                    depth_price_ask=quote.depth_ask,
+                    bid_reprices_daily=quote.bid_reprices_daily,
+                    ask_reprices_daily=quote.ask_reprices_daily,
+                    flags=station_flags(
+                        best_bid=bid,
+                        best_ask=ask,
+                        bid_units=quote.best_bid_volume,
+                        ask_units=quote.best_ask_volume,
+                        depth_bid=quote.depth_bid,
+                        depth_ask=quote.depth_ask,
+                        bid_min_volume=quote.best_bid_min_volume,
+                        quantity=achievable,
+                        station_daily_units=station_units,
+                        region_daily_volume=volume,
+                        profit=profit,
+                    ),
                 )
             )
     return rows_sort(rows, order_by=order_by, columns=STATION_TRADING_COLUMNS)
