@@ -191,7 +191,7 @@ def _trading_row(row: StationTradingRow, types_with_history: Collection[int]) ->
 
 def _units(value: Decimal) -> Decimal:
     """Units a day to two places (an average of whole units times a share)."""
-    return value.quantize(CENT, rounding=ROUND_HALF_UP).normalize() if value else Decimal(0)
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @require_GET

@@ -363,9 +363,10 @@ def station_trading_view(request: HttpRequest) -> HttpResponse:
     def table(rates: FeeRates) -> dict[str, Any]:
         sort = form.get("sort", TRADING_SORT)
         include_flagged = bool(form.get("include_flagged"))
-        if profile is not None and form.categories_chosen is not None:
+        chosen = form.categories_chosen
+        if chosen is not None and request.user.is_authenticated and POLL_PARAM not in request.GET:
             # The trader's choice of categories is kept for their next visit (and the API).
-            profile.excluded_categories_remember(form.categories_chosen)
+            TradingProfile.for_user(request.user).excluded_categories_remember(chosen)
         filters = form.filters(profile)
         result = station_trading(
             station=station,
