@@ -304,8 +304,8 @@ TRADING_COLUMNS = (
     Column("profit", "Profit / unit"),
     Column("margin", "Margin"),
     Column("station_daily_volume", "Station volume", shown="desk"),
-    Column("achievable_units", "Your units / day", shown="desk"),
-    Column("achievable_daily_profit", "Your profit / day"),
+    Column("achievable_daily_profit", "Profit / day", shown="desk"),
+    Column("achievable_units", "Units / day", shown="wide"),
     Column("daily_volume", "Region volume", shown="wide"),
     Column("daily_profit", "Region profit / day", shown="wide"),
     Column("depth_price_bid", "Depth bid", shown="wide"),
@@ -430,6 +430,9 @@ def station_trading_view(request: HttpRequest) -> HttpResponse:
             category.name for category in market_categories() if category.category_id in excluded
         ],
     }
+    context["flag_rules"] = [
+        FlagBadge(code, label, FLAG_RULES[code]) for code, label in FLAG_LABELS.items()
+    ]
     return _priced_page(
         request,
         params,

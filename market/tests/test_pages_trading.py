@@ -110,8 +110,8 @@ def test_it_prices_each_type_at_the_station_by_hand(client, jita_book):
         "Profit / unit": "0.62",
         "Margin": "12.4 %",
         "Station volume": "—",
-        "Your units / day": "100",
-        "Your profit / day": "62",
+        "Units / day": "100",
+        "Profit / day": "62",
         "Region volume": "1,000",
         "Region profit / day": "619",
         "Depth bid": "—",
@@ -182,9 +182,9 @@ def test_a_volume_cap_limits_the_daily_profit(client, jita_book):
     response = client.get(f"{URL}?{SKILLED}&sort=type_name&volume_cap=200")
     assert table(response)[0]["Region profit / day"] == "124"  # 0.619 x 200 = 123.80
     # Your 100 units a day (10 % of 1,000) stay under the cap; a cap of 40 binds.
-    assert table(response)[0]["Your profit / day"] == "62"
+    assert table(response)[0]["Profit / day"] == "62"
     capped = table(client.get(f"{URL}?{SKILLED}&volume_cap=40"))
-    assert (capped[0]["Your units / day"], capped[0]["Your profit / day"]) == ("40", "25")
+    assert (capped[0]["Units / day"], capped[0]["Profit / day"]) == ("40", "25")
 
 
 def test_every_column_sorts_both_ways_on_the_server(client, jita_book):

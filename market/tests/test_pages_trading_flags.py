@@ -180,7 +180,7 @@ def test_the_default_view_ranks_by_daily_profit_and_says_what_it_hid(client, jit
     # The achievable columns by hand: 10 % of the station's 100 a day, 127 x 10.
     row = html.css_first("#trading-rows tbody tr")
     cells = [cell.text(strip=True) for cell in row.css("td")]
-    assert cells[4:7] == ["100", "10", "1,270"]
+    assert cells[4:7] == ["100", "1,270", "10"]
 
 
 def test_show_them_lists_every_flagged_row_with_its_reasons(client, jita):
