@@ -1,5 +1,5 @@
-"""The market desk's pages: home (hubs, search, market groups, data age), a type's page, station
-trading and hauling.
+"""The market desk's pages: home (hubs, search, market groups, data age), a type's page and
+hauling; station trading has its own module (``market.trading_views``) on the helpers here.
 
 Filters live in the URL (GET forms), every table sorts and paginates on the server, and htmx
 swaps just the table (``HX-Target`` names the partial). Tables poll every 30 s while the tab is
@@ -20,7 +20,7 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.http import require_GET
 
 from accounts.fees import DEFAULT_FEE_RATES, FeeRates
-from accounts.models import TradingProfile, fee_rates_for, trading_profile_of
+from accounts.models import TradingProfile, fee_rates_for
 from lenny.lib.htmx import ANY_TARGET, POLL_PARAM, no_change, page_or_partial, poll_unchanged
 from lenny.lib.tables import Column, query_params, query_url, table_headers, table_page, table_pager
 from market.forms import (
@@ -29,7 +29,6 @@ from market.forms import (
     HaulingForm,
     QueryForm,
     SearchForm,
-    StationTradingForm,
     TypePageForm,
 )
 from market.hubs import HUB_REGION_IDS, HUBS_BY_STATION
@@ -41,19 +40,16 @@ from market.queries import (
     hauling,
     history_days,
     hub_quotes,
-    market_categories,
     market_group_children,
     market_group_tree,
     region_ages,
     snapshot_marker,
-    station_trading,
     type_get,
     type_on_market,
     type_orders,
     type_search,
 )
-from market.trading import DEFAULT_MARKET_SHARE, StationTradingRow, TradingInputError
-from market.trading.flags import FLAG_LABELS, FLAG_RULES
+from market.trading import TradingInputError
 
 BOOK_PAGE_SIZE = 20
 
@@ -289,158 +285,6 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
         context,
         partials=["type-live", "type-history"],
         status=200 if valid else 400,
-    )
-
-
-# --- station trading -----------------------------------------------------------------------------
-
-# What a trader decides on comes first (what they can earn a day at the default sort); the
-# region's figures, the depth prices, the competition and the fees that make up the profit
-# last, shown only where the screen is wide enough for all of them.
-TRADING_COLUMNS = (
-    Column("type_name", "Item", numeric=False),
-    Column("best_bid", "Bid", shown="desk"),
-    Column("best_ask", "Ask", shown="desk"),
-    Column("profit", "Profit / unit"),
-    Column("margin", "Margin"),
-    Column("station_daily_volume", "Station volume", shown="desk"),
-    Column("achievable_daily_profit", "Profit / day", shown="desk"),
-    Column("achievable_units", "Units / day", shown="wide"),
-    Column("daily_volume", "Region volume", shown="wide"),
-    Column("daily_profit", "Region profit / day", shown="wide"),
-    Column("depth_price_bid", "Depth bid", shown="wide"),
-    Column("depth_price_ask", "Depth ask", shown="wide"),
-    Column("bid_reprices_daily", "Bid reprices / day", shown="wide"),
-    Column("ask_reprices_daily", "Ask reprices / day", shown="wide"),
-    Column("broker_fee_bid", "Broker fee (bid)", shown="wide"),
-    Column("broker_fee_ask", "Broker fee (ask)", shown="wide"),
-    Column("sales_tax", "Sales tax", shown="wide"),
-)
-TRADING_FILTERS = (
-    "min_margin",
-    "min_volume",
-    "min_profit",
-    "max_price",
-    "market_group",
-    "min_station_volume",
-    "min_achievable_profit",
-    "trades_daily",
-)
-TRADING_SORT = "-achievable_daily_profit"
-
-
-@dataclass(frozen=True)
-class FlagBadge:
-    code: str
-    label: str
-    rule: str
-
-
-@dataclass(frozen=True)
-class TradingLine:
-    row: StationTradingRow
-    margin_percent: Decimal
-    has_history: bool  # without, the daily volume and profit are unknown, not zero
-    flags: list[FlagBadge]
-
-
-def _flag_badges(codes: Sequence[str]) -> list[FlagBadge]:
-    return [FlagBadge(code, FLAG_LABELS[code], FLAG_RULES[code]) for code in codes]
-
-
-@require_GET
-def station_trading_view(request: HttpRequest) -> HttpResponse:
-    params = query_params(request, station_id=DEFAULT_STATION.station_id)
-    form = StationTradingForm(params)
-    station = (form.is_valid() and form.cleaned_data.get("station_id")) or DEFAULT_STATION
-    marker = snapshot_marker([station.region_id])
-    if poll_unchanged(request, marker):
-        return no_change()
-    profile = trading_profile_of(request.user)
-    # The query's choice, else the trader's saved one, else the defaults (also for a bad query).
-    excluded = form.excluded_categories(profile)
-
-    def table(rates: FeeRates) -> dict[str, Any]:
-        sort = form.get("sort", TRADING_SORT)
-        include_flagged = bool(form.get("include_flagged"))
-        chosen = form.categories_chosen
-        if chosen is not None and request.user.is_authenticated and POLL_PARAM not in request.GET:
-            # The trader's choice of categories is kept for their next visit (and the API).
-            TradingProfile.for_user(request.user).excluded_categories_remember(chosen)
-        filters = form.filters(profile)
-        result = station_trading(
-            station=station,
-            rates=rates,
-            volume_cap=form.get("volume_cap"),
-            market_share=form.market_share(profile),
-            filters=filters,
-            order_by=sort,
-            include_flagged=include_flagged,
-        )
-        rows, parts = table_page(
-            request,
-            params,
-            result.rows,
-            columns=TRADING_COLUMNS,
-            sort=sort,
-            page=form.get("page", 1),
-        )
-        filtered = any(form.get(name) is not None for name in TRADING_FILTERS)
-        return {
-            **parts,
-            "result": result,
-            "age": result.age,
-            "fees_text": _fees_text(result.rates),
-            "share_percent": result.market_share * 100,
-            "rows": [
-                TradingLine(
-                    row,
-                    row.margin * 100,
-                    row.type_id in result.types_with_history,
-                    _flag_badges(row.flags),
-                )
-                for row in rows
-            ],
-            "flagged_text": ", ".join(f"{label} ({count:,})" for _, label, count in result.flagged),
-            "flagged_url": query_url(
-                request, params, page=None, include_flagged=None if include_flagged else 1
-            ),
-            "unfiltered_url": (
-                query_url(request, params, page=None, **dict.fromkeys(TRADING_FILTERS))
-                if filtered
-                else None
-            ),
-        }
-
-    context = {
-        "station": station,
-        "hubs": _hub_choices(station),
-        "group_choices": market_group_tree().choices(),
-        "marker": marker,
-        "categories": [
-            (category, category.category_id in excluded) for category in market_categories()
-        ],
-        # The profile's share as the input's placeholder: "10%".
-        "profile_share_text": _percent(
-            profile.market_share if profile else DEFAULT_MARKET_SHARE
-        ).replace(" ", ""),
-        "trades_daily_on": bool(form.cleaned_data.get("trades_daily")),
-        "include_flagged_on": bool(form.cleaned_data.get("include_flagged")),
-        "excluded_names": [
-            category.name for category in market_categories() if category.category_id in excluded
-        ],
-    }
-    context["flag_rules"] = [
-        FlagBadge(code, label, FLAG_RULES[code]) for code, label in FLAG_LABELS.items()
-    ]
-    return _priced_page(
-        request,
-        params,
-        form,
-        context,
-        template="market/trading.html",
-        target="trading-table",
-        table=table,
     )
 
 

@@ -12,13 +12,17 @@ from decimal import Decimal
 
 import pytest
 from django.core.cache import cache
+from django.template.defaultfilters import floatformat
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from accounts.models import TradingProfile
 from market.models import BestPrice, Category, Group, ObservedDay, StationTradeDay, Type
 from market.queries import caches_clear
 from market.tests.factories import JITA, book_store, daily_volume, market_type, order
+from market.trading_views import number_text, volume_text
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_desk")]
 
@@ -491,3 +495,34 @@ def test_the_profile_page_sets_the_market_share(client, user):
         {"accounting_level": "0", "broker_relations_level": "0", "market_share": "2"},
     )
     assert refused.status_code == 400 and "less than or equal to 1" in refused.content.decode()
+
+
+# --- numbers as the table writes them ------------------------------------------------------------
+
+
+@given(
+    value=st.decimals(
+        min_value=Decimal("-1e13"), max_value=Decimal("1e13"), allow_nan=False, places=6
+    )
+    | st.decimals(min_value=Decimal(-1000), max_value=Decimal(1000), allow_nan=False, places=60),
+    places=st.sampled_from([2, 1, 0, -1, -2]),
+)
+def test_the_tables_numbers_are_written_as_floatformat_writes_them(value, places):
+    """The page writes its ~800 numbers in Python for speed; they must read as the template
+    filter wrote them before (half up, thousands separated, no "-0.00")."""
+    assert number_text(value, places) == str(floatformat(value, f"{places}g"))
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (Decimal("1234.5"), "1,235"),  # half up
+        (Decimal(100), "100"),
+        (Decimal("99.95"), "100.0"),  # below 100: to a tenth
+        (Decimal("12.04"), "12.0"),
+        (Decimal(12), "12"),
+        (None, "—"),  # not known
+    ],
+)
+def test_a_daily_volume_is_whole_from_100_and_to_a_tenth_below(value, text):
+    assert volume_text(value) == text

@@ -132,31 +132,35 @@ def station_flags(
     unknown, None, is not judged), ``is_bait_bid`` (with ``quantity``, the units the trader
     would trade a day), ``has_no_volume`` and ``loss_flags``, written out because a hub prices
     ~20,000 rows at once and most are clean."""
-    codes: list[str] = []
-    if not station_daily_units and not region_daily_volume:
-        codes.append("no_volume")
-    if bid_min_volume > 1 and is_bait_bid(min_volume=bid_min_volume, quantity=quantity):
-        codes.append("bait_min_volume")
+    no_volume = not station_daily_units and not region_daily_volume
+    # is_bait_bid: a min_volume above 1 is above max(quantity, 1) when it is above quantity.
+    bait = bid_min_volume > 1 and bid_min_volume > quantity
+    gap, most, floor = rules.outlier_gap, rules.outlier_max_units, rules.isk_floor
     outlier = tiny = False
-    for best, units, depth in ((best_bid, bid_units, depth_bid), (best_ask, ask_units, depth_ask)):
-        if units is None:
-            continue
-        if (
-            units <= rules.outlier_max_units
-            and depth is not None
-            and depth > 0
-            and abs(best - depth) > rules.outlier_gap * depth
-        ):
+    if bid_units is not None:
+        if bid_units <= most and depth_bid and abs(best_bid - depth_bid) > gap * depth_bid:
             outlier = True
-        if best * units < rules.isk_floor:
+        if best_bid * bid_units < floor:
             tiny = True
-    if outlier:
-        codes.append("outlier")
-    if tiny:
-        codes.append("tiny_order")
-    if profit <= ZERO:
-        codes.append("loss")
-    return tuple(codes) if codes else NO_FLAGS
+    if ask_units is not None:
+        if ask_units <= most and depth_ask and abs(best_ask - depth_ask) > gap * depth_ask:
+            outlier = True
+        if best_ask * ask_units < floor:
+            tiny = True
+    loss = profit <= ZERO
+    if not (no_volume or bait or outlier or tiny or loss):
+        return NO_FLAGS
+    return tuple(
+        code
+        for code, found in (
+            ("no_volume", no_volume),
+            ("bait_min_volume", bait),
+            ("outlier", outlier),
+            ("tiny_order", tiny),
+            ("loss", loss),
+        )
+        if found
+    )
 
 
 def hidden_summary(flag_lists: Iterable[list[str]]) -> list[tuple[str, str, int]]:

@@ -222,62 +222,68 @@ def station_trading_rows(
     _check_order_by(order_by, STATION_TRADING_COLUMNS)
 
     divide = _RATIO.divide
+    # profit = ask - bid - fee x bid - fee x ask - tax x ask, in two products: the same exact
+    # value (nothing rounds at 60 digits), for a fraction of the work on a 20,000-type hub.
+    keep, cost = ONE - fee_rate - tax_rate, ONE + fee_rate
+    filtered = not (
+        type_ids is None
+        and max_price is None
+        and min_volume is None
+        and min_profit is None
+        and min_margin is None
+    )
     rows: list[StationTradingRow] = []
+    append = rows.append
     with localcontext(_MONEY):
         for quote in quotes:
             bid, ask = quote.best_bid, quote.best_ask
-            if bid is None or ask is None or bid <= 0 or ask <= 0:
+            if bid is None or ask is None or bid <= ZERO or ask <= ZERO:
                 continue
-            if type_ids is not None and quote.type_id not in type_ids:
-                continue
-            if max_price is not None and (bid > max_price or ask > max_price):
-                continue
-            volume = daily_volumes.get(quote.type_id, ZERO)
-            if min_volume is not None and volume < min_volume:
-                continue
-            fee_bid = fee_rate * bid
-            fee_ask = fee_rate * ask
-            tax = tax_rate * ask
-            profit = ask - bid - fee_bid - fee_ask - tax
-            if min_profit is not None and profit < min_profit:
-                continue
+            type_id = quote.type_id
+            volume = daily_volumes.get(type_id, ZERO)
+            profit = ask * keep - bid * cost
             margin = divide(profit, bid)
-            if min_margin is not None and margin < min_margin:
+            if filtered and (
+                (type_ids is not None and type_id not in type_ids)
+                or (max_price is not None and (bid > max_price or ask > max_price))
+                or (min_volume is not None and volume < min_volume)
+                or (min_profit is not None and profit < min_profit)
+                or (min_margin is not None and margin < min_margin)
+            ):
                 continue
             units = volume if cap is None or volume <= cap else cap
             sold, bought = quote.sold_daily, quote.bought_daily
             if sold is None or bought is None:
                 station_volume = station_units = None
-                basis, basis_volume = "region", volume
+                basis, achievable = "region", volume * share
             else:
                 station_volume = sold if sold < bought else bought
                 station_units = sold + bought
-                basis, basis_volume = "station", station_volume
-            achievable = basis_volume * share
+                basis, achievable = "station", station_volume * share
             if cap is not None and achievable > cap:
                 achievable = cap
-            rows.append(
+            append(
                 StationTradingRow(
-                    type_id=quote.type_id,
-                    type_name=quote.type_name,
-                    best_bid=bid,
-                    best_ask=ask,
-                    broker_fee_bid=fee_bid,
-                    broker_fee_ask=fee_ask,
-                    sales_tax=tax,
-                    profit=profit,
-                    margin=margin,
-                    daily_volume=volume,
-                    daily_profit=profit * units if units else ZERO,
-                    station_daily_volume=station_volume,
-                    volume_basis=basis,
-                    achievable_units=achievable,
-                    achievable_daily_profit=profit * achievable if achievable else ZERO,
-                    depth_price_bid=quote.depth_bid,
-                    depth_price_ask=quote.depth_ask,
-                    bid_reprices_daily=quote.bid_reprices_daily,
-                    ask_reprices_daily=quote.ask_reprices_daily,
-                    flags=station_flags(
+                    type_id,
+                    quote.type_name,
+                    bid,
+                    ask,
+                    fee_rate * bid,
+                    fee_rate * ask,
+                    tax_rate * ask,
+                    profit,
+                    margin,
+                    volume,
+                    profit * units if units else ZERO,
+                    station_volume,
+                    basis,
+                    achievable,
+                    profit * achievable if achievable else ZERO,
+                    quote.depth_bid,
+                    quote.depth_ask,
+                    quote.bid_reprices_daily,
+                    quote.ask_reprices_daily,
+                    station_flags(
                         best_bid=bid,
                         best_ask=ask,
                         bid_units=quote.best_bid_volume,
