@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -65,41 +65,42 @@ class TradingFilters:
     excluded_category_ids: frozenset[int] = frozenset()
     trades_daily: bool = False
 
-    def accepts(
+    def select(
         self,
-        row: StationTradingRow,
+        rows: Iterable[StationTradingRow],
+        *,
         group_of: dict[int, int | None],
         groups: Collection[int] | None,
         category_of: dict[int, int | None],
         daily: Collection[int] | None,
-    ) -> bool:
-        if self.min_margin is not None and row.margin < self.min_margin:
-            return False
-        if self.min_daily_volume is not None and row.daily_volume < self.min_daily_volume:
-            return False
-        if self.min_profit is not None and row.profit < self.min_profit:
-            return False
-        if self.max_price is not None and (
-            row.best_bid > self.max_price or row.best_ask > self.max_price
-        ):
-            return False
-        if self.min_station_volume is not None and (
-            row.station_daily_volume is None or row.station_daily_volume < self.min_station_volume
-        ):
-            return False
-        if (
-            self.min_achievable_profit is not None
-            and row.achievable_daily_profit < self.min_achievable_profit
-        ):
-            return False
-        if (
-            self.excluded_category_ids
-            and category_of.get(row.type_id) in self.excluded_category_ids
-        ):
-            return False
-        if daily is not None and row.type_id not in daily:
-            return False
-        return groups is None or group_of.get(row.type_id) in groups
+    ) -> Iterable[StationTradingRow]:
+        """The rows these filters let through, in their order: one cheap pass per filter that
+        is set (the default view sets only the excluded categories)."""
+        if self.excluded_category_ids:
+            excluded = self.excluded_category_ids
+            rows = (row for row in rows if category_of.get(row.type_id) not in excluded)
+        if groups is not None:
+            rows = (row for row in rows if group_of.get(row.type_id) in groups)
+        if daily is not None:
+            rows = (row for row in rows if row.type_id in daily)
+        # (Each generator reads its own bound: a name reused would be read when the rows flow.)
+        if (margin := self.min_margin) is not None:
+            rows = (row for row in rows if row.margin >= margin)
+        if (volume := self.min_daily_volume) is not None:
+            rows = (row for row in rows if row.daily_volume >= volume)
+        if (profit := self.min_profit) is not None:
+            rows = (row for row in rows if row.profit >= profit)
+        if (price := self.max_price) is not None:
+            rows = (row for row in rows if row.best_bid <= price and row.best_ask <= price)
+        if (station := self.min_station_volume) is not None:
+            rows = (
+                row
+                for row in rows
+                if row.station_daily_volume is not None and row.station_daily_volume >= station
+            )
+        if (earning := self.min_achievable_profit) is not None:
+            rows = (row for row in rows if row.achievable_daily_profit >= earning)
+        return rows
 
 
 @dataclass
@@ -156,25 +157,33 @@ class _PricedBook:
         with self._lock:
             known = self._sorted.get(order_by)
         if known is None:
-            value = attrgetter(order_by.removeprefix("-"))
-            if order_by.startswith("-"):
-
-                def key(row: StationTradingRow) -> tuple:
-                    found = value(row)
-                    present = found is not None
-                    return (present, found if present else ZERO, row.margin, -row.type_id)
-
-                known = sorted(self.rows, key=key, reverse=True)
-            else:
-
-                def key(row: StationTradingRow) -> tuple:
-                    found = value(row)
-                    missing = found is None
-                    return (missing, ZERO if missing else found, -row.margin, row.type_id)
-
-                known = sorted(self.rows, key=key)
+            known = self._sort(order_by)
             with self._lock:
                 self._sorted[order_by] = known
+        return known
+
+    def _sort(self, order_by: str) -> list[StationTradingRow]:
+        # Stable sorts, from the last tie-break to the column: by type id, then by margin (best
+        # first), then by the column; a descending sort keeps ties in that order.
+        column = order_by.removeprefix("-")
+        value = attrgetter(column)
+        by_margin = self._by_margin()
+        present = [row for row in by_margin if value(row) is not None]
+        if len(present) < len(by_margin):
+            missing = [row for row in by_margin if value(row) is None]
+        else:
+            missing = []
+        present.sort(key=value, reverse=order_by.startswith("-"))
+        return present + missing
+
+    def _by_margin(self) -> list[StationTradingRow]:
+        """By margin, best first, ties by type id: the order every sort breaks its ties in."""
+        known = self._sorted.get("")
+        if known is None:
+            known = sorted(self.rows, key=attrgetter("type_id"))
+            # reverse=True keeps equal margins in type-id order (Python's sort is stable).
+            known.sort(key=attrgetter("margin"), reverse=True)
+            self._sorted[""] = known
         return known
 
     def view(self, key: tuple, build: Callable[[], _View]) -> _View:
@@ -218,6 +227,7 @@ def station_trading(
             broker_fee=rates.broker_fee,
             volume_cap=volume_cap,
             market_share=market_share,
+            order_by=None,  # each sort order is made once, with the desk's tie-breaks
         )
         return _PricedBook(rows, book)
 
@@ -231,12 +241,16 @@ def station_trading(
             else market_group_tree().subtree(filters.market_group_id)
         )
         daily = _trades_daily(book, priced) if filters.trades_daily else None
-        group_of, category_of = book.market_groups, priced.category_of
+        selected = filters.select(
+            priced.sorted_by(order_by),
+            group_of=book.market_groups,
+            groups=groups,
+            category_of=priced.category_of,
+            daily=daily,
+        )
         shown: list[StationTradingRow] = []
         flagged: list[tuple[str, ...]] = []
-        for row in priced.sorted_by(order_by):
-            if not filters.accepts(row, group_of, groups, category_of, daily):
-                continue
+        for row in selected:
             if row.flags:
                 flagged.append(row.flags)
                 if not include_flagged:

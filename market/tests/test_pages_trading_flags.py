@@ -320,6 +320,8 @@ def test_negative_profit_rows_never_show_by_default_whatever_the_sort(client, ji
         ("trades_daily=1", ["Megacyte", "Tritanium"], 3),  # not Mexallon, Isogen, Morphite
         ("trades_daily=1&exclude_category=none", ["Rifter Blueprint", "Megacyte", "Tritanium"], 3),
         ("trades_daily=0", ["Megacyte", "Tritanium"], 6),
+        # Together: both bounds hold (Zydrine's 1,830 a day on 500 units is tiny, hidden).
+        ("min_station_volume=100&min_achievable_profit=1000", ["Megacyte"], 1),
     ],
 )
 def test_each_filter_narrows_the_rows_and_the_hidden_count(client, jita, query, expected, hidden):

@@ -150,17 +150,18 @@ def station_flags(
     loss = profit <= ZERO
     if not (no_volume or bait or outlier or tiny or loss):
         return NO_FLAGS
-    return tuple(
-        code
-        for code, found in (
-            ("no_volume", no_volume),
-            ("bait_min_volume", bait),
-            ("outlier", outlier),
-            ("tiny_order", tiny),
-            ("loss", loss),
-        )
-        if found
-    )
+    codes = []
+    if no_volume:
+        codes.append("no_volume")
+    if bait:
+        codes.append("bait_min_volume")
+    if outlier:
+        codes.append("outlier")
+    if tiny:
+        codes.append("tiny_order")
+    if loss:
+        codes.append("loss")
+    return tuple(codes)
 
 
 def hidden_summary(flag_lists: Iterable[list[str]]) -> list[tuple[str, str, int]]:

@@ -195,7 +195,7 @@ def station_trading_rows(
     min_profit: Decimal | None = None,
     max_price: Decimal | None = None,
     type_ids: Collection[int] | None = None,
-    order_by: str = "-achievable_daily_profit",
+    order_by: str | None = "-achievable_daily_profit",
 ) -> list[StationTradingRow]:
     """One row per type with both a bid and an ask, by the formulas in the module docstring,
     each with its flags (``market.trading.flags``); nothing is left out for a flag here.
@@ -206,6 +206,7 @@ def station_trading_rows(
     Filters (each optional, inclusive): ``min_margin`` (a fraction), ``min_daily_volume``,
     ``min_profit`` (per unit), ``max_price`` (the dearer of bid and ask), ``type_ids`` (e.g. one
     market group's subtree). ``volume_cap`` is the trader's own limit on units a day.
+    ``order_by`` None keeps the quotes' order (for a caller that sorts the rows itself).
     """
     tax_rate = _rate(sales_tax, param="sales_tax")
     fee_rate = _rate(broker_fee, param="broker_fee")
@@ -219,7 +220,8 @@ def station_trading_rows(
     min_volume = _limit(min_daily_volume, param="min_daily_volume")
     min_profit = None if min_profit is None else _decimal(min_profit, param="min_profit")
     max_price = _limit(max_price, param="max_price")
-    _check_order_by(order_by, STATION_TRADING_COLUMNS)
+    if order_by is not None:
+        _check_order_by(order_by, STATION_TRADING_COLUMNS)
 
     divide = _RATIO.divide
     # profit = ask - bid - fee x bid - fee x ask - tax x ask, in two products: the same exact
@@ -298,4 +300,6 @@ def station_trading_rows(
                     ),
                 )
             )
+    if order_by is None:
+        return rows
     return rows_sort(rows, order_by=order_by, columns=STATION_TRADING_COLUMNS)
