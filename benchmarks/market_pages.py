@@ -158,7 +158,7 @@ def station_figures_fill() -> None:
     today = timezone.now().date()
     days = [today - timedelta(days=back) for back in (1, 2)]
     if ObservedDay.objects.filter(region_id=FORGE, date__gte=days[-1]).exists():
-        print(f"station figures: real ones kept; depth prices for {depth:,} Jita types", flush=True)
+        print(f"station figures: kept as found; depth prices for {depth:,} Jita types", flush=True)
         return
     ObservedDay.objects.bulk_create(
         [ObservedDay(region_id=FORGE, date=day, observed_seconds=86400, pairs=288) for day in days]

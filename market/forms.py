@@ -359,9 +359,7 @@ class StationTradingForm(FeesForm):
     min_station_volume = NumberField(
         label="Min station volume", minimum=Decimal(0), below=MAX_ISK, amounts=True
     )
-    min_achievable_profit = NumberField(
-        label="Min achievable profit / day", below=MAX_ISK, amounts=True
-    )
+    min_achievable_profit = NumberField(label="Min profit / day", below=MAX_ISK, amounts=True)
     exclude_category = CategoryListField(label="Leave out")
     trades_daily = BooleanParam(label="Trades daily")
     include_flagged = BooleanParam(label="Show flagged rows")
