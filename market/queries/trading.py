@@ -140,51 +140,16 @@ class _View:
 
 
 class _PricedBook:
-    """A station's rows priced for one set of fees, cap and share, with each sort order made once
-    and the last few filtered views kept. Ties go to the better margin, then the lower type id,
-    so equal daily profits (every type without volume has none) still list the most promising
-    first; an unknown value (a station volume not yet known) sorts last either way."""
+    """A station's rows priced for one set of fees, cap and share (in type-id order), with the
+    last few filtered and sorted views kept."""
 
     def __init__(self, rows: list[StationTradingRow], book: StationBook) -> None:
+        rows.sort(key=attrgetter("type_id"))
         self.rows = rows
         self.category_of = {type_id: top.category_id for type_id, top in book.tops.items()}
         self.station_watched = any(top.sold_daily is not None for top in book.tops.values())
-        self._sorted: dict[str, list[StationTradingRow]] = {}
         self._views: OrderedDict[tuple, _View] = OrderedDict()
         self._lock = threading.Lock()
-
-    def sorted_by(self, order_by: str) -> list[StationTradingRow]:
-        with self._lock:
-            known = self._sorted.get(order_by)
-        if known is None:
-            known = self._sort(order_by)
-            with self._lock:
-                self._sorted[order_by] = known
-        return known
-
-    def _sort(self, order_by: str) -> list[StationTradingRow]:
-        # Stable sorts, from the last tie-break to the column: by type id, then by margin (best
-        # first), then by the column; a descending sort keeps ties in that order.
-        column = order_by.removeprefix("-")
-        value = attrgetter(column)
-        by_margin = self._by_margin()
-        present = [row for row in by_margin if value(row) is not None]
-        if len(present) < len(by_margin):
-            missing = [row for row in by_margin if value(row) is None]
-        else:
-            missing = []
-        present.sort(key=value, reverse=order_by.startswith("-"))
-        return present + missing
-
-    def _by_margin(self) -> list[StationTradingRow]:
-        """By margin, best first, ties by type id: the order every sort breaks its ties in."""
-        known = self._sorted.get("")
-        if known is None:
-            known = sorted(self.rows, key=attrgetter("type_id"))
-            # reverse=True keeps equal margins in type-id order (Python's sort is stable).
-            known.sort(key=attrgetter("margin"), reverse=True)
-            self._sorted[""] = known
-        return known
 
     def view(self, key: tuple, build: Callable[[], _View]) -> _View:
         with self._lock:
@@ -198,6 +163,20 @@ class _PricedBook:
             while len(self._views) > VIEWS_KEPT:
                 self._views.popitem(last=False)
         return known
+
+
+def rows_order(rows: list[StationTradingRow], order_by: str) -> list[StationTradingRow]:
+    """``rows`` (in type-id order) by ``order_by``; ties go to the better margin, then the lower
+    type id, so equal daily profits (every type without volume has none) still list the most
+    promising first; an unknown value (a station volume not yet known) sorts last either way.
+    Stable sorts on the bare values, last tie-break first: Decimal keys in tuples took longer
+    than pricing the rows."""
+    rows = sorted(rows, key=attrgetter("margin"), reverse=True)  # stable: ties keep type order
+    value = attrgetter(order_by.removeprefix("-"))
+    present = [row for row in rows if value(row) is not None]
+    missing = [row for row in rows if value(row) is None] if len(present) < len(rows) else []
+    present.sort(key=value, reverse=order_by.startswith("-"))
+    return present + missing
 
 
 def station_trading(
@@ -242,7 +221,7 @@ def station_trading(
         )
         daily = _trades_daily(book, priced) if filters.trades_daily else None
         selected = filters.select(
-            priced.sorted_by(order_by),
+            priced.rows,
             group_of=book.market_groups,
             groups=groups,
             category_of=priced.category_of,
@@ -256,7 +235,8 @@ def station_trading(
                 if not include_flagged:
                     continue
             shown.append(row)
-        return _View(shown, hidden_summary(flagged), len(flagged))
+        # Sorted after the filters: the default view sorts a third of the hub's rows.
+        return _View(rows_order(shown, order_by), hidden_summary(flagged), len(flagged))
 
     view = priced.view((filters, order_by, include_flagged), build)
     return TradingResult(
