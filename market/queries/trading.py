@@ -43,7 +43,6 @@ from market.trading import (
 )
 from market.trading.flags import hidden_summary
 
-ZERO = Decimal(0)
 # A watched day shorter than this says too little about a slow type to call it "not daily".
 TRADES_DAILY_MIN_HOURS = 6
 # Each priced book keeps this many filtered views (filters, sort, flagged or not).
@@ -206,7 +205,7 @@ def station_trading(
             broker_fee=rates.broker_fee,
             volume_cap=volume_cap,
             market_share=market_share,
-            order_by=None,  # each sort order is made once, with the desk's tie-breaks
+            order_by=None,  # each view sorts the rows it shows (rows_order)
         )
         return _PricedBook(rows, book)
 
