@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
 
 from accounts.models import TradingProfile
@@ -18,6 +20,18 @@ class TradingProfileForm(forms.ModelForm):
         help_text="Cuts the broker fee.",
     )
 
+    # Left blank, the share stays what it was (10 % until the trader sets it).
+    market_share = forms.DecimalField(
+        label="Market share",
+        required=False,
+        min_value=Decimal("0.0001"),
+        max_value=Decimal(1),
+        max_digits=5,
+        decimal_places=4,
+        help_text="The share of a station's daily volume you expect to trade (0.10 is 10 %).",
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.0001", "max": "1"}),
+    )
+
     class Meta:
         model = TradingProfile
         fields = [
@@ -25,6 +39,7 @@ class TradingProfileForm(forms.ModelForm):
             "broker_relations_level",
             "faction_standing",
             "corporation_standing",
+            "market_share",
         ]
         labels = {
             "faction_standing": "Faction standing",
@@ -38,3 +53,7 @@ class TradingProfileForm(forms.ModelForm):
                 attrs={"step": "0.01", "min": "-10", "max": "10"}
             ),
         }
+
+    def clean_market_share(self) -> Decimal:
+        share = self.cleaned_data.get("market_share")
+        return self.instance.market_share if share is None else share

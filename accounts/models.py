@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -18,6 +19,14 @@ from accounts.scopes import EVE_SSO_SCOPES
 
 # An access token this close to its expiry is refreshed before use.
 ACCESS_TOKEN_MARGIN = timedelta(seconds=60)
+# What the desk leaves out for everyone until they choose otherwise: blueprints (category 9),
+# which the market sells as originals nobody relists at a spread, and SKINs (91), bought to be
+# applied, not traded (ids from the SDE's invCategories).
+DEFAULT_EXCLUDED_CATEGORY_IDS: tuple[int, ...] = (9, 91)
+
+
+def default_excluded_category_ids() -> list[int]:
+    return list(DEFAULT_EXCLUDED_CATEGORY_IDS)
 
 
 class CharacterQuerySet(models.QuerySet):
@@ -139,8 +148,9 @@ class TradingProfile(models.Model):
         validators=[MinValueValidator(Decimal("0.0001")), MaxValueValidator(Decimal(1))],
         help_text="The share of a station's daily volume you expect to trade (0.10 is 10 %).",
     )
-    # Category ids the desk leaves out of station trading and hauling for this trader.
-    excluded_category_ids = models.JSONField(default=list, blank=True)
+    # Category ids the desk leaves out of station trading and hauling for this trader: the
+    # defaults until they choose (an empty list is a choice: leave nothing out).
+    excluded_category_ids = models.JSONField(default=default_excluded_category_ids, blank=True)
     # The hauling desk's last plan, so the next visit starts where this one ended. Null amounts
     # are "unlimited", null ends "any hub"; nothing is remembered until hauling_saved_at is set.
     hauling_budget = models.DecimalField(max_digits=24, decimal_places=8, null=True, blank=True)
@@ -217,6 +227,16 @@ class TradingProfile(models.Model):
         self.save(update_fields=[*wanted, "hauling_saved_at", "updated_at"])
         return True
 
+    def excluded_categories_remember(self, category_ids: Iterable[int]) -> bool:
+        """Keep the trader's choice of categories to leave out; writes only when it changed
+        (the desk asks on every table swap). True when it wrote."""
+        chosen = sorted(set(category_ids))
+        if chosen == self.excluded_category_ids:
+            return False
+        self.excluded_category_ids = chosen
+        self.save(update_fields=["excluded_category_ids", "updated_at"])
+        return True
+
     def fee_rates(self) -> FeeRates:
         return fee_rates(
             accounting=self.accounting_level,
@@ -226,9 +246,14 @@ class TradingProfile(models.Model):
         )
 
 
+def trading_profile_of(user: AbstractBaseUser | AnonymousUser | None) -> TradingProfile | None:
+    """The user's trading profile; None for anonymous users and for users without one yet."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return TradingProfile.objects.filter(user=user).first()
+
+
 def fee_rates_for(user: AbstractBaseUser | AnonymousUser | None) -> FeeRates:
     """The user's fees from their trading profile; the defaults (skills 0) for anonymous users."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return DEFAULT_FEE_RATES
-    profile = TradingProfile.objects.filter(user=user).first()
+    profile = trading_profile_of(user)
     return profile.fee_rates() if profile else DEFAULT_FEE_RATES

@@ -17,9 +17,9 @@ import msgspec
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
-from accounts.fees import FeeRates
-from accounts.models import fee_rates_for
-from lenny.lib.money import isk_show
+from accounts.fees import DEFAULT_FEE_RATES, FeeRates
+from accounts.models import fee_rates_for, trading_profile_of
+from lenny.lib.money import CENT, isk_show
 from lenny.lib.tables import rows_page
 from market.forms import (
     HaulingForm,
@@ -220,6 +220,10 @@ def _trading_row(row: StationTradingRow, types_with_history: Collection[int]) ->
         "type_name": row.type_name,
         "best_bid": row.best_bid,
         "best_ask": row.best_ask,
+        # The volume-weighted average of the best 5 % of each side's units: what one bait or
+        # outlier order cannot move far.
+        "depth_price_bid": row.depth_price_bid,
+        "depth_price_ask": row.depth_price_ask,
         "broker_fee_bid": _isk(row.broker_fee_bid),
         "broker_fee_ask": _isk(row.broker_fee_ask),
         "sales_tax": _isk(row.sales_tax),
@@ -229,25 +233,44 @@ def _trading_row(row: StationTradingRow, types_with_history: Collection[int]) ->
         "daily_profit": _isk(row.daily_profit),
         # Without history the daily volume (and profit) is not known to be 0, just unknown.
         "has_history": row.type_id in types_with_history,
+        # Null until the station has been watched long enough to know what trades there.
+        "station_daily_volume": row.station_daily_volume,
+        "volume_basis": row.volume_basis,
+        "achievable_units": _units(row.achievable_units),
+        "achievable_daily_profit": _isk(row.achievable_daily_profit),
+        "bid_reprices_daily": row.bid_reprices_daily,
+        "ask_reprices_daily": row.ask_reprices_daily,
+        "flags": row.flags,
     }
+
+
+def _units(value: Decimal) -> Decimal:
+    """Units a day to two places (an average of whole units times a share)."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 @require_GET
 def station_trading_api(request: HttpRequest) -> HttpResponse:
+    """One station's rows by achievable daily profit; flagged rows (``flags`` on every row) only
+    with ``include_flagged=1``, and ``hidden`` says how many were left out and why."""
     form = StationTradingForm(request.GET)
     if not form.is_valid():
         return _invalid(form)
     station = form.cleaned_data.get("station_id")
     if station is None:
         return _bad_request("station_id", "station_id: is required")
-    rates = form.rates(fee_rates_for(request.user))
+    profile = trading_profile_of(request.user)
+    rates = form.rates(profile.fee_rates() if profile else DEFAULT_FEE_RATES)
+    filters = form.filters(profile)
     try:
         result = station_trading(
             station=station,
             rates=rates,
             volume_cap=form.get("volume_cap"),
-            filters=form.filters(),
-            order_by=form.get("sort", "-daily_profit"),
+            market_share=form.market_share(profile),
+            filters=filters,
+            order_by=form.get("sort", "-achievable_daily_profit"),
+            include_flagged=bool(form.get("include_flagged")),
         )
     except TradingInputError as error:
         return _bad_request(error.param, f"{error.param}: {error.message}")
@@ -257,6 +280,13 @@ def station_trading_api(request: HttpRequest) -> HttpResponse:
             "station_id": station.station_id,
             "snapshot": _age(result.age),
             "fees": _fees(rates),
+            "market_share": _rate(result.market_share),
+            "excluded_category_ids": sorted(filters.excluded_category_ids),
+            "station_volumes_known": result.station_watched,
+            "hidden": {
+                "total": result.hidden_total,
+                "reasons": {code: rows for code, _, rows in result.hidden},
+            },
             **envelope,
             "results": [_trading_row(row, result.types_with_history) for row in page_rows],
         }

@@ -8,6 +8,7 @@ traders write them: ``1,500,000`` or ``1.5m`` for amounts, ``0.036`` or ``3.6%``
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -15,7 +16,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from accounts.fees import FeeRates
-from market.models import MarketGroup
+from accounts.models import DEFAULT_EXCLUDED_CATEGORY_IDS, TradingProfile
+from market.models import Category, MarketGroup
 from market.queries import (
     BOOK_SORTS,
     HUB_HAULING_COLUMNS,
@@ -25,7 +27,7 @@ from market.queries import (
     station_get,
 )
 from market.routes import ROUTES
-from market.trading import HAUL_MODES, STATION_TRADING_COLUMNS
+from market.trading import DEFAULT_MARKET_SHARE, HAUL_MODES, STATION_TRADING_COLUMNS
 
 HISTORY_WINDOWS = (30, 90, 365)
 MAX_HISTORY_DAYS = 730
@@ -279,7 +281,64 @@ class FeesForm(QueryForm):
         )
 
 
+class ShareField(NumberField):
+    """A market share: a fraction above 0 and at most 1, and ``10%`` is 0.1."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(percent=True, **kwargs)
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value is not None and not Decimal(0) < value <= Decimal(1):
+            raise ValidationError(
+                f"must be a fraction above 0 and at most 1 (e.g. 0.1 or 10% for 10 %), "
+                f"got {_number(value)}"
+            )
+
+
+class CategoryListField(forms.Field):
+    """Category ids to leave out, repeatable (``exclude_category=9&exclude_category=91``) or
+    comma-separated (``9,91``); ``none`` alone leaves nothing out. Cleaned to a frozenset, or
+    None when the parameter is absent (then the trader's saved choice, or the defaults)."""
+
+    NONE = "none"
+    MAX_IDS = 100
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> frozenset[int] | None:
+        if value in self.empty_values:
+            return None
+        values = value if isinstance(value, list) else [value]
+        ids: set[int] = set()
+        for text in (part.strip() for given in values for part in str(given).split(",")):
+            if not text or text.lower() == self.NONE:
+                continue
+            if not re.fullmatch(r"[0-9]{1,10}", text):
+                raise ValidationError(
+                    f"must be category ids (e.g. 9 or 9,91) or none{_given(text)}"
+                )
+            ids.add(int(text))
+            if len(ids) > self.MAX_IDS:
+                raise ValidationError(f"at most {self.MAX_IDS} categories")
+        return frozenset(ids)
+
+    def validate(self, value: Any) -> None:
+        if not value:
+            return
+        known = set(Category.objects.filter(pk__in=value).values_list("pk", flat=True))
+        unknown = sorted(value - known)
+        if unknown:
+            raise ValidationError(f"unknown category {unknown[0]}")
+
+
 class StationTradingForm(FeesForm):
+    """The station-trading table's parameters, for the page and the API alike. ``share`` and
+    ``exclude_category`` default to the trader's profile (``market_share``,
+    ``excluded_category_ids``), and for anonymous traders to 10 % and blueprints and SKINs."""
+
     station_id = StationField(label="Hub")
     min_margin = NumberField(
         label="Min margin", percent=True, help_text="a fraction: 0.05 is 5 %, and so is 5%"
@@ -297,6 +356,14 @@ class StationTradingForm(FeesForm):
         amounts=True,
         help_text="your own cap",
     )
+    share = ShareField(label="Market share", help_text="of the daily volume: 0.1 or 10%")
+    min_station_volume = NumberField(
+        label="Min station volume", minimum=Decimal(0), below=MAX_ISK, amounts=True
+    )
+    min_achievable_profit = NumberField(label="Min profit / day", below=MAX_ISK, amounts=True)
+    exclude_category = CategoryListField(label="Leave out")
+    trades_daily = BooleanParam(label="Trades daily")
+    include_flagged = BooleanParam(label="Show flagged rows")
     sort = StrictChoiceField(choices=_sort_choices(STATION_TRADING_COLUMNS), required=False)
     page = PageField()
     page_size = PageField(max_value=MAX_PAGE_SIZE)
@@ -309,6 +376,12 @@ class StationTradingForm(FeesForm):
         "max_price",
         "market_group",
         "volume_cap",
+        "share",
+        "min_station_volume",
+        "min_achievable_profit",
+        "exclude_category",
+        "trades_daily",
+        "include_flagged",
         "sales_tax",
         "broker_fee",
         "sort",
@@ -316,19 +389,46 @@ class StationTradingForm(FeesForm):
         "page_size",
     ]
 
+    def __init__(self, data: Any = None, **kwargs: Any) -> None:
+        # A query form keeps one value per parameter; the categories may come repeated.
+        categories = data.getlist("exclude_category") if hasattr(data, "getlist") else None
+        super().__init__(data, **kwargs)
+        if categories and any(str(value).strip() for value in categories):
+            self.data["exclude_category"] = categories
+
     def clean_market_group(self) -> int | None:
         group_id = self.cleaned_data.get("market_group")
         if group_id is not None and not MarketGroup.objects.filter(pk=group_id).exists():
             raise ValidationError(f"unknown market group {group_id}")
         return group_id
 
-    def filters(self) -> TradingFilters:
+    def market_share(self, profile: TradingProfile | None) -> Decimal:
+        return self.get("share") or (profile.market_share if profile else DEFAULT_MARKET_SHARE)
+
+    @property
+    def categories_chosen(self) -> frozenset[int] | None:
+        """The categories this query leaves out; None when it does not say."""
+        return self.cleaned_data.get("exclude_category")
+
+    def excluded_categories(self, profile: TradingProfile | None) -> frozenset[int]:
+        chosen = self.categories_chosen
+        if chosen is not None:
+            return chosen
+        if profile is not None:
+            return frozenset(profile.excluded_category_ids)
+        return frozenset(DEFAULT_EXCLUDED_CATEGORY_IDS)
+
+    def filters(self, profile: TradingProfile | None = None) -> TradingFilters:
         return TradingFilters(
             min_margin=self.get("min_margin"),
             min_daily_volume=self.get("min_volume"),
             min_profit=self.get("min_profit"),
             max_price=self.get("max_price"),
             market_group_id=self.get("market_group"),
+            min_station_volume=self.get("min_station_volume"),
+            min_achievable_profit=self.get("min_achievable_profit"),
+            excluded_category_ids=self.excluded_categories(profile),
+            trades_daily=bool(self.get("trades_daily")),
         )
 
 

@@ -1,5 +1,5 @@
-"""The market desk's pages: home (hubs, search, market groups, data age), a type's page, station
-trading and hauling.
+"""The market desk's pages: home (hubs, search, market groups, data age), a type's page and
+hauling; station trading has its own module (``market.trading_views``) on the helpers here.
 
 Filters live in the URL (GET forms), every table sorts and paginates on the server, and htmx
 swaps just the table (``HX-Target`` names the partial). Tables poll every 30 s while the tab is
@@ -29,7 +29,6 @@ from market.forms import (
     HaulingForm,
     QueryForm,
     SearchForm,
-    StationTradingForm,
     TypePageForm,
 )
 from market.hubs import HUB_REGION_IDS, HUBS_BY_STATION
@@ -45,14 +44,13 @@ from market.queries import (
     market_group_tree,
     region_ages,
     snapshot_marker,
-    station_trading,
     type_get,
     type_on_market,
     type_orders,
     type_search,
     type_unknown_name,
 )
-from market.trading import StationTradingRow, TradingInputError
+from market.trading import TradingInputError
 
 BOOK_PAGE_SIZE = 20
 
@@ -288,92 +286,6 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
         context,
         partials=["type-live", "type-history"],
         status=200 if valid else 400,
-    )
-
-
-# --- station trading -----------------------------------------------------------------------------
-
-# What a trader decides on comes first; the fees that make up the profit last, shown only where
-# the screen is wide enough for all of them (a laptop and a phone leave them out).
-TRADING_COLUMNS = (
-    Column("type_name", "Item", numeric=False),
-    Column("best_bid", "Bid", shown="desk"),
-    Column("best_ask", "Ask", shown="desk"),
-    Column("profit", "Profit / unit"),
-    Column("margin", "Margin"),
-    Column("daily_volume", "Daily volume", shown="desk"),
-    Column("daily_profit", "Daily profit", shown="desk"),
-    Column("broker_fee_bid", "Broker fee (bid)", shown="wide"),
-    Column("broker_fee_ask", "Broker fee (ask)", shown="wide"),
-    Column("sales_tax", "Sales tax", shown="wide"),
-)
-TRADING_FILTERS = ("min_margin", "min_volume", "min_profit", "max_price", "market_group")
-
-
-@dataclass(frozen=True)
-class TradingLine:
-    row: StationTradingRow
-    margin_percent: Decimal
-    has_history: bool  # without, the daily volume and profit are unknown, not zero
-
-
-@require_GET
-def station_trading_view(request: HttpRequest) -> HttpResponse:
-    params = query_params(request, station_id=DEFAULT_STATION.station_id)
-    form = StationTradingForm(params)
-    station = (form.is_valid() and form.cleaned_data.get("station_id")) or DEFAULT_STATION
-    marker = snapshot_marker([station.region_id])
-    if poll_unchanged(request, marker):
-        return no_change()
-
-    def table(rates: FeeRates) -> dict[str, Any]:
-        sort = form.get("sort", "-daily_profit")
-        result = station_trading(
-            station=station,
-            rates=rates,
-            volume_cap=form.get("volume_cap"),
-            filters=form.filters(),
-            order_by=sort,
-        )
-        rows, parts = table_page(
-            request,
-            params,
-            result.rows,
-            columns=TRADING_COLUMNS,
-            sort=sort,
-            page=form.get("page", 1),
-        )
-        filtered = any(form.get(name) is not None for name in TRADING_FILTERS)
-        return {
-            **parts,
-            "result": result,
-            "age": result.age,
-            "fees_text": _fees_text(result.rates),
-            "rows": [
-                TradingLine(row, row.margin * 100, row.type_id in result.types_with_history)
-                for row in rows
-            ],
-            "unfiltered_url": (
-                query_url(request, params, page=None, **dict.fromkeys(TRADING_FILTERS))
-                if filtered
-                else None
-            ),
-        }
-
-    context = {
-        "station": station,
-        "hubs": _hub_choices(station),
-        "group_choices": market_group_tree().choices(),
-        "marker": marker,
-    }
-    return _priced_page(
-        request,
-        params,
-        form,
-        context,
-        template="market/trading.html",
-        target="trading-table",
-        table=table,
     )
 
 

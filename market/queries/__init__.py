@@ -14,10 +14,11 @@ the orders' aggregates itself unless the shared copy is missing (then it shares 
 History that lands while a snapshot lives changes the daily volumes: each region has a history
 version (``history_version_bump``, when ``history_landed``), and the book keys carry it too, so
 every worker reads the book again and re-prices its rows; the poll marker changes with it, so
-open pages fetch the new table. Station-trading rows are priced once per (book, fees, volume cap)
-and filtered, sorted and paginated from memory. Hauling plans are kept per trip and parameters (a
-new snapshot or new history re-plans only the trips to and from its hub) and as whole sorted
-answers; the order books a walk needs are read once per station for all the trips of a request.
+open pages fetch the new table. Station-trading rows are priced once per (book, fees, volume cap,
+market share), flags included, and filtered, sorted and paginated from memory. Hauling plans are
+kept per trip and parameters (a new snapshot or new history re-plans only the trips to and from
+its hub) and as whole sorted answers; the order books a walk needs are read once per station for
+all the trips of a request.
 
 The package, by sub-domain (each module's docstring says more):
 
@@ -76,7 +77,13 @@ from market.queries.stations import (
     region_name,
     station_get,
 )
-from market.queries.trading import TradingFilters, TradingResult, station_trading
+from market.queries.trading import (
+    CategoryChoice,
+    TradingFilters,
+    TradingResult,
+    market_categories,
+    station_trading,
+)
 from market.queries.type_page import (
     BOOK_SORTS,
     HubQuote,
@@ -97,6 +104,7 @@ __all__ = [
     "SDE_TTL_SECONDS",
     "STATION_VOLUME_DAYS",
     "BookTop",
+    "CategoryChoice",
     "HaulingResult",
     "HubHaulRow",
     "HubQuote",
@@ -120,6 +128,7 @@ __all__ = [
     "hub_quotes",
     "jump_graph",
     "jumps_between",
+    "market_categories",
     "market_group_children",
     "market_group_tree",
     "region_ages",

@@ -221,7 +221,7 @@ def test_station_trading_rows_match_the_hand_computation(client, forge):
     daily_volume(JITA.region_id, TRITANIUM, "1000")
     response = client.get(
         f"/api/market/station-trading?station_id={JITA.station_id}"
-        "&sales_tax=0.036&broker_fee=0.015&sort=type_id"
+        "&sales_tax=0.036&broker_fee=0.015&sort=type_id&include_flagged=1"
     )
     body = response.json()
     assert body["fees"] == {"sales_tax": 0.036, "broker_fee": 0.015}
@@ -232,6 +232,8 @@ def test_station_trading_rows_match_the_hand_computation(client, forge):
             "type_name": "Tritanium",
             "best_bid": 5.0,
             "best_ask": 6.0,
+            "depth_price_bid": None,
+            "depth_price_ask": None,
             "broker_fee_bid": 0.08,  # 0.075
             "broker_fee_ask": 0.09,
             "sales_tax": 0.22,  # 0.216
@@ -240,6 +242,15 @@ def test_station_trading_rows_match_the_hand_computation(client, forge):
             "daily_volume": 1000.0,
             "daily_profit": 619.0,
             "has_history": True,
+            # Not watched yet: 10 % of the region's 1,000 a day, 0.619 x 100 = 61.90.
+            "station_daily_volume": None,
+            "volume_basis": "region",
+            "achievable_units": 100,
+            "achievable_daily_profit": 61.9,
+            "bid_reprices_daily": None,
+            "ask_reprices_daily": None,
+            # 1,000 units at 5.00 and 800 at 6.00: under 10,000 ISK on either side.
+            "flags": ["tiny_order"],
         }
     ]
 
@@ -252,7 +263,7 @@ def test_station_trading_filters_and_pages_like_the_page(client, forge):
     book_store(JITA.region_id, orders)
     url = (
         f"/api/market/station-trading?station_id={JITA.station_id}"
-        "&sales_tax=0.01&broker_fee=0.01&min_margin=0&sort=-margin"
+        "&sales_tax=0.01&broker_fee=0.01&min_margin=0&sort=-margin&include_flagged=1"
     )
     first = client.get(f"{url}&page_size=2").json()
     # profit = 0.98 x ask - 101: asks of 104 … 106 pay, 100 … 103 do not.

@@ -19,6 +19,8 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_desk")]
 
 TRITANIUM = 34
 HTMX = {"HX-Request": "true"}
+# Ten units at 5 and 6 ISK with no volume are flagged (tiny order, no volume): shown on request.
+TRADING = "/market/trading/?include_flagged=1"
 
 
 def poller(response) -> tuple[str, str, str]:
@@ -64,10 +66,14 @@ def test_a_poll_gets_nothing_until_a_new_snapshot_lands(client, url, target):
 def test_the_fresh_table_has_the_new_prices(client):
     market_type(TRITANIUM, "Tritanium")
     book_store(JITA.region_id, [order(TRITANIUM, "5", 10, buy=True), order(TRITANIUM, "6", 10)])
-    poll_url, marker, _ = poller(client.get("/market/trading/"))
+    poll_url, marker, _ = poller(client.get(TRADING))
     book_store(JITA.region_id, [order(TRITANIUM, "5.5", 10, buy=True), order(TRITANIUM, "7", 7)])
+    # (The test client's data replaces the URL's own query: the poll's parameters go there.)
+    assert "include_flagged=1" in poll_url
     fresh = client.get(
-        poll_url, {"since": marker}, headers={**HTMX, "HX-Target": "trading-table"}
+        poll_url,
+        {"since": marker, "include_flagged": "1"},
+        headers={**HTMX, "HX-Target": "trading-table"},
     ).content.decode()
     assert ">5.50<" in fresh and ">7.00<" in fresh
 
@@ -115,7 +121,7 @@ def test_a_landed_snapshot_is_ready_made_for_every_worker(
         book_store(JITA.region_id, [order(TRITANIUM, "5", 10, buy=True), order(TRITANIUM, "6", 10)])
     caches_clear()  # a web worker that has never seen this snapshot
     with CaptureQueriesContext(connection) as queries:
-        response = client.get("/market/trading/?sort=type_name")
+        response = client.get(f"{TRADING}&sort=type_name")
     assert ">5.00<" in response.content.decode() and ">6.00<" in response.content.decode()
     assert bestprice_reads(queries) == 0  # it decoded the shared copy
 
@@ -138,7 +144,7 @@ def test_a_new_snapshot_is_never_served_from_the_old_shared_copy(client):
     client.get("/market/trading/")  # shared now
     book_store(JITA.region_id, [order(TRITANIUM, "5.5", 10, buy=True), order(TRITANIUM, "7", 7)])
     caches_clear()
-    text = client.get("/market/trading/").content.decode()
+    text = client.get(TRADING).content.decode()
     assert ">5.50<" in text and ">7.00<" in text
 
 
@@ -151,7 +157,7 @@ def test_the_desk_still_answers_when_the_shared_cache_is_down(client, monkeypatc
 
     monkeypatch.setattr(queries_module.cache, "get", down)
     monkeypatch.setattr(queries_module.cache, "set", down)
-    response = client.get("/market/trading/?sort=type_name")
+    response = client.get(f"{TRADING}&sort=type_name")
     assert response.status_code == 200
     assert ">5.00<" in response.content.decode()
     assert "could not read the shared book tops of Jita" in caplog.text
@@ -168,4 +174,4 @@ def test_a_failed_warm_up_leaves_the_new_snapshot_in_place(
     with django_capture_on_commit_callbacks(execute=True):
         book_store(JITA.region_id, [order(TRITANIUM, "5", 10, buy=True), order(TRITANIUM, "6", 10)])
     assert "sharing the book tops of snapshot" in caplog.text
-    assert ">5.00<" in client.get("/market/trading/").content.decode()
+    assert ">5.00<" in client.get(TRADING).content.decode()

@@ -1,5 +1,6 @@
 """The station-trading page: hand-computed books, the trader's own fees, filters in the URL,
-server-side sorting and paging, empty states and bad parameters."""
+server-side sorting and paging, empty states and bad parameters. (Flags, hidden rows and the
+achievable ranking: test_pages_trading_flags.py.)"""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ TRITANIUM, PYERITE, MEXALLON, ISOGEN = 34, 35, 36, 37
 URL = "/market/trading/"
 # Accounting 5 and Broker Relations 5: 8 % x (1 - 0.55) and 3 % - 1.5 %.
 SKILLED = "sales_tax=0.036&broker_fee=0.015"
+# Pyerite loses money and Isogen's orders are tiny with no volume: flagged, so hidden by default.
+ALL = "include_flagged=1"
 
 
 @pytest.fixture
@@ -43,9 +46,9 @@ def jita_book(minerals):
     book_store(
         JITA.region_id,
         [
-            order(TRITANIUM, "5.00", 1000, buy=True),
+            order(TRITANIUM, "5.00", 5000, buy=True),
             order(TRITANIUM, "4.90", 500, buy=True),
-            order(TRITANIUM, "6.00", 800),
+            order(TRITANIUM, "6.00", 8000),
             order(TRITANIUM, "6.10", 900),
             # Elsewhere in The Forge: a better bid and a cheaper ask the Jita trader cannot use.
             order(
@@ -76,7 +79,9 @@ def table(response) -> list[dict[str, str]]:
     labels = [th.text(strip=True).rstrip(" ▾▴") for th in html.css("#trading-rows thead th")]
     rows = []
     for tr in html.css("#trading-rows tbody tr"):
-        cells = [cell.text(strip=True) for cell in tr.css("th, td")]
+        # The item's cell holds its name's link and any flag badges: the name alone here.
+        cells = [tr.css_first("th a").text(strip=True)]
+        cells += [cell.text(strip=True) for cell in tr.css("td")]
         rows.append(dict(zip(labels, cells, strict=True)))
     return rows
 
@@ -87,13 +92,14 @@ def names(response) -> list[str]:
 
 @pytest.mark.embedded
 def test_it_prices_each_type_at_the_station_by_hand(client, jita_book):
-    response = client.get(f"{URL}?station_id={JITA.station_id}&{SKILLED}&sort=type_name")
+    response = client.get(f"{URL}?station_id={JITA.station_id}&{SKILLED}&sort=type_name&{ALL}")
     assert response.status_code == 200
     rows = {row["Item"]: row for row in table(response)}
     # Only Jita's own orders count: bid 5.00, ask 6.00 (not Perimeter's 5.50 / 5.20).
     # fees 0.015 x 5 = 0.075 and 0.015 x 6 = 0.09, tax 0.036 x 6 = 0.216,
     # profit 6 - 5 - 0.075 - 0.09 - 0.216 = 0.619, margin 0.619 / 5 = 12.38 %,
-    # daily profit 0.619 x 1000 = 619.
+    # daily profit 0.619 x 1000 = 619; the station is not watched yet, so your units a day are
+    # 10 % of the region's 1,000: 100, and your profit a day 0.619 x 100 = 61.90.
     assert rows["Tritanium"] == {
         "Item": "Tritanium",
         "Bid": "5.00",
@@ -103,15 +109,22 @@ def test_it_prices_each_type_at_the_station_by_hand(client, jita_book):
         "Sales tax": "0.22",
         "Profit / unit": "0.62",
         "Margin": "12.4 %",
-        "Daily volume": "1,000",
-        "Daily profit": "619",
+        "Station volume": "—",
+        "Units / day": "100",
+        "Profit / day": "62",
+        "Region volume": "1,000",
+        "Region profit / day": "619",
+        "Depth bid": "—",
+        "Depth ask": "—",
+        "Bid reprices / day": "—",
+        "Ask reprices / day": "—",
     }
     # 10.20 - 10 - 0.15 - 0.153 - 0.3672 = -0.4702: shown, in red, a loss.
     assert rows["Pyerite"]["Profit / unit"] == "-0.47"
     assert rows["Pyerite"]["Margin"] == "-4.7 %"
     # No history: its daily volume, and so its daily profit, are unknown however good the margin.
     assert rows["Isogen"]["Margin"] == "21.9 %"
-    assert (rows["Isogen"]["Daily volume"], rows["Isogen"]["Daily profit"]) == ("—", "—")
+    assert (rows["Isogen"]["Region volume"], rows["Isogen"]["Region profit / day"]) == ("—", "—")
     assert "Mexallon" not in rows  # no bid at Jita
     assert "3 types with both a bid and an ask at Jita." in response.content.decode()
 
@@ -119,15 +132,15 @@ def test_it_prices_each_type_at_the_station_by_hand(client, jita_book):
 def test_a_logged_in_trader_gets_the_fees_of_their_profile(client, user, jita_book):
     TradingProfile.objects.create(user=user, accounting_level=5, broker_relations_level=5)
     client.force_login(user)
-    skilled = table(client.get(f"{URL}?sort=type_name"))
+    skilled = table(client.get(f"{URL}?sort=type_name&{ALL}"))
     client.logout()
-    overridden = table(client.get(f"{URL}?sort=type_name&{SKILLED}"))
+    overridden = table(client.get(f"{URL}?sort=type_name&{SKILLED}&{ALL}"))
     assert skilled == overridden
     assert skilled[2]["Profit / unit"] == "0.62"
 
 
 def test_anonymous_traders_get_the_default_fees(client, jita_book):
-    response = client.get(f"{URL}?sort=type_name")
+    response = client.get(f"{URL}?sort=type_name&{ALL}")
     tritanium = table(response)[2]
     # 0.03 x 5 = 0.15, 0.03 x 6 = 0.18, 0.08 x 6 = 0.48: profit 0.19, margin 3.8 %.
     assert tritanium["Broker fee (bid)"] == "0.15"
@@ -151,7 +164,7 @@ def test_anonymous_traders_get_the_default_fees(client, jita_book):
     ],
 )
 def test_each_filter_narrows_the_table(client, jita_book, query, expected):
-    response = client.get(f"{URL}?{SKILLED}&sort=type_name&{query}")
+    response = client.get(f"{URL}?{SKILLED}&sort=type_name&{query}&{ALL}")
     assert names(response) == expected
     assert f"{len(expected)} type" in response.content.decode()
     assert "of the 3 with both a bid and an ask at Jita" in response.content.decode()
@@ -161,20 +174,24 @@ def test_a_market_group_filter_covers_its_whole_subtree(client, jita_book, miner
     materials = MarketGroup.objects.create(id=533, name="Materials")
     minerals.parent = materials
     minerals.save()
-    response = client.get(f"{URL}?{SKILLED}&sort=type_name&market_group=533")
+    response = client.get(f"{URL}?{SKILLED}&sort=type_name&market_group=533&{ALL}")
     assert names(response) == ["Pyerite", "Tritanium"]
 
 
 def test_a_volume_cap_limits_the_daily_profit(client, jita_book):
     response = client.get(f"{URL}?{SKILLED}&sort=type_name&volume_cap=200")
-    assert table(response)[2]["Daily profit"] == "124"  # 0.619 x 200 = 123.80
+    assert table(response)[0]["Region profit / day"] == "124"  # 0.619 x 200 = 123.80
+    # Your 100 units a day (10 % of 1,000) stay under the cap; a cap of 40 binds.
+    assert table(response)[0]["Profit / day"] == "62"
+    capped = table(client.get(f"{URL}?{SKILLED}&volume_cap=40"))
+    assert (capped[0]["Units / day"], capped[0]["Profit / day"]) == ("40", "25")
 
 
 def test_every_column_sorts_both_ways_on_the_server(client, jita_book):
-    by_margin = names(client.get(f"{URL}?{SKILLED}&sort=-margin"))
+    by_margin = names(client.get(f"{URL}?{SKILLED}&sort=-margin&{ALL}"))
     assert by_margin == ["Isogen", "Tritanium", "Pyerite"]
-    assert names(client.get(f"{URL}?{SKILLED}&sort=margin")) == by_margin[::-1]
-    response = client.get(f"{URL}?{SKILLED}&sort=-margin")
+    assert names(client.get(f"{URL}?{SKILLED}&sort=margin&{ALL}")) == by_margin[::-1]
+    response = client.get(f"{URL}?{SKILLED}&sort=-margin&{ALL}")
     header = HTMLParser(response.content.decode()).css_first("th a[aria-sort]")
     assert header.text(strip=True) == "Margin"
     assert header.attributes["aria-sort"] == "descending"
@@ -190,7 +207,7 @@ def test_it_pages_a_long_table(client, minerals):
         market_type(type_id, f"Item {offset:02}")
         orders += [order(type_id, "100", 1, buy=True), order(type_id, "150", 1)]
     book_store(JITA.region_id, orders)
-    first = client.get(f"{URL}?sort=type_name")
+    first = client.get(f"{URL}?sort=type_name&{ALL}")  # one-unit orders: tiny, no volume
     assert len(table(first)) == 50
     html = HTMLParser(first.content.decode())
     assert html.css_first(".pager").text(strip=True).count("page 1 of 2")
@@ -198,7 +215,7 @@ def test_it_pages_a_long_table(client, minerals):
     second = client.get(following)
     assert names(second) == [f"Item {n}" for n in range(50, 55)]
     # A page past the end shows the last one rather than nothing.
-    assert names(client.get(f"{URL}?sort=type_name&page=9")) == names(second)
+    assert names(client.get(f"{URL}?sort=type_name&page=9&{ALL}")) == names(second)
 
 
 def test_it_says_when_no_order_book_has_landed_yet(client):
@@ -210,7 +227,7 @@ def test_it_says_when_no_order_book_has_landed_yet(client):
 
 
 def test_it_says_when_nothing_matches(client, jita_book):
-    response = client.get(f"{URL}?min_margin=5")
+    response = client.get(f"{URL}?min_margin=5&{ALL}")
     assert "No type at Jita matches these filters" in response.content.decode()
 
 
@@ -250,7 +267,7 @@ def test_a_bad_parameter_is_named_in_the_error(client, jita_book, query, message
 
 def test_an_htmx_filter_swaps_only_the_table(client, jita_book):
     response = client.get(
-        f"{URL}?{SKILLED}&min_margin=0.15",
+        f"{URL}?{SKILLED}&min_margin=0.15&{ALL}",
         headers={"HX-Request": "true", "HX-Target": "trading-table"},
     )
     assert response.status_code == 200
@@ -273,7 +290,7 @@ def test_an_htmx_error_is_swapped_in_not_dropped(client, jita_book):
 
 def test_the_page_reads_only_the_current_snapshot(client, jita_book):
     book_store(JITA.region_id, [order(TRITANIUM, "7.00", 5, buy=True), order(TRITANIUM, "9.00", 5)])
-    rows = table(client.get(f"{URL}?sort=type_name"))
+    rows = table(client.get(f"{URL}?sort=type_name&{ALL}"))
     assert [(r["Item"], r["Bid"], r["Ask"]) for r in rows] == [("Tritanium", "7.00", "9.00")]
 
 
@@ -300,7 +317,11 @@ def test_equal_daily_profits_list_the_better_margin_first(client, minerals):
     )
     daily_volume(JITA.region_id, TRITANIUM, "1000")
     # Neither has history, so both make 0 a day: the fatter margin first, not the lower type id.
-    assert names(client.get(f"{URL}?{SKILLED}")) == ["Tritanium", "Fat Margin", "Thin Margin"]
+    assert names(client.get(f"{URL}?{SKILLED}&{ALL}")) == [
+        "Tritanium",
+        "Fat Margin",
+        "Thin Margin",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -313,13 +334,13 @@ def test_equal_daily_profits_list_the_better_margin_first(client, minerals):
     ],
 )
 def test_it_reads_amounts_and_rates_as_traders_write_them(client, jita_book, query, expected):
-    response = client.get(f"{URL}?sort=type_name&{query}")
+    response = client.get(f"{URL}?sort=type_name&{query}&{ALL}")
     assert response.status_code == 200
     assert names(response) == expected
 
 
 def test_an_empty_filtered_table_offers_to_clear_the_filters(client, jita_book):
-    response = client.get(f"{URL}?{SKILLED}&min_margin=5&sort=-margin")
+    response = client.get(f"{URL}?{SKILLED}&min_margin=5&sort=-margin&{ALL}")
     html = HTMLParser(response.content.decode())
     link = html.css_first("#trading-table a[hx-get]")
     assert link.text(strip=True) == "Show all 3 without the filters"
@@ -337,7 +358,7 @@ def test_a_long_table_has_first_and_last_links(client, minerals):
         market_type(type_id, f"Item {offset:03}")
         orders += [order(type_id, "100", 1, buy=True), order(type_id, "150", 1)]
     book_store(JITA.region_id, orders)
-    html = HTMLParser(client.get(f"{URL}?sort=type_name&page=2").content.decode())
+    html = HTMLParser(client.get(f"{URL}?sort=type_name&page=2&{ALL}").content.decode())
     links = {a.attributes["rel"]: a.attributes["href"] for a in html.css(".pager a")}
     assert set(links) == {"prev", "next", "last"}  # page 1 is "previous" already
     assert "page=4" in links["last"]

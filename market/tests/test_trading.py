@@ -349,12 +349,12 @@ def test_a_whole_hub_of_types_is_quick():
     assert result and all(r.profit >= 0 for r in result)
 
 
-def test_best_price_rows_from_the_database_serve_as_quotes():
-    @dataclass
-    class BestPrice:  # the shape of the ingest's aggregate rows: no type name
-        type_id: int
-        best_bid: D | None
-        best_ask: D | None
+def test_book_tops_from_the_desk_serve_as_quotes():
+    from market.queries import BookTop
 
-    [row] = rows([BestPrice(34, D("100.00"), D("120.00")), BestPrice(35, None, D(1))])
-    assert row.type_id == 34 and row.type_name == "" and row.profit == D("3.80")
+    tops = [
+        BookTop(34, "Tritanium", None, D("0.01"), D("100.00"), D("120.00"), D(0)),
+        BookTop(35, "Pyerite", None, D("0.01"), None, D(1), D(0)),
+    ]
+    [row] = rows(tops)
+    assert row.type_id == 34 and row.type_name == "Tritanium" and row.profit == D("3.80")

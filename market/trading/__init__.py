@@ -7,6 +7,8 @@ inputs) so that every identity below holds to the last digit; round them for dis
 
 - ``core``: input checks (``TradingInputError``), EVE's price grid, sorting rows.
 - ``station``: station trading (one station, both legs as orders), with its formulas.
+- ``flags``: why a row's prices should not be trusted (bait, outlier, tiny order, no volume,
+  loss), as short reason codes.
 - ``walk``: one type's haul from hub A to hub B, instant or relist: the depth walks.
 - ``hauling``: many types on one trip, sharing one budget and one hold.
 """
@@ -21,9 +23,11 @@ from market.trading.hauling import (
     hauling_rows,
 )
 from market.trading.station import (
+    DEFAULT_MARKET_SHARE,
     STATION_TRADING_COLUMNS,
     Quote,
     StationOrder,
+    StationQuote,
     StationTradingRow,
     station_quotes,
     station_trading_rows,
@@ -42,6 +46,7 @@ from market.trading.walk import (
 
 __all__ = [
     "ALLOCATIONS",
+    "DEFAULT_MARKET_SHARE",
     "HAULING_COLUMNS",
     "HAUL_MODES",
     "STATION_TRADING_COLUMNS",
@@ -55,6 +60,7 @@ __all__ = [
     "HaulRow",
     "Quote",
     "StationOrder",
+    "StationQuote",
     "StationTradingRow",
     "TradingInputError",
     "hauling_instant",

@@ -89,6 +89,81 @@ def loss_flags(profit: Decimal) -> list[str]:
     return ["loss"] if profit <= ZERO else []
 
 
+# What each code means, for a badge's title: the rule, with RULES' figures.
+FLAG_RULES: dict[str, str] = {
+    "no_volume": (
+        "Nothing was seen trading at the station, or it has not been watched long enough to "
+        "know, and the region's 30-day history has no volume either: what it earns a day is "
+        "unknown."
+    ),
+    "bait_min_volume": (
+        "Every buy order at the best bid asks for a minimum quantity above what you would trade "
+        "a day: that bid cannot be sold into (the min-volume bait)."
+    ),
+    "outlier": (
+        f"The best bid or ask is carried by {RULES.outlier_max_units} unit and lies more than "
+        f"{RULES.outlier_gap:.0%} from the price of the best 5 % of that side's units."
+    ),
+    "tiny_order": (
+        f"What is on offer at the best bid or ask is worth less than {RULES.isk_floor:,.0f} ISK."
+    ),
+    "loss": "After the broker fee on both orders and the sales tax, every unit loses money.",
+}
+NO_FLAGS: tuple[str, ...] = ()
+
+
+def station_flags(
+    *,
+    best_bid: Decimal,
+    best_ask: Decimal,
+    bid_units: int | None,
+    ask_units: int | None,
+    depth_bid: Decimal | None,
+    depth_ask: Decimal | None,
+    bid_min_volume: int,
+    quantity: Decimal,
+    station_daily_units: Decimal | None,
+    region_daily_volume: Decimal,
+    profit: Decimal,
+    rules: FlagRules = RULES,
+) -> tuple[str, ...]:
+    """Every code of one station-trading row, in FLAG_LABELS order; ``NO_FLAGS`` for a clean
+    row. The same rules as ``side_flags`` (each side; a side whose units at the best price are
+    unknown, None, is not judged), ``is_bait_bid`` (with ``quantity``, the units the trader
+    would trade a day), ``has_no_volume`` and ``loss_flags``, written out because a hub prices
+    ~20,000 rows at once and most are clean."""
+    no_volume = not station_daily_units and not region_daily_volume
+    # is_bait_bid: a min_volume above 1 is above max(quantity, 1) when it is above quantity.
+    bait = bid_min_volume > 1 and bid_min_volume > quantity
+    gap, most, floor = rules.outlier_gap, rules.outlier_max_units, rules.isk_floor
+    outlier = tiny = False
+    if bid_units is not None:
+        if bid_units <= most and depth_bid and abs(best_bid - depth_bid) > gap * depth_bid:
+            outlier = True
+        if best_bid * bid_units < floor:
+            tiny = True
+    if ask_units is not None:
+        if ask_units <= most and depth_ask and abs(best_ask - depth_ask) > gap * depth_ask:
+            outlier = True
+        if best_ask * ask_units < floor:
+            tiny = True
+    loss = profit <= ZERO
+    if not (no_volume or bait or outlier or tiny or loss):
+        return NO_FLAGS
+    codes = []
+    if no_volume:
+        codes.append("no_volume")
+    if bait:
+        codes.append("bait_min_volume")
+    if outlier:
+        codes.append("outlier")
+    if tiny:
+        codes.append("tiny_order")
+    if loss:
+        codes.append("loss")
+    return tuple(codes)
+
+
 def hidden_summary(flag_lists: Iterable[list[str]]) -> list[tuple[str, str, int]]:
     """(code, label, rows) per reason among the hidden rows, most common first; a row with two
     reasons counts under each. E.g. [("no_volume", "no volume", 97), ("bait_min_volume",

@@ -22,6 +22,8 @@ PHONE = {"width": 390, "height": 844}
 SHOTS = os.environ.get("LENNY_SHOTS")
 LONG_NAME = "Capital Ship Maintenance Bay Extended Logistics Prototype Field Component II"
 HUBS = list(HUBS_BY_KEY.values())
+# Accounting and Broker Relations at 5: the fixture's 15 % spreads pay at these fees.
+SKILLED = "sales_tax=0.036&broker_fee=0.015"
 
 
 @pytest.fixture
@@ -77,9 +79,27 @@ IN_VIEW = """([table, labels]) => {
 @pytest.mark.parametrize(
     ("path", "table", "keys"),
     [
-        ("/market/trading/", "#trading-rows", ["Item", "Profit / unit", "Margin", "Daily profit"]),
-        ("/market/trading/?sort=-best_bid", "#trading-rows", ["Item", "Profit / unit", "Bid"]),
-        ("/market/trading/?sort=sales_tax", "#trading-rows", ["Item", "Margin", "Sales tax"]),
+        (
+            f"/market/trading/?{SKILLED}",
+            "#trading-rows",
+            ["Item", "Profit / unit", "Margin", "Profit / day"],
+        ),
+        (
+            f"/market/trading/?{SKILLED}&sort=-best_bid",
+            "#trading-rows",
+            ["Item", "Profit / unit", "Bid"],
+        ),
+        (
+            f"/market/trading/?{SKILLED}&sort=sales_tax",
+            "#trading-rows",
+            ["Item", "Margin", "Sales tax"],
+        ),
+        # Every row flagged (at skill-0 fees a 15 % spread loses money): badges in the item cell.
+        (
+            "/market/trading/?include_flagged=1",
+            "#trading-rows",
+            ["Item", "Profit / unit", "Margin", "Profit / day"],
+        ),
         (
             "/market/hauling/?from_station_id=&to_station_id=",
             "#hauling-rows",
@@ -92,7 +112,15 @@ IN_VIEW = """([table, labels]) => {
         ),
         ("/market/hauling/", "#hauling-rows", ["Item", "Net profit", "ROI"]),
     ],
-    ids=["trading", "trading-by-bid", "trading-by-tax", "any-hub", "any-hub-by-jumps", "one-trip"],
+    ids=[
+        "trading",
+        "trading-by-bid",
+        "trading-by-tax",
+        "trading-flagged",
+        "any-hub",
+        "any-hub-by-jumps",
+        "one-trip",
+    ],
 )
 def test_desk_tables_fit_with_their_key_columns_in_view(page, desk, viewport, path, table, keys):
     page.set_viewport_size(viewport)
@@ -107,12 +135,17 @@ def test_desk_tables_fit_with_their_key_columns_in_view(page, desk, viewport, pa
 @pytest.mark.parametrize("viewport", [LAPTOP, PHONE], ids=["laptop", "phone"])
 def test_a_long_item_name_is_cut_short_with_the_whole_name_on_hover(page, desk, viewport):
     page.set_viewport_size(viewport)
-    page.goto("/market/trading/?sort=type_name")
+    page.goto(f"/market/trading/?sort=type_name&{SKILLED}")
     link = page.locator("#trading-rows tbody th a", has_text="Capital Ship")
     expect(link).to_have_attribute("title", LONG_NAME)
     cell = link.locator("xpath=ancestor::th[1]")
     # One line, not a tower of wrapped words pushing the numbers down.
     assert cell.bounding_box()["height"] < 40
+    # A flagged row's badges sit beside the name; a phone puts them under it, one line more.
+    page.goto("/market/trading/?sort=type_name&include_flagged=1")
+    cell = page.locator("#trading-rows tbody th", has_text="Capital Ship")
+    expect(cell.locator("mark.flag")).to_have_text(["loses money"])
+    assert cell.bounding_box()["height"] < (40 if viewport is LAPTOP else 60)
     page.goto("/market/hauling/?from_station_id=&to_station_id=&sort=type_name")
     expect(page.locator("#hauling-rows tbody th a").first).to_have_attribute("title", LONG_NAME)
     assert page.evaluate(OVERFLOW) <= 0
