@@ -15,6 +15,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from accounts.fees import FeeRates
+from accounts.models import TradingProfile
 from market.models import MarketGroup
 from market.queries import (
     BOOK_SORTS,
@@ -25,7 +26,7 @@ from market.queries import (
     station_get,
 )
 from market.routes import ROUTES
-from market.trading import HAUL_MODES, STATION_TRADING_COLUMNS
+from market.trading import DEFAULT_SHARE, HAUL_MODES, STATION_TRADING_COLUMNS
 
 HISTORY_WINDOWS = (30, 90, 365)
 MAX_HISTORY_DAYS = 730
@@ -332,12 +333,19 @@ class StationTradingForm(FeesForm):
 
 
 class HaulingForm(FeesForm):
+    """Hauling's parameters. ``share`` (of what the destination absorbs a day, for a relist)
+    overrides the trader's profile; ``include_flagged`` shows the rows the flags leave out."""
+
     from_station_id = StationField(label="From")
     to_station_id = StationField(label="To")
     mode = StrictChoiceField(choices=[(m, m) for m in HAUL_MODES], required=False, label="Mode")
     budget = NumberField(label="Budget (ISK)", minimum=Decimal(0), below=MAX_ISK, amounts=True)
     cargo_m3 = NumberField(label="Cargo (m³)", minimum=Decimal(0), below=MAX_ISK, amounts=True)
     route = StrictChoiceField(choices=[(r, r) for r in ROUTES], required=False, label="Route")
+    share = NumberField(
+        label="Market share", percent=True, help_text="a fraction: 0.1 is 10 %, and so is 10%"
+    )
+    include_flagged = BooleanParam(label="Show flagged rows")
     sort = StrictChoiceField(choices=_sort_choices(HUB_HAULING_COLUMNS), required=False)
     page = PageField()
     page_size = PageField(max_value=MAX_PAGE_SIZE)
@@ -351,10 +359,36 @@ class HaulingForm(FeesForm):
         "sales_tax",
         "broker_fee",
         "route",
+        "share",
+        "include_flagged",
         "sort",
         "page",
         "page_size",
     ]
+
+    def clean_share(self) -> Decimal | None:
+        share = self.cleaned_data.get("share")
+        if share is not None and not Decimal(0) < share <= Decimal(1):
+            raise ValidationError(
+                f"must be a fraction above 0 and at most 1 (e.g. 0.1 or 10% for 10 %), "
+                f"got {_number(share)}"
+            )
+        return share
+
+    def market_share(self, user: Any) -> Decimal:
+        """The ``share`` of the URL, else the trader's profile's, else 10 %."""
+        given = self.get("share")
+        if given is not None:
+            return given
+        if user.is_authenticated:
+            found = (
+                TradingProfile.objects.filter(user=user)
+                .values_list("market_share", flat=True)
+                .first()
+            )
+            if found is not None:
+                return found
+        return DEFAULT_SHARE
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

@@ -14,11 +14,16 @@ inputs) so that every identity below holds to the last digit; round them for dis
 from market.trading.core import TradingInputError, price_tick, price_undercut, rows_sort
 from market.trading.hauling import (
     ALLOCATIONS,
+    DEFAULT_SHARE,
     HAULING_COLUMNS,
+    Absorption,
     Allocation,
     HaulCandidate,
     HaulRow,
+    SideTop,
     hauling_rows,
+    relist_absorption,
+    relist_cap,
 )
 from market.trading.station import (
     STATION_TRADING_COLUMNS,
@@ -30,6 +35,8 @@ from market.trading.station import (
 )
 from market.trading.walk import (
     HAUL_MODES,
+    AskLevels,
+    BidLevels,
     BookEntry,
     BookOrder,
     Fill,
@@ -42,10 +49,14 @@ from market.trading.walk import (
 
 __all__ = [
     "ALLOCATIONS",
+    "DEFAULT_SHARE",
     "HAULING_COLUMNS",
     "HAUL_MODES",
     "STATION_TRADING_COLUMNS",
+    "Absorption",
     "Allocation",
+    "AskLevels",
+    "BidLevels",
     "BookEntry",
     "BookOrder",
     "Fill",
@@ -54,6 +65,7 @@ __all__ = [
     "HaulPlan",
     "HaulRow",
     "Quote",
+    "SideTop",
     "StationOrder",
     "StationTradingRow",
     "TradingInputError",
@@ -63,6 +75,8 @@ __all__ = [
     "hauling_rows",
     "price_tick",
     "price_undercut",
+    "relist_absorption",
+    "relist_cap",
     "rows_sort",
     "station_quotes",
     "station_trading_rows",

@@ -104,8 +104,25 @@ class _Step(NamedTuple):
     unit_profit: Decimal
 
 
-def _asks(orders: Iterable[BookEntry], *, param: str) -> list[tuple[Decimal, int]]:
+class AskLevels(tuple):
+    """Sell orders already as the walk reads them: (price, volume) with positive prices and
+    volumes, cheapest first (a caller that built them so, e.g. from a checked book, skips the
+    checks of a list of orders)."""
+
+    __slots__ = ()
+
+
+class BidLevels(tuple):
+    """Buy orders already as the walk reads them: (price, volume, least units one sale must
+    bring, from 1 to the volume), dearest first."""
+
+    __slots__ = ()
+
+
+def _asks(orders: Iterable[BookEntry], *, param: str) -> Sequence[tuple[Decimal, int]]:
     """Sell orders as (price, volume), cheapest first; empty orders dropped, bad ones refused."""
+    if isinstance(orders, AskLevels):
+        return orders
     book = []
     for order in orders:
         price, volume = order.price, order.volume_remain
@@ -121,8 +138,10 @@ def _asks(orders: Iterable[BookEntry], *, param: str) -> list[tuple[Decimal, int
     return book
 
 
-def _bids(orders: Iterable[BookEntry], *, param: str) -> list[tuple[Decimal, int, int]]:
+def _bids(orders: Iterable[BookEntry], *, param: str) -> Sequence[tuple[Decimal, int, int]]:
     """Buy orders as (price, volume, least units one sale must bring), dearest first."""
+    if isinstance(orders, BidLevels):
+        return orders
     book = []
     for order in orders:
         price, volume = order.price, order.volume_remain
