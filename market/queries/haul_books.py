@@ -150,6 +150,54 @@ class HaulBook:
         best[has] = self.cents[lo[has]]
         return best
 
+    def first_least(self, type_ids: np.ndarray) -> np.ndarray:
+        """The units one sale into each type's best buy order must bring (1 without one)."""
+        lo, hi = self.spans(type_ids, buy=True)
+        has = hi > lo
+        least = np.ones(len(type_ids), dtype=np.int64)
+        at = lo[has]
+        least[has] = np.minimum(np.maximum(self.least[at], 1), self.volumes[at])
+        return least
+
+    def _within(
+        self,
+        type_ids: np.ndarray,
+        *,
+        buy: bool,
+        bound_cents: np.ndarray,
+        units: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The books' index of every order within the bounds (each type's orders in book
+        order), which type of ``type_ids`` each belongs to, and each type's units within."""
+        n = len(type_ids)
+        lo, hi = self.spans(type_ids, buy=buy)
+        counts = hi - lo
+        total = int(counts.sum())
+        if not total:
+            nothing = np.zeros(0, np.int64)
+            return nothing, nothing, np.zeros(n, np.int64)
+        owner = np.repeat(np.arange(n), counts)
+        # Each type's first order in the gathered arrays, and the books' index of every order.
+        starts = np.cumsum(counts) - counts
+        index = np.arange(total) - np.repeat(starts, counts) + np.repeat(lo, counts)
+        cents, volumes = self.cents[index], self.volumes[index]
+        within = cents >= bound_cents[owner] if buy else cents <= bound_cents[owner]
+        if units is not None:
+            before = np.cumsum(volumes) - volumes  # units ahead of each order, all types
+            first = before[np.minimum(starts, total - 1)]
+            within &= before - np.repeat(first, counts) < units[owner]
+        # Prices are sorted within a type, and the units ahead only grow: what is within is a
+        # prefix of each type's orders.
+        owner = owner[within]
+        on_offer = np.bincount(owner, weights=volumes[within], minlength=n).astype(np.int64)
+        return index[within], owner, on_offer
+
+    def units_within(
+        self, type_ids: np.ndarray, *, buy: bool, bound_cents: np.ndarray
+    ) -> np.ndarray:
+        """Each type's units on one side within the price bound (see ``levels``)."""
+        return self._within(type_ids, buy=buy, bound_cents=bound_cents, units=None)[2]
+
     def levels(
         self,
         type_ids: np.ndarray,
@@ -161,41 +209,24 @@ class HaulBook:
         """For each type, the orders of one side a walk can use: sell orders priced at most
         ``bound_cents`` (buy orders: at least), and, with ``units``, only until that many units
         are on offer (the last order taken whole). Returns the levels and each type's units."""
-        n = len(type_ids)
-        lo, hi = self.spans(type_ids, buy=buy)
-        counts = hi - lo
-        total = int(counts.sum())
-        if not total:
-            empty = BidLevels() if buy else AskLevels()
-            return [empty] * n, np.zeros(n, np.int64)
-        owner = np.repeat(np.arange(n), counts)
-        # Each type's first order in the gathered arrays, and the books' index of every order.
-        starts = np.cumsum(counts) - counts
-        index = np.arange(total) - np.repeat(starts, counts) + np.repeat(lo, counts)
-        cents, volumes = self.cents[index], self.volumes[index]
-        within = cents >= bound_cents[owner] if buy else cents <= bound_cents[owner]
-        if units is not None:
-            before = np.cumsum(volumes) - volumes  # units ahead of each order, all types
-            first = before[np.minimum(starts, total - 1)]
-            within &= before - np.repeat(first, counts) < units[owner]
-        # Prices are sorted within a type, and the running units only grow: what is within is a
-        # prefix of each type's orders.
-        taken = np.bincount(owner[within], minlength=n)
-        kept = within.nonzero()[0]
-        prices = [Decimal(c).scaleb(-2) for c in cents[kept].tolist()]
-        vols = volumes[kept].tolist()
+        index, owner, on_offer = self._within(
+            type_ids, buy=buy, bound_cents=bound_cents, units=units
+        )
+        taken = np.bincount(owner, minlength=len(type_ids)).tolist()
+        prices = [Decimal(c).scaleb(-2) for c in self.cents[index].tolist()]
+        volumes = self.volumes[index].tolist()
         out: list[AskLevels | BidLevels] = []
         position = 0
         if buy:
-            leasts = self.least[index[kept]].tolist()
-            for n in taken.tolist():
+            leasts = self.least[index].tolist()
+            for n in taken:
                 end = position + n
                 out.append(
                     BidLevels(
                         (p, v, min(max(m, 1), v))
                         for p, v, m in zip(
                             prices[position:end],
-                            vols[position:end],
+                            volumes[position:end],
                             leasts[position:end],
                             strict=True,
                         )
@@ -203,12 +234,11 @@ class HaulBook:
                 )
                 position = end
         else:
-            for n in taken.tolist():
+            for n in taken:
                 end = position + n
-                out.append(AskLevels(zip(prices[position:end], vols[position:end], strict=True)))
+                out.append(AskLevels(zip(prices[position:end], volumes[position:end], strict=True)))
                 position = end
-        on_offer = np.bincount(owner[within], weights=volumes[within], minlength=n)
-        return out, on_offer.astype(np.int64)
+        return out, on_offer
 
 
 def _key(station: StationRef, snapshot_id: int, fetched_at: datetime) -> str:

@@ -29,12 +29,13 @@ from market.queries.stations import HUB_STATIONS, StationRef
 from market.trading import (
     DEFAULT_SHARE,
     HAULING_COLUMNS,
-    Absorption,
+    AskLevels,
     BidLevels,
     HaulCandidate,
     HaulRow,
     SideTop,
-    hauling_rows,
+    haul_trust_flags,
+    hauling_trip,
     relist_absorption,
     relist_cap,
     rows_sort,
@@ -107,74 +108,102 @@ _SLACK = 1e-9
 
 
 def _candidates(
-    trip: _Trip, haul_a: HaulBook, haul_b: HaulBook, *, mode: str, rates: FeeRates, share: Decimal
+    trip: _Trip,
+    haul_a: HaulBook,
+    haul_b: HaulBook,
+    *,
+    mode: str,
+    rates: FeeRates,
+    share: Decimal,
+    hold_limited: bool,
+    include_flagged: bool,
 ) -> list[HaulCandidate]:
     """The types of a trip whose best prices leave room for profit (``hauling_may_pay``, for all
     types at once), each with only the orders its walk can reach: asks at A up to the most a
     unit can fetch at B, and no more units than B takes; bids at B that pay more, after tax,
-    than A's best ask. Bounds are inclusive, so they never keep out a level the walk would use."""
-    keep = _kept_share(mode, rates)
-    keep_float = float(keep)
+    than A's best ask. Bounds are inclusive, so they never keep out a level the walk would use.
+
+    Unless ``include_flagged``, a flagged type that ``hauling_trip`` counts without walking
+    gets only its first order on each side: all that decision reads."""
+    keep_float = float(_kept_share(mode, rates))
     tops_a, tops_b = trip.book_a.tops, trip.book_b.tops
-    types = np.intersect1d(haul_a.types, haul_b.types)
+    types = np.intersect1d(haul_a.types, haul_b.types, assume_unique=True)
     ask_a = haul_a.best_cents(types, buy=False)
     best_b = haul_b.best_cents(types, buy=mode == "instant")
     with np.errstate(invalid="ignore"):
         ceiling = best_b * keep_float * (1 + _SLACK)
         may_pay = ask_a < ceiling  # NaN (an empty side) compares false
     types, ask_a, ceiling = types[may_pay], ask_a[may_pay], ceiling[may_pay]
-    # Book tops and bookkeeping for the types that pass; a type the tops do not know yet (a
-    # race with a new snapshot) waits for the next request.
+    # A type the tops do not know yet (a race with a new snapshot) waits for the next request.
     known = np.fromiter(
         (t in tops_a and t in tops_b for t in types.tolist()), dtype=bool, count=len(types)
     )
     types, ask_a, ceiling = types[known], ask_a[known], ceiling[known]
-    type_list = types.tolist()
-    absorbed: list[Absorption | None] = [None] * len(type_list)
+    candidates = [
+        _candidate(tops_a[type_id], tops_b[type_id], mode=mode, hold_limited=hold_limited)
+        for type_id in types.tolist()
+    ]
+    first_only = np.zeros(len(candidates), dtype=bool)
+    if not include_flagged:
+        least = haul_b.first_least(types) if mode == "instant" else None
+        for i, candidate in enumerate(candidates):
+            # As ``hauling_trip`` decides: no walk unless B's best bid wants several units.
+            first_only[i] = bool(candidate.trust) and (
+                least is None or (least[i] <= 1 and candidate.top_at_b.min_volume <= 1)
+            )
     if mode == "instant":
+        # A walk sells no more units than A offers within the bound, and buys no more than B's
+        # reachable bids take: each side is cut at the other's units.
         floor = ask_a / keep_float * (1 - _SLACK)
-        bids, units_b = haul_b.levels(types, buy=True, bound_cents=floor)
-        units = units_b
+        units_a = haul_a.units_within(types, buy=False, bound_cents=ceiling)
+        units_a[first_only] = 1
+        bids, units = haul_b.levels(types, buy=True, bound_cents=floor, units=units_a)
     else:
-        bids = [BidLevels()] * len(type_list)
-        caps = np.empty(len(type_list), dtype=np.int64)
-        for i, type_id in enumerate(type_list):
-            top_b = tops_b[type_id]
-            absorbed[i] = relist_absorption(
-                station_daily=top_b.bought_daily, region_daily=top_b.daily_volume, share=share
+        bids = [BidLevels()] * len(candidates)
+        units = np.empty(len(candidates), dtype=np.int64)
+        for i, candidate in enumerate(candidates):
+            cap = relist_cap(
+                relist_absorption(
+                    station_daily=candidate.station_daily_at_b,
+                    region_daily=candidate.region_daily_at_b,
+                    share=share,
+                ).daily
             )
-            cap = relist_cap(absorbed[i].daily)
-            caps[i] = _NO_CAP if cap is None else cap
-        units = caps
+            units[i] = _NO_CAP if cap is None else cap
+    units[first_only & (units > 0)] = 1
     asks, _ = haul_a.levels(types, buy=False, bound_cents=ceiling, units=units)
-    candidates = []
-    for i, type_id in enumerate(type_list):
-        if not asks[i]:
-            continue
-        top_a, top_b = tops_a[type_id], tops_b[type_id]
-        if mode == "instant":
-            top_at_b = SideTop(
-                top_b.best_bid, top_b.best_bid_volume, top_b.depth_bid, top_b.best_bid_min_volume
-            )
-            daily_at_b = top_b.sold_daily
-        else:
-            top_at_b = SideTop(top_b.best_ask, top_b.best_ask_volume, top_b.depth_ask)
-            daily_at_b = top_b.bought_daily
-        candidates.append(
-            HaulCandidate(
-                type_id=type_id,
-                type_name=top_a.type_name,
-                unit_volume=top_a.unit_volume,
-                sell_orders_at_a=asks[i],
-                buy_orders_at_b=bids[i],
-                best_ask_at_b=top_b.best_ask,
-                ask_at_a=SideTop(top_a.best_ask, top_a.best_ask_volume, top_a.depth_ask),
-                top_at_b=top_at_b,
-                station_daily_at_b=daily_at_b,
-                region_daily_at_b=top_b.daily_volume,
-            )
+    kept = []
+    for candidate, sells, buys in zip(candidates, asks, bids, strict=True):
+        if sells:
+            candidate.sell_orders_at_a = sells
+            candidate.buy_orders_at_b = buys
+            kept.append(candidate)
+    return kept
+
+
+def _candidate(top_a: BookTop, top_b: BookTop, *, mode: str, hold_limited: bool) -> HaulCandidate:
+    """A type's candidate without its orders yet, with its trust flags (``haul_trust_flags``)."""
+    if mode == "instant":
+        top_at_b = SideTop(
+            top_b.best_bid, top_b.best_bid_volume, top_b.depth_bid, top_b.best_bid_min_volume
         )
-    return candidates
+        daily_at_b = top_b.sold_daily
+    else:
+        top_at_b = SideTop(top_b.best_ask, top_b.best_ask_volume, top_b.depth_ask)
+        daily_at_b = top_b.bought_daily
+    candidate = HaulCandidate(
+        type_id=top_a.type_id,
+        type_name=top_a.type_name,
+        unit_volume=top_a.unit_volume,
+        sell_orders_at_a=AskLevels(),
+        best_ask_at_b=top_b.best_ask,
+        ask_at_a=SideTop(top_a.best_ask, top_a.best_ask_volume, top_a.depth_ask),
+        top_at_b=top_at_b,
+        station_daily_at_b=daily_at_b,
+        region_daily_at_b=top_b.daily_volume,
+    )
+    candidate.trust = haul_trust_flags(candidate, mode=mode, hold_limited=hold_limited)
+    return candidate
 
 
 # Units no book reaches: "no cap" for the array of caps.
@@ -219,7 +248,8 @@ def hauling(
     destinations = (destination,) if destination else HUB_STATIONS
     ages = region_ages(s.region_id for s in (*origins, *destinations))
     trips = [(a, b) for a in origins for b in destinations if a.station_id != b.station_id]
-    books = {station.station_id: station_book(station) for station in (*origins, *destinations)}
+    stations = {station.station_id: station for station in (*origins, *destinations)}
+    books = {station_id: station_book(station) for station_id, station in stations.items()}
     graph = jump_graph()
     planned_trips = []
     read: list[_Trip] = []
@@ -240,21 +270,30 @@ def hauling(
             rates,
             jumps,
             share,
+            include_flagged,
         )
         read.append(_Trip(a, b, book_a, book_b, jumps, key))
     # The whole answer, sorted, is kept too: "any hub to any hub" is thousands of rows.
     answer_key = ("sorted", tuple(trip.key for trip in read), order_by)
-    rows = _hauls.peek(answer_key)
-    if rows is None:
-        rows = _trips_plan(
-            read, mode=mode, budget=budget, cargo_m3=cargo_m3, rates=rates, share=share
+    answer = _hauls.peek(answer_key)
+    if answer is None:
+        rows, unplanned = _trips_plan(
+            read,
+            mode=mode,
+            budget=budget,
+            cargo_m3=cargo_m3,
+            rates=rates,
+            share=share,
+            include_flagged=include_flagged,
         )
         if order_by == HAULING_DEFAULT_SORT:
             rows = _default_sort(rows)
         else:
             rows = rows_sort(rows, order_by=order_by, columns=HUB_HAULING_COLUMNS)
-        _hauls.put(answer_key, rows)
-    flagged = [row.flags for row in rows if row.flags]
+        answer = (rows, unplanned)
+        _hauls.put(answer_key, answer)
+    rows, unplanned = answer
+    flagged = [row.flags for row in rows if row.flags] + unplanned
     return HaulingResult(
         origins,
         destinations,
@@ -278,10 +317,14 @@ def _trips_plan(
     cargo_m3: Decimal | None,
     rates: FeeRates,
     share: Decimal,
-) -> list[HubHaulRow]:
-    """Every trip's rows, by ``trading.hauling_rows``; each trip's plan is kept on its own, so a
-    new snapshot in one region re-plans only the trips to and from its hub."""
+    include_flagged: bool,
+) -> tuple[list[HubHaulRow], list[list[str]]]:
+    """Every trip's rows, by ``trading.hauling_trip``, and the flags of the flagged rows it
+    only counted (unless ``include_flagged``, when every row is planned); each trip's plan is
+    kept on its own, so a new snapshot in one region re-plans only the trips to and from its
+    hub."""
     rows: list[HubHaulRow] = []
+    unplanned: list[list[str]] = []
     haul_books: dict[int, HaulBook] = {}
     for trip in trips:
         planned = _hauls.peek(trip.key)
@@ -298,23 +341,28 @@ def _trips_plan(
                 mode=mode,
                 rates=rates,
                 share=share,
+                hold_limited=cargo_m3 is not None,
+                include_flagged=include_flagged,
             )
-            planned = [
-                _with_trip(row, trip.origin, trip.destination)
-                for row in hauling_rows(
-                    candidates=candidates,
-                    mode=mode,
-                    budget=budget,
-                    cargo_m3=cargo_m3,
-                    sales_tax=rates.sales_tax,
-                    broker_fee=rates.broker_fee,
-                    jumps=trip.jumps,
-                    share=share,
-                )
-            ]
+            plan = hauling_trip(
+                candidates=candidates,
+                mode=mode,
+                budget=budget,
+                cargo_m3=cargo_m3,
+                sales_tax=rates.sales_tax,
+                broker_fee=rates.broker_fee,
+                jumps=trip.jumps,
+                share=share,
+                plan_flagged=include_flagged,
+            )
+            planned = (
+                [_with_trip(row, trip.origin, trip.destination) for row in plan.rows],
+                plan.unplanned,
+            )
             _hauls.put(trip.key, planned)
-        rows.extend(planned)
-    return rows
+        rows.extend(planned[0])
+        unplanned.extend(planned[1])
+    return rows, unplanned
 
 
 _HAUL_ROW_FIELDS = tuple(f.name for f in fields(HaulRow))

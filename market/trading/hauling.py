@@ -50,6 +50,7 @@ from market.trading.core import (
     _decimal,
     _limit,
     _ratio,
+    price_undercut,
     rows_sort,
 )
 from market.trading.flags import flags_merge, has_no_volume, is_bait_bid, loss_flags, side_flags
@@ -111,6 +112,8 @@ class HaulCandidate:
     top_at_b: SideTop | None = None
     station_daily_at_b: Decimal | None = None
     region_daily_at_b: Decimal | None = None
+    # Its trust flags when the caller already has them (``haul_trust_flags``), else computed.
+    trust: list[str] | None = None
 
 
 @dataclass(slots=True)
@@ -241,7 +244,20 @@ def _row(
     )
 
 
-def hauling_rows(
+def hauling_rows(**options: Any) -> list[HaulRow]:
+    """Rows for every type worth hauling from A to B, flagged or not (see the module docstring
+    for the policy); the caller decides which to show. Takes ``hauling_trip``'s parameters."""
+    return hauling_trip(**options).rows
+
+
+@dataclass(slots=True)
+class TripPlan:
+    rows: list[HaulRow]
+    # The flags of each flagged type that has a row but was not planned (``plan_flagged``).
+    unplanned: list[list[str]] = field(default_factory=list)
+
+
+def hauling_trip(
     *,
     candidates: Iterable[HaulCandidate],
     mode: HaulMode,
@@ -253,12 +269,16 @@ def hauling_rows(
     allocation: Allocation = "shared",
     order_by: str = "-net_profit",
     share: Decimal = DEFAULT_SHARE,
-) -> list[HaulRow]:
-    """Rows for every type worth hauling from A to B, flagged or not (see the module docstring
-    for the policy); the caller decides which to show.
+    plan_flagged: bool = True,
+) -> TripPlan:
+    """One trip's rows (see the module docstring for the policy).
 
     ``jumps`` is the route's length (None when unreachable); profit per jump is None for a
     0-jump or unknown route. ``share`` is the trader's share of what B absorbs (relist).
+    Without ``plan_flagged``, a type whose prices or volumes are flagged is not walked when
+    its row and that row's flags are certain without it (its first unit pays, fits and is
+    affordable, and B's best bid takes a single unit): only its flags are returned, to count
+    (a view that hides flagged rows needs no more).
     """
     if mode not in HAUL_MODES:
         raise TradingInputError("mode", f"must be one of {', '.join(HAUL_MODES)}, got {mode!r}")
@@ -281,14 +301,22 @@ def hauling_rows(
         # Taking orders on both ends places none: no broker fee, whatever the profile says.
         common = replace(common, broker_fee=ZERO)
 
-    prepared = []
+    prepared: list[_Prepared] = []
+    unplanned: list[list[str]] = []
     for candidate in candidates:
         try:
-            prepared.append(_prepare(candidate, common, mode, share))
+            item = _prepare(candidate, common, mode, share)
         except TradingInputError as error:
             raise TradingInputError(
                 error.param, f"type {candidate.type_id}: {error.message}"
             ) from None
+        if item.trust and not plan_flagged:
+            has_row = _has_row_unwalked(item, mode)
+            if has_row is not None:
+                if has_row:
+                    unplanned.append(item.trust)
+                continue
+        prepared.append(item)
 
     def walk(haul: _Haul, asks, other) -> list[_Step]:
         return _instant(haul, asks, other) if mode == "instant" else _relist(haul, asks, other)
@@ -340,7 +368,32 @@ def hauling_rows(
             trip = sum((row.net_profit for row in rows if not row.flags), ZERO)
             for row in rows:
                 row.trip_profit = trip
-    return rows_sort(rows, order_by=order_by, columns=HAULING_COLUMNS)
+    return TripPlan(rows_sort(rows, order_by=order_by, columns=HAULING_COLUMNS), unplanned)
+
+
+def _has_row_unwalked(item: _Prepared, mode: str) -> bool | None:
+    """Whether a type's walk alone (the whole budget and hold) makes a row, when that is
+    certain from its first unit; None when only the walk can tell. Its flags are then its
+    ``trust`` flags: such a plan earns on every unit (no ``loss``), and B's best bid takes
+    one unit (no ``bait_min_volume``)."""
+    haul, asks = item.haul, item.asks
+    if not asks:
+        return False
+    if mode == "instant":
+        top = item.candidate.top_at_b
+        if (top is not None and top.min_volume > 1) or (item.other and item.other[0][2] > 1):
+            return None
+        if not item.other:
+            return False
+        sale = item.other[0][0] * (ONE - haul.sales_tax)
+    else:
+        relist_price = None if item.other is None else price_undercut(item.other)
+        if relist_price is None:
+            return False
+        sale = relist_price * (ONE - haul.sales_tax - haul.broker_fee)
+    price = asks[0][0]
+    cap = haul.units_cap
+    return price < sale and (haul.budget is None or haul.budget >= price) and cap != 0
 
 
 def _share_trip(
@@ -383,13 +436,19 @@ def _prepare(candidate: HaulCandidate, common: _Haul, mode: str, share: Decimal)
         cap = relist_cap(absorption.daily)
         if cap is not None and (max_quantity is None or cap < max_quantity):
             max_quantity = cap
-    haul = replace(
-        common,
-        # Unknown: the hold cannot count it (a limited hold flags it and plans it as if alone).
-        unit_volume=ZERO if unit_volume is None else unit_volume,
-        max_quantity=max_quantity,
+    # Unknown volume: the hold cannot count it (a limited hold flags it and plans it as if
+    # alone). Built field by field: a trip has thousands of candidates.
+    haul = _Haul(
+        common.budget,
+        common.cargo,
+        ZERO if unit_volume is None else unit_volume,
+        common.sales_tax,
+        common.broker_fee,
+        max_quantity,
     )
-    trust = _trust_flags(candidate, mode, hold_limited=common.cargo is not None)
+    trust = candidate.trust
+    if trust is None:
+        trust = haul_trust_flags(candidate, mode=mode, hold_limited=common.cargo is not None)
     asks = _asks(candidate.sell_orders_at_a, param="sell_orders_at_a")
     if mode == "instant":
         other = _bids(candidate.buy_orders_at_b, param="buy_orders_at_b")
@@ -398,26 +457,27 @@ def _prepare(candidate: HaulCandidate, common: _Haul, mode: str, share: Decimal)
     return _Prepared(candidate, haul, asks, other, absorption, trust)
 
 
-def _trust_flags(candidate: HaulCandidate, mode: str, *, hold_limited: bool) -> list[str]:
-    """The flags that no plan changes: the prices at both ends, B's volume, the type's volume."""
-    groups: list[list[str]] = []
+def haul_trust_flags(candidate: HaulCandidate, *, mode: str, hold_limited: bool) -> list[str]:
+    """The flags that no plan changes: the prices at both ends, B's volume, the type's volume
+    (``hold_limited``: the trip's hold is limited)."""
+    found: list[str] = []
     ask = candidate.ask_at_a
     if ask is not None:
-        groups.append(side_flags(best=ask.best, units_at_best=ask.units_at_best, depth=ask.depth))
+        found += side_flags(best=ask.best, units_at_best=ask.units_at_best, depth=ask.depth)
     top = candidate.top_at_b
     if top is not None:
-        found = side_flags(best=top.best, units_at_best=top.units_at_best, depth=top.depth)
+        at_b = side_flags(best=top.best, units_at_best=top.units_at_best, depth=top.depth)
         # A relist does not trade with B's best ask, only prices under it: only an outlier
         # there misleads the plan (a small order at it is just a competitor).
-        groups.append(found if mode == "instant" else [f for f in found if f == "outlier"])
+        found += at_b if mode == "instant" else [f for f in at_b if f == "outlier"]
     if candidate.region_daily_at_b is not None and has_no_volume(
         station_daily_units=candidate.station_daily_at_b,
         region_daily_volume=candidate.region_daily_at_b,
     ):
-        groups.append(["no_volume"])
+        found.append("no_volume")
     if hold_limited and candidate.unit_volume is None:
-        groups.append(["unknown_volume"])
-    return flags_merge(*groups)
+        found.append("unknown_volume")
+    return flags_merge(found) if found else found
 
 
 def _allocate(

@@ -76,8 +76,18 @@ class HaulPlan:
     broker_fees: Decimal
     sales_tax: Decimal
     volume_m3: Decimal
-    buys: tuple[Fill, ...]
-    sells: tuple[Fill, ...]
+    # The walk's steps: ``buys`` and ``sells`` are made from them when asked for (a page shows
+    # the fills of a few rows out of thousands).
+    steps: tuple[_Step, ...]
+
+    @property
+    def buys(self) -> tuple[Fill, ...]:
+        # The walk only ever moves up A's book, so steps come in ask order already.
+        return _fills(self.steps, index="ask_index", price="ask_price")
+
+    @property
+    def sells(self) -> tuple[Fill, ...]:
+        return _fills(self.steps, index="sell_index", price="sell_price")
 
     @property
     def fees_and_tax(self) -> Decimal:
@@ -320,9 +330,7 @@ def _plan(mode: str, steps: Sequence[_Step], haul: _Haul) -> HaulPlan | None:
         broker_fees=haul.broker_fee * revenue,
         sales_tax=haul.sales_tax * revenue,
         volume_m3=haul.unit_volume * quantity,
-        # The walk only ever moves up A's book, so steps come in ask order already.
-        buys=_fills(steps, index="ask_index", price="ask_price"),
-        sells=_fills(steps, index="sell_index", price="sell_price"),
+        steps=tuple(steps),
     )
 
 
