@@ -34,8 +34,9 @@ from market.trading import (
     HaulCandidate,
     HaulRow,
     SideTop,
+    haul_row_unwalked,
     haul_trust_flags,
-    hauling_trip,
+    hauling_rows,
     relist_absorption,
     relist_cap,
     rows_sort,
@@ -115,16 +116,17 @@ def _candidates(
     mode: str,
     rates: FeeRates,
     share: Decimal,
-    hold_limited: bool,
+    budget: Decimal | None,
+    cargo_m3: Decimal | None,
     include_flagged: bool,
-) -> list[HaulCandidate]:
+) -> tuple[list[HaulCandidate], list[list[str]]]:
     """The types of a trip whose best prices leave room for profit (``hauling_may_pay``, for all
     types at once), each with only the orders its walk can reach: asks at A up to the most a
     unit can fetch at B, and no more units than B takes; bids at B that pay more, after tax,
     than A's best ask. Bounds are inclusive, so they never keep out a level the walk would use.
 
-    Unless ``include_flagged``, a flagged type that ``hauling_trip`` counts without walking
-    gets only its first order on each side: all that decision reads."""
+    Unless ``include_flagged``, a flagged type whose row its first unit tells
+    (``haul_row_unwalked``) is only counted: the second list holds the flags of those rows."""
     keep_float = float(_kept_share(mode, rates))
     tops_a, tops_b = trip.book_a.tops, trip.book_b.tops
     types = np.intersect1d(haul_a.types, haul_b.types, assume_unique=True)
@@ -133,44 +135,94 @@ def _candidates(
     with np.errstate(invalid="ignore"):
         ceiling = best_b * keep_float * (1 + _SLACK)
         may_pay = ask_a < ceiling  # NaN (an empty side) compares false
-    types, ask_a, ceiling = types[may_pay], ask_a[may_pay], ceiling[may_pay]
-    # A type the tops do not know yet (a race with a new snapshot) waits for the next request.
-    known = np.fromiter(
-        (t in tops_a and t in tops_b for t in types.tolist()), dtype=bool, count=len(types)
+    types, ask_a, best_b, ceiling = (
+        types[may_pay],
+        ask_a[may_pay],
+        best_b[may_pay],
+        ceiling[may_pay],
     )
-    types, ask_a, ceiling = types[known], ask_a[known], ceiling[known]
-    candidates = [
-        _candidate(tops_a[type_id], tops_b[type_id], mode=mode, hold_limited=hold_limited)
-        for type_id in types.tolist()
-    ]
-    first_only = np.zeros(len(candidates), dtype=bool)
-    if not include_flagged:
-        least = haul_b.first_least(types) if mode == "instant" else None
-        for i, candidate in enumerate(candidates):
-            # As ``hauling_trip`` decides: no walk unless B's best bid wants several units.
-            first_only[i] = bool(candidate.trust) and (
-                least is None or (least[i] <= 1 and candidate.top_at_b.min_volume <= 1)
+    least_b = haul_b.first_least(types).tolist() if mode == "instant" else None
+    hold_limited = cargo_m3 is not None
+    candidates: list[HaulCandidate] = []
+    unplanned: list[list[str]] = []
+    walked: list[int] = []
+    caps: list[int] = []
+    for i, type_id in enumerate(types.tolist()):
+        top_a, top_b = tops_a.get(type_id), tops_b.get(type_id)
+        if top_a is None or top_b is None:
+            continue  # a race with a new snapshot: the next request has it
+        ask_at_a = SideTop(top_a.best_ask, top_a.best_ask_volume, top_a.depth_ask)
+        if mode == "instant":
+            top_at_b = SideTop(
+                top_b.best_bid, top_b.best_bid_volume, top_b.depth_bid, top_b.best_bid_min_volume
             )
+            daily_at_b = top_b.sold_daily
+            cap = None
+        else:
+            top_at_b = SideTop(top_b.best_ask, top_b.best_ask_volume, top_b.depth_ask)
+            daily_at_b = top_b.bought_daily
+            absorbed = relist_absorption(
+                station_daily=daily_at_b, region_daily=top_b.daily_volume, share=share
+            )
+            cap = relist_cap(absorbed.daily)
+            if cap == 0:
+                continue  # nothing sells at B: no relist row
+        trust = haul_trust_flags(
+            mode=mode,
+            ask_at_a=ask_at_a,
+            top_at_b=top_at_b,
+            station_daily_at_b=daily_at_b,
+            region_daily_at_b=top_b.daily_volume,
+            volume_known=top_a.unit_volume is not None,
+            hold_limited=hold_limited,
+        )
+        if trust and not include_flagged:
+            has_row = haul_row_unwalked(
+                mode=mode,
+                first_ask=Decimal(int(ask_a[i])).scaleb(-2),
+                first_bid=None
+                if least_b is None
+                else (Decimal(int(best_b[i])).scaleb(-2), least_b[i]),
+                bid_min_volume=top_at_b.min_volume,
+                best_ask_at_b=top_b.best_ask,
+                budget=budget,
+                cargo_m3=cargo_m3,
+                unit_volume=top_a.unit_volume,
+                max_quantity=cap,
+                sales_tax=rates.sales_tax,
+                broker_fee=rates.broker_fee,
+            )
+            if has_row is not None:
+                if has_row:
+                    unplanned.append(trust)
+                continue
+        candidates.append(
+            HaulCandidate(
+                type_id=type_id,
+                type_name=top_a.type_name,
+                unit_volume=top_a.unit_volume,
+                sell_orders_at_a=AskLevels(),
+                best_ask_at_b=top_b.best_ask,
+                ask_at_a=ask_at_a,
+                top_at_b=top_at_b,
+                station_daily_at_b=daily_at_b,
+                region_daily_at_b=top_b.daily_volume,
+                trust=trust,
+            )
+        )
+        walked.append(i)
+        caps.append(_NO_CAP if cap is None else cap)
+    at = np.array(walked, dtype=np.int64)
+    types, ask_a, ceiling = types[at], ask_a[at], ceiling[at]
     if mode == "instant":
         # A walk sells no more units than A offers within the bound, and buys no more than B's
         # reachable bids take: each side is cut at the other's units.
         floor = ask_a / keep_float * (1 - _SLACK)
         units_a = haul_a.units_within(types, buy=False, bound_cents=ceiling)
-        units_a[first_only] = 1
         bids, units = haul_b.levels(types, buy=True, bound_cents=floor, units=units_a)
     else:
         bids = [BidLevels()] * len(candidates)
-        units = np.empty(len(candidates), dtype=np.int64)
-        for i, candidate in enumerate(candidates):
-            cap = relist_cap(
-                relist_absorption(
-                    station_daily=candidate.station_daily_at_b,
-                    region_daily=candidate.region_daily_at_b,
-                    share=share,
-                ).daily
-            )
-            units[i] = _NO_CAP if cap is None else cap
-    units[first_only & (units > 0)] = 1
+        units = np.array(caps, dtype=np.int64)
     asks, _ = haul_a.levels(types, buy=False, bound_cents=ceiling, units=units)
     kept = []
     for candidate, sells, buys in zip(candidates, asks, bids, strict=True):
@@ -178,32 +230,7 @@ def _candidates(
             candidate.sell_orders_at_a = sells
             candidate.buy_orders_at_b = buys
             kept.append(candidate)
-    return kept
-
-
-def _candidate(top_a: BookTop, top_b: BookTop, *, mode: str, hold_limited: bool) -> HaulCandidate:
-    """A type's candidate without its orders yet, with its trust flags (``haul_trust_flags``)."""
-    if mode == "instant":
-        top_at_b = SideTop(
-            top_b.best_bid, top_b.best_bid_volume, top_b.depth_bid, top_b.best_bid_min_volume
-        )
-        daily_at_b = top_b.sold_daily
-    else:
-        top_at_b = SideTop(top_b.best_ask, top_b.best_ask_volume, top_b.depth_ask)
-        daily_at_b = top_b.bought_daily
-    candidate = HaulCandidate(
-        type_id=top_a.type_id,
-        type_name=top_a.type_name,
-        unit_volume=top_a.unit_volume,
-        sell_orders_at_a=AskLevels(),
-        best_ask_at_b=top_b.best_ask,
-        ask_at_a=SideTop(top_a.best_ask, top_a.best_ask_volume, top_a.depth_ask),
-        top_at_b=top_at_b,
-        station_daily_at_b=daily_at_b,
-        region_daily_at_b=top_b.daily_volume,
-    )
-    candidate.trust = haul_trust_flags(candidate, mode=mode, hold_limited=hold_limited)
-    return candidate
+    return kept, unplanned
 
 
 # Units no book reaches: "no cap" for the array of caps.
@@ -319,10 +346,9 @@ def _trips_plan(
     share: Decimal,
     include_flagged: bool,
 ) -> tuple[list[HubHaulRow], list[list[str]]]:
-    """Every trip's rows, by ``trading.hauling_trip``, and the flags of the flagged rows it
-    only counted (unless ``include_flagged``, when every row is planned); each trip's plan is
-    kept on its own, so a new snapshot in one region re-plans only the trips to and from its
-    hub."""
+    """Every trip's rows, by ``trading.hauling_rows``, and the flags of the flagged rows only
+    counted (unless ``include_flagged``, when every row is planned); each trip's plan is kept
+    on its own, so a new snapshot in one region re-plans only the trips to and from its hub."""
     rows: list[HubHaulRow] = []
     unplanned: list[list[str]] = []
     haul_books: dict[int, HaulBook] = {}
@@ -334,17 +360,18 @@ def _trips_plan(
                     haul_books[station.station_id] = haul_book(
                         station, book.snapshot_id, book.fetched_at
                     )
-            candidates = _candidates(
+            candidates, counted = _candidates(
                 trip,
                 haul_books[trip.origin.station_id],
                 haul_books[trip.destination.station_id],
                 mode=mode,
                 rates=rates,
                 share=share,
-                hold_limited=cargo_m3 is not None,
+                budget=budget,
+                cargo_m3=cargo_m3,
                 include_flagged=include_flagged,
             )
-            plan = hauling_trip(
+            trip_rows = hauling_rows(
                 candidates=candidates,
                 mode=mode,
                 budget=budget,
@@ -353,11 +380,10 @@ def _trips_plan(
                 broker_fee=rates.broker_fee,
                 jumps=trip.jumps,
                 share=share,
-                plan_flagged=include_flagged,
             )
             planned = (
-                [_with_trip(row, trip.origin, trip.destination) for row in plan.rows],
-                plan.unplanned,
+                [_with_trip(row, trip.origin, trip.destination) for row in trip_rows],
+                counted,
             )
             _hauls.put(trip.key, planned)
         rows.extend(planned[0])

@@ -68,6 +68,7 @@ from market.trading.walk import (
     _plan,
     _relist,
     _Step,
+    _units_cap,
 )
 
 Allocation = Literal["shared", "independent"]
@@ -244,20 +245,7 @@ def _row(
     )
 
 
-def hauling_rows(**options: Any) -> list[HaulRow]:
-    """Rows for every type worth hauling from A to B, flagged or not (see the module docstring
-    for the policy); the caller decides which to show. Takes ``hauling_trip``'s parameters."""
-    return hauling_trip(**options).rows
-
-
-@dataclass(slots=True)
-class TripPlan:
-    rows: list[HaulRow]
-    # The flags of each flagged type that has a row but was not planned (``plan_flagged``).
-    unplanned: list[list[str]] = field(default_factory=list)
-
-
-def hauling_trip(
+def hauling_rows(
     *,
     candidates: Iterable[HaulCandidate],
     mode: HaulMode,
@@ -269,16 +257,12 @@ def hauling_trip(
     allocation: Allocation = "shared",
     order_by: str = "-net_profit",
     share: Decimal = DEFAULT_SHARE,
-    plan_flagged: bool = True,
-) -> TripPlan:
-    """One trip's rows (see the module docstring for the policy).
+) -> list[HaulRow]:
+    """Rows for every type worth hauling from A to B, flagged or not (see the module docstring
+    for the policy); the caller decides which to show.
 
     ``jumps`` is the route's length (None when unreachable); profit per jump is None for a
     0-jump or unknown route. ``share`` is the trader's share of what B absorbs (relist).
-    Without ``plan_flagged``, a type whose prices or volumes are flagged is not walked when
-    its row and that row's flags are certain without it (its first unit pays, fits and is
-    affordable, and B's best bid takes a single unit): only its flags are returned, to count
-    (a view that hides flagged rows needs no more).
     """
     if mode not in HAUL_MODES:
         raise TradingInputError("mode", f"must be one of {', '.join(HAUL_MODES)}, got {mode!r}")
@@ -302,7 +286,6 @@ def hauling_trip(
         common = replace(common, broker_fee=ZERO)
 
     prepared: list[_Prepared] = []
-    unplanned: list[list[str]] = []
     for candidate in candidates:
         try:
             item = _prepare(candidate, common, mode, share)
@@ -310,12 +293,6 @@ def hauling_trip(
             raise TradingInputError(
                 error.param, f"type {candidate.type_id}: {error.message}"
             ) from None
-        if item.trust and not plan_flagged:
-            has_row = _has_row_unwalked(item, mode)
-            if has_row is not None:
-                if has_row:
-                    unplanned.append(item.trust)
-                continue
         prepared.append(item)
 
     def walk(haul: _Haul, asks, other) -> list[_Step]:
@@ -368,32 +345,43 @@ def hauling_trip(
             trip = sum((row.net_profit for row in rows if not row.flags), ZERO)
             for row in rows:
                 row.trip_profit = trip
-    return TripPlan(rows_sort(rows, order_by=order_by, columns=HAULING_COLUMNS), unplanned)
+    return rows_sort(rows, order_by=order_by, columns=HAULING_COLUMNS)
 
 
-def _has_row_unwalked(item: _Prepared, mode: str) -> bool | None:
-    """Whether a type's walk alone (the whole budget and hold) makes a row, when that is
-    certain from its first unit; None when only the walk can tell. Its flags are then its
-    ``trust`` flags: such a plan earns on every unit (no ``loss``), and B's best bid takes
-    one unit (no ``bait_min_volume``)."""
-    haul, asks = item.haul, item.asks
-    if not asks:
-        return False
+def haul_row_unwalked(
+    *,
+    mode: str,
+    first_ask: Decimal,
+    first_bid: tuple[Decimal, int] | None,
+    bid_min_volume: int,
+    best_ask_at_b: Decimal | None,
+    budget: Decimal | None,
+    cargo_m3: Decimal | None,
+    unit_volume: Decimal | None,
+    max_quantity: int | None,
+    sales_tax: Decimal,
+    broker_fee: Decimal,
+) -> bool | None:
+    """Whether a type's walk alone (the whole budget and hold) would make a row, when its first
+    unit tells: A's cheapest ask (``first_ask``) against B's best bid (its price and the units
+    a sale into it must bring; instant) or one tick under B's best ask (relist), the budget,
+    the hold and ``max_quantity``. None when only the walk can tell (B's best bid wants several
+    units). Such a row's flags are its trust flags: its plan earns on every unit (no ``loss``)
+    and B's best bid takes one unit (no ``bait_min_volume``). A view that hides flagged rows
+    counts a flagged type by this instead of walking its books."""
     if mode == "instant":
-        top = item.candidate.top_at_b
-        if (top is not None and top.min_volume > 1) or (item.other and item.other[0][2] > 1):
-            return None
-        if not item.other:
+        if first_bid is None:
             return False
-        sale = item.other[0][0] * (ONE - haul.sales_tax)
+        if first_bid[1] > 1 or bid_min_volume > 1:
+            return None
+        sale = first_bid[0] * (ONE - sales_tax)
     else:
-        relist_price = None if item.other is None else price_undercut(item.other)
+        relist_price = None if best_ask_at_b is None else price_undercut(best_ask_at_b)
         if relist_price is None:
             return False
-        sale = relist_price * (ONE - haul.sales_tax - haul.broker_fee)
-    price = asks[0][0]
-    cap = haul.units_cap
-    return price < sale and (haul.budget is None or haul.budget >= price) and cap != 0
+        sale = relist_price * (ONE - sales_tax - broker_fee)
+    cap = _units_cap(cargo=cargo_m3, unit_volume=unit_volume or ZERO, max_quantity=max_quantity)
+    return first_ask < sale and (budget is None or budget >= first_ask) and cap != 0
 
 
 def _share_trip(
@@ -448,7 +436,15 @@ def _prepare(candidate: HaulCandidate, common: _Haul, mode: str, share: Decimal)
     )
     trust = candidate.trust
     if trust is None:
-        trust = haul_trust_flags(candidate, mode=mode, hold_limited=common.cargo is not None)
+        trust = haul_trust_flags(
+            mode=mode,
+            ask_at_a=candidate.ask_at_a,
+            top_at_b=candidate.top_at_b,
+            station_daily_at_b=candidate.station_daily_at_b,
+            region_daily_at_b=candidate.region_daily_at_b,
+            volume_known=candidate.unit_volume is not None,
+            hold_limited=common.cargo is not None,
+        )
     asks = _asks(candidate.sell_orders_at_a, param="sell_orders_at_a")
     if mode == "instant":
         other = _bids(candidate.buy_orders_at_b, param="buy_orders_at_b")
@@ -457,25 +453,35 @@ def _prepare(candidate: HaulCandidate, common: _Haul, mode: str, share: Decimal)
     return _Prepared(candidate, haul, asks, other, absorption, trust)
 
 
-def haul_trust_flags(candidate: HaulCandidate, *, mode: str, hold_limited: bool) -> list[str]:
-    """The flags that no plan changes: the prices at both ends, B's volume, the type's volume
-    (``hold_limited``: the trip's hold is limited)."""
+def haul_trust_flags(
+    *,
+    mode: str,
+    ask_at_a: SideTop | None,
+    top_at_b: SideTop | None,
+    station_daily_at_b: Decimal | None,
+    region_daily_at_b: Decimal | None,
+    volume_known: bool,
+    hold_limited: bool,
+) -> list[str]:
+    """The flags that no plan changes: the prices at both ends (see ``HaulCandidate``), B's
+    volume, and an unknown unit volume when the trip's hold is limited."""
     found: list[str] = []
-    ask = candidate.ask_at_a
-    if ask is not None:
-        found += side_flags(best=ask.best, units_at_best=ask.units_at_best, depth=ask.depth)
-    top = candidate.top_at_b
-    if top is not None:
-        at_b = side_flags(best=top.best, units_at_best=top.units_at_best, depth=top.depth)
+    if ask_at_a is not None:
+        found += side_flags(
+            best=ask_at_a.best, units_at_best=ask_at_a.units_at_best, depth=ask_at_a.depth
+        )
+    if top_at_b is not None:
+        at_b = side_flags(
+            best=top_at_b.best, units_at_best=top_at_b.units_at_best, depth=top_at_b.depth
+        )
         # A relist does not trade with B's best ask, only prices under it: only an outlier
         # there misleads the plan (a small order at it is just a competitor).
         found += at_b if mode == "instant" else [f for f in at_b if f == "outlier"]
-    if candidate.region_daily_at_b is not None and has_no_volume(
-        station_daily_units=candidate.station_daily_at_b,
-        region_daily_volume=candidate.region_daily_at_b,
+    if region_daily_at_b is not None and has_no_volume(
+        station_daily_units=station_daily_at_b, region_daily_volume=region_daily_at_b
     ):
         found.append("no_volume")
-    if hold_limited and candidate.unit_volume is None:
+    if hold_limited and not volume_known:
         found.append("unknown_volume")
     return flags_merge(found) if found else found
 
