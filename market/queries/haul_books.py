@@ -183,7 +183,13 @@ class HaulBook:
         cents, volumes = self.cents[index], self.volumes[index]
         within = cents >= bound_cents[owner] if buy else cents <= bound_cents[owner]
         if units is not None:
-            before = np.cumsum(volumes) - volumes  # units ahead of each order, all types
+            counted = volumes
+            if buy:
+                # A walk skips a buy order it cannot bring its min_volume to: only the orders
+                # that take a single unit surely come before the next one.
+                least = np.minimum(np.maximum(self.least[index], 1), volumes)
+                counted = np.where(least <= 1, volumes, 0)
+            before = np.cumsum(counted) - counted  # units ahead of each order, all types
             first = before[np.minimum(starts, total - 1)]
             within &= before - np.repeat(first, counts) < units[owner]
         # Prices are sorted within a type, and the units ahead only grow: what is within is a
@@ -208,7 +214,9 @@ class HaulBook:
     ) -> tuple[list[AskLevels | BidLevels], np.ndarray]:
         """For each type, the orders of one side a walk can use: sell orders priced at most
         ``bound_cents`` (buy orders: at least), and, with ``units``, only until that many units
-        are on offer (the last order taken whole). Returns the levels and each type's units."""
+        are on offer (the last order taken whole; on the buy side counting only the orders
+        that take a single unit, as the walk may skip the others). Returns the levels and each
+        type's units."""
         index, owner, on_offer = self._within(
             type_ids, buy=buy, bound_cents=bound_cents, units=units
         )
