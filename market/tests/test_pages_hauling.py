@@ -123,8 +123,7 @@ def test_any_hub_to_any_hub_shows_each_trip(client, hauling_books):
     response = client.get("/market/hauling/?from_station_id=&to_station_id=&sales_tax=0.1")
     rows = table(response)
     trips = [
-        (row["Item"], row["From"], row["To"], row["Trip profit"], row["Net profit"])
-        for row in rows
+        (row["Item"], row["From"], row["To"], row["Trip profit"], row["Net profit"]) for row in rows
     ]
     # The best trip first (what the whole trip makes), each trip's best rows first.
     assert trips == [

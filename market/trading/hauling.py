@@ -13,12 +13,13 @@ budget and hold, for comparing options one trip at a time.
 Trust. A row carries ``flags`` (``market.trading.flags``): at A the ask side it buys from
 (``outlier``, ``tiny_order``), at B the side it sells to (instant: the bid side, with
 ``bait_min_volume`` for the units hauled, ``outlier``, ``tiny_order``; relist: ``outlier`` of
-the ask it undercuts), ``no_volume`` at B, ``unknown_volume`` when a limited hold cannot count
-the type, and ``loss``. Only unflagged types share the trip's budget and hold: a flagged one is
-planned as if alone (the whole budget and hold) and stays out of ``trip_profit``, so showing
-it never changes the trip. A type whose plan turns out a bait (fewer units than B's best bid
-asks for) is dropped and the trip shared once more among the others (they can only get more
-units, so none becomes a bait).
+the ask it undercuts), ``outlier`` too when B's price is over five times A's (two markets that
+disagree about an item's worth: ``HAUL_PRICE_RATIO_MAX``), ``no_volume`` at B,
+``unknown_volume`` when a limited hold cannot count the type, and ``loss``. Only unflagged
+types share the trip's budget and hold: a flagged one is planned as if alone (the whole budget
+and hold) and stays out of ``trip_profit``, so showing it never changes the trip. A type whose
+plan turns out a bait (fewer units than B's best bid asks for) is dropped and the trip shared
+once more among the others (they can only get more units, so none becomes a bait).
 
 The destination's absorption (relist). A relist sells no faster than buyers at B take sell
 orders: ``station_daily_at_b`` (units a day, from our own snapshots) or, while the station has
@@ -76,6 +77,12 @@ ALLOCATIONS: tuple[str, ...] = ("shared", "independent")
 
 
 DEFAULT_SHARE = Decimal("0.10")
+# No one item is worth five times as much at one hub as at another: a haul whose sale price is
+# over this many times its purchase price (depth prices where known) reads two markets that
+# disagree, one of them an outlier (a lone order far from the item's worth). The flags on
+# each side miss it when the odd order is alone on its side, e.g. a module asked at
+# 10,040 ISK at Rens, bid 369,500,000 at Jita: 3,385,756 % ROI.
+HAUL_PRICE_RATIO_MAX = Decimal(5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -463,8 +470,9 @@ def haul_trust_flags(
     volume_known: bool,
     hold_limited: bool,
 ) -> list[str]:
-    """The flags that no plan changes: the prices at both ends (see ``HaulCandidate``), B's
-    volume, and an unknown unit volume when the trip's hold is limited."""
+    """The flags that no plan changes: the prices at both ends (see ``HaulCandidate``), the
+    two ends against each other (``outlier`` above ``HAUL_PRICE_RATIO_MAX``), B's volume, and
+    an unknown unit volume when the trip's hold is limited."""
     found: list[str] = []
     if ask_at_a is not None:
         found += side_flags(
@@ -477,6 +485,11 @@ def haul_trust_flags(
         # A relist does not trade with B's best ask, only prices under it: only an outlier
         # there misleads the plan (a small order at it is just a competitor).
         found += at_b if mode == "instant" else [f for f in at_b if f == "outlier"]
+    if ask_at_a is not None and top_at_b is not None:
+        bought = ask_at_a.depth or ask_at_a.best
+        sold = top_at_b.depth or top_at_b.best
+        if bought and sold and sold > HAUL_PRICE_RATIO_MAX * bought:
+            found.append("outlier")
     if region_daily_at_b is not None and has_no_volume(
         station_daily_units=station_daily_at_b, region_daily_volume=region_daily_at_b
     ):
