@@ -129,6 +129,7 @@ def relist_books(db):
 RELIST = f"{API}&mode=relist&sales_tax=0.1&broker_fee=0.05"
 
 
+@pytest.mark.embedded
 def test_relist_sells_one_day_of_what_the_destination_absorbs_at_a_10_percent_share(
     client, relist_books
 ):
@@ -407,6 +408,7 @@ def mixed(bait):
     best_prices(AMARR, PYERITE, best_bid_min_volume=10_000)
 
 
+@pytest.mark.embedded
 def test_the_default_view_hides_flagged_rows_and_says_why(client, mixed):
     body = client.get(f"{API}&sales_tax=0.1").json()
     assert [row["type_id"] for row in body["results"]] == [TRITANIUM]
@@ -529,6 +531,7 @@ def random_books(rng: random.Random, types: list[int]) -> tuple[list[dict], list
     return jita, amarr
 
 
+@pytest.mark.embedded
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("mode", ["instant", "relist"])
 def test_the_cut_books_plan_what_the_whole_books_plan(client, db, seed, mode):
