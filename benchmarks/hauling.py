@@ -12,10 +12,12 @@ demo has it (so destinations have daily volumes, and the flags see what a user s
    ``market.warmup`` does when a snapshot lands. Baseline, in the same run: the raw SQL that
    reads the hubs' best prices (no book, no plan, no page).
 2. Real HTTP: gunicorn as ``manage.py run`` starts it (2 workers x 4 threads), CLIENTS clients
-   asking at once, every round right after "new history" landed in every hub region (the
-   book tops re-keyed and re-shared, every worker's memo cold for them). ``--before DIR`` runs
-   the same rounds against another checkout (e.g. the code before this change, from ``git
-   archive``) on the same database, in the same run.
+   asking at once, every round right after new snapshots "landed" in every hub region: each
+   current snapshot's fetch time moves on by a millisecond (what names a snapshot in every
+   cache and memo, so every worker's memo is cold for it) and the warm-up shares the book tops
+   (and the haul books, where the code has them), as ``market.warmup`` does in the worker that
+   fetched a snapshot. ``--before DIR`` runs the same rounds against another checkout (e.g. the
+   code before this change, from ``git archive``) on the same database, in the same run.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lenny.settings")
 os.environ.setdefault("LENNY_MANIFEST_STATIC", "0")
 
-from market_pages import (  # noqa: E402  (the desk benchmark's data and helpers)
+import market_pages  # noqa: E402  (the desk benchmark's data and helpers)
+from market_pages import (  # noqa: E402
     REPLAY_KNOBS,
     data_load,
     free_port,
@@ -47,10 +50,16 @@ from market_pages import (  # noqa: E402  (the desk benchmark's data and helpers
     wait_for,
 )
 
+# The shared fixtures sit beside the checkout, or beside the folder of worktrees.
+for _folder in ROOT.parents:
+    if (_folder / "shared" / "fixtures" / "eve" / "sde" / "invTypes.csv").exists():
+        market_pages.SHARED_SDE = _folder / "shared" / "fixtures" / "eve" / "sde"
+        break
+
 JITA, AMARR = 60003760, 60008494
 PAIR_TARGET_MS = 100.0
 ANY_TARGET_MS = 1000.0
-CLIENTS = 4
+CLIENTS = 3
 
 PAIR = f"from_station_id={JITA}&to_station_id={AMARR}"
 PAIR_URLS = [
@@ -124,19 +133,28 @@ def raw_tops() -> Callable[[], None]:
     return run
 
 
-def new_history_everywhere() -> None:
-    """What every web worker sees when new history lands in every hub region: new keys for
-    the book tops (shared again at once by the warm-up), so each worker's memo is cold."""
-    from market.hubs import HUBS
-    from market.warmup import history_landed_warm
+def new_snapshots_everywhere() -> None:
+    """What every web worker sees when a new snapshot of every hub region lands: new keys for
+    everything derived from the books (the snapshot's id and fetch time name them), shared at
+    once by the warm-up. The orders stay the same, so every round plans the same books."""
+    from datetime import timedelta
 
+    from django.db.models import F
+
+    from market.hubs import HUBS
+    from market.models import MarketSnapshot
+    from market.warmup import book_tops_warm
+
+    MarketSnapshot.objects.filter(is_current=True).update(
+        fetched_at=F("fetched_at") + timedelta(milliseconds=1)
+    )
     for region_id in {hub.region_id for hub in HUBS}:
-        history_landed_warm(sender=None, region_id=region_id)
+        book_tops_warm(region_id=region_id)
 
 
 def http_rounds(code: Path, urls: list[str], rounds: int, env: dict[str, str]) -> list[float]:
-    """Per answer, ms: CLIENTS clients each ask one of ``urls`` at once, right after new history
-    landed everywhere; ``rounds`` times."""
+    """Per answer, ms: CLIENTS clients each ask one of ``urls`` at once, right after new
+    snapshots landed everywhere; ``rounds`` times."""
     port = free_port()
     web = subprocess.Popen(
         [
@@ -166,7 +184,7 @@ def http_rounds(code: Path, urls: list[str], rounds: int, env: dict[str, str]) -
             for _ in range(2):
                 requests.get(base + url, timeout=120)
         for round_ in range(rounds):
-            new_history_everywhere()
+            new_snapshots_everywhere()
             answers: list[float] = []
 
             def ask(url: str, answers: list[float] = answers) -> None:
@@ -255,7 +273,7 @@ def main() -> None:
         return
     env = dict(os.environ)
     codes = [("after", ROOT)] + ([("before", args.before.resolve())] if args.before else [])
-    print(f"\nreal HTTP, {CLIENTS} clients at once, first views after new history…", flush=True)
+    print(f"\nreal HTTP, {CLIENTS} clients at once, first views after new snapshots…", flush=True)
     print(header[:-9])
     for label, code in codes:
         pair = http_rounds(code, PAIR_URLS, args.rounds, env)

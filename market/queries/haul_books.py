@@ -17,7 +17,6 @@ that B can take are covered (a walk never buys more units than it can sell).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -338,7 +337,3 @@ def haul_book(station: StationRef, snapshot_id: int, fetched_at: datetime) -> Ha
         return book
 
     return _haul_books.get(key, load)
-
-
-def type_ids_array(type_ids: Sequence[int]) -> np.ndarray:
-    return np.fromiter(type_ids, dtype=np.int64, count=len(type_ids))

@@ -22,7 +22,7 @@ import numpy as np
 
 from accounts.fees import FeeRates
 from market.queries.books import BookTop, RegionAge, StationBook, region_ages, station_book
-from market.queries.caches import _hauls
+from market.queries.caches import _haul_books, _hauls
 from market.queries.haul_books import HaulBook, haul_book
 from market.queries.sde import jump_graph, jumps_between
 from market.queries.stations import HUB_STATIONS, StationRef
@@ -34,9 +34,11 @@ from market.trading import (
     HaulCandidate,
     HaulRow,
     SideTop,
-    haul_row_unwalked,
-    haul_trust_flags,
+    SideTops,
+    haul_rows_unwalked,
+    haul_trust_masks,
     hauling_rows,
+    mask_flags,
     relist_absorption,
     relist_cap,
     rows_sort,
@@ -119,102 +121,78 @@ def _candidates(
     budget: Decimal | None,
     cargo_m3: Decimal | None,
     include_flagged: bool,
-) -> tuple[list[HaulCandidate], list[list[str]]]:
+) -> tuple[list[HaulCandidate], dict[int, int]]:
     """The types of a trip whose best prices leave room for profit (``hauling_may_pay``, for all
     types at once), each with only the orders its walk can reach: asks at A up to the most a
     unit can fetch at B, and no more units than B takes; bids at B that pay more, after tax,
     than A's best ask. Bounds are inclusive, so they never keep out a level the walk would use.
 
     Unless ``include_flagged``, a flagged type whose row its first unit tells
-    (``haul_row_unwalked``) is only counted: the second list holds the flags of those rows."""
+    (``haul_rows_unwalked``) is only counted: the second value counts those rows by their flags
+    (as ``mask_flags`` masks)."""
+    instant = mode == "instant"
     keep_float = float(_kept_share(mode, rates))
-    tops_a, tops_b = trip.book_a.tops, trip.book_b.tops
     types = np.intersect1d(haul_a.types, haul_b.types, assume_unique=True)
     ask_a = haul_a.best_cents(types, buy=False)
-    best_b = haul_b.best_cents(types, buy=mode == "instant")
+    best_b = haul_b.best_cents(types, buy=instant)
     with np.errstate(invalid="ignore"):
         ceiling = best_b * keep_float * (1 + _SLACK)
         may_pay = ask_a < ceiling  # NaN (an empty side) compares false
-    types, ask_a, best_b, ceiling = (
-        types[may_pay],
-        ask_a[may_pay],
-        best_b[may_pay],
-        ceiling[may_pay],
+    table_a, table_b = _tops_table(trip.book_a), _tops_table(trip.book_b)
+    at_a, in_a = table_a.find(types)
+    at_b, in_b = table_b.find(types)
+    # A type the tops do not know yet (a race with a new snapshot) waits for the next request.
+    chosen = may_pay & in_a & in_b
+    types, ask_a, best_b, ceiling = (a[chosen] for a in (types, ask_a, best_b, ceiling))
+    at_a, at_b = at_a[chosen], at_b[chosen]
+    caps = None
+    if not instant:
+        caps = np.fromiter(
+            (_relist_cap(trip.book_b.tops[type_id], share) for type_id in types.tolist()),
+            dtype=np.int64,
+            count=len(types),
+        )
+        sold = caps != 0  # nothing is relisted where nobody buys
+        types, ask_a, best_b, ceiling, at_a, at_b, caps = (
+            a[sold] for a in (types, ask_a, best_b, ceiling, at_a, at_b, caps)
+        )
+    daily_b = table_b.sold_daily if instant else table_b.bought_daily
+    masks = haul_trust_masks(
+        mode=mode,
+        ask_at_a=table_a.side(at_a, buy=False),
+        top_at_b=table_b.side(at_b, buy=instant),
+        station_daily_at_b=daily_b[at_b],
+        region_daily_at_b=table_b.region_daily[at_b],
+        volume_known=~np.isnan(table_a.unit_volume[at_a]),
+        hold_limited=cargo_m3 is not None,
     )
-    least_b = haul_b.first_least(types).tolist() if mode == "instant" else None
-    hold_limited = cargo_m3 is not None
-    candidates: list[HaulCandidate] = []
-    unplanned: list[list[str]] = []
-    walked: list[int] = []
-    caps: list[int] = []
-    for i, type_id in enumerate(types.tolist()):
-        top_a, top_b = tops_a.get(type_id), tops_b.get(type_id)
-        if top_a is None or top_b is None:
-            continue  # a race with a new snapshot: the next request has it
-        ask_at_a = SideTop(top_a.best_ask, top_a.best_ask_volume, top_a.depth_ask)
-        if mode == "instant":
-            top_at_b = SideTop(
-                top_b.best_bid, top_b.best_bid_volume, top_b.depth_bid, top_b.best_bid_min_volume
-            )
-            daily_at_b = top_b.sold_daily
-            cap = None
-        else:
-            top_at_b = SideTop(top_b.best_ask, top_b.best_ask_volume, top_b.depth_ask)
-            daily_at_b = top_b.bought_daily
-            absorbed = relist_absorption(
-                station_daily=daily_at_b, region_daily=top_b.daily_volume, share=share
-            )
-            cap = relist_cap(absorbed.daily)
-            if cap == 0:
-                continue  # nothing sells at B: no relist row
-        trust = haul_trust_flags(
+    walked = np.ones(len(types), dtype=bool)
+    counted: dict[int, int] = {}
+    if not include_flagged:
+        flagged = np.flatnonzero(masks)
+        told = haul_rows_unwalked(
             mode=mode,
-            ask_at_a=ask_at_a,
-            top_at_b=top_at_b,
-            station_daily_at_b=daily_at_b,
-            region_daily_at_b=top_b.daily_volume,
-            volume_known=top_a.unit_volume is not None,
-            hold_limited=hold_limited,
+            first_ask=ask_a[flagged],
+            best_at_b=best_b[flagged],
+            first_bid_least=haul_b.first_least(types[flagged]) if instant else None,
+            bid_min_volume=table_b.min_volume[at_b[flagged]] if instant else None,
+            budget=budget,
+            cargo_m3=cargo_m3,
+            unit_volume=table_a.unit_volume[at_a[flagged]],
+            max_quantity=None if caps is None else caps[flagged],
+            sales_tax=rates.sales_tax,
+            broker_fee=rates.broker_fee,
         )
-        if trust and not include_flagged:
-            has_row = haul_row_unwalked(
-                mode=mode,
-                first_ask=Decimal(int(ask_a[i])).scaleb(-2),
-                first_bid=None
-                if least_b is None
-                else (Decimal(int(best_b[i])).scaleb(-2), least_b[i]),
-                bid_min_volume=top_at_b.min_volume,
-                best_ask_at_b=top_b.best_ask,
-                budget=budget,
-                cargo_m3=cargo_m3,
-                unit_volume=top_a.unit_volume,
-                max_quantity=cap,
-                sales_tax=rates.sales_tax,
-                broker_fee=rates.broker_fee,
-            )
-            if has_row is not None:
-                if has_row:
-                    unplanned.append(trust)
-                continue
-        candidates.append(
-            HaulCandidate(
-                type_id=type_id,
-                type_name=top_a.type_name,
-                unit_volume=top_a.unit_volume,
-                sell_orders_at_a=AskLevels(),
-                best_ask_at_b=top_b.best_ask,
-                ask_at_a=ask_at_a,
-                top_at_b=top_at_b,
-                station_daily_at_b=daily_at_b,
-                region_daily_at_b=top_b.daily_volume,
-                trust=trust,
-            )
-        )
-        walked.append(i)
-        caps.append(_NO_CAP if cap is None else cap)
-    at = np.array(walked, dtype=np.int64)
-    types, ask_a, ceiling = types[at], ask_a[at], ceiling[at]
-    if mode == "instant":
+        walked[flagged[told >= 0]] = False
+        found, rows = np.unique(masks[flagged[told == 1]], return_counts=True)
+        counted = dict(zip(found.tolist(), rows.tolist(), strict=True))
+    types, ask_a, ceiling, masks = (a[walked] for a in (types, ask_a, ceiling, masks))
+    tops_a, tops_b = trip.book_a.tops, trip.book_b.tops
+    candidates = [
+        _candidate(tops_a[type_id], tops_b[type_id], instant=instant, trust=mask_flags(mask))
+        for type_id, mask in zip(types.tolist(), masks.tolist(), strict=True)
+    ]
+    if instant:
         # A walk sells no more units than A offers within the bound, and buys no more than B's
         # reachable bids take: each side is cut at the other's units.
         floor = ask_a / keep_float * (1 - _SLACK)
@@ -222,7 +200,7 @@ def _candidates(
         bids, units = haul_b.levels(types, buy=True, bound_cents=floor, units=units_a)
     else:
         bids = [BidLevels()] * len(candidates)
-        units = np.array(caps, dtype=np.int64)
+        units = np.where(caps[walked] < 0, _NO_CAP, caps[walked])
     asks, _ = haul_a.levels(types, buy=False, bound_cents=ceiling, units=units)
     kept = []
     for candidate, sells, buys in zip(candidates, asks, bids, strict=True):
@@ -230,7 +208,124 @@ def _candidates(
             candidate.sell_orders_at_a = sells
             candidate.buy_orders_at_b = buys
             kept.append(candidate)
-    return kept, unplanned
+    return kept, counted
+
+
+def _relist_cap(top_b: BookTop, share: Decimal) -> int:
+    """``trading.relist_cap`` of what B absorbs at the share (-1: no cap known)."""
+    cap = relist_cap(
+        relist_absorption(
+            station_daily=top_b.bought_daily, region_daily=top_b.daily_volume, share=share
+        ).daily
+    )
+    return -1 if cap is None else cap
+
+
+def _candidate(top_a: BookTop, top_b: BookTop, *, instant: bool, trust: list[str]) -> HaulCandidate:
+    """A type's candidate, its orders still to come."""
+    if instant:
+        top_at_b = SideTop(
+            top_b.best_bid, top_b.best_bid_volume, top_b.depth_bid, top_b.best_bid_min_volume
+        )
+    else:
+        top_at_b = SideTop(top_b.best_ask, top_b.best_ask_volume, top_b.depth_ask)
+    return HaulCandidate(
+        type_id=top_a.type_id,
+        type_name=top_a.type_name,
+        unit_volume=top_a.unit_volume,
+        sell_orders_at_a=AskLevels(),
+        best_ask_at_b=top_b.best_ask,
+        ask_at_a=SideTop(top_a.best_ask, top_a.best_ask_volume, top_a.depth_ask),
+        top_at_b=top_at_b,
+        station_daily_at_b=top_b.sold_daily if instant else top_b.bought_daily,
+        region_daily_at_b=top_b.daily_volume,
+        trust=list(trust),
+    )
+
+
+@dataclass(frozen=True)
+class _TopsTable:
+    """A station's book tops as arrays (prices in cents; NaN: none or unknown), sorted by type:
+    what a trip's flags read for all its types at once. Built once per book (snapshot and
+    history version) in each process."""
+
+    types: np.ndarray
+    best_bid: np.ndarray
+    best_ask: np.ndarray
+    bid_units: np.ndarray
+    ask_units: np.ndarray
+    depth_bid: np.ndarray
+    depth_ask: np.ndarray
+    min_volume: np.ndarray
+    sold_daily: np.ndarray
+    bought_daily: np.ndarray
+    region_daily: np.ndarray
+    unit_volume: np.ndarray
+
+    def find(self, type_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where each type is in the table, and whether it is there at all."""
+        if not len(self.types):
+            return np.zeros(len(type_ids), np.int64), np.zeros(len(type_ids), bool)
+        at = np.minimum(np.searchsorted(self.types, type_ids), len(self.types) - 1)
+        return at, self.types[at] == type_ids
+
+    def side(self, at: np.ndarray, *, buy: bool) -> SideTops:
+        if buy:
+            return SideTops(self.best_bid[at], self.bid_units[at], self.depth_bid[at])
+        return SideTops(self.best_ask[at], self.ask_units[at], self.depth_ask[at])
+
+
+def _floats(values: Sequence[Decimal | int | None], *, cents: bool = False) -> np.ndarray:
+    """NaN for None. Prices as whole cents: two decimals each, rounded back after the float
+    (exact far beyond any real price: a float of 10^13 ISK is off by less than a cent)."""
+    array = np.array([np.nan if v is None else float(v) for v in values])
+    return np.rint(array * 100) if cents else array
+
+
+def _tops_table(book: StationBook) -> _TopsTable:
+    def build() -> _TopsTable:
+        columns = (
+            list(
+                zip(
+                    *(
+                        (
+                            top.type_id,
+                            top.best_bid,
+                            top.best_ask,
+                            top.best_bid_volume,
+                            top.best_ask_volume,
+                            top.depth_bid,
+                            top.depth_ask,
+                            top.best_bid_min_volume,
+                            top.sold_daily,
+                            top.bought_daily,
+                            top.daily_volume,
+                            top.unit_volume,
+                        )
+                        for top in sorted(book.tops.values(), key=lambda top: top.type_id)
+                    ),
+                    strict=True,
+                )
+            )
+            or [()] * 12
+        )
+        types, bid, ask, bid_units, ask_units, depth_bid, depth_ask, least, *volumes = columns
+        return _TopsTable(
+            types=np.array(types, dtype=np.int64),
+            best_bid=_floats(bid, cents=True),
+            best_ask=_floats(ask, cents=True),
+            bid_units=np.array(bid_units, dtype=np.float64),
+            ask_units=np.array(ask_units, dtype=np.float64),
+            depth_bid=_floats(depth_bid, cents=True),
+            depth_ask=_floats(depth_ask, cents=True),
+            min_volume=np.array(least, dtype=np.int64),
+            sold_daily=_floats(volumes[0]),
+            bought_daily=_floats(volumes[1]),
+            region_daily=_floats(volumes[2]),
+            unit_volume=_floats(volumes[3]),
+        )
+
+    return _haul_books.get(("tops", book.station.station_id, book.generation), build)
 
 
 # Units no book reaches: "no cap" for the array of caps.
@@ -304,7 +399,7 @@ def hauling(
     answer_key = ("sorted", tuple(trip.key for trip in read), order_by)
     answer = _hauls.peek(answer_key)
     if answer is None:
-        rows, unplanned = _trips_plan(
+        rows, counted = _trips_plan(
             read,
             mode=mode,
             budget=budget,
@@ -317,10 +412,12 @@ def hauling(
             rows = _default_sort(rows)
         else:
             rows = rows_sort(rows, order_by=order_by, columns=HUB_HAULING_COLUMNS)
-        answer = (rows, unplanned)
+        answer = (rows, counted)
         _hauls.put(answer_key, answer)
-    rows, unplanned = answer
-    flagged = [row.flags for row in rows if row.flags] + unplanned
+    rows, counted = answer
+    flagged = [row.flags for row in rows if row.flags]
+    for mask, count in counted.items():
+        flagged += [mask_flags(mask)] * count
     return HaulingResult(
         origins,
         destinations,
@@ -345,12 +442,13 @@ def _trips_plan(
     rates: FeeRates,
     share: Decimal,
     include_flagged: bool,
-) -> tuple[list[HubHaulRow], list[list[str]]]:
-    """Every trip's rows, by ``trading.hauling_rows``, and the flags of the flagged rows only
-    counted (unless ``include_flagged``, when every row is planned); each trip's plan is kept
-    on its own, so a new snapshot in one region re-plans only the trips to and from its hub."""
+) -> tuple[list[HubHaulRow], dict[int, int]]:
+    """Every trip's rows, by ``trading.hauling_rows``, and the flagged rows only counted, by
+    their flags' mask (unless ``include_flagged``, when every row is planned); each trip's plan
+    is kept on its own, so a new snapshot in one region re-plans only the trips to and from its
+    hub."""
     rows: list[HubHaulRow] = []
-    unplanned: list[list[str]] = []
+    counted: dict[int, int] = {}
     haul_books: dict[int, HaulBook] = {}
     for trip in trips:
         planned = _hauls.peek(trip.key)
@@ -360,7 +458,7 @@ def _trips_plan(
                     haul_books[station.station_id] = haul_book(
                         station, book.snapshot_id, book.fetched_at
                     )
-            candidates, counted = _candidates(
+            candidates, trip_counted = _candidates(
                 trip,
                 haul_books[trip.origin.station_id],
                 haul_books[trip.destination.station_id],
@@ -383,12 +481,13 @@ def _trips_plan(
             )
             planned = (
                 [_with_trip(row, trip.origin, trip.destination) for row in trip_rows],
-                counted,
+                trip_counted,
             )
             _hauls.put(trip.key, planned)
         rows.extend(planned[0])
-        unplanned.extend(planned[1])
-    return rows, unplanned
+        for mask, count in planned[1].items():
+            counted[mask] = counted.get(mask, 0) + count
+    return rows, counted
 
 
 _HAUL_ROW_FIELDS = tuple(f.name for f in fields(HaulRow))

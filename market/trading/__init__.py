@@ -9,9 +9,20 @@ inputs) so that every identity below holds to the last digit; round them for dis
 - ``station``: station trading (one station, both legs as orders), with its formulas.
 - ``walk``: one type's haul from hub A to hub B, instant or relist: the depth walks.
 - ``hauling``: many types on one trip, sharing one budget and one hold.
+- ``haul_trust``: which hauling rows to trust (their flags), for one type or a trip's arrays.
 """
 
 from market.trading.core import TradingInputError, price_tick, price_undercut, rows_sort
+from market.trading.haul_trust import (
+    HAUL_PRICE_RATIO_MAX,
+    SideTop,
+    SideTops,
+    haul_row_unwalked,
+    haul_rows_unwalked,
+    haul_trust_flags,
+    haul_trust_masks,
+    mask_flags,
+)
 from market.trading.hauling import (
     ALLOCATIONS,
     DEFAULT_SHARE,
@@ -20,9 +31,6 @@ from market.trading.hauling import (
     Allocation,
     HaulCandidate,
     HaulRow,
-    SideTop,
-    haul_row_unwalked,
-    haul_trust_flags,
     hauling_rows,
     relist_absorption,
     relist_cap,
@@ -54,6 +62,7 @@ __all__ = [
     "DEFAULT_SHARE",
     "HAULING_COLUMNS",
     "HAUL_MODES",
+    "HAUL_PRICE_RATIO_MAX",
     "STATION_TRADING_COLUMNS",
     "Absorption",
     "Allocation",
@@ -68,15 +77,19 @@ __all__ = [
     "HaulRow",
     "Quote",
     "SideTop",
+    "SideTops",
     "StationOrder",
     "StationTradingRow",
     "TradingInputError",
     "haul_row_unwalked",
+    "haul_rows_unwalked",
     "haul_trust_flags",
+    "haul_trust_masks",
     "hauling_instant",
     "hauling_may_pay",
     "hauling_relist",
     "hauling_rows",
+    "mask_flags",
     "price_tick",
     "price_undercut",
     "relist_absorption",

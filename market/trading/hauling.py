@@ -14,7 +14,7 @@ Trust. A row carries ``flags`` (``market.trading.flags``): at A the ask side it 
 (``outlier``, ``tiny_order``), at B the side it sells to (instant: the bid side, with
 ``bait_min_volume`` for the units hauled, ``outlier``, ``tiny_order``; relist: ``outlier`` of
 the ask it undercuts), ``outlier`` too when B's price is over five times A's (two markets that
-disagree about an item's worth: ``HAUL_PRICE_RATIO_MAX``), ``no_volume`` at B,
+disagree about an item's worth: ``haul_trust.HAUL_PRICE_RATIO_MAX``), ``no_volume`` at B,
 ``unknown_volume`` when a limited hold cannot count the type, and ``loss``. Only unflagged
 types share the trip's budget and hold: a flagged one is planned as if alone (the whole budget
 and hold) and stays out of ``trip_profit``, so showing it never changes the trip. A type whose
@@ -51,10 +51,10 @@ from market.trading.core import (
     _decimal,
     _limit,
     _ratio,
-    price_undercut,
     rows_sort,
 )
-from market.trading.flags import flags_merge, has_no_volume, is_bait_bid, loss_flags, side_flags
+from market.trading.flags import flags_merge, is_bait_bid, loss_flags
+from market.trading.haul_trust import SideTop, haul_trust_flags
 from market.trading.walk import (
     HAUL_MODES,
     BookEntry,
@@ -69,7 +69,6 @@ from market.trading.walk import (
     _plan,
     _relist,
     _Step,
-    _units_cap,
 )
 
 Allocation = Literal["shared", "independent"]
@@ -77,23 +76,6 @@ ALLOCATIONS: tuple[str, ...] = ("shared", "independent")
 
 
 DEFAULT_SHARE = Decimal("0.10")
-# No one item is worth five times as much at one hub as at another: a haul whose sale price is
-# over this many times its purchase price (depth prices where known) reads two markets that
-# disagree, one of them an outlier (a lone order far from the item's worth). The flags on
-# each side miss it when the odd order is alone on its side, e.g. a module asked at
-# 10,040 ISK at Rens, bid 369,500,000 at Jita: 3,385,756 % ROI.
-HAUL_PRICE_RATIO_MAX = Decimal(5)
-
-
-@dataclass(frozen=True, slots=True)
-class SideTop:
-    """The best price of one side of one station's book, as the flags read it: the units on
-    offer at it, the side's depth price and (bids) the smallest ``min_volume`` at it."""
-
-    best: Decimal | None
-    units_at_best: int = 0
-    depth: Decimal | None = None
-    min_volume: int = 1
 
 
 @dataclass(slots=True)
@@ -355,42 +337,6 @@ def hauling_rows(
     return rows_sort(rows, order_by=order_by, columns=HAULING_COLUMNS)
 
 
-def haul_row_unwalked(
-    *,
-    mode: str,
-    first_ask: Decimal,
-    first_bid: tuple[Decimal, int] | None,
-    bid_min_volume: int,
-    best_ask_at_b: Decimal | None,
-    budget: Decimal | None,
-    cargo_m3: Decimal | None,
-    unit_volume: Decimal | None,
-    max_quantity: int | None,
-    sales_tax: Decimal,
-    broker_fee: Decimal,
-) -> bool | None:
-    """Whether a type's walk alone (the whole budget and hold) would make a row, when its first
-    unit tells: A's cheapest ask (``first_ask``) against B's best bid (its price and the units
-    a sale into it must bring; instant) or one tick under B's best ask (relist), the budget,
-    the hold and ``max_quantity``. None when only the walk can tell (B's best bid wants several
-    units). Such a row's flags are its trust flags: its plan earns on every unit (no ``loss``)
-    and B's best bid takes one unit (no ``bait_min_volume``). A view that hides flagged rows
-    counts a flagged type by this instead of walking its books."""
-    if mode == "instant":
-        if first_bid is None:
-            return False
-        if first_bid[1] > 1 or bid_min_volume > 1:
-            return None
-        sale = first_bid[0] * (ONE - sales_tax)
-    else:
-        relist_price = None if best_ask_at_b is None else price_undercut(best_ask_at_b)
-        if relist_price is None:
-            return False
-        sale = relist_price * (ONE - sales_tax - broker_fee)
-    cap = _units_cap(cargo=cargo_m3, unit_volume=unit_volume or ZERO, max_quantity=max_quantity)
-    return first_ask < sale and (budget is None or budget >= first_ask) and cap != 0
-
-
 def _share_trip(
     prepared: Sequence[_Prepared],
     standalone: Sequence[list[_Step]],
@@ -458,45 +404,6 @@ def _prepare(candidate: HaulCandidate, common: _Haul, mode: str, share: Decimal)
     else:
         other = _best_ask(candidate.best_ask_at_b, param="best_ask_at_b")
     return _Prepared(candidate, haul, asks, other, absorption, trust)
-
-
-def haul_trust_flags(
-    *,
-    mode: str,
-    ask_at_a: SideTop | None,
-    top_at_b: SideTop | None,
-    station_daily_at_b: Decimal | None,
-    region_daily_at_b: Decimal | None,
-    volume_known: bool,
-    hold_limited: bool,
-) -> list[str]:
-    """The flags that no plan changes: the prices at both ends (see ``HaulCandidate``), the
-    two ends against each other (``outlier`` above ``HAUL_PRICE_RATIO_MAX``), B's volume, and
-    an unknown unit volume when the trip's hold is limited."""
-    found: list[str] = []
-    if ask_at_a is not None:
-        found += side_flags(
-            best=ask_at_a.best, units_at_best=ask_at_a.units_at_best, depth=ask_at_a.depth
-        )
-    if top_at_b is not None:
-        at_b = side_flags(
-            best=top_at_b.best, units_at_best=top_at_b.units_at_best, depth=top_at_b.depth
-        )
-        # A relist does not trade with B's best ask, only prices under it: only an outlier
-        # there misleads the plan (a small order at it is just a competitor).
-        found += at_b if mode == "instant" else [f for f in at_b if f == "outlier"]
-    if ask_at_a is not None and top_at_b is not None:
-        bought = ask_at_a.depth or ask_at_a.best
-        sold = top_at_b.depth or top_at_b.best
-        if bought and sold and sold > HAUL_PRICE_RATIO_MAX * bought:
-            found.append("outlier")
-    if region_daily_at_b is not None and has_no_volume(
-        station_daily_units=station_daily_at_b, region_daily_volume=region_daily_at_b
-    ):
-        found.append("no_volume")
-    if hold_limited and not volume_known:
-        found.append("unknown_volume")
-    return flags_merge(found) if found else found
 
 
 def _allocate(
