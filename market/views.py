@@ -406,8 +406,8 @@ ONE_TRIP_COLUMNS = tuple(column for column in HAULING_COLUMNS if column not in T
 
 @dataclass(frozen=True)
 class HaulLine:
-    """A row as the hauling table shows it: ROI in percent, the flags' labels (why a row would
-    be hidden) and the days to sell as a trader reads them."""
+    """A row as the hauling table shows it: ROI in percent and its flags' labels (why the
+    default view would hide it)."""
 
     row: HubHaulRow
     roi_percent: Decimal
@@ -541,7 +541,7 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
             request, params, result.rows, columns=columns, sort=sort, page=data.get("page") or 1
         )
         trip = result.trips[0] if one_trip else None
-        clean = [row for row in result.rows if not row.flags]
+        planned = any(not row.flags for row in result.rows)
         return {
             **parts,
             "result": result,
@@ -549,7 +549,7 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
             "ages": sorted(result.ages.values(), key=lambda age: age.region_name),
             "rows": [HaulLine.of(row) for row in rows],
             "trip": trip,
-            "totals": TripTotals.of(clean, trip[2]) if trip and clean else None,
+            "totals": TripTotals.of(result.rows, trip[2]) if trip and planned else None,
             "share_percent": result.share * 100,
             # One click shows the hidden rows (and hides them again), on the first page.
             "flagged_url": query_url(
