@@ -75,9 +75,8 @@ _books = _Memo(size=12, ttl=BOOK_TTL_SECONDS)
 _trading = _Memo(size=8, ttl=BOOK_TTL_SECONDS)
 # One trip's plan per entry, and whole sorted answers: "any hub to any hub" alone is 21 entries.
 _hauls = _Memo(size=96, ttl=BOOK_TTL_SECONDS)
-# Each hub's whole order book as hauling reads it (``market.queries.haul_books``), per snapshot,
-# and its book tops as arrays (``hauling_plans``): two entries a hub.
-_haul_books = _Memo(size=16, ttl=BOOK_TTL_SECONDS)
+# Each hub's whole order book as hauling reads it (``market.queries.haul_books``), per snapshot.
+_haul_books = _Memo(size=10, ttl=BOOK_TTL_SECONDS)
 _sde = _Memo(size=4, ttl=SDE_TTL_SECONDS)
 
 

@@ -105,8 +105,9 @@ class HaulBook:
             buy_lo=(starts + sells_per_type).astype(np.int64),
             buy_hi=ends,
             cents=cents.astype(np.int64),
-            volumes=volumes.astype(np.int64),
-            least=least.astype(np.int64),
+            # ESI's volumes are int32: half the bytes to share and to hold.
+            volumes=volumes.astype(np.int32),
+            least=least.astype(np.int32),
         )
 
     def to_bytes(self) -> tuple:
@@ -130,7 +131,12 @@ class HaulBook:
     @classmethod
     def from_bytes(cls, blob: tuple) -> HaulBook:
         station_id, snapshot_id, *arrays = blob
-        return cls(station_id, snapshot_id, *(np.frombuffer(a, dtype=np.int64) for a in arrays))
+        dtypes = (np.int64,) * 5 + (np.int32, np.int32)
+        return cls(
+            station_id,
+            snapshot_id,
+            *(np.frombuffer(a, dtype=t) for a, t in zip(arrays, dtypes, strict=True)),
+        )
 
     def spans(self, type_ids: np.ndarray, *, buy: bool) -> tuple[np.ndarray, np.ndarray]:
         """Where each of ``type_ids``'s sell (or buy) orders lie: [lo, hi), empty when none."""
@@ -250,7 +256,7 @@ class HaulBook:
 
 def _key(station: StationRef, snapshot_id: int, fetched_at: datetime) -> str:
     # The fetch time as well as the id: a test database (or a restored one) reuses ids.
-    return f"market:haul-book:v1:{station.station_id}:{snapshot_id}:{fetched_at.timestamp():.6f}"
+    return f"market:haul-book:v2:{station.station_id}:{snapshot_id}:{fetched_at.timestamp():.6f}"
 
 
 def _current(station: StationRef) -> tuple[int, datetime] | None:

@@ -22,7 +22,7 @@ import numpy as np
 
 from accounts.fees import FeeRates
 from market.queries.books import BookTop, RegionAge, StationBook, region_ages, station_book
-from market.queries.caches import _haul_books, _hauls
+from market.queries.caches import _hauls
 from market.queries.haul_books import HaulBook, haul_book
 from market.queries.sde import jump_graph, jumps_between
 from market.queries.stations import HUB_STATIONS, StationRef
@@ -138,13 +138,13 @@ def _candidates(
     with np.errstate(invalid="ignore"):
         ceiling = best_b * keep_float * (1 + _SLACK)
         may_pay = ask_a < ceiling  # NaN (an empty side) compares false
-    table_a, table_b = _tops_table(trip.book_a), _tops_table(trip.book_b)
-    at_a, in_a = table_a.find(types)
-    at_b, in_b = table_b.find(types)
+    tops_a, tops_b = trip.book_a.tops, trip.book_b.tops
     # A type the tops do not know yet (a race with a new snapshot) waits for the next request.
-    chosen = may_pay & in_a & in_b
+    known = np.fromiter(
+        (t in tops_a and t in tops_b for t in types.tolist()), dtype=bool, count=len(types)
+    )
+    chosen = may_pay & known
     types, ask_a, best_b, ceiling = (a[chosen] for a in (types, ask_a, best_b, ceiling))
-    at_a, at_b = at_a[chosen], at_b[chosen]
     caps = None
     if not instant:
         caps = np.fromiter(
@@ -153,17 +153,19 @@ def _candidates(
             count=len(types),
         )
         sold = caps != 0  # nothing is relisted where nobody buys
-        types, ask_a, best_b, ceiling, at_a, at_b, caps = (
-            a[sold] for a in (types, ask_a, best_b, ceiling, at_a, at_b, caps)
+        types, ask_a, best_b, ceiling, caps = (
+            a[sold] for a in (types, ask_a, best_b, ceiling, caps)
         )
-    daily_b = table_b.sold_daily if instant else table_b.bought_daily
+    type_list = types.tolist()
+    asks_at_a, unit_volume = _origin_tops(trip.book_a, type_list)
+    at_b = _destination_tops(trip.book_b, type_list, instant=instant)
     masks = haul_trust_masks(
         mode=mode,
-        ask_at_a=table_a.side(at_a, buy=False),
-        top_at_b=table_b.side(at_b, buy=instant),
-        station_daily_at_b=daily_b[at_b],
-        region_daily_at_b=table_b.region_daily[at_b],
-        volume_known=~np.isnan(table_a.unit_volume[at_a]),
+        ask_at_a=asks_at_a,
+        top_at_b=at_b.side,
+        station_daily_at_b=at_b.station_daily,
+        region_daily_at_b=at_b.region_daily,
+        volume_known=~np.isnan(unit_volume),
         hold_limited=cargo_m3 is not None,
     )
     walked = np.ones(len(types), dtype=bool)
@@ -175,10 +177,10 @@ def _candidates(
             first_ask=ask_a[flagged],
             best_at_b=best_b[flagged],
             first_bid_least=haul_b.first_least(types[flagged]) if instant else None,
-            bid_min_volume=table_b.min_volume[at_b[flagged]] if instant else None,
+            bid_min_volume=at_b.min_volume[flagged] if instant else None,
             budget=budget,
             cargo_m3=cargo_m3,
-            unit_volume=table_a.unit_volume[at_a[flagged]],
+            unit_volume=unit_volume[flagged],
             max_quantity=None if caps is None else caps[flagged],
             sales_tax=rates.sales_tax,
             broker_fee=rates.broker_fee,
@@ -243,38 +245,6 @@ def _candidate(top_a: BookTop, top_b: BookTop, *, instant: bool, trust: list[str
     )
 
 
-@dataclass(frozen=True)
-class _TopsTable:
-    """A station's book tops as arrays (prices in cents; NaN: none or unknown), sorted by type:
-    what a trip's flags read for all its types at once. Built once per book (snapshot and
-    history version) in each process."""
-
-    types: np.ndarray
-    best_bid: np.ndarray
-    best_ask: np.ndarray
-    bid_units: np.ndarray
-    ask_units: np.ndarray
-    depth_bid: np.ndarray
-    depth_ask: np.ndarray
-    min_volume: np.ndarray
-    sold_daily: np.ndarray
-    bought_daily: np.ndarray
-    region_daily: np.ndarray
-    unit_volume: np.ndarray
-
-    def find(self, type_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Where each type is in the table, and whether it is there at all."""
-        if not len(self.types):
-            return np.zeros(len(type_ids), np.int64), np.zeros(len(type_ids), bool)
-        at = np.minimum(np.searchsorted(self.types, type_ids), len(self.types) - 1)
-        return at, self.types[at] == type_ids
-
-    def side(self, at: np.ndarray, *, buy: bool) -> SideTops:
-        if buy:
-            return SideTops(self.best_bid[at], self.bid_units[at], self.depth_bid[at])
-        return SideTops(self.best_ask[at], self.ask_units[at], self.depth_ask[at])
-
-
 def _floats(values: Sequence[Decimal | int | None], *, cents: bool = False) -> np.ndarray:
     """NaN for None. Prices as whole cents: two decimals each, rounded back after the float
     (exact far beyond any real price: a float of 10^13 ISK is off by less than a cent)."""
@@ -282,50 +252,50 @@ def _floats(values: Sequence[Decimal | int | None], *, cents: bool = False) -> n
     return np.rint(array * 100) if cents else array
 
 
-def _tops_table(book: StationBook) -> _TopsTable:
-    def build() -> _TopsTable:
-        columns = (
-            list(
-                zip(
-                    *(
-                        (
-                            top.type_id,
-                            top.best_bid,
-                            top.best_ask,
-                            top.best_bid_volume,
-                            top.best_ask_volume,
-                            top.depth_bid,
-                            top.depth_ask,
-                            top.best_bid_min_volume,
-                            top.sold_daily,
-                            top.bought_daily,
-                            top.daily_volume,
-                            top.unit_volume,
-                        )
-                        for top in sorted(book.tops.values(), key=lambda top: top.type_id)
-                    ),
-                    strict=True,
-                )
-            )
-            or [()] * 12
-        )
-        types, bid, ask, bid_units, ask_units, depth_bid, depth_ask, least, *volumes = columns
-        return _TopsTable(
-            types=np.array(types, dtype=np.int64),
-            best_bid=_floats(bid, cents=True),
-            best_ask=_floats(ask, cents=True),
-            bid_units=np.array(bid_units, dtype=np.float64),
-            ask_units=np.array(ask_units, dtype=np.float64),
-            depth_bid=_floats(depth_bid, cents=True),
-            depth_ask=_floats(depth_ask, cents=True),
-            min_volume=np.array(least, dtype=np.int64),
-            sold_daily=_floats(volumes[0]),
-            bought_daily=_floats(volumes[1]),
-            region_daily=_floats(volumes[2]),
-            unit_volume=_floats(volumes[3]),
-        )
+def _origin_tops(book: StationBook, type_ids: list[int]) -> tuple[SideTops, np.ndarray]:
+    """The asks of these types at A as arrays (cents; NaN: none), and their unit volumes (NaN:
+    unknown): a trip reads the thousand types worth a look, not the station's ten thousand."""
+    tops = [book.tops[type_id] for type_id in type_ids]
+    side = SideTops(
+        _floats([top.best_ask for top in tops], cents=True),
+        np.array([top.best_ask_volume for top in tops], dtype=np.float64),
+        _floats([top.depth_ask for top in tops], cents=True),
+    )
+    return side, _floats([top.unit_volume for top in tops])
 
-    return _haul_books.get(("tops", book.station.station_id, book.generation), build)
+
+def _destination_tops(book: StationBook, type_ids: list[int], *, instant: bool) -> _AtB:
+    """The side of B a sale meets (the bids for instant, the asks for relist) as arrays, with
+    the units a day traded on it at the station (NaN: unknown) and in the region."""
+    tops = [book.tops[type_id] for type_id in type_ids]
+    if instant:
+        side = SideTops(
+            _floats([top.best_bid for top in tops], cents=True),
+            np.array([top.best_bid_volume for top in tops], dtype=np.float64),
+            _floats([top.depth_bid for top in tops], cents=True),
+        )
+        daily = _floats([top.sold_daily for top in tops])
+    else:
+        side = SideTops(
+            _floats([top.best_ask for top in tops], cents=True),
+            np.array([top.best_ask_volume for top in tops], dtype=np.float64),
+            _floats([top.depth_ask for top in tops], cents=True),
+        )
+        daily = _floats([top.bought_daily for top in tops])
+    return _AtB(
+        side=side,
+        station_daily=daily,
+        region_daily=_floats([top.daily_volume for top in tops]),
+        min_volume=np.array([top.best_bid_min_volume for top in tops], dtype=np.int64),
+    )
+
+
+@dataclass(frozen=True)
+class _AtB:
+    side: SideTops
+    station_daily: np.ndarray
+    region_daily: np.ndarray
+    min_volume: np.ndarray
 
 
 # Units no book reaches: "no cap" for the array of caps.

@@ -420,20 +420,29 @@ def _allocate(
     cargo_float = float(cargo) if cargo else 0.0
     lots = []
     for position, (item, steps) in enumerate(zip(prepared, standalone, strict=True)):
-        volume_share = float(item.haul.unit_volume) / cargo_float if cargo_float else 0.0
+        volume = float(item.haul.unit_volume)
+        volume_share = volume / cargo_float if cargo_float else 0.0
         for order, step in enumerate(steps):
-            share = float(step.ask_price) / budget_float if budget_float else 0.0
+            price = float(step.ask_price)
+            share = price / budget_float if budget_float else 0.0
             if volume_share > share:
                 share = volume_share
             profit = float(step.unit_profit)
-            lots.append((-profit / share if share else -math.inf, -profit, position, order))
+            density = -profit / share if share else -math.inf
+            lots.append((density, -profit, position, order, price, volume))
     lots.sort()
     cheapest = min((steps[0].ask_price for steps in standalone if steps), default=None)
     volumes = [item.haul.unit_volume for item in prepared]
     smallest = min(volumes, default=None)
     quantities = [0] * len(prepared)
     budget_left, cargo_left = budget, cargo
-    for _, _, position, order in lots:
+    # Float shadows of what is left skip, without decimal work, the many lots of a full hold's
+    # tail that cannot take one more unit; a close call goes the exact way.
+    budget_room = math.inf if budget is None else float(budget) * (1 + 1e-9)
+    cargo_room = math.inf if cargo is None else float(cargo) * (1 + 1e-9)
+    for _, _, position, order, price, volume in lots:
+        if price > budget_room or volume > cargo_room:
+            continue
         if (budget_left is not None and cheapest is not None and budget_left < cheapest) or (
             cargo_left is not None and smallest and cargo_left < smallest
         ):
@@ -449,6 +458,8 @@ def _allocate(
         quantities[position] += taken
         if budget_left is not None:
             budget_left -= step.ask_price * taken
+            budget_room = float(budget_left) * (1 + 1e-9)
         if cargo_left is not None:
             cargo_left -= unit_volume * taken
+            cargo_room = float(cargo_left) * (1 + 1e-9)
     return quantities

@@ -69,6 +69,15 @@ def test_hidden_rows_are_counted_and_one_click_shows_them_with_their_reasons(pag
 
     page.reload()  # the URL is the bookmark
     expect(rows).to_have_count(4)
+    # Another filter keeps the choice: the flagged rows stay shown.
+    page.get_by_label("Route").select_option("secure")
+    expect(page).to_have_url(re.compile(r"route=secure"))
+    expect(rows).to_have_count(4)
+
     summary.get_by_role("link", name="hide them").click()
     expect(rows).to_have_count(1)
-    expect(page).not_to_have_url(re.compile(r"include_flagged"))
+    expect(page).not_to_have_url(re.compile(r"include_flagged=1"))
+    page.get_by_label("Route").select_option("shortest")
+    expect(page).to_have_url(re.compile(r"route=shortest"))
+    expect(rows).to_have_count(1)
+    expect(summary).to_contain_text("3 rows hidden")
