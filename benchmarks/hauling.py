@@ -11,8 +11,8 @@ demo has it (so destinations have daily volumes, and the flags see what a user s
    web process's memos emptied, the book tops and haul books shared by the warm-up as
    ``market.warmup`` does when a snapshot lands. Baseline, in the same run: the raw SQL that
    reads the hubs' best prices (no book, no plan, no page).
-2. Real HTTP: gunicorn as ``manage.py run`` starts it (2 workers x 4 threads), CLIENTS clients
-   asking at once, every round right after new snapshots "landed" in every hub region: each
+2. Real HTTP: gunicorn as ``manage.py run`` starts it (2 workers x 4 threads), one client and
+   then CLIENTS clients asking at once, every round right after new snapshots "landed" in every hub region: each
    current snapshot's fetch time moves on by a millisecond (what names a snapshot in every
    cache and memo, so every worker's memo is cold for it) and the warm-up shares the book tops
    (and the haul books, where the code has them), as ``market.warmup`` does in the worker that
@@ -152,8 +152,10 @@ def new_snapshots_everywhere() -> None:
         book_tops_warm(region_id=region_id)
 
 
-def http_rounds(code: Path, urls: list[str], rounds: int, env: dict[str, str]) -> list[float]:
-    """Per answer, ms: CLIENTS clients each ask one of ``urls`` at once, right after new
+def http_rounds(
+    code: Path, urls: list[str], rounds: int, env: dict[str, str], clients: int
+) -> list[float]:
+    """Per answer, ms: ``clients`` clients each ask one of ``urls`` at once, right after new
     snapshots landed everywhere; ``rounds`` times."""
     port = free_port()
     web = subprocess.Popen(
@@ -195,7 +197,7 @@ def http_rounds(code: Path, urls: list[str], rounds: int, env: dict[str, str]) -
 
             threads = [
                 threading.Thread(target=ask, args=(urls[(round_ + i) % len(urls)],))
-                for i in range(CLIENTS)
+                for i in range(clients)
             ]
             for thread in threads:
                 thread.start()
@@ -273,13 +275,15 @@ def main() -> None:
         return
     env = dict(os.environ)
     codes = [("after", ROOT)] + ([("before", args.before.resolve())] if args.before else [])
-    print(f"\nreal HTTP, {CLIENTS} clients at once, first views after new snapshots…", flush=True)
+    print("\nreal HTTP, first views after new snapshots…", flush=True)
     print(header[:-9])
-    for label, code in codes:
-        pair = http_rounds(code, PAIR_URLS, args.rounds, env)
-        any_hub = http_rounds(code, ANY_URLS, max(2, args.rounds // 2), env)
-        print(line(f"one pair, HTTP ({label})", pair, PAIR_TARGET_MS), flush=True)
-        print(line(f"any hub to any hub, HTTP ({label})", any_hub, ANY_TARGET_MS), flush=True)
+    for clients in (1, CLIENTS):
+        for label, code in codes:
+            pair = http_rounds(code, PAIR_URLS, args.rounds, env, clients)
+            any_hub = http_rounds(code, ANY_URLS, max(2, args.rounds // 2), env, clients)
+            name = f"{label}, {clients} client{'s' if clients > 1 else ''}"
+            print(line(f"one pair, HTTP ({name})", pair, PAIR_TARGET_MS), flush=True)
+            print(line(f"any hub to any hub, HTTP ({name})", any_hub, ANY_TARGET_MS), flush=True)
 
 
 def measure_ms(call: Callable[[], None]) -> float:
