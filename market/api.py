@@ -31,7 +31,9 @@ from market.forms import (
 )
 from market.models import Order
 from market.queries import (
+    HAULING_DEFAULT_SORT,
     STATION_VOLUME_DAYS,
+    BookTop,
     HubHaulRow,
     RegionAge,
     hauling,
@@ -293,21 +295,39 @@ def station_trading_api(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _hauling_row(row: HubHaulRow) -> dict[str, Any]:
+def _hauling_row(row: HubHaulRow, tops: dict[int, dict[int, BookTop]]) -> dict[str, Any]:
+    top_a = tops[row.origin.station_id].get(row.type_id)
+    top_b = tops[row.destination.station_id].get(row.type_id)
     return {
         "type_id": row.type_id,
         "type_name": row.type_name,
         "from_station_id": row.origin.station_id,
         "to_station_id": row.destination.station_id,
+        "flags": row.flags,
         "quantity": row.quantity,
         "buy_cost": _isk(row.buy_cost),
         "sell_revenue": _isk(row.sell_revenue),
         "fees_and_tax": _isk(row.fees_and_tax),
         "net_profit": _isk(row.net_profit),
+        "trip_profit": _isk(row.trip_profit),
         "roi": _ratio(row.roi),
+        # None: the type's volume is unknown (never taken as 0).
+        "unit_volume": row.unit_volume,
         "volume_m3": row.volume_m3,
         "jumps": row.jumps,
         "profit_per_jump": _isk(row.profit_per_jump),
+        # At the origin, the asks bought from; at the destination, the bids an instant sale
+        # meets and the asks a relist undercuts: best prices and depth prices side by side.
+        "best_ask": top_a.best_ask if top_a else None,
+        "depth_price_ask": top_a.depth_ask if top_a else None,
+        "best_bid": top_b.best_bid if top_b else None,
+        "depth_price_bid": top_b.depth_bid if top_b else None,
+        "destination_best_ask": top_b.best_ask if top_b else None,
+        "destination_depth_price_ask": top_b.depth_ask if top_b else None,
+        "station_daily_volume": row.station_daily_volume,
+        "absorbed_daily": row.absorbed_daily,
+        "volume_source": row.volume_source,
+        "days_to_sell": _ratio(row.days_to_sell),
         "buys": _fills(row.plan.buys),
         "sells": _fills(row.plan.sells),
     }
@@ -319,12 +339,15 @@ def _fills(fills: Iterable) -> list[dict[str, Any]]:
 
 @require_GET
 def hauling_api(request: HttpRequest) -> HttpResponse:
+    """Hauling plans; flagged rows are left out (and counted per reason) unless
+    ``include_flagged=1``."""
     form = HaulingForm(request.GET)
     if not form.is_valid():
         return _invalid(form)
     data = form.cleaned_data
     rates = form.rates(fee_rates_for(request.user))
     route = data.get("route") or "shortest"
+    share = form.market_share(request.user)
     try:
         result = hauling(
             origin=data.get("from_station_id"),
@@ -334,7 +357,9 @@ def hauling_api(request: HttpRequest) -> HttpResponse:
             cargo_m3=data.get("cargo_m3"),
             rates=rates,
             route=route,
-            order_by=data.get("sort") or "-net_profit",
+            order_by=data.get("sort") or HAULING_DEFAULT_SORT,
+            share=share,
+            include_flagged=bool(data.get("include_flagged")),
         )
     except TradingInputError as error:
         return _bad_request(error.param, f"{error.param}: {error.message}")
@@ -344,12 +369,22 @@ def hauling_api(request: HttpRequest) -> HttpResponse:
             "mode": data.get("mode") or "instant",
             "route": route,
             "fees": _fees(rates),
+            "share": _rate(share),
             "trips": [
                 {"from_station_id": a.station_id, "to_station_id": b.station_id, "jumps": jumps}
                 for a, b, jumps in result.trips
             ],
             "snapshots": [_age(age) for age in result.ages.values()],
+            "include_flagged": result.include_flagged,
+            "flagged": {
+                "rows": result.flagged,
+                "hidden": result.hidden,
+                "reasons": [
+                    {"flag": code, "label": label, "rows": rows}
+                    for code, label, rows in result.reasons
+                ],
+            },
             **envelope,
-            "results": [_hauling_row(row) for row in page_rows],
+            "results": [_hauling_row(row, result.tops) for row in page_rows],
         }
     )

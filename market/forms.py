@@ -433,12 +433,19 @@ class StationTradingForm(FeesForm):
 
 
 class HaulingForm(FeesForm):
+    """Hauling's parameters. ``share`` (of what the destination absorbs a day, for a relist)
+    overrides the trader's profile; ``include_flagged`` shows the rows the flags leave out."""
+
     from_station_id = StationField(label="From")
     to_station_id = StationField(label="To")
     mode = StrictChoiceField(choices=[(m, m) for m in HAUL_MODES], required=False, label="Mode")
     budget = NumberField(label="Budget (ISK)", minimum=Decimal(0), below=MAX_ISK, amounts=True)
     cargo_m3 = NumberField(label="Cargo (m³)", minimum=Decimal(0), below=MAX_ISK, amounts=True)
     route = StrictChoiceField(choices=[(r, r) for r in ROUTES], required=False, label="Route")
+    share = NumberField(
+        label="Market share", percent=True, help_text="a fraction: 0.1 is 10 %, and so is 10%"
+    )
+    include_flagged = BooleanParam(label="Show flagged rows")
     sort = StrictChoiceField(choices=_sort_choices(HUB_HAULING_COLUMNS), required=False)
     page = PageField()
     page_size = PageField(max_value=MAX_PAGE_SIZE)
@@ -452,10 +459,36 @@ class HaulingForm(FeesForm):
         "sales_tax",
         "broker_fee",
         "route",
+        "share",
+        "include_flagged",
         "sort",
         "page",
         "page_size",
     ]
+
+    def clean_share(self) -> Decimal | None:
+        share = self.cleaned_data.get("share")
+        if share is not None and not Decimal(0) < share <= Decimal(1):
+            raise ValidationError(
+                f"must be a fraction above 0 and at most 1 (e.g. 0.1 or 10% for 10 %), "
+                f"got {_number(share)}"
+            )
+        return share
+
+    def market_share(self, user: Any) -> Decimal:
+        """The ``share`` of the URL, else the trader's profile's, else 10 %."""
+        given = self.get("share")
+        if given is not None:
+            return given
+        if user.is_authenticated:
+            found = (
+                TradingProfile.objects.filter(user=user)
+                .values_list("market_share", flat=True)
+                .first()
+            )
+            if found is not None:
+                return found
+        return DEFAULT_MARKET_SHARE
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

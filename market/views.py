@@ -34,6 +34,7 @@ from market.forms import (
 from market.hubs import HUB_REGION_IDS, HUBS_BY_STATION
 from market.queries import (
     DEFAULT_STATION,
+    HAULING_DEFAULT_SORT,
     HUB_STATIONS,
     HubHaulRow,
     StationRef,
@@ -51,6 +52,7 @@ from market.queries import (
     type_unknown_name,
 )
 from market.trading import TradingInputError
+from market.trading.flags import FLAG_LABELS
 
 BOOK_PAGE_SIZE = 20
 
@@ -295,6 +297,7 @@ TRIP_COLUMNS = (
     Column("origin_name", "From", numeric=False, shown="desk"),
     Column("destination_name", "To", numeric=False, shown="desk"),
     Column("jumps", "Jumps", shown="desk"),
+    Column("trip_profit", "Trip profit", shown="desk"),
 )
 HAULING_COLUMNS = (
     Column("type_name", "Item", numeric=False),
@@ -303,18 +306,35 @@ HAULING_COLUMNS = (
     Column("buy_cost", "Buy cost", shown="desk"),
     Column("net_profit", "Net profit"),
     Column("roi", "ROI"),
+    Column("days_to_sell", "Days to sell"),
+    Column("station_daily_volume", "Daily volume there", shown="desk"),
     Column("profit_per_jump", "Profit / jump", shown="desk"),
     Column("volume_m3", "m³", shown="desk"),
     Column("sell_revenue", "Sell revenue", shown="wide"),
     Column("fees_and_tax", "Fees and tax", shown="wide"),
 )
-# One trip: its ends and its jumps are the same on every row, and said above the table.
+# One trip: its ends, jumps and profit are the same on every row, and said above the table.
 ONE_TRIP_COLUMNS = tuple(column for column in HAULING_COLUMNS if column not in TRIP_COLUMNS)
 
 
 @dataclass(frozen=True)
+class HaulLine:
+    """A row as the hauling table shows it: ROI in percent and its flags' labels (why the
+    default view would hide it)."""
+
+    row: HubHaulRow
+    roi_percent: Decimal
+    reasons: list[str]
+
+    @classmethod
+    def of(cls, row: HubHaulRow) -> HaulLine:
+        return cls(row, row.roi * 100, [FLAG_LABELS[code] for code in row.flags])
+
+
+@dataclass(frozen=True)
 class TripTotals:
-    """What one trip's plan adds up to: every row of it, not only the page shown."""
+    """What one trip's plan adds up to: every row of it, not only the page shown (flagged rows
+    are not part of the trip's plan)."""
 
     buy_cost: Decimal
     sell_revenue: Decimal
@@ -323,9 +343,11 @@ class TripTotals:
     volume_m3: Decimal
     roi_percent: Decimal | None
     profit_per_jump: Decimal | None
+    volume_unknown: bool
 
     @classmethod
     def of(cls, rows: Sequence[HubHaulRow], jumps: int | None) -> TripTotals:
+        rows = [row for row in rows if not row.flags]
         buy_cost = sum((row.buy_cost for row in rows), Decimal(0))
         net_profit = sum((row.net_profit for row in rows), Decimal(0))
         return cls(
@@ -333,9 +355,10 @@ class TripTotals:
             sell_revenue=sum((row.sell_revenue for row in rows), Decimal(0)),
             fees_and_tax=sum((row.fees_and_tax for row in rows), Decimal(0)),
             net_profit=net_profit,
-            volume_m3=sum((row.volume_m3 for row in rows), Decimal(0)),
+            volume_m3=sum((row.volume_m3 for row in rows if row.volume_m3), Decimal(0)),
             roi_percent=net_profit / buy_cost * 100 if buy_cost else None,
             profit_per_jump=net_profit / jumps if jumps else None,
+            volume_unknown=any(row.volume_m3 is None for row in rows),
         )
 
 
@@ -412,7 +435,8 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
     one_trip = origin is not None and destination is not None
 
     def table(rates: FeeRates) -> dict[str, Any]:
-        sort = data.get("sort") or "-net_profit"
+        sort = data.get("sort") or HAULING_DEFAULT_SORT
+        include_flagged = bool(data.get("include_flagged"))
         result = hauling(
             origin=origin,
             destination=destination,
@@ -422,20 +446,28 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
             rates=rates,
             route=data.get("route") or "shortest",
             order_by=sort,
+            share=form.market_share(request.user),
+            include_flagged=include_flagged,
         )
         columns = ONE_TRIP_COLUMNS if one_trip else HAULING_COLUMNS
         rows, parts = table_page(
             request, params, result.rows, columns=columns, sort=sort, page=data.get("page") or 1
         )
         trip = result.trips[0] if one_trip else None
+        planned = any(not row.flags for row in result.rows)
         return {
             **parts,
             "result": result,
             "fees_text": _fees_text(result.rates, broker_fee=mode == "relist"),
             "ages": sorted(result.ages.values(), key=lambda age: age.region_name),
-            "rows": [(row, row.roi * 100) for row in rows],
+            "rows": [HaulLine.of(row) for row in rows],
             "trip": trip,
-            "totals": TripTotals.of(result.rows, trip[2]) if trip and result.rows else None,
+            "totals": TripTotals.of(result.rows, trip[2]) if trip and planned else None,
+            "share_percent": result.share * 100,
+            # One click shows the hidden rows (and hides them again), on the first page.
+            "flagged_url": query_url(
+                request, params, include_flagged=None if include_flagged else "1", page=None
+            ),
         }
 
     context = {

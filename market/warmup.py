@@ -25,18 +25,20 @@ from typing import Any
 
 from market.hubs import HUBS
 from market.models import BestPrice, MarketSnapshot
-from market.queries import StationRef, book_tops_publish, history_version_bump
+from market.queries import StationRef, book_tops_publish, haul_book_publish, history_version_bump
 
 log = logging.getLogger("market.desk")
 
 
 def book_tops_warm(*, region_id: int, history_version: str | None = None) -> int:
-    """Share the current book top of the region's hub(s); returns how many types it holds."""
+    """Share the current book top of the region's hub(s), and the whole book as hauling reads
+    it (once per snapshot); returns how many types the tops hold."""
     types = 0
     for hub in HUBS:
         if hub.region_id == region_id:
             station = StationRef.from_hub(hub)
             types += len(book_tops_publish(station, history_version=history_version).tops)
+            haul_book_publish(station)
     return types
 
 

@@ -27,7 +27,8 @@ The package, by sub-domain (each module's docstring says more):
 - ``books``: a station's book tops (``station_book``, shared through the cache), data ages and
   the snapshot marker a polling page compares.
 - ``caches``: the per-process memos and the regions' history versions the caches are keyed by.
-- ``trading``: the station-trading table; ``hauling_plans``: hauling between hubs.
+- ``trading``: the station-trading table; ``hauling_plans``: hauling between hubs, over
+  ``haul_books`` (each hub's order book, read once per snapshot and shared like the book tops).
 - ``type_page``: one type's order books, quotes at every hub and history.
 - ``liquidity``: what trades at a station, from the figures the ingest infers from consecutive
   snapshots (the desk's daily averages, the station-volume API's days).
@@ -49,7 +50,14 @@ from market.queries.caches import (
     history_version_bump,
     history_versions,
 )
-from market.queries.hauling_plans import HUB_HAULING_COLUMNS, HaulingResult, HubHaulRow, hauling
+from market.queries.haul_books import HaulBook, haul_book_publish
+from market.queries.hauling_plans import (
+    HAULING_DEFAULT_SORT,
+    HUB_HAULING_COLUMNS,
+    HaulingResult,
+    HubHaulRow,
+    hauling,
+)
 from market.queries.liquidity import (
     STATION_VOLUME_DAYS,
     StationTypeLiquidity,
@@ -99,12 +107,14 @@ __all__ = [
     "BOOK_SORTS",
     "BOOK_TTL_SECONDS",
     "DEFAULT_STATION",
+    "HAULING_DEFAULT_SORT",
     "HUB_HAULING_COLUMNS",
     "HUB_STATIONS",
     "SDE_TTL_SECONDS",
     "STATION_VOLUME_DAYS",
     "BookTop",
     "CategoryChoice",
+    "HaulBook",
     "HaulingResult",
     "HubHaulRow",
     "HubQuote",
@@ -121,6 +131,7 @@ __all__ = [
     "TypeHit",
     "book_tops_publish",
     "caches_clear",
+    "haul_book_publish",
     "hauling",
     "history_days",
     "history_version_bump",

@@ -75,13 +75,16 @@ _books = _Memo(size=12, ttl=BOOK_TTL_SECONDS)
 _trading = _Memo(size=8, ttl=BOOK_TTL_SECONDS)
 # One trip's plan per entry, and whole sorted answers: "any hub to any hub" alone is 21 entries.
 _hauls = _Memo(size=96, ttl=BOOK_TTL_SECONDS)
+# Each hub's whole order book as hauling reads it (``market.queries.haul_books``), per snapshot.
+_haul_books = _Memo(size=10, ttl=BOOK_TTL_SECONDS)
 _sde = _Memo(size=4, ttl=SDE_TTL_SECONDS)
 
 
 def caches_clear(*, keep_sde: bool = False) -> None:
     """Forget what this process keeps (tests; after an SDE import in a shell). ``keep_sde``
     forgets only what depends on the snapshots, as a new snapshot does (benchmarks)."""
-    for memo in (_books, _trading, _hauls) if keep_sde else (_books, _trading, _hauls, _sde):
+    snapshots = (_books, _trading, _hauls, _haul_books)
+    for memo in snapshots if keep_sde else (*snapshots, _sde):
         memo.clear()
 
 

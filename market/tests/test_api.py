@@ -305,7 +305,13 @@ def test_station_trading_names_the_bad_parameter(client, forge, query, parameter
 
 # --- hauling -------------------------------------------------------------------------------------
 
-HAUL = f"/api/market/hauling?from_station_id={JITA.station_id}&to_station_id={AMARR.station_id}"
+# The walk's arithmetic is shown on small books, which the flags call tiny orders (less than
+# 10,000 ISK at the best price): these tests ask for the flagged rows too. A lone type is planned
+# the same either way (test_hauling_trust.py has the flags and what the default view hides).
+HAUL = (
+    f"/api/market/hauling?from_station_id={JITA.station_id}&to_station_id={AMARR.station_id}"
+    "&include_flagged=1"
+)
 
 
 @pytest.fixture
@@ -354,6 +360,9 @@ def test_instant_walks_both_books_until_a_unit_stops_paying(client, haul):
     assert row["volume_m3"] == 1.5
     assert row["buys"] == [{"price": 4.0, "quantity": 100}, {"price": 4.5, "quantity": 50}]
     assert row["sells"] == [{"price": 6.0, "quantity": 150}]
+    # 400 ISK of Tritanium at Jita's best ask and 900 at Amarr's best bid: tiny orders.
+    assert row["flags"] == ["tiny_order"]
+    assert row["days_to_sell"] == 0  # sold into Amarr's buy orders on arrival
 
 
 def test_instant_stops_when_the_budget_runs_out(client, haul):
@@ -405,9 +414,10 @@ def test_instant_fills_a_min_volume_order_it_can_reach(client, haul):
 
 @pytest.mark.embedded
 def test_relist_sells_one_tick_under_the_best_ask(client, haul):
-    row = only_row(client.get(f"{HAUL}&mode=relist&sales_tax=0.1&broker_fee=0.05"))
+    row = only_row(client.get(f"{HAUL}&mode=relist&sales_tax=0.1&broker_fee=0.05&share=1"))
     # Relist at 6.99 (7.00 less a 0.01 tick), 5.9415 kept per unit after 15 %: every Jita ask
-    # pays, but Amarr buys 250 a day: 100 at 4.00 and 150 at 4.50.
+    # pays, but Amarr buys 250 a day (its region's history: the station is not watched yet),
+    # all of it at a 100 % share: 100 at 4.00 and 150 at 4.50, sold in one day.
     assert row["quantity"] == 250
     assert row["buy_cost"] == 1075.0
     assert row["sell_revenue"] == 1747.5
@@ -415,6 +425,7 @@ def test_relist_sells_one_tick_under_the_best_ask(client, haul):
     assert row["net_profit"] == 410.38  # 410.375
     assert row["roi"] == 0.381744
     assert row["sells"] == [{"price": 6.99, "quantity": 250}]
+    assert (row["days_to_sell"], row["absorbed_daily"], row["volume_source"]) == (1, 250, "region")
 
 
 def test_hauling_uses_the_packaged_volume_of_ships(client):
@@ -447,7 +458,7 @@ def test_jumps_come_from_the_sde_map(client, haul):
 
 
 def test_any_hub_to_any_hub_plans_every_trip(client, haul):
-    body = client.get("/api/market/hauling?sales_tax=0.1").json()
+    body = client.get("/api/market/hauling?sales_tax=0.1&include_flagged=1").json()
     assert len(body["trips"]) == 20  # 5 hubs x 4 destinations
     assert [(r["from_station_id"], r["to_station_id"]) for r in body["results"]] == [
         (JITA.station_id, AMARR.station_id)
@@ -487,7 +498,7 @@ def test_the_api_and_the_page_show_the_same_numbers(client, haul):
     body = client.get(f"{HAUL}&sales_tax=0.1").json()
     page = client.get(
         f"/market/hauling/?from_station_id={JITA.station_id}"
-        f"&to_station_id={AMARR.station_id}&sales_tax=0.1"
+        f"&to_station_id={AMARR.station_id}&sales_tax=0.1&include_flagged=1"
     ).content.decode()
     html = HTMLParser(page)
     labels = [th.text(strip=True).rstrip(" ▾▴") for th in html.css("#hauling-rows thead th")]
@@ -497,8 +508,9 @@ def test_the_api_and_the_page_show_the_same_numbers(client, haul):
     ]
     assert len(shown) == len(body["results"]) > 0
     for api, row in zip(body["results"], shown, strict=True):
-        # The page rounds ISK totals to whole ISK (half up) and ratios to a tenth of a percent.
-        assert row["Item"] == api["type_name"]
+        # The page rounds ISK totals to whole ISK (half up) and ratios to a tenth of a percent;
+        # a flagged row says why next to its name.
+        assert row["Item"] == api["type_name"] + "tiny order"
         assert row["Quantity"] == f"{api['quantity']:,}"
         for label, key in (("Buy cost", "buy_cost"), ("Net profit", "net_profit")):
             whole = Decimal(str(api[key])).quantize(Decimal(1), rounding=ROUND_HALF_UP)

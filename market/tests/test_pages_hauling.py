@@ -1,11 +1,24 @@
-"""The hauling page: the same plans as the API, the route's jumps, empty states, bad input."""
+"""The hauling page: the same plans as the API, the route's jumps, empty states, bad input.
+
+The books are big enough to be trusted (every best price carries more than 10,000 ISK) and
+the destinations have daily volumes: nothing here is flagged (test_hauling_trust.py is about
+flagged rows)."""
 
 from __future__ import annotations
 
 import pytest
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from market.tests.factories import AMARR, DODIXIE, JITA, book_store, map_load, market_type, order
+from market.tests.factories import (
+    AMARR,
+    DODIXIE,
+    JITA,
+    book_store,
+    daily_volume,
+    map_load,
+    market_type,
+    order,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_desk")]
 
@@ -20,19 +33,22 @@ def hauling_books(db):
     book_store(
         JITA.region_id,
         [
-            order(TRITANIUM, "4.00", 100),
-            order(TRITANIUM, "4.50", 200),
-            order(PYERITE, "10.00", 50),
+            order(TRITANIUM, "4.00", 3000),
+            order(TRITANIUM, "4.50", 6000),
+            order(PYERITE, "10.00", 1500),
         ],
     )
     book_store(
         AMARR.region_id,
         [
-            order(TRITANIUM, "6.00", 150, buy=True, hub=AMARR),
-            order(PYERITE, "20.00", 10, buy=True, hub=AMARR),
+            order(TRITANIUM, "6.00", 4500, buy=True, hub=AMARR),
+            order(PYERITE, "20.00", 600, buy=True, hub=AMARR),
         ],
     )
-    book_store(DODIXIE.region_id, [order(PYERITE, "30.00", 5, buy=True, hub=DODIXIE)])
+    book_store(DODIXIE.region_id, [order(PYERITE, "30.00", 500, buy=True, hub=DODIXIE)])
+    daily_volume(AMARR.region_id, TRITANIUM, "5000")
+    daily_volume(AMARR.region_id, PYERITE, "1000")
+    daily_volume(DODIXIE.region_id, PYERITE, "1000")
 
 
 def table(response) -> list[dict[str, str]]:
@@ -51,18 +67,20 @@ def test_it_lists_what_pays_to_haul_best_first(client, hauling_books):
     # One trip: its ends and jumps are said once above the table, not on every row.
     assert rows[0] == {
         "Item": "Tritanium",
-        "Quantity": "150",
-        # 100 at 4.00 and 50 at 4.50 into the 6.00 bid: 900 - 625 - 90 tax.
-        "Buy cost": "625",
-        "Sell revenue": "900",
-        "Fees and tax": "90",
-        "Net profit": "185",
+        "Quantity": "4,500",
+        # 3,000 at 4.00 and 1,500 at 4.50 into the 6.00 bid: 27,000 - 18,750 - 2,700 tax.
+        "Buy cost": "18,750",
+        "Sell revenue": "27,000",
+        "Fees and tax": "2,700",
+        "Net profit": "5,550",
         "ROI": "29.6 %",
-        "m³": "1.5",
+        "Days to sell": "now",  # sold into Amarr's buy orders on arrival
+        "Daily volume there": "unknown",  # Amarr's station not watched yet
+        "m³": "45",
         "Profit / jump": "—",  # no map imported: the route is unknown
     }
-    # Pyerite: 10 at 10.00 into the 20.00 bid: 200 - 100 - 20 tax = 80.
-    assert rows[1]["Net profit"] == "80"
+    # Pyerite: 600 at 10.00 into the 20.00 bid: 12,000 - 6,000 - 1,200 tax = 4,800.
+    assert rows[1]["Net profit"] == "4,800"
     assert "Jita → Amarr: no route" in response.content.decode()
 
 
@@ -71,7 +89,8 @@ def test_one_trip_adds_up_to_its_totals(client, hauling_books):
     cells = [
         cell.text(strip=True) for cell in html.css("#hauling-rows tfoot th, #hauling-rows tfoot td")
     ]
-    # 625 + 100 spent, 900 + 200 sold, 90 + 20 tax, 185 + 80 earned: 36.6 % on 725.
+    # 18,750 + 6,000 spent, 27,000 + 12,000 sold, 2,700 + 1,200 tax, 5,550 + 4,800 earned:
+    # 41.8 % on 24,750.
     cells = dict(
         zip(
             [th.text(strip=True).rstrip(" ▾▴") for th in html.css("#hauling-rows thead th")],
@@ -82,13 +101,15 @@ def test_one_trip_adds_up_to_its_totals(client, hauling_books):
     assert cells == {
         "Item": "The whole trip",
         "Quantity": "",  # units of different types do not add up
-        "Buy cost": "725",
-        "Net profit": "265",
-        "ROI": "36.6 %",
+        "Buy cost": "24,750",
+        "Net profit": "10,350",
+        "ROI": "41.8 %",
+        "Days to sell": "",
+        "Daily volume there": "",
         "Profit / jump": "—",
-        "m³": "1.6",
-        "Sell revenue": "1,100",
-        "Fees and tax": "110",
+        "m³": "51",
+        "Sell revenue": "39,000",
+        "Fees and tax": "3,900",
     }
 
 
@@ -101,12 +122,16 @@ def test_a_first_visit_plans_jita_to_amarr(client, hauling_books):
 def test_any_hub_to_any_hub_shows_each_trip(client, hauling_books):
     response = client.get("/market/hauling/?from_station_id=&to_station_id=&sales_tax=0.1")
     rows = table(response)
-    trips = {(row["Item"], row["From"], row["To"], row["Net profit"]) for row in rows}
-    assert trips == {
-        ("Tritanium", "Jita", "Amarr", "185"),
-        ("Pyerite", "Jita", "Amarr", "80"),
-        ("Pyerite", "Jita", "Dodixie", "85"),  # 5 at 10.00 into 30.00: 150 - 50 - 15
-    }
+    trips = [
+        (row["Item"], row["From"], row["To"], row["Trip profit"], row["Net profit"]) for row in rows
+    ]
+    # The best trip first (what the whole trip makes), each trip's best rows first.
+    assert trips == [
+        ("Tritanium", "Jita", "Amarr", "10,350", "5,550"),
+        ("Pyerite", "Jita", "Amarr", "10,350", "4,800"),
+        # 500 at 10.00 into 30.00: 15,000 - 5,000 - 1,500.
+        ("Pyerite", "Jita", "Dodixie", "8,500", "8,500"),
+    ]
     assert "Each row is a trip of its own" in response.content.decode()
     # Rows of different trips never add up to one: no totals.
     assert HTMLParser(response.content.decode()).css_first("#hauling-rows tfoot") is None
@@ -118,26 +143,26 @@ def test_it_counts_the_jumps_of_the_chosen_route(client, hauling_books):
     trip = HTMLParser(shortest.content.decode()).css_first(".trip").text()
     # A first visit plans for a typical hauler, not for an unlimited wallet and hold.
     assert trip.startswith("Jita → Amarr: 11 jumps · budget 1,000,000,000 ISK · cargo 60,000 m³")
-    assert table(shortest)[0]["Profit / jump"] == "17"  # 185 / 11
+    assert table(shortest)[0]["Profit / jump"] == "505"  # 5,550 / 11
     secure = client.get(f"{URL}&sales_tax=0.1&route=secure").content.decode()
     assert "Jita → Amarr: <strong>45 jumps</strong> through high-sec only" in secure
 
 
 def test_the_budget_and_the_hold_are_shared_by_the_whole_trip(client, hauling_books):
-    response = client.get(f"{URL}&sales_tax=0.1&budget=0.5k")
+    response = client.get(f"{URL}&sales_tax=0.1&budget=18k")
     rows = {row["Item"]: row for row in table(response)}
-    # 500 ISK: Pyerite (80 on 100) pays better per ISK than Tritanium (185 on 625), so it gets its
-    # 10 units for 100; the 400 left buy 100 Tritanium at 4.00 and nothing more.
-    assert rows["Pyerite"]["Buy cost"] == "100"
-    assert (rows["Tritanium"]["Quantity"], rows["Tritanium"]["Buy cost"]) == ("100", "400")
-    assert "budget 500 ISK · cargo 60,000 m³" in response.content.decode()
+    # 18,000 ISK: Pyerite (8.00 a unit on 10.00) pays better per ISK than Tritanium (1.40 on
+    # 4.00), so it gets its 600 units for 6,000; the 12,000 left buy 3,000 Tritanium at 4.00.
+    assert rows["Pyerite"]["Buy cost"] == "6,000"
+    assert (rows["Tritanium"]["Quantity"], rows["Tritanium"]["Buy cost"]) == ("3,000", "12,000")
+    assert "budget 18,000 ISK · cargo 60,000 m³" in response.content.decode()
 
 
 def test_it_sorts_by_any_column(client, hauling_books):
     by_name = table(client.get(f"{URL}&sort=type_name"))
     assert [row["Item"] for row in by_name] == ["Pyerite", "Tritanium"]
     by_roi = table(client.get(f"{URL}&sort=-roi"))
-    assert [row["Item"] for row in by_roi] == ["Pyerite", "Tritanium"]  # 100 % vs 45 %
+    assert [row["Item"] for row in by_roi] == ["Pyerite", "Tritanium"]  # 80 % vs 29.6 %
 
 
 def test_nothing_to_haul_says_so(client, hauling_books):
@@ -162,6 +187,11 @@ def test_a_hub_without_data_is_named_in_the_empty_state(client):
         ("&cargo_m3=9e999999m", "cargo_m3: must be below 1,000,000,000,000,000, got"),
         ("&from_station_id=60008494", "to_station_id: must differ from from_station_id"),
         ("&from_station_id=42", "from_station_id: unknown station 42"),
+        ("&share=0", "share: must be a fraction above 0 and at most 1"),
+        ("&share=150%", "share: must be a fraction above 0 and at most 1 (e.g. 0.1 or 10% for"),
+        ("&share=lots", "share: enter a number, got &#x27;lots&#x27;"),
+        ("&include_flagged=maybe", "include_flagged: must be one of true, false"),
+        ("&sort=-flags", "sort: must be one of"),
     ],
 )
 def test_a_bad_parameter_is_named(client, hauling_books, query, message):

@@ -16,6 +16,9 @@ from lenny.lib.money import CENT
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+# The share of a station's daily volume a trader expects to take when they have not said
+# (TradingProfile.market_share's default): station trading's achievable units, hauling's relist cap.
+DEFAULT_MARKET_SHARE = Decimal("0.10")
 
 # ISK sums stay exact far beyond any real book (1e13 ISK * 2e9 units * a 4-digit rate); ratios
 # (margin, ROI, profit per jump) are quotients and get 28 significant digits.

@@ -14,6 +14,8 @@ the best price of one side of one station's book:
   (10,000 ISK), e.g. 3 units at 99 ISK.
 - ``no_volume``: nothing was seen trading at the station (or it has not been watched long
   enough to know) and the region's history has no volume either.
+- ``unknown_volume`` (hauling): the type's volume in a hold is not known, so a cargo-limited
+  plan cannot count it; it is left out of the trip and says why, instead of taking 0 m³.
 - ``loss``: the row loses money after fees and taxes. Not about a bait, but never shown by
   default either.
 """
@@ -32,6 +34,7 @@ FLAG_LABELS: dict[str, str] = {
     "bait_min_volume": "bait order",
     "outlier": "outlier price",
     "tiny_order": "tiny order",
+    "unknown_volume": "volume unknown",
     "loss": "loses money",
 }
 

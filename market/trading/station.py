@@ -38,6 +38,7 @@ from typing import Protocol
 from market.trading.core import (
     _MONEY,
     _RATIO,
+    DEFAULT_MARKET_SHARE,
     ONE,
     ZERO,
     TradingInputError,
@@ -48,8 +49,6 @@ from market.trading.core import (
     rows_sort,
 )
 from market.trading.flags import NO_FLAGS, station_flags
-
-DEFAULT_MARKET_SHARE = Decimal("0.10")
 
 # Inputs and rows are plain slotted dataclasses, not frozen ones: a page builds thousands of them
 # and a frozen dataclass takes about twice as long to construct.

@@ -76,8 +76,18 @@ class HaulPlan:
     broker_fees: Decimal
     sales_tax: Decimal
     volume_m3: Decimal
-    buys: tuple[Fill, ...]
-    sells: tuple[Fill, ...]
+    # The walk's steps: ``buys`` and ``sells`` are made from them when asked for (a page shows
+    # the fills of a few rows out of thousands).
+    steps: tuple[_Step, ...]
+
+    @property
+    def buys(self) -> tuple[Fill, ...]:
+        # The walk only ever moves up A's book, so steps come in ask order already.
+        return _fills(self.steps, index="ask_index", price="ask_price")
+
+    @property
+    def sells(self) -> tuple[Fill, ...]:
+        return _fills(self.steps, index="sell_index", price="sell_price")
 
     @property
     def fees_and_tax(self) -> Decimal:
@@ -104,8 +114,25 @@ class _Step(NamedTuple):
     unit_profit: Decimal
 
 
-def _asks(orders: Iterable[BookEntry], *, param: str) -> list[tuple[Decimal, int]]:
+class AskLevels(tuple):
+    """Sell orders already as the walk reads them: (price, volume) with positive prices and
+    volumes, cheapest first (a caller that built them so, e.g. from a checked book, skips the
+    checks of a list of orders)."""
+
+    __slots__ = ()
+
+
+class BidLevels(tuple):
+    """Buy orders already as the walk reads them: (price, volume, least units one sale must
+    bring, from 1 to the volume), dearest first."""
+
+    __slots__ = ()
+
+
+def _asks(orders: Iterable[BookEntry], *, param: str) -> Sequence[tuple[Decimal, int]]:
     """Sell orders as (price, volume), cheapest first; empty orders dropped, bad ones refused."""
+    if isinstance(orders, AskLevels):
+        return orders
     book = []
     for order in orders:
         price, volume = order.price, order.volume_remain
@@ -121,8 +148,10 @@ def _asks(orders: Iterable[BookEntry], *, param: str) -> list[tuple[Decimal, int
     return book
 
 
-def _bids(orders: Iterable[BookEntry], *, param: str) -> list[tuple[Decimal, int, int]]:
+def _bids(orders: Iterable[BookEntry], *, param: str) -> Sequence[tuple[Decimal, int, int]]:
     """Buy orders as (price, volume, least units one sale must bring), dearest first."""
+    if isinstance(orders, BidLevels):
+        return orders
     book = []
     for order in orders:
         price, volume = order.price, order.volume_remain
@@ -301,9 +330,7 @@ def _plan(mode: str, steps: Sequence[_Step], haul: _Haul) -> HaulPlan | None:
         broker_fees=haul.broker_fee * revenue,
         sales_tax=haul.sales_tax * revenue,
         volume_m3=haul.unit_volume * quantity,
-        # The walk only ever moves up A's book, so steps come in ask order already.
-        buys=_fills(steps, index="ask_index", price="ask_price"),
-        sells=_fills(steps, index="sell_index", price="sell_price"),
+        steps=tuple(steps),
     )
 
 

@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from market.queries import caches_clear
-from market.tests.factories import HUBS_BY_KEY, JITA, book_store, daily_volume, market_type, order
+from market.tests.factories import HUBS_BY_KEY, book_store, daily_volume, market_type, order
 from tests.browser.layout import OVERFLOW
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -35,7 +35,9 @@ def desk():
     for n in range(30):
         type_id = 100 + n
         market_type(type_id, LONG_NAME if n == 0 else f"Republic Fleet Item Number {n}")
-        daily_volume(JITA.region_id, type_id, "48")
+        # Traded at every hub: hauling's default view leaves out rows nobody trades at their end.
+        for hub in HUBS:
+            daily_volume(hub.region_id, type_id, "48")
     for step, hub in enumerate(HUBS):
         rows = []
         for n in range(30):
