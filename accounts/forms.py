@@ -20,7 +20,8 @@ class TradingProfileForm(forms.ModelForm):
         help_text="Cuts the broker fee.",
     )
 
-    # Left blank, the share stays what it was (10 % until the trader sets it).
+    # Left blank, the share stays what it was (10 % until the trader sets it). Any step: the
+    # browser would refuse 0.10 as off a 0.01 grid that starts at 0.0001.
     market_share = forms.DecimalField(
         label="Market share",
         required=False,
@@ -29,7 +30,7 @@ class TradingProfileForm(forms.ModelForm):
         max_digits=5,
         decimal_places=4,
         help_text="The share of a station's daily volume you expect to trade (0.10 is 10 %).",
-        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0.0001", "max": "1"}),
+        widget=forms.NumberInput(attrs={"step": "any", "min": "0.0001", "max": "1"}),
     )
 
     class Meta:
