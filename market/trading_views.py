@@ -206,8 +206,11 @@ def station_trading_view(request: HttpRequest) -> HttpResponse:
         ).replace(" ", ""),
         "trades_daily_on": bool(form.cleaned_data.get("trades_daily")),
         "include_flagged_on": bool(form.cleaned_data.get("include_flagged")),
+        # Every rule a station-trading row can break (a hold's volume is hauling's concern).
         "flag_rules": [
-            FlagBadge(code, label, FLAG_RULES[code]) for code, label in FLAG_LABELS.items()
+            FlagBadge(code, label, FLAG_RULES[code])
+            for code, label in FLAG_LABELS.items()
+            if code != "unknown_volume"
         ],
     }
     return _priced_page(

@@ -232,8 +232,9 @@ def test_station_trading_rows_match_the_hand_computation(client, forge):
             "type_name": "Tritanium",
             "best_bid": 5.0,
             "best_ask": 6.0,
-            "depth_price_bid": None,
-            "depth_price_ask": None,
+            # Each side's best 5 % of units all sit at its best price.
+            "depth_price_bid": 5.0,
+            "depth_price_ask": 6.0,
             "broker_fee_bid": 0.08,  # 0.075
             "broker_fee_ask": 0.09,
             "sales_tax": 0.22,  # 0.216

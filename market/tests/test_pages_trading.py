@@ -114,8 +114,9 @@ def test_it_prices_each_type_at_the_station_by_hand(client, jita_book):
         "Profit / day": "62",
         "Region volume": "1,000",
         "Region profit / day": "619",
-        "Depth bid": "—",
-        "Depth ask": "—",
+        # Each side's best 5 % of units all sit at its best price.
+        "Depth bid": "5.00",
+        "Depth ask": "6.00",
         "Bid reprices / day": "—",
         "Ask reprices / day": "—",
     }

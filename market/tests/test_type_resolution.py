@@ -324,9 +324,16 @@ def test_a_snapshot_that_lands_queues_the_resolution_which_the_worker_runs(
 # --- what the desk shows ------------------------------------------------------------------------------
 
 
+# Every row, SKINs and flagged ones too: the default view leaves SKINs out (the resolved type's
+# category) and flags rows on small hand-made books.
+TRADING_EVERY_ROW = (
+    "/market/trading/?station_id=60003760&sort=type_name&exclude_category=none&include_flagged=1"
+)
+
+
 @pytest.mark.django_db
 def test_the_item_page_and_station_trading_show_the_resolved_name(jita_new_types, client):
-    trading = client.get("/market/trading/?station_id=60003760&sort=type_name").content.decode()
+    trading = client.get(TRADING_EVERY_ROW).content.decode()
     assert f"Type {HEL_SKIN}" in trading and "Hel Hunter" not in trading
     page = client.get(f"/market/types/{HEL_SKIN}/").content.decode()
     assert f"Type {HEL_SKIN}" in page
@@ -334,12 +341,12 @@ def test_the_item_page_and_station_trading_show_the_resolved_name(jita_new_types
     types_resolve_due()
 
     # The same process, caches warm: the new names show at once.
-    trading = client.get("/market/trading/?station_id=60003760&sort=type_name").content.decode()
+    trading = client.get(TRADING_EVERY_ROW).content.decode()
     assert "Hel Hunter&#x27;s Quiver SKIN" in trading or "Hel Hunter's Quiver SKIN" in trading
     assert f"Type {HEL_SKIN}" not in trading
     page = client.get(f"/market/types/{HEL_SKIN}/").content.decode()
     assert "Permanent SKIN · 0.01 m³ · from ESI · type 47508" in page
-    api = client.get("/api/market/station-trading?station_id=60003760&sort=type_name").json()
+    api = client.get("/api/market/station-trading?" + TRADING_EVERY_ROW.split("?")[1]).json()
     assert "Hel Hunter's Quiver SKIN" in {row["type_name"] for row in api["results"]}
 
 

@@ -110,6 +110,10 @@ FLAG_RULES: dict[str, str] = {
     "tiny_order": (
         f"What is on offer at the best bid or ask is worth less than {RULES.isk_floor:,.0f} ISK."
     ),
+    "unknown_volume": (
+        "How much room one unit takes in a hold is not known yet, so a cargo-limited trip "
+        "cannot count it (it is never taken as 0 m³)."
+    ),
     "loss": "After the broker fee on both orders and the sales tax, every unit loses money.",
 }
 NO_FLAGS: tuple[str, ...] = ()
