@@ -329,3 +329,13 @@ class Background:
 
     def __exit__(self, *exc_info) -> None:
         self.thread.join()
+
+
+def api_bad_parameter(response, parameter: str, *fragments: str) -> None:
+    """The JSON API's 400 for a bad query parameter: it names the parameter, and its error says
+    each of ``fragments``."""
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["parameter"] == parameter
+    for fragment in fragments:
+        assert fragment in body["error"]

@@ -26,6 +26,18 @@ MIN_OBSERVED_HOURS = 1
 SECONDS_A_DAY = 86400
 
 
+def _trade_sums() -> dict[str, Sum]:
+    """The window's totals of a station's StationTradeDay rows, as annotations."""
+    return {
+        "sold": Sum("sold_to_buy_orders"),
+        "bought": Sum("bought_from_sell_orders"),
+        "probable_sold": Sum("probable_sold"),
+        "probable_bought": Sum("probable_bought"),
+        "bid_reprices": Sum("bid_reprices"),
+        "ask_reprices": Sum("ask_reprices"),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class StationLiquidity:
     """Daily averages of one type at one station over the observed part of the window."""
@@ -75,14 +87,7 @@ def station_liquidity(
     rows = (
         StationTradeDay.objects.filter(location_id=location_id, date__gte=since, date__lte=today)
         .values("type_id")
-        .annotate(
-            sold=Sum("sold_to_buy_orders"),
-            bought=Sum("bought_from_sell_orders"),
-            probable_sold=Sum("probable_sold"),
-            probable_bought=Sum("probable_bought"),
-            bid_reprices=Sum("bid_reprices"),
-            ask_reprices=Sum("ask_reprices"),
-        )
+        .annotate(**_trade_sums())
         .values_list(
             "type_id",
             "sold",
@@ -246,14 +251,7 @@ def type_liquidity_at(
             date__lte=today,
         )
         .values("location_id")
-        .annotate(
-            sold=Sum("sold_to_buy_orders"),
-            bought=Sum("bought_from_sell_orders"),
-            probable_sold=Sum("probable_sold"),
-            probable_bought=Sum("probable_bought"),
-            bid_reprices=Sum("bid_reprices"),
-            ask_reprices=Sum("ask_reprices"),
-        )
+        .annotate(**_trade_sums())
     }
     found: dict[int, StationTypeLiquidity | None] = {}
     for location_id, region_id in stations:

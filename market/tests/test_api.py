@@ -24,6 +24,7 @@ from market.tests.factories import (
     market_type,
     order,
 )
+from tests.fixtures import api_bad_parameter as bad
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_desk")]
 
@@ -42,14 +43,6 @@ ESI_FIELDS = {
     "duration",
     "issued",
 }
-
-
-def bad(response, parameter: str, *fragments: str) -> None:
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["parameter"] == parameter
-    for fragment in fragments:
-        assert fragment in body["error"]
 
 
 # --- orders --------------------------------------------------------------------------------------

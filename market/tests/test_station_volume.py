@@ -17,6 +17,7 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 from market.ingest import snapshot_store
 from market.models import ObservedDay, StationTradeDay
 from market.tests.factories import AMARR, JITA, order
+from tests.fixtures import api_bad_parameter as bad
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_desk")]
 
@@ -59,14 +60,6 @@ def watched(hours: float, *, days_ago: int = 0) -> None:
         date=timezone.now().date() - timedelta(days=days_ago),
         defaults={"observed_seconds": int(hours * 3600), "pairs": 1},
     )
-
-
-def bad(response, parameter: str, *fragments: str) -> None:
-    assert response.status_code == 400, response.content
-    body = response.json()
-    assert body["parameter"] == parameter
-    for fragment in fragments:
-        assert fragment in body["error"]
 
 
 # --- the API -------------------------------------------------------------------------------------
