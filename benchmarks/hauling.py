@@ -45,6 +45,7 @@ from market_pages import (  # noqa: E402
     REPLAY_KNOBS,
     data_load,
     free_port,
+    gunicorn_start,
     percentile,
     snapshot_landed,
     wait_for,
@@ -157,28 +158,7 @@ def http_rounds(
 ) -> list[float]:
     """Per answer, ms: ``clients`` clients each ask one of ``urls`` at once, right after new
     snapshots landed everywhere; ``rounds`` times."""
-    port = free_port()
-    web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "lenny.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--chdir",
-            str(code),
-        ],
-        cwd=code,
-        env={**env, "PYTHONPATH": str(code)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    web, base = gunicorn_start(code, env)
     times: list[float] = []
     try:
         wait_for(f"{base}/market/", web, "gunicorn")

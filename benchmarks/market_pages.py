@@ -73,6 +73,33 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def gunicorn_start(code: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+    """The code in ``code`` served by gunicorn as in production (2 workers, 4 threads each) on a
+    free loopback port: the process and its base URL (wait_for it before asking)."""
+    port = free_port()
+    web = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "lenny.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--chdir",
+            str(code),
+        ],
+        cwd=code,
+        env={**env, "PYTHONPATH": str(code)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return web, f"http://127.0.0.1:{port}"
+
+
 def wait_for(url: str, process: subprocess.Popen, what: str) -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -429,28 +456,7 @@ def under_load(env: dict[str, str], replay_url: str) -> dict:
         + ["/api/market/station-trading?station_id=60003760&min_margin=0.05"]
         + [f"/api/market/hauling?from_station_id={JITA}&to_station_id={AMARR}&cargo_m3=60000"]
     )
-    port = free_port()
-    web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "lenny.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--chdir",
-            str(ROOT),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base_url = f"http://127.0.0.1:{port}"
+    web, base_url = gunicorn_start(ROOT, env)
     before = MarketSnapshot.objects.get(region_id=FORGE, is_current=True).id
     try:
         wait_for(f"{base_url}/market/", web, "gunicorn")
