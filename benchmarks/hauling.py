@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -42,11 +41,10 @@ os.environ.setdefault("LENNY_MANIFEST_STATIC", "0")
 
 import market_pages  # noqa: E402  (the desk benchmark's data and helpers)
 from market_pages import (  # noqa: E402
-    REPLAY_KNOBS,
     data_load,
-    free_port,
     gunicorn_start,
     percentile,
+    replay_start,
     snapshot_landed,
     wait_for,
 )
@@ -219,17 +217,8 @@ def main() -> None:
 
     setup_test_environment()
     call_command("migrate", verbosity=0)
-    port = free_port()
-    replay = subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "replay_upstreams", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    replay_url = f"http://127.0.0.1:{port}"
+    replay, replay_url = replay_start()
     try:
-        wait_for(f"{replay_url}/esi/_replay/state", replay, "the replay upstreams")
-        requests.post(f"{replay_url}/esi/_replay/state", json=REPLAY_KNOBS, timeout=30)
         with override_settings(**upstream_settings(replay_url), ESI_HISTORY_RATE="1000000/1m"):
             data_load(reload=False, history_types=None)
             history_load()

@@ -73,6 +73,26 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def replay_start() -> tuple[subprocess.Popen, str]:
+    """The replay upstreams in a process of their own (like ESI, they do not share this
+    process's CPU time), ready and set to the benchmark's knobs: the process and its URL."""
+    port = free_port()
+    replay = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "replay_upstreams", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    replay_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(f"{replay_url}/esi/_replay/state", replay, "the replay upstreams")
+        requests.post(f"{replay_url}/esi/_replay/state", json=REPLAY_KNOBS, timeout=30)
+    except BaseException:
+        replay.terminate()
+        raise
+    return replay, replay_url
+
+
 def gunicorn_start(code: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     """The code in ``code`` served by gunicorn as in production (2 workers, 4 threads each) on a
     free loopback port: the process and its base URL (wait_for it before asking)."""
@@ -565,17 +585,8 @@ def main() -> None:
 
     setup_test_environment()  # the test client on a real database, Django's way
     call_command("migrate", verbosity=0)
-    port = free_port()
-    replay = subprocess.Popen(
-        [sys.executable, str(ROOT / "manage.py"), "replay_upstreams", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    replay_url = f"http://127.0.0.1:{port}"
+    replay, replay_url = replay_start()
     try:
-        wait_for(f"{replay_url}/esi/_replay/state", replay, "the replay upstreams")
-        requests.post(f"{replay_url}/esi/_replay/state", json=REPLAY_KNOBS, timeout=30)
         with override_settings(**upstream_settings(replay_url), ESI_HISTORY_RATE="1000000/1m"):
             data_load(reload=args.reload, history_types=args.history_types)
         from django.conf import settings

@@ -36,6 +36,7 @@ from market.trading import (
     hauling_instant,
     hauling_relist,
 )
+from tests.fixtures import api_bad_parameter
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_desk")]
 
@@ -489,11 +490,7 @@ def test_the_best_trip_comes_first(client, trusted):
     ],
 )
 def test_bad_trust_parameters_are_named(client, trusted, query, parameter, fragment):
-    response = client.get(API + query)
-    assert response.status_code == 400
-    body = response.json()
-    assert body["parameter"] == parameter
-    assert fragment in body["error"]
+    api_bad_parameter(client.get(API + query), parameter, fragment)
 
 
 @pytest.mark.parametrize("sort", ["days_to_sell", "-station_daily_volume", "-trip_profit"])

@@ -23,6 +23,7 @@ from market.models import BestPrice, Category, Group, ObservedDay, StationTradeD
 from market.queries import caches_clear
 from market.tests.factories import JITA, book_store, daily_volume, market_type, order
 from market.trading_views import number_text, volume_text
+from tests.fixtures import api_bad_parameter
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_desk")]
 
@@ -387,10 +388,7 @@ def test_an_unwatched_station_ranks_on_the_regions_volume_and_says_so(client, ca
     ],
 )
 def test_a_bad_parameter_is_named_on_the_api_and_the_page(client, jita, query, parameter, fragment):
-    response = client.get(f"{API}&{query}")
-    assert response.status_code == 400
-    assert response.json()["parameter"] == parameter
-    assert fragment in response.json()["error"]
+    api_bad_parameter(client.get(f"{API}&{query}"), parameter, fragment)
     response = client.get(f"{URL}?{query}")
     assert response.status_code == 400
     assert f"{parameter}:" in response.content.decode()
