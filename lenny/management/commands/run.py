@@ -53,8 +53,14 @@ def processes_supervise(
     return exit_code
 
 
-def web_command_build(*, bind: str, workers: int) -> list[str]:
-    """The gunicorn command line `run` starts (tests start the same one)."""
+# Gunicorn's workers x threads on the 2-core machine Lenny is sized for, chosen from
+# benchmarks/load.py (README, "Run it"): WEB_CONCURRENCY and WEB_THREADS override them.
+WEB_WORKERS = 2
+WEB_THREADS = 4
+
+
+def web_command_build(*, bind: str, workers: int, threads: int = WEB_THREADS) -> list[str]:
+    """The gunicorn command line `run` starts (tests and benchmarks start the same one)."""
     return [
         sys.executable,
         "-m",
@@ -65,7 +71,7 @@ def web_command_build(*, bind: str, workers: int) -> list[str]:
         "--workers",
         str(workers),
         "--threads",
-        "4",
+        str(threads),
         "--access-logfile",
         "-",
         # The OAuth callback's code and state never reach the access log.
@@ -82,14 +88,23 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--bind", default=os.environ.get("LENNY_BIND", "127.0.0.1:8000"))
         parser.add_argument(
-            "--web-workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 2))
+            "--web-workers",
+            type=int,
+            default=int(os.environ.get("WEB_CONCURRENCY", WEB_WORKERS)),
+        )
+        parser.add_argument(
+            "--web-threads", type=int, default=int(os.environ.get("WEB_THREADS", WEB_THREADS))
         )
         parser.add_argument("--no-cluster", action="store_true", help="web server only")
 
-    def handle(self, *args, bind: str, web_workers: int, no_cluster: bool, **options):
+    def handle(
+        self, *args, bind: str, web_workers: int, web_threads: int, no_cluster: bool, **options
+    ):
+        if web_workers < 1 or web_threads < 1:
+            raise CommandError("--web-workers and --web-threads: at least 1")
         python = sys.executable
         manage = str(settings.BASE_DIR / "manage.py")
-        commands = {"web": web_command_build(bind=bind, workers=web_workers)}
+        commands = {"web": web_command_build(bind=bind, workers=web_workers, threads=web_threads)}
         if not no_cluster:
             commands["worker"] = [python, manage, "qcluster"]
             # "Refresh now" jobs have a cluster of their own; django-q2 reads its name from the env.
