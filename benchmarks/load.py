@@ -54,6 +54,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lenny.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")  # the data load's thousands of ESI lines
 
 FORGE, DOMAIN = 10000002, 10000043
 JITA, AMARR = 60003760, 60008494
@@ -336,7 +337,7 @@ def people_load(cards: int) -> int:
                         "platform": site.platform,
                         "base_url": server.url(f"/stores/{slug}"),
                         "max_in_flight": 8,
-                        "max_requests_per_minute": 100000,
+                        "max_requests_per_minute": 30000,
                     },
                 )
                 PreferredStore.objects.get_or_create(user=user, store=store)
@@ -386,7 +387,7 @@ def groups_build() -> list[Group]:
     )
     if not busy:
         raise SystemExit("no Forge snapshot with Jita prices: the data load failed")
-    names = dict(Type.objects.filter(type_id__in=busy).values_list("type_id", "name"))
+    names = dict(Type.objects.filter(id__in=busy).values_list("id", "name"))
     words = sorted({names[t].split()[0][:5] for t in busy if t in names})[:12] or ["Trit"]
     ships = MarketGroup.objects.filter(name="Ships", parent__isnull=True).first()
     group = ships.id if ships else MarketGroup.objects.values_list("id", flat=True).first()
