@@ -9,6 +9,7 @@ snapshot lands, then the new table.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
@@ -36,6 +37,7 @@ from market.queries import (
     DEFAULT_STATION,
     HAULING_DEFAULT_SORT,
     HUB_STATIONS,
+    SDE_TTL_SECONDS,
     HubHaulRow,
     StationRef,
     hauling,
@@ -138,6 +140,10 @@ def home(request: HttpRequest) -> HttpResponse:
         "station": station,
         "hubs": [(hub, ages[hub.region_id]) for hub in HUB_STATIONS],
         "groups": groups,
+        # Names the top groups' cached rendering (the same in every process): another SDE's
+        # top groups are another key.
+        "groups_version": zlib.crc32(repr(groups).encode()),
+        "sde_ttl": SDE_TTL_SECONDS,
         "marker": marker,
         "poll_url": query_url(request, query_params(request)),
         "search": SearchForm(request.GET),

@@ -15,6 +15,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from stores.adapters import Listing
@@ -54,7 +55,7 @@ class StockCell:
         """Some store did not say how many copies it has."""
         return any(x.quantity is None for x in self.offers)
 
-    @property
+    @cached_property  # the cell's template asks for its tiers three times
     def tiers(self) -> tuple[PriceTier, ...]:
         """The matching copies by price, cheapest first: what each price buys."""
         return price_tiers(self.offers)

@@ -120,3 +120,24 @@ def test_search_offers_the_shortest_name_of_a_prefix_first(client, sde_loaded):
     response = client.get("/market/search/?q=trit", headers={"HX-Request": "true"})
     names = [a.text() for a in HTMLParser(response.content.decode()).css("[role=option] a")]
     assert names[:2] == ["Tritanium", "Trit Alpha Scrap Pile"]
+
+
+def test_the_market_groups_are_each_hubs_own_and_follow_a_new_sde(client, sde_loaded):
+    """The top of the tree is rendered once and kept: still each hub's links, and a group
+    the next SDE import adds is there at once."""
+    from market.models import MarketGroup
+
+    def tops(url: str) -> dict[str, str]:
+        home = HTMLParser(client.get(url).content.decode())
+        return {
+            d.css_first("summary").text(strip=True): d.attributes["hx-get"]
+            for d in home.css("#groups-heading ~ ul.tree > li > details")
+        }
+
+    jita = tops("/market/")
+    assert jita["Ships"] == f"/market/groups/4/?station_id={JITA.station_id}"
+    assert tops("/market/")["Ships"] == jita["Ships"]  # from the kept rendering
+    amarr = tops(f"/market/?station_id={AMARR.station_id}")
+    assert amarr["Ships"] == f"/market/groups/4/?station_id={AMARR.station_id}"
+    MarketGroup.objects.create(id=987654, name="Blueprints & Reactions", parent=None)
+    assert "Blueprints & Reactions" in tops("/market/")

@@ -84,10 +84,14 @@ class Listing:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Listing:
-        known = {f.name for f in fields(cls)}
+        known = _LISTING_FIELDS
         values = {k: v for k, v in data.items() if k in known}
         values["price"] = Decimal(str(values["price"]))
         return cls(**values)
+
+
+# Read once: the dashboard decodes thousands of stored listings a view.
+_LISTING_FIELDS = frozenset(f.name for f in fields(Listing))
 
 
 class ParseFailure(Exception):
