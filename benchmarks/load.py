@@ -104,6 +104,17 @@ def configs_parse(text: str) -> list[tuple[int, int]]:
     return configs
 
 
+def nice_parse(text: str) -> list[int]:
+    """ "0,10" → [0, 10]: the ingest's niceness, one mix with an ingest for each."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: niceness values, like 0,10") from None
+    if not values or any(not 0 <= value <= 19 for value in values):
+        raise argparse.ArgumentTypeError(f"{text!r}: niceness values from 0 to 19")
+    return values
+
+
 def percentile(values: list[float], p: float) -> float:
     """The nearest-rank percentile (0 for no values)."""
     if not values:
@@ -512,10 +523,10 @@ class Lenny:
                 time.sleep(0.3)
 
     def warm(self, groups: list[Group], cookie: str) -> None:
-        """Every URL a few times: each worker compiles the templates, imports the code and reads
-        the books once before the clock starts (the steady state users meet)."""
+        """Every URL once per worker: each worker (most likely) compiles the templates, imports
+        the code and reads the books before the clock starts (the steady state users meet)."""
         session = requests.Session()
-        for _ in range(self.workers * 2):
+        for _ in range(self.workers):
             for group in groups:
                 headers = dict(group.headers, **({"Cookie": cookie} if group.login else {}))
                 for url in group.urls:
@@ -723,11 +734,11 @@ def mix_with_ingest(
     }
 
 
-def mix_print(result: dict, groups: list[Group]) -> None:
+def mix_print(result: dict, groups: list[Group], nice: int = 0) -> None:
     idle_s, during_s = result["idle_seconds"], result["ingest_seconds"]
     print(
         f"\nThe mix, idle ({idle_s:.0f} s, load avg {result['load_idle']}) and during a Forge "
-        f"ingest ({during_s:.0f} s, load avg {result['load_during']}; "
+        f"ingest at niceness {nice} ({during_s:.0f} s, load avg {result['load_during']}; "
         f"{'ok' if result['ingest_ok'] else 'FAILED'}: {result['ingest'][0][:100]})"
     )
     print(
@@ -804,7 +815,12 @@ def args_parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=15, help="each group alone")
     parser.add_argument("--mix-seconds", type=float, default=30, help="the mix, idle")
     parser.add_argument("--max-ingest", type=float, default=240, help="seconds, at most")
-    parser.add_argument("--ingest-nice", type=int, default=0, help="the ingest's niceness")
+    parser.add_argument(
+        "--ingest-nice",
+        type=nice_parse,
+        default=[0],
+        help="the ingest's niceness; several (0,10) run the mix with an ingest at each, in turn",
+    )
     parser.add_argument(
         "--configs",
         type=configs_parse,
@@ -875,12 +891,12 @@ def main(argv: list[str] | None = None) -> None:
             if not args.no_groups:
                 rows = groups_alone(lenny, load, groups, args.seconds)
                 groups_alone_print(rows, args.clients, workers, threads)
-            if not args.no_ingest:
+            for nice in [] if args.no_ingest else args.ingest_nice:
                 lenny.warm(groups, cookie)
                 result = mix_with_ingest(
-                    lenny, load, replay_url, args.mix_seconds, args.ingest_nice, args.max_ingest
+                    lenny, load, replay_url, args.mix_seconds, nice, args.max_ingest
                 )
-                mix_print(result, groups)
+                mix_print(result, groups, nice)
         finally:
             lenny.stop()
         if len(configs) > 1:

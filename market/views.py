@@ -18,6 +18,7 @@ from typing import Any
 
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
 from accounts.fees import DEFAULT_FEE_RATES, FeeRates
@@ -34,6 +35,7 @@ from market.forms import (
 )
 from market.hubs import HUB_REGION_IDS, HUBS_BY_STATION
 from market.queries import (
+    BOOK_TTL_SECONDS,
     DEFAULT_STATION,
     HAULING_DEFAULT_SORT,
     HUB_STATIONS,
@@ -209,6 +211,12 @@ def _chart_data(days) -> dict[str, list]:
     return data
 
 
+def _region_marker(marker: str, region_id: int) -> str:
+    """One region's part of a snapshot marker ("region:snapshot:history version"): what names
+    everything derived from that region's current book and history."""
+    return next((part for part in marker.split(",") if part.startswith(f"{region_id}:")), marker)
+
+
 @require_GET
 def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
     params = query_params(request)
@@ -232,38 +240,48 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
 
     quotes = hub_quotes(type_id)
     here = next(q for q in quotes if q.station.station_id == station.station_id)
-    books = {}
-    for side, is_buy in (("sell", False), ("buy", True)):
-        sort = data.get(f"{side}_sort") or ("-price" if is_buy else "price")
-        orders = type_orders(
-            region_id=station.region_id,
-            type_id=type_id,
-            is_buy_order=is_buy,
-            location_id=location_id,
-            order_by=sort,
-        )
-        page = Paginator(orders, BOOK_PAGE_SIZE).get_page(data.get(f"{side}_page") or 1)
-        books[side] = {
-            "title": "Buy orders" if is_buy else "Sell orders",
-            "orders": page.object_list,
-            "headers": table_headers(
-                request,
-                params,
-                STATION_BOOK_COLUMNS if scope == "station" else BOOK_COLUMNS,
-                current=sort,
-                sort_param=f"{side}_sort",
-                page_param=f"{side}_page",
-            ),
-            "pager": table_pager(
-                request,
-                params,
-                page=page.number,
-                pages=page.paginator.num_pages,
-                count=page.paginator.count,
-                param=f"{side}_page",
-            ),
-        }
-    history = list(history_days(region_id=station.region_id, type_id=type_id, days=days))
+
+    def books_build() -> dict[str, dict[str, Any]]:
+        books = {}
+        for side, is_buy in (("sell", False), ("buy", True)):
+            sort = data.get(f"{side}_sort") or ("-price" if is_buy else "price")
+            orders = type_orders(
+                region_id=station.region_id,
+                type_id=type_id,
+                is_buy_order=is_buy,
+                location_id=location_id,
+                order_by=sort,
+            )
+            page = Paginator(orders, BOOK_PAGE_SIZE).get_page(data.get(f"{side}_page") or 1)
+            books[side] = {
+                "title": "Buy orders" if is_buy else "Sell orders",
+                "orders": page.object_list,
+                "headers": table_headers(
+                    request,
+                    params,
+                    STATION_BOOK_COLUMNS if scope == "station" else BOOK_COLUMNS,
+                    current=sort,
+                    sort_param=f"{side}_sort",
+                    page_param=f"{side}_page",
+                ),
+                "pager": table_pager(
+                    request,
+                    params,
+                    page=page.number,
+                    pages=page.paginator.num_pages,
+                    count=page.paginator.count,
+                    param=f"{side}_page",
+                ),
+            }
+        return books
+
+    # The order books and the history are the same for everyone until the region's next
+    # snapshot or history lands: the template keeps their rendering under that region's part of
+    # the marker and this page's URL, and reads them (four and one queries, most of the page's
+    # rendering) only when it has none.
+    history = SimpleLazyObject(
+        lambda: list(history_days(region_id=station.region_id, type_id=type_id, days=days))
+    )
     context = {
         "type_id": type_id,
         "item": item,
@@ -273,12 +291,14 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
         "hubs": HUB_STATIONS,
         "quotes": quotes,
         "here": here,
-        "books": books,
+        "books": SimpleLazyObject(books_build),
         "scope": scope,
         "days": days,
         "windows": [(d, query_url(request, params, days=d)) for d in HISTORY_WINDOWS],
         "history": history,
-        "chart": _chart_data(history),
+        "chart": lambda: _chart_data(history),  # called by the template, on a miss only
+        "region_marker": _region_marker(marker, station.region_id),
+        "book_ttl": BOOK_TTL_SECONDS,
         "form": form,
         "error": "" if valid else _form_error(form),
         "marker": marker,

@@ -48,6 +48,11 @@ def test_arguments_short_mode_and_refusals(capsys):
         load.args_parse(["--clients", "0"])
     with pytest.raises(SystemExit):
         load.args_parse(["--configs", "four"])
+    assert load.args_parse(["--ingest-nice", "0,10"]).ingest_nice == [0, 10]
+    assert load.args_parse([]).ingest_nice == [0]
+    for bad in ("ten", "-1", "20", ""):
+        with pytest.raises(SystemExit):
+            load.args_parse(["--ingest-nice", bad])
     assert "workers x threads" in capsys.readouterr().err
 
 

@@ -208,3 +208,34 @@ def test_htmx_swaps_the_books_or_the_chart_alone(client, tritanium):
     )
     assert chart.content.decode().lstrip().startswith('<section id="type-history"')
     assert "<html" not in chart.content.decode()
+
+
+def test_the_kept_books_and_history_follow_each_new_snapshot_and_history(client, tritanium):
+    """The books and the chart are rendered once per region's snapshot and history and kept:
+    a new snapshot or new history of the region shows at once, each sort, page and window
+    has its own, and another region's new snapshot leaves them be."""
+    from market.models import HistoryDay
+    from market.queries import history_version_bump
+
+    url = f"/market/types/{TRITANIUM}/"
+    assert [row["Price"] for row in book(client.get(url), "sell")] == ["6.00", "6.10"]
+    assert [row["Price"] for row in book(client.get(url + "?sell_sort=-price"), "sell")] == [
+        "6.10",
+        "6.00",
+    ]
+    book_store(AMARR.region_id, [order(TRITANIUM, "7.50", 10, hub=AMARR)])
+    assert [row["Price"] for row in book(client.get(url), "sell")] == ["6.00", "6.10"]
+    book_store(JITA.region_id, [order(TRITANIUM, "5.55", 10, order_id=9)])
+    assert [row["Price"] for row in book(client.get(url), "sell")] == ["5.55"]
+
+    def chart(query: str) -> dict:
+        html = HTMLParser(client.get(url + query).content.decode())
+        return json.loads(html.css_first("#history-data").text())
+
+    assert len(chart("?days=30")["t"]) == 30
+    assert len(chart("?days=365")["t"]) == 365
+    before = chart("?days=30")["volume"][-1]
+    HistoryDay.objects.filter(region_id=JITA.region_id, type_id=TRITANIUM).update(volume=7)
+    history_version_bump(region_id=JITA.region_id)  # what new history landing does
+    assert before != 7
+    assert chart("?days=30")["volume"][-1] == 7
