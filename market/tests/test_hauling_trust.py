@@ -635,9 +635,7 @@ def test_hauling_follows_the_traders_saved_categories(client, blueprint_haul, us
     assert {row["type_id"] for row in again["results"]} == {TRITANIUM, RIFTER_BLUEPRINT}
 
 
-def test_the_hauling_page_offers_the_categories_and_says_what_it_leaves_out(
-    client, blueprint_haul
-):
+def test_the_hauling_page_offers_the_categories_and_says_what_it_leaves_out(client, blueprint_haul):
     html = HTMLParser(client.get(f"{PAGE}&sales_tax=0.1").content.decode())
     summary = html.css_first("#hauling-filters details.categories summary")
     assert summary.text(strip=True) == "Leave out: Blueprint, SKINs"
