@@ -17,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
+from functools import partial
 
 import numpy as np
 
 from accounts.fees import FeeRates
 from market.queries.books import BookTop, RegionAge, StationBook, region_ages, station_book
-from market.queries.caches import _hauls
+from market.queries.caches import _hauls, _recent
 from market.queries.haul_books import HaulBook, haul_book
 from market.queries.sde import jump_graph, jumps_between
 from market.queries.stations import HUB_STATIONS, StationRef
@@ -397,6 +398,24 @@ def hauling(
         answer = (rows, counted)
         _hauls.put(answer_key, answer)
     rows, counted = answer
+    arguments = dict(
+        origin=origin,
+        destination=destination,
+        mode=mode,
+        budget=budget,
+        cargo_m3=cargo_m3,
+        rates=rates,
+        route=route,
+        order_by=order_by,
+        share=share,
+        include_flagged=include_flagged,
+        excluded_categories=excluded_categories,
+    )
+    _recent.note(
+        ("hauling", *arguments.values()),
+        {station.region_id for station in stations.values()},
+        partial(hauling, **arguments),
+    )
     flagged = [row.flags for row in rows if row.flags]
     for mask, count in counted.items():
         flagged += [mask_flags(mask)] * count
