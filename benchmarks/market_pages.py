@@ -457,7 +457,20 @@ def server_times(
         cycle = iter(urls * (requests_per_mix // len(urls) + 1))
         warm = measure(lambda cycle=cycle: get(next(cycle)), requests_per_mix, warm_cpu)
         base = measure(baseline, requests_per_mix)
-        results.append((name, target, warm, first, prewarm, shared, unshared, percentile(base, 95)))
+        results.append(
+            (
+                name,
+                target,
+                warm,
+                first,
+                prewarm,
+                shared,
+                unshared,
+                percentile(base, 95),
+                warm_cpu,
+                first_cpu,
+            )
+        )
         print(f"  measured {name}", flush=True)
     return results
 
