@@ -122,6 +122,8 @@ class TradingResult:
     # Whether the station's own daily volumes are known (watched long enough): else every row's
     # achievable units come from the region's volume.
     station_watched: bool = False
+    # Rendered pieces of these rows, kept as long as this view is (``_View.fragments``).
+    fragments: dict = field(default_factory=dict)
 
     @property
     def hidden(self) -> list[tuple[str, str, int]]:
@@ -137,6 +139,9 @@ class _View:
     rows: list[StationTradingRow]
     flagged: list[tuple[str, str, int]]
     flagged_total: int
+    # What the page renders of these rows, by its own key (page, columns shown, …): lives and
+    # goes with the view, so with the snapshot, fees and filters it was made from.
+    fragments: dict = field(default_factory=dict)
 
 
 class _PricedBook:
@@ -267,6 +272,7 @@ def station_trading(
         flagged=view.flagged,
         flagged_total=view.flagged_total,
         station_watched=priced.station_watched,
+        fragments=view.fragments,
     )
 
 
