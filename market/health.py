@@ -13,7 +13,7 @@ from market.models import MarketSnapshot
 
 def report() -> dict[str, Any]:
     now = timezone.now()
-    current = {s.region_id: s for s in MarketSnapshot.objects.current()}
+    current = {s.region_id: s for s in MarketSnapshot.objects.current().regions()}
     hubs: dict[str, Any] = {}
     for hub in HUBS:
         snapshot = current.get(hub.region_id)
