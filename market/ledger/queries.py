@@ -346,9 +346,11 @@ def orders_desk(*, user: Any) -> dict[str, Any]:
             o.is_buy_order,
         )
     )
-    current = MarketSnapshot.objects.filter(
-        is_current=True, region_id__in={order.region_id for order in orders}
-    ).order_by("region_id")
+    current = (
+        MarketSnapshot.objects.regions()
+        .filter(is_current=True, region_id__in={order.region_id for order in orders})
+        .order_by("region_id")
+    )
     regions = dict(
         Region.objects.filter(pk__in=[s.region_id for s in current]).values_list("id", "name")
     )

@@ -112,7 +112,7 @@ def _region_check(region_id: int, orders: list[CharacterOrder], report: Undercut
         **(
             {"pk": snapshot_ids.pop()}
             if snapshot_ids
-            else {"region_id": region_id, "is_current": True}
+            else {"region_id": region_id, "structure_id": 0, "is_current": True}
         )
     ).first()
     if snapshot is None:

@@ -92,9 +92,13 @@ def region_ages(region_ids: Iterable[int]) -> dict[int, RegionAge]:
     region_ids = list(dict.fromkeys(region_ids))
     current: dict[int, MarketSnapshot] = {}
     failures: dict[int, MarketSnapshot] = {}
-    for snapshot in MarketSnapshot.objects.filter(
-        Q(is_current=True) | Q(status=MarketSnapshot.Status.FAILED), region_id__in=region_ids
-    ).order_by("region_id", "-fetched_at"):
+    for snapshot in (
+        MarketSnapshot.objects.regions()
+        .filter(
+            Q(is_current=True) | Q(status=MarketSnapshot.Status.FAILED), region_id__in=region_ids
+        )
+        .order_by("region_id", "-fetched_at")
+    ):
         if snapshot.is_current:
             current[snapshot.region_id] = snapshot
         else:
@@ -249,10 +253,10 @@ def _book_tops_read(station: StationRef) -> StationBook:
                ON st.region_id = bp.region_id AND st.type_id = bp.type_id
         LEFT JOIN {UnresolvedType._meta.db_table} u
                ON u.type_id = bp.type_id AND t.id IS NULL
-        WHERE s.region_id = %s AND s.is_current
+        WHERE s.region_id = %s AND s.structure_id = %s AND s.is_current
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [station.station_id, station.region_id])
+        cursor.execute(sql, [station.station_id, station.region_id, station.book_structure_id])
         rows = cursor.fetchall()
     if not rows:
         return StationBook(station, None)
@@ -395,7 +399,10 @@ def station_book(station: StationRef) -> StationBook:
     else from the database (and then shared with the other workers)."""
     history_version = history_versions([station.region_id])[station.region_id]
     current = (
-        MarketSnapshot.objects.filter(region_id=station.region_id, is_current=True)
+        MarketSnapshot.objects.for_book(
+            region_id=station.region_id, structure_id=station.book_structure_id
+        )
+        .filter(is_current=True)
         .values_list("id", "fetched_at")
         .first()
     )
