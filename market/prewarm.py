@@ -77,7 +77,7 @@ class DeskPrewarm:
         current = {
             region_id: (snapshot_id, fetched_at)
             for region_id, snapshot_id, fetched_at in MarketSnapshot.objects.filter(
-                is_current=True
+                is_current=True, structure_id=0
             ).values_list("region_id", "id", "fetched_at")
         }
         versions = history_versions(current)
