@@ -31,7 +31,11 @@ ledger_log = logging.getLogger("market.ledger")
 
 def open_orders_check(sender: Any, snapshot: MarketSnapshot, **kwargs: Any) -> None:
     try:
-        orders_undercut_check(region_id=snapshot.region_id)
+        if snapshot.structure_id:
+            # A structure's own book: the orders in that structure.
+            orders_undercut_check(structure_id=snapshot.structure_id)
+        else:
+            orders_undercut_check(region_id=snapshot.region_id)
     except Exception:
         # The snapshot is in whatever happens here; the next one checks again.
         ledger_log.exception("undercut check after snapshot %s failed", snapshot.pk)

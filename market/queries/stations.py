@@ -28,6 +28,11 @@ class StationRef:
         0 (its region's book) for a station, its own id for a structure."""
         return self.station_id if self.is_structure else 0
 
+    @property
+    def book_key(self) -> tuple[int, int]:
+        """(region id, structure id) of the book this location reads (``book_ages``)."""
+        return (self.region_id, self.book_structure_id)
+
     @classmethod
     def from_hub(cls, hub: Hub) -> StationRef:
         return cls(hub.station_id, hub.name, hub.system_id, hub.region_id, hub.region_name)

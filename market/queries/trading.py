@@ -30,8 +30,8 @@ from django.utils import timezone
 
 from accounts.fees import FeeRates
 from market.models import Category, StationTradeDay, TypeRegionStats
-from market.queries.books import RegionAge, StationBook, region_ages, station_book
-from market.queries.caches import _recent, _sde, _trading
+from market.queries.books import RegionAge, StationBook, book_ages, station_book
+from market.queries.caches import _recent, _sde, _trading, book_of
 from market.queries.liquidity import STATION_VOLUME_DAYS, observed_days, window_start
 from market.queries.sde import market_group_tree
 from market.queries.stations import StationRef
@@ -193,7 +193,7 @@ def station_trading(
     ``trading.station_trading_rows`` with the trader's fees, cap and share, filtered and sorted;
     flagged rows only with ``include_flagged`` (their count per reason either way)."""
     rows_sort([], order_by=order_by, columns=STATION_TRADING_COLUMNS)  # a bad column: 400
-    age = region_ages([station.region_id])[station.region_id]
+    age = book_ages([station])[station.book_key]
     book = station_book(station)
     if book.snapshot_id is None:
         return TradingResult(station, age, [], rates, volume_cap, market_share=market_share)
@@ -250,7 +250,7 @@ def station_trading(
     )
     _recent.note(
         ("trading", *arguments.values()),
-        [station.region_id],
+        [book_of(station)],
         partial(station_trading, **arguments),
     )
     return TradingResult(
