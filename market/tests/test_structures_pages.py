@@ -233,3 +233,13 @@ def test_a_character_without_the_structure_scopes_gets_a_grant_access_button(
     assert "esi-universe.read_structures.v1" in asked
     assert "esi-markets.structure_markets.v1" in asked
     assert "esi-mail.send_mail.v1" not in asked
+
+
+def test_hostile_ids_in_urls_are_404s_not_errors(client):
+    for path in (
+        "/market/structures/99999999999999999999999/",
+        "/market/structures/5/",
+        "/api/market/structures/99999999999999999999999",
+        "/market/structures/abc/",
+    ):
+        assert client.get(path).status_code == 404, path
