@@ -31,7 +31,7 @@ from typing import TypeVar
 from django.utils import timezone
 
 from accounts.models import Character
-from accounts.scopes import STRUCTURE_MARKETS_SCOPE, UNIVERSE_STRUCTURES_SCOPE
+from accounts.scopes import STRUCTURE_MARKETS_SCOPE
 from accounts.tokens import (
     TokenInvalid,
     TokenUnavailable,
@@ -247,6 +247,3 @@ def structure_resolve(*, structure: Structure, client: EsiClient | None = None) 
     structure.save()
     return structure
 
-
-def can_read_names(character: Character) -> bool:
-    return character.has_scope(UNIVERSE_STRUCTURES_SCOPE)
