@@ -348,6 +348,7 @@ def hauling_api(request: HttpRequest) -> HttpResponse:
     rates = form.rates(fee_rates_for(request.user))
     route = data.get("route") or "shortest"
     share = form.market_share(request.user)
+    excluded = form.excluded_categories(trading_profile_of(request.user))
     try:
         result = hauling(
             origin=data.get("from_station_id"),
@@ -360,6 +361,7 @@ def hauling_api(request: HttpRequest) -> HttpResponse:
             order_by=data.get("sort") or HAULING_DEFAULT_SORT,
             share=share,
             include_flagged=bool(data.get("include_flagged")),
+            excluded_categories=excluded,
         )
     except TradingInputError as error:
         return _bad_request(error.param, f"{error.param}: {error.message}")
@@ -370,6 +372,7 @@ def hauling_api(request: HttpRequest) -> HttpResponse:
             "route": route,
             "fees": _fees(rates),
             "share": _rate(share),
+            "excluded_category_ids": sorted(excluded),
             "trips": [
                 {"from_station_id": a.station_id, "to_station_id": b.station_id, "jumps": jumps}
                 for a, b, jumps in result.trips

@@ -334,7 +334,34 @@ class CategoryListField(forms.Field):
             raise ValidationError(f"unknown category {unknown[0]}")
 
 
-class StationTradingForm(FeesForm):
+class CategoriesForm(FeesForm):
+    """A desk table that leaves categories out (station trading, hauling): ``exclude_category``
+    defaults to the trader's saved choice, and for anonymous traders to blueprints and SKINs."""
+
+    exclude_category = CategoryListField(label="Leave out")
+
+    def __init__(self, data: Any = None, **kwargs: Any) -> None:
+        # A query form keeps one value per parameter; the categories may come repeated.
+        categories = data.getlist("exclude_category") if hasattr(data, "getlist") else None
+        super().__init__(data, **kwargs)
+        if categories and any(str(value).strip() for value in categories):
+            self.data["exclude_category"] = categories
+
+    @property
+    def categories_chosen(self) -> frozenset[int] | None:
+        """The categories this query leaves out; None when it does not say."""
+        return self.cleaned_data.get("exclude_category")
+
+    def excluded_categories(self, profile: TradingProfile | None) -> frozenset[int]:
+        chosen = self.categories_chosen
+        if chosen is not None:
+            return chosen
+        if profile is not None:
+            return frozenset(profile.excluded_category_ids)
+        return frozenset(DEFAULT_EXCLUDED_CATEGORY_IDS)
+
+
+class StationTradingForm(CategoriesForm):
     """The station-trading table's parameters, for the page and the API alike. ``share`` and
     ``exclude_category`` default to the trader's profile (``market_share``,
     ``excluded_category_ids``), and for anonymous traders to 10 % and blueprints and SKINs."""
@@ -361,7 +388,6 @@ class StationTradingForm(FeesForm):
         label="Min station volume", minimum=Decimal(0), below=MAX_ISK, amounts=True
     )
     min_achievable_profit = NumberField(label="Min profit / day", below=MAX_ISK, amounts=True)
-    exclude_category = CategoryListField(label="Leave out")
     trades_daily = BooleanParam(label="Trades daily")
     include_flagged = BooleanParam(label="Show flagged rows")
     sort = StrictChoiceField(choices=_sort_choices(STATION_TRADING_COLUMNS), required=False)
@@ -389,13 +415,6 @@ class StationTradingForm(FeesForm):
         "page_size",
     ]
 
-    def __init__(self, data: Any = None, **kwargs: Any) -> None:
-        # A query form keeps one value per parameter; the categories may come repeated.
-        categories = data.getlist("exclude_category") if hasattr(data, "getlist") else None
-        super().__init__(data, **kwargs)
-        if categories and any(str(value).strip() for value in categories):
-            self.data["exclude_category"] = categories
-
     def clean_market_group(self) -> int | None:
         group_id = self.cleaned_data.get("market_group")
         if group_id is not None and not MarketGroup.objects.filter(pk=group_id).exists():
@@ -404,19 +423,6 @@ class StationTradingForm(FeesForm):
 
     def market_share(self, profile: TradingProfile | None) -> Decimal:
         return self.get("share") or (profile.market_share if profile else DEFAULT_MARKET_SHARE)
-
-    @property
-    def categories_chosen(self) -> frozenset[int] | None:
-        """The categories this query leaves out; None when it does not say."""
-        return self.cleaned_data.get("exclude_category")
-
-    def excluded_categories(self, profile: TradingProfile | None) -> frozenset[int]:
-        chosen = self.categories_chosen
-        if chosen is not None:
-            return chosen
-        if profile is not None:
-            return frozenset(profile.excluded_category_ids)
-        return frozenset(DEFAULT_EXCLUDED_CATEGORY_IDS)
 
     def filters(self, profile: TradingProfile | None = None) -> TradingFilters:
         return TradingFilters(
@@ -432,9 +438,10 @@ class StationTradingForm(FeesForm):
         )
 
 
-class HaulingForm(FeesForm):
+class HaulingForm(CategoriesForm):
     """Hauling's parameters. ``share`` (of what the destination absorbs a day, for a relist)
-    overrides the trader's profile; ``include_flagged`` shows the rows the flags leave out."""
+    overrides the trader's profile; ``include_flagged`` shows the rows the flags leave out;
+    ``exclude_category`` as in station trading."""
 
     from_station_id = StationField(label="From")
     to_station_id = StationField(label="To")
@@ -460,6 +467,7 @@ class HaulingForm(FeesForm):
         "broker_fee",
         "route",
         "share",
+        "exclude_category",
         "include_flagged",
         "sort",
         "page",

@@ -18,20 +18,26 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
 from accounts.fees import FeeRates
-from accounts.models import TradingProfile, trading_profile_of
-from lenny.lib.htmx import POLL_PARAM, no_change, poll_unchanged
+from accounts.models import trading_profile_of
+from lenny.lib.htmx import no_change, poll_unchanged
 from lenny.lib.tables import Column, query_params, query_url, table_page
 from market.forms import StationTradingForm
 from market.queries import (
     DEFAULT_STATION,
-    market_categories,
     market_group_tree,
     snapshot_marker,
     station_trading,
 )
 from market.trading import DEFAULT_MARKET_SHARE, StationTradingRow
 from market.trading.flags import FLAG_LABELS, FLAG_RULES
-from market.views import _fees_text, _hub_choices, _percent, _priced_page
+from market.views import (
+    _fees_text,
+    _hub_choices,
+    _percent,
+    _priced_page,
+    categories_context,
+    excluded_categories_keep,
+)
 
 # What a trader decides on comes first (what they can earn a day, the default sort); the
 # region's figures, the depth prices, the competition and the fees that make up the profit
@@ -151,10 +157,7 @@ def station_trading_view(request: HttpRequest) -> HttpResponse:
     def table(rates: FeeRates) -> dict[str, Any]:
         sort = form.get("sort", TRADING_SORT)
         include_flagged = bool(form.get("include_flagged"))
-        chosen = form.categories_chosen
-        if chosen is not None and request.user.is_authenticated and POLL_PARAM not in request.GET:
-            # The trader's choice of categories is kept for their next visit (and the API).
-            TradingProfile.for_user(request.user).excluded_categories_remember(chosen)
+        excluded_categories_keep(request, form)
         result = station_trading(
             station=station,
             rates=rates,
@@ -192,14 +195,12 @@ def station_trading_view(request: HttpRequest) -> HttpResponse:
             ),
         }
 
-    categories = market_categories()
     context = {
         "station": station,
         "hubs": _hub_choices(station),
         "group_choices": market_group_tree().choices(),
         "marker": marker,
-        "categories": [(category, category.category_id in excluded) for category in categories],
-        "excluded_names": [c.name for c in categories if c.category_id in excluded],
+        **categories_context(excluded),
         # The profile's share as the input's placeholder: "10%".
         "profile_share_text": _percent(
             profile.market_share if profile else DEFAULT_MARKET_SHARE

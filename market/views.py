@@ -20,11 +20,12 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.http import require_GET
 
 from accounts.fees import DEFAULT_FEE_RATES, FeeRates
-from accounts.models import TradingProfile, fee_rates_for
+from accounts.models import TradingProfile, fee_rates_for, trading_profile_of
 from lenny.lib.htmx import ANY_TARGET, POLL_PARAM, no_change, page_or_partial, poll_unchanged
 from lenny.lib.tables import Column, query_params, query_url, table_headers, table_page, table_pager
 from market.forms import (
     HISTORY_WINDOWS,
+    CategoriesForm,
     FeesForm,
     HaulingForm,
     QueryForm,
@@ -41,6 +42,7 @@ from market.queries import (
     hauling,
     history_days,
     hub_quotes,
+    market_categories,
     market_group_children,
     market_group_tree,
     region_ages,
@@ -72,6 +74,24 @@ def _percent(rate: Decimal) -> str:
 def _fees_text(rates: FeeRates, *, broker_fee: bool = True) -> str:
     text = f"sales tax {_percent(rates.sales_tax)}"
     return f"{text}, broker fee {_percent(rates.broker_fee)}" if broker_fee else text
+
+
+def categories_context(excluded: frozenset[int]) -> dict[str, Any]:
+    """The "Leave out" choice of a desk table (``market/_desk.html#categories``): every
+    published category with whether it is left out, and the names of those that are."""
+    categories = market_categories()
+    return {
+        "categories": [(category, category.category_id in excluded) for category in categories],
+        "excluded_names": [c.name for c in categories if c.category_id in excluded],
+    }
+
+
+def excluded_categories_keep(request: HttpRequest, form: CategoriesForm) -> None:
+    """A logged-in trader's choice of categories is kept for their next visit (and the API);
+    a poll only repeats what is on screen."""
+    chosen = form.categories_chosen
+    if chosen is not None and request.user.is_authenticated and POLL_PARAM not in request.GET:
+        TradingProfile.for_user(request.user).excluded_categories_remember(chosen)
 
 
 def _form_error(form: QueryForm) -> str:
@@ -434,9 +454,13 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
     mode = data.get("mode") or "instant"
     one_trip = origin is not None and destination is not None
 
+    profile = trading_profile_of(request.user)
+    excluded = form.excluded_categories(profile) if form.is_valid() else frozenset()
+
     def table(rates: FeeRates) -> dict[str, Any]:
         sort = data.get("sort") or HAULING_DEFAULT_SORT
         include_flagged = bool(data.get("include_flagged"))
+        excluded_categories_keep(request, form)
         result = hauling(
             origin=origin,
             destination=destination,
@@ -448,6 +472,7 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
             order_by=sort,
             share=form.market_share(request.user),
             include_flagged=include_flagged,
+            excluded_categories=excluded,
         )
         columns = ONE_TRIP_COLUMNS if one_trip else HAULING_COLUMNS
         rows, parts = table_page(
@@ -479,6 +504,7 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
         "cargo_m3": data.get("cargo_m3"),
         "hubs": _hub_choices(None),
         "marker": marker,
+        **categories_context(excluded),
     }
     return _priced_page(
         request,

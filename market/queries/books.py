@@ -320,11 +320,22 @@ def _book_tops_read(station: StationRef) -> StationBook:
         quiet = StationLiquidity(ZERO, ZERO, ZERO, ZERO)
         for type_id, top in tops.items():
             found = liquidity.get(type_id, quiet)
-            top.sold_daily = found.sold_daily
-            top.bought_daily = found.bought_daily
+            top.sold_daily = station_leg_capped(found.sold_daily, top)
+            top.bought_daily = station_leg_capped(found.bought_daily, top)
             top.bid_reprices_daily = found.bid_reprices_daily
             top.ask_reprices_daily = found.ask_reprices_daily
     return StationBook(station, snapshot_id, tops, history_to, fetched_at)
+
+
+def station_leg_capped(units_daily: Decimal, top: BookTop) -> Decimal:
+    """A station's daily units on one side, at most what its whole region trades a day (30-day
+    average). An hour or two watched says little about a slow type: one Vargur sold in the
+    first hour reads as 22 a day, where The Forge sells 3. The desk ranks and caps relists by
+    these figures, so it never credits a station with more than its region; the type page and
+    the station-volume API still show what was observed, with the hours watched."""
+    if top.has_history and units_daily > top.daily_volume:
+        return top.daily_volume
+    return units_daily
 
 
 def _decimal_reader() -> Callable[[Any], Decimal | None]:

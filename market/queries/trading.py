@@ -22,6 +22,7 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from operator import attrgetter
 
 from django.db.models import Q
@@ -30,7 +31,7 @@ from django.utils import timezone
 from accounts.fees import FeeRates
 from market.models import Category, StationTradeDay, TypeRegionStats
 from market.queries.books import RegionAge, StationBook, region_ages, station_book
-from market.queries.caches import _sde, _trading
+from market.queries.caches import _recent, _sde, _trading
 from market.queries.liquidity import STATION_VOLUME_DAYS, observed_days, window_start
 from market.queries.sde import market_group_tree
 from market.queries.stations import StationRef
@@ -238,6 +239,20 @@ def station_trading(
         return _View(rows_order(shown, order_by), hidden_summary(flagged), len(flagged))
 
     view = priced.view((filters, order_by, include_flagged), build)
+    arguments = dict(
+        station=station,
+        rates=rates,
+        volume_cap=volume_cap,
+        market_share=market_share,
+        filters=filters,
+        order_by=order_by,
+        include_flagged=include_flagged,
+    )
+    _recent.note(
+        ("trading", *arguments.values()),
+        [station.region_id],
+        partial(station_trading, **arguments),
+    )
     return TradingResult(
         station,
         age,
