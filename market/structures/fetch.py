@@ -246,4 +246,3 @@ def structure_resolve(*, structure: Structure, client: EsiClient | None = None) 
         raise EsiError(f"solar system {info.solar_system_id} is not in the imported SDE")
     structure.save()
     return structure
-
