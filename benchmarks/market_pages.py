@@ -243,12 +243,17 @@ def station_figures_fill() -> None:
 # --- sequential server time --------------------------------------------------------------------
 
 
-def measure(call: Callable[[], object], runs: int) -> list[float]:
+def measure(call: Callable[[], object], runs: int, cpu: list[float] | None = None) -> list[float]:
+    """Wall times of ``runs`` calls, ms; with ``cpu``, each call's CPU time in this thread is
+    added to it too: on a busy machine the wall time measures the neighbours as well, the CPU
+    time what the request itself costs."""
     times = []
     for _ in range(runs):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         call()
         times.append((time.perf_counter() - started) * 1000)
+        if cpu is not None:
+            cpu.append((time.thread_time() - started_cpu) * 1000)
     return times
 
 
@@ -287,7 +292,7 @@ def server_times(
     requests_per_mix: int, *, new_columns: bool = False, only: str = ""
 ) -> list[tuple]:
     """(name, target, warm times, first-after-snapshot times, pre-warm round times, shared-only
-    times, unshared times, baseline p95) per mix."""
+    times, unshared times, baseline p95, warm CPU times, first CPU times) per mix."""
     from django.db import connection
     from django.db.models import F
     from django.test import Client
@@ -437,12 +442,12 @@ def server_times(
         market_group_tree()
         for url in urls[:4]:
             get(url)
-        first, prewarm, shared, unshared = [], [], [], []
+        first, prewarm, shared, unshared, first_cpu, warm_cpu = [], [], [], [], [], []
         for url in urls[:4] * FIRST_VIEW_ROUNDS:
             snapshot_landed(shared=True)
             prewarm.append(prewarm_round())
             gc.collect()  # the thread's garbage, collected in its own time
-            first += measure(lambda url=url: get(url), 1)
+            first += measure(lambda url=url: get(url), 1, first_cpu)
             snapshot_landed(shared=True)
             shared += measure(lambda url=url: get(url), 1)
             snapshot_landed(shared=False)
@@ -451,9 +456,22 @@ def server_times(
         for url in urls:  # warm: each variant's first view after a new snapshot is above
             get(url)
         cycle = iter(urls * (requests_per_mix // len(urls) + 1))
-        warm = measure(lambda cycle=cycle: get(next(cycle)), requests_per_mix)
+        warm = measure(lambda cycle=cycle: get(next(cycle)), requests_per_mix, warm_cpu)
         base = measure(baseline, requests_per_mix)
-        results.append((name, target, warm, first, prewarm, shared, unshared, percentile(base, 95)))
+        results.append(
+            (
+                name,
+                target,
+                warm,
+                first,
+                prewarm,
+                shared,
+                unshared,
+                percentile(base, 95),
+                warm_cpu,
+                first_cpu,
+            )
+        )
         print(f"  measured {name}", flush=True)
     return results
 
@@ -560,15 +578,17 @@ def results_print(results: list, requests_per_mix: int) -> None:
     print(
         f"{'mix':<34} {'p50':>8} {'p95':>8} {'target':>7} {'p95/target':>10} "
         f"{'first p50':>10} {'first p95':>10} {'pre-warm p50':>12} {'shared p95':>10} "
-        f"{'unshared p95':>12} {'raw SQL p95':>11} {'p95/SQL':>8}"
+        f"{'unshared p95':>12} {'raw SQL p95':>11} {'p95/SQL':>8} {'CPU p95':>8} "
+        f"{'first CPU p95':>13}"
     )
-    for name, target, warm, first, prewarm, shared, unshared, base in results:
+    for name, target, warm, first, prewarm, shared, unshared, base, cpu, first_cpu in results:
         p50, p95 = statistics.median(warm), percentile(warm, 95)
         print(
             f"{name:<34} {p50:>6.1f}ms {p95:>6.1f}ms {target:>5.0f}ms {p95 / target:>9.2f}x "
             f"{statistics.median(first):>8.1f}ms {percentile(first, 95):>8.1f}ms "
             f"{statistics.median(prewarm):>10.0f}ms {percentile(shared, 95):>8.1f}ms "
-            f"{percentile(unshared, 95):>10.1f}ms {base:>9.2f}ms {p95 / base:>7.1f}x",
+            f"{percentile(unshared, 95):>10.1f}ms {base:>9.2f}ms {p95 / base:>7.1f}x "
+            f"{percentile(cpu, 95):>6.1f}ms {percentile(first_cpu, 95):>11.1f}ms",
             flush=True,
         )
 

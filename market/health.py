@@ -1,8 +1,8 @@
 """The market's part of /healthz: how old each hub's order book is, ESI's traffic, the type ids
-on the market ESI has not named yet (``market.universe``), and the tracked player structures (how
-many are fetched, backed off after a 403, waiting for a pilot's login, failing). A structure
-whose fetch fails for another reason (ESI down, a bad answer) makes the market ``degraded``; a
-403 or a lost login is the pilot's to fix and is only counted."""
+on the market ESI has not named yet (``market.universe``), and the tracked player structures
+(how many are fetched, backed off after a 403, waiting for a pilot's login, failing). A
+structure whose fetch fails for another reason (ESI down, a bad answer) makes the market
+``degraded``; a 403 or a lost login is the pilot's to fix and is only counted."""
 
 from __future__ import annotations
 
@@ -43,6 +43,21 @@ def report() -> dict[str, Any]:
     }
 
 
+def structures_report(now: datetime) -> dict[str, Any]:
+    tracked = list(
+        Structure.objects.tracked().values_list("structure_id", "status", "backoff_until")
+    )
+    failing = [sid for sid, status, _ in tracked if status == Structure.Status.FAILED]
+    return {
+        "tracked": len(tracked),
+        "ok": sum(status == Structure.Status.OK for _, status, _ in tracked),
+        "backed_off": sum(until is not None and until > now for _, _, until in tracked),
+        "needs_login": sum(status == Structure.Status.TOKEN for _, status, _ in tracked),
+        "failing": len(failing),
+        "failing_ids": failing[:20],
+    }
+
+
 # ESI's /universe routes failing this long for a type is no blip: the desk shows "Type N" for it.
 TYPES_FAILING_DEGRADED = timedelta(hours=24)
 
@@ -69,18 +84,3 @@ def _unresolved_types(now: datetime) -> tuple[dict[str, Any], list[str]]:
         "failing": failing,
         "failing_since": None if oldest is None else oldest.isoformat(),
     }, degraded
-
-
-def structures_report(now) -> dict[str, Any]:
-    tracked = list(
-        Structure.objects.tracked().values_list("structure_id", "status", "backoff_until")
-    )
-    failing = [sid for sid, status, _ in tracked if status == Structure.Status.FAILED]
-    return {
-        "tracked": len(tracked),
-        "ok": sum(status == Structure.Status.OK for _, status, _ in tracked),
-        "backed_off": sum(until is not None and until > now for _, _, until in tracked),
-        "needs_login": sum(status == Structure.Status.TOKEN for _, status, _ in tracked),
-        "failing": len(failing),
-        "failing_ids": failing[:20],
-    }

@@ -31,7 +31,7 @@ from typing import TypeVar
 from django.utils import timezone
 
 from accounts.models import Character
-from accounts.scopes import STRUCTURE_MARKETS_SCOPE, UNIVERSE_STRUCTURES_SCOPE
+from accounts.scopes import STRUCTURE_MARKETS_SCOPE
 from accounts.tokens import (
     TokenInvalid,
     TokenUnavailable,
@@ -246,7 +246,3 @@ def structure_resolve(*, structure: Structure, client: EsiClient | None = None) 
         raise EsiError(f"solar system {info.solar_system_id} is not in the imported SDE")
     structure.save()
     return structure
-
-
-def can_read_names(character: Character) -> bool:
-    return character.has_scope(UNIVERSE_STRUCTURES_SCOPE)

@@ -13,8 +13,15 @@ from django.http import Http404
 
 from market.models import MarketSnapshot, SolarSystem, Structure
 from market.queries.stations import HUB_STATIONS, StationRef, region_name, station_get
+from market.structures.models import FIRST_STRUCTURE_ID
 
 User = AbstractBaseUser | AnonymousUser | None
+# Ids above this do not fit the database's bigint: a hostile URL, answered like an unknown id.
+MAX_ID = 2**63 - 1
+
+
+def structure_id_valid(structure_id: int) -> bool:
+    return FIRST_STRUCTURE_ID <= structure_id <= MAX_ID
 
 
 def structure_ref(structure: Structure) -> StationRef:
@@ -48,6 +55,8 @@ def market_locations(user: User) -> list[StationRef]:
 def location_get(location_id: int, *, user: User) -> StationRef | None:
     """A hub, an NPC station of the SDE, or a tracked structure the user may see; None for
     anything else (a private structure of someone else is None, as unknown)."""
+    if not 0 < location_id <= MAX_ID:
+        return None
     station = station_get(location_id)
     if station is not None:
         return station
@@ -63,6 +72,8 @@ def location_get(location_id: int, *, user: User) -> StationRef | None:
 def structure_get_or_404(structure_id: int, *, user: User) -> Structure:
     """The structure if the user may see it (tracked or not); 404 otherwise, the same answer
     for a private structure of someone else as for an unknown id."""
+    if not structure_id_valid(structure_id):
+        raise Http404("no such structure")
     structure = (
         Structure.objects.visible_to(user)
         .select_related("character", "added_by")
@@ -82,7 +93,7 @@ def structure_current_snapshot(structure_id: int) -> MarketSnapshot | None:
 def structure_names(location_ids: list[int]) -> dict[int, str]:
     """{structure id: name} of the known structures among ``location_ids`` (the ledger's
     location column), whoever may see them: a pilot's own orders name their structure."""
-    ids = [location_id for location_id in location_ids if location_id >= 100_000_000]
+    ids = [location_id for location_id in location_ids if structure_id_valid(location_id)]
     return {
         structure_id: name
         for structure_id, name in Structure.objects.filter(pk__in=ids)

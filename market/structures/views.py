@@ -25,7 +25,7 @@ from market.models import MarketSnapshot, Structure
 from market.queries.stations import region_name
 from market.structures.candidates import structure_candidates
 from market.structures.forms import StructureAddForm, StructureSearchForm, TakeOverForm
-from market.structures.queries import structure_get_or_404, system_names
+from market.structures.queries import structure_get_or_404, structure_id_valid, system_names
 from market.structures.services import (
     StructureTrackError,
     structure_resume,
@@ -243,7 +243,11 @@ def structures_api(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def structure_api(request: HttpRequest, structure_id: int) -> HttpResponse:
-    structure = Structure.objects.visible_to(request.user).filter(pk=structure_id).first()
+    structure = (
+        Structure.objects.visible_to(request.user).filter(pk=structure_id).first()
+        if structure_id_valid(structure_id)
+        else None
+    )
     if structure is None:
         return _json({"error": f"no structure {structure_id}"}, status=404)
     current = MarketSnapshot.objects.structure_current_ids().get(structure_id)

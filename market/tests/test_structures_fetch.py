@@ -73,6 +73,7 @@ def test_tracking_names_the_structure_and_the_fetch_stores_its_own_book(
 
 
 @pytest.mark.django_db
+@pytest.mark.embedded
 def test_a_401_refreshes_the_token_and_retries_once(eve_structures, pilot_with_scopes, user):
     structure = tracked(pilot_with_scopes, user)
     # ESI stops accepting the stored access token (as after a key rotation): 401.
@@ -114,6 +115,7 @@ def test_a_second_401_after_the_refresh_asks_the_pilot_to_log_in_again(
 
 
 @pytest.mark.django_db
+@pytest.mark.embedded
 def test_a_403_backs_off_for_12_hours_without_a_single_request_in_between(
     eve_structures, pilot_with_scopes, user
 ):
@@ -153,6 +155,7 @@ def test_a_403_backs_off_for_12_hours_without_a_single_request_in_between(
 
 
 @pytest.mark.django_db
+@pytest.mark.embedded
 def test_a_failed_structure_fetch_keeps_the_previous_book(eve_structures, pilot_with_scopes, user):
     structure = tracked(pilot_with_scopes, user)
     structure_fetch(structure=structure)

@@ -30,6 +30,7 @@ def eve_structures(eve, sde_loaded):
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.embedded
 def test_the_structure_schedule_runs_through_django_q2_to_a_stored_book(
     eve_structures, user, schedule_run, q_broker
 ):
@@ -60,6 +61,7 @@ def test_the_structure_schedule_runs_through_django_q2_to_a_stored_book(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.embedded
 def test_a_backed_off_structures_scheduled_runs_send_nothing(eve_structures, user, schedule_run):
     pilot = character_link_replay(eve_structures, user, scopes=SCOPES)
     structure_track(structure_id=TTT, character=pilot, user=user)

@@ -45,6 +45,7 @@ def add(client, character, structure=TTT, **extra):
     return client.post("/market/structures/add/", data)
 
 
+@pytest.mark.embedded
 def test_adding_by_id_tracks_it_with_a_schedule_and_shows_it_to_everyone(owner_client, pilot):
     answer = add(owner_client, pilot)
 
@@ -61,6 +62,7 @@ def test_adding_by_id_tracks_it_with_a_schedule_and_shows_it_to_everyone(owner_c
     assert [s["structure_id"] for s in api] == [TTT]
 
 
+@pytest.mark.embedded
 def test_a_private_structure_is_a_404_for_everyone_else_on_pages_and_api(
     owner_client, pilot, other_user
 ):
@@ -231,3 +233,13 @@ def test_a_character_without_the_structure_scopes_gets_a_grant_access_button(
     assert "esi-universe.read_structures.v1" in asked
     assert "esi-markets.structure_markets.v1" in asked
     assert "esi-mail.send_mail.v1" not in asked
+
+
+def test_hostile_ids_in_urls_are_404s_not_errors(client):
+    for path in (
+        "/market/structures/99999999999999999999999/",
+        "/market/structures/5/",
+        "/api/market/structures/99999999999999999999999",
+        "/market/structures/abc/",
+    ):
+        assert client.get(path).status_code == 404, path
