@@ -62,7 +62,7 @@ def test_picking_the_tower_in_the_selector_shows_its_own_book(page, perimeter):
     expect(page).to_have_url(re.compile(rf"station_id={TTT}"))
     expect(tritanium).to_contain_text("4.00")
     expect(tritanium).to_contain_text("4.60")
-    expect(page.locator("#trading-table .age")).to_contain_text(f"{TTT_NAME}: orders")
+    expect(page.locator("#trading-table p.age")).to_contain_text(f"{TTT_NAME}: orders")
 
     # The item's link keeps the tower: its page shows the tower's book beside the hubs.
     tritanium.get_by_role("link", name="Tritanium").click()
