@@ -261,9 +261,10 @@ def prewarm_round() -> float:
     """What each web process's pre-warm thread does when the hubs' snapshots move on; ms."""
     from market.hubs import HUBS
     from market.prewarm import desk_views_prepare
+    from market.queries.caches import region_book
 
     started = time.perf_counter()
-    desk_views_prepare(region_ids={hub.region_id for hub in HUBS})
+    desk_views_prepare(books={region_book(hub.region_id) for hub in HUBS})
     return (time.perf_counter() - started) * 1000
 
 

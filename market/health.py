@@ -1,5 +1,8 @@
-"""The market's part of /healthz: how old each hub's order book is, ESI's traffic, and the type ids
-on the market ESI has not named yet (``market.universe``)."""
+"""The market's part of /healthz: how old each hub's order book is, ESI's traffic, the type ids
+on the market ESI has not named yet (``market.universe``), and the tracked player structures
+(how many are fetched, backed off after a 403, waiting for a pilot's login, failing). A
+structure whose fetch fails for another reason (ESI down, a bad answer) makes the market
+``degraded``; a 403 or a lost login is the pilot's to fix and is only counted."""
 
 from __future__ import annotations
 
@@ -11,12 +14,12 @@ from django.utils import timezone
 
 from market.esi import esi_counters
 from market.hubs import HUBS
-from market.models import MarketSnapshot, UnresolvedType
+from market.models import MarketSnapshot, Structure, UnresolvedType
 
 
 def report() -> dict[str, Any]:
     now = timezone.now()
-    current = {s.region_id: s for s in MarketSnapshot.objects.current()}
+    current = {s.region_id: s for s in MarketSnapshot.objects.current().regions()}
     hubs: dict[str, Any] = {}
     for hub in HUBS:
         snapshot = current.get(hub.region_id)
@@ -29,7 +32,30 @@ def report() -> dict[str, Any]:
             else "",
         }
     types, degraded = _unresolved_types(now)
-    return {"hubs": hubs, "esi": esi_counters(), "types": types, "degraded": degraded}
+    structures = structures_report(now)
+    degraded += [f"structure {sid}: last fetch failed" for sid in structures["failing_ids"]]
+    return {
+        "hubs": hubs,
+        "esi": esi_counters(),
+        "types": types,
+        "structures": structures,
+        "degraded": degraded,
+    }
+
+
+def structures_report(now: datetime) -> dict[str, Any]:
+    tracked = list(
+        Structure.objects.tracked().values_list("structure_id", "status", "backoff_until")
+    )
+    failing = [sid for sid, status, _ in tracked if status == Structure.Status.FAILED]
+    return {
+        "tracked": len(tracked),
+        "ok": sum(status == Structure.Status.OK for _, status, _ in tracked),
+        "backed_off": sum(until is not None and until > now for _, _, until in tracked),
+        "needs_login": sum(status == Structure.Status.TOKEN for _, status, _ in tracked),
+        "failing": len(failing),
+        "failing_ids": failing[:20],
+    }
 
 
 # ESI's /universe routes failing this long for a type is no blip: the desk shows "Type N" for it.

@@ -6,10 +6,12 @@ fetched it), but every web process still has to decode a hub's tops (some 30 ms 
 7,000 types) and price them with the trader's fees (another 25 ms) before its first answer
 on the new snapshot: a first view of station trading took 130-150 ms where a warm one takes
 65. Here a daemon thread in each web process polls which snapshots are current (one indexed
-query) and the history versions (one cache read) every ``POLL_SECONDS``; when a region has
-moved on, it makes again what this process was last asked for that reads the region
+query) and the history versions (one cache read) every ``POLL_SECONDS``; when a book has
+moved on (a region's, or a tracked structure's own: ``market.queries.caches.Book``), it makes
+again what this process was last asked for that reads the book
 (``market.queries.caches._recent``: station trading and hauling plans, with the traders' own
-fees and filters) and each hub's default station-trading view. A request that arrives while
+fees and filters) and each hub's default station-trading view. A structure's book also moves
+on with its region's history version (its daily volumes are the region's). A request that arrives while
 the thread is at work waits for the same build rather than doing it twice (``_Memo``).
 
 Started from ``lenny.wsgi`` through the ``web_process_started`` signal (in gunicorn, in each
@@ -32,7 +34,8 @@ from accounts.fees import DEFAULT_FEE_RATES
 from market.hubs import HUBS
 from market.models import MarketSnapshot
 from market.queries import StationRef, history_versions, station_trading
-from market.queries.caches import _recent
+from market.queries.caches import Book, _recent, region_book, structure_book
+from market.structures.queries import structures_visible
 
 log = logging.getLogger("market.desk")
 
@@ -65,45 +68,61 @@ def _station_trading_default(station: StationRef) -> Callable[[], object]:
 
 
 class DeskPrewarm:
-    """What one web process has made ready, by region: the snapshot and history version it
-    last prepared (``round`` prepares the regions that moved on)."""
+    """What one web process has made ready, by book (a region's, a structure's own): the
+    snapshot and history version it last prepared (``round`` prepares the books that moved
+    on)."""
 
     def __init__(self) -> None:
-        self._prepared: dict[int, tuple[Any, ...]] = {}
+        self._prepared: dict[Book, tuple[Any, ...]] = {}
 
-    def round(self) -> list[int]:
-        """Prepare every region whose current snapshot or history moved on since the last
-        round; returns those regions."""
+    def round(self) -> list[Book]:
+        """Prepare every book whose current snapshot or history moved on since the last round;
+        returns those books (regions first)."""
         current = {
-            region_id: (snapshot_id, fetched_at)
-            for region_id, snapshot_id, fetched_at in MarketSnapshot.objects.filter(
+            (structure_book(structure_id) if structure_id else region_book(region_id)): (
+                region_id,
+                snapshot_id,
+                fetched_at,
+            )
+            for region_id, structure_id, snapshot_id, fetched_at in MarketSnapshot.objects.filter(
                 is_current=True
-            ).values_list("region_id", "id", "fetched_at")
+            )
+            .order_by("structure_id", "region_id")
+            .values_list("region_id", "structure_id", "id", "fetched_at")
         }
-        versions = history_versions(current)
-        moved = [
-            region_id
-            for region_id, snapshot in current.items()
-            if self._prepared.get(region_id) != (*snapshot, versions[region_id])
-        ]
+        versions = history_versions({region_id for region_id, *_ in current.values()})
+        state = {
+            book: (snapshot_id, fetched_at, versions[region_id])
+            for book, (region_id, snapshot_id, fetched_at) in current.items()
+        }
+        moved = [book for book, now in state.items() if self._prepared.get(book) != now]
         if moved:
-            desk_views_prepare(region_ids=moved)
-            for region_id in moved:
-                self._prepared[region_id] = (*current[region_id], versions[region_id])
+            desk_views_prepare(books=moved)
+            for book in moved:
+                self._prepared[book] = state[book]
         return moved
 
 
-def desk_views_prepare(*, region_ids: Iterable[int]) -> int:
-    """Make the views that read ``region_ids`` for their current snapshots: what this process
-    was asked for lately, then each of their hubs' default station trading. Returns how many
-    views were made; one that fails is logged and the others are still made."""
-    regions = set(region_ids)
-    calls = _recent.reading(regions)
+def desk_views_prepare(*, books: Iterable[Book]) -> int:
+    """Make the views that read ``books`` for their current snapshots: what this process was
+    asked for lately, then the default station trading of the hubs in the regions among them.
+    Returns how many views were made; one that fails is logged and the others are still
+    made."""
+    books = set(books)
+    calls = _recent.reading(books)
     calls += [
         _station_trading_default(StationRef.from_hub(hub))
         for hub in HUBS
-        if hub.region_id in regions
+        if region_book(hub.region_id) in books
     ]
+    # A public structure's default view too, as a hub's (a private one's owner makes theirs).
+    structure_ids = [book_id for kind, book_id in books if kind == "structure"]
+    if structure_ids:
+        calls += [
+            _station_trading_default(station)
+            for station in structures_visible(None)
+            if station.station_id in structure_ids
+        ]
     made = 0
     for call in calls:
         try:
@@ -124,8 +143,9 @@ def _loop() -> None:
             moved = prewarm.round()
             if moved:
                 log.info(
-                    "desk views prepared regions=%s ms=%.0f",
-                    ",".join(map(str, moved)),
+                    "desk views prepared regions=%s structures=%s ms=%.0f",
+                    ",".join(str(book_id) for kind, book_id in moved if kind == "region") or "-",
+                    ",".join(str(book_id) for kind, book_id in moved if kind == "structure") or "-",
                     (time.monotonic() - started) * 1000,
                 )
             failing = False

@@ -29,19 +29,20 @@ from market.queries import (
     DEFAULT_STATION,
     StationRef,
     TradingResult,
+    book_marker,
     market_group_tree,
-    snapshot_marker,
     station_trading,
 )
 from market.trading import DEFAULT_MARKET_SHARE, StationTradingRow
 from market.trading.flags import FLAG_LABELS, FLAG_RULES
 from market.views import (
     _fees_text,
-    _hub_choices,
+    _location_choices,
     _percent,
     _priced_page,
     categories_context,
     excluded_categories_keep,
+    location_hidden_check,
 )
 
 # What a trader decides on comes first (what they can earn a day, the default sort); the
@@ -282,9 +283,10 @@ def _rows_html(
 @require_GET
 def station_trading_view(request: HttpRequest) -> HttpResponse:
     params = query_params(request, station_id=DEFAULT_STATION.station_id)
-    form = StationTradingForm(params)
+    form = StationTradingForm(params, user=request.user)
+    location_hidden_check(form)
     station = (form.is_valid() and form.cleaned_data.get("station_id")) or DEFAULT_STATION
-    marker = snapshot_marker([station.region_id])
+    marker = book_marker([station])
     if poll_unchanged(request, marker):
         return no_change()
     profile = trading_profile_of(request.user)
@@ -336,7 +338,7 @@ def station_trading_view(request: HttpRequest) -> HttpResponse:
 
     context = {
         "station": station,
-        "hubs": _hub_choices(station),
+        **_location_choices(request.user, station),
         "group_choices": market_group_tree().choices(),
         # Read once: the form's bound value, asked for by each of the 178 options, cost 10 ms.
         "group_selected": str(form["market_group"].value() or ""),

@@ -39,6 +39,7 @@ from market.queries import (
     HUB_STATIONS,
     HubHaulRow,
     StationRef,
+    book_marker,
     hauling,
     history_days,
     hub_quotes,
@@ -53,17 +54,34 @@ from market.queries import (
     type_search,
     type_unknown_name,
 )
+from market.structures.queries import location_get, structures_visible
 from market.trading import TradingInputError
 from market.trading.flags import FLAG_LABELS
 
 BOOK_PAGE_SIZE = 20
 
 
-def _hub_choices(selected: StationRef | None) -> list[StationRef]:
+def _location_choices(user: Any, *chosen: StationRef | None) -> dict[str, list[StationRef]]:
+    """A location selector's options: ``hubs`` (the five, and a chosen NPC station that is none
+    of them) and ``structures`` (the tracked structures the user may see, by name)."""
     stations = list(HUB_STATIONS)
-    if selected is not None and selected.station_id not in HUBS_BY_STATION:
-        stations.append(selected)
-    return stations
+    for station in chosen:
+        if (
+            station is not None
+            and not station.is_structure
+            and station.station_id not in HUBS_BY_STATION
+            and station not in stations
+        ):
+            stations.append(station)
+    return {"hubs": stations, "structures": structures_visible(user)}
+
+
+def location_hidden_check(form: QueryForm) -> None:
+    """A 404 when a location parameter names a structure the user may not see (someone else's
+    private one, or no tracked structure at all): the same answer for both."""
+    hidden = form.hidden_location()
+    if hidden is not None:
+        raise Http404(hidden[1])
 
 
 def _percent(rate: Decimal) -> str:
@@ -140,7 +158,7 @@ def _priced_page(
 
 
 def _chosen_station(request: HttpRequest) -> StationRef:
-    form = TypePageForm(query_params(request))
+    form = TypePageForm(query_params(request), user=request.user)
     if form.is_valid() and form.cleaned_data.get("station_id"):
         return form.cleaned_data["station_id"]
     return DEFAULT_STATION
@@ -226,14 +244,16 @@ def _chart_data(days) -> dict[str, list]:
 @require_GET
 def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
     params = query_params(request)
-    form = TypePageForm(params)
+    form = TypePageForm(params, user=request.user)
+    location_hidden_check(form)
     valid = form.is_valid()
     station = (valid and form.cleaned_data.get("station_id")) or DEFAULT_STATION
-    if station.station_id not in HUBS_BY_STATION:
+    if station.station_id not in HUBS_BY_STATION and not station.is_structure:
         valid = False
-        form.add_error("station_id", "must be one of the five hubs")
+        form.add_error("station_id", "must be one of the five hubs or a tracked structure")
         station = DEFAULT_STATION
-    marker = snapshot_marker(HUB_REGION_IDS)
+    structures = structures_visible(request.user)
+    marker = snapshot_marker(HUB_REGION_IDS, structures=structures)
     if poll_unchanged(request, marker):
         return no_change()
     item = type_get(type_id)
@@ -244,7 +264,8 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
     scope = data.get("scope") or "station"
     location_id = station.station_id if scope == "station" else None
 
-    quotes = hub_quotes(type_id)
+    # The hubs and the tracked structures side by side (a structure's prices are its own book's).
+    quotes = hub_quotes(type_id, [*HUB_STATIONS, *structures])
     here = next(q for q in quotes if q.station.station_id == station.station_id)
     books = {}
     for side, is_buy in (("sell", False), ("buy", True)):
@@ -255,6 +276,8 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
             is_buy_order=is_buy,
             location_id=location_id,
             order_by=sort,
+            # "At the station" of a structure is its own book; "in the region" the region's.
+            structure_id=station.book_structure_id if scope == "station" else 0,
         )
         page = Paginator(orders, BOOK_PAGE_SIZE).get_page(data.get(f"{side}_page") or 1)
         books[side] = {
@@ -399,12 +422,22 @@ def _hauling_start(request: HttpRequest) -> dict[str, str]:
     user's own choice (no limit, any hub) and stays so."""
     profile = TradingProfile.for_user(request.user) if request.user.is_authenticated else None
     if profile is not None and profile.hauling_remembered:
+        ends = {
+            name: str(station_id or "")
+            for name, station_id in (
+                ("from_station_id", profile.hauling_from_station_id),
+                ("to_station_id", profile.hauling_to_station_id),
+            )
+        }
+        for name, station_id in ends.items():
+            # A structure remembered from before may have stopped (or gone private): any hub.
+            if station_id and location_get(int(station_id), user=request.user) is None:
+                ends[name] = ""
         start = {
             "budget": _amount(profile.hauling_budget),
             "cargo_m3": _amount(profile.hauling_cargo_m3),
             "route": profile.hauling_route,
-            "from_station_id": str(profile.hauling_from_station_id or ""),
-            "to_station_id": str(profile.hauling_to_station_id or ""),
+            **ends,
         }
     else:
         start = {
@@ -439,7 +472,8 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
     params = query_params(request)
     for name, value in _hauling_start(request).items():
         params[name] = value
-    form = HaulingForm(params)
+    form = HaulingForm(params, user=request.user)
+    location_hidden_check(form)
     data = form.cleaned_data if form.is_valid() else {}
     if form.is_valid():
         _hauling_remember(request, data)
@@ -448,7 +482,7 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
         *((origin,) if origin else HUB_STATIONS),
         *((destination,) if destination else HUB_STATIONS),
     ]
-    marker = snapshot_marker(station.region_id for station in ends)
+    marker = book_marker(ends)
     if poll_unchanged(request, marker):
         return no_change()
     mode = data.get("mode") or "instant"
@@ -484,7 +518,9 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
             **parts,
             "result": result,
             "fees_text": _fees_text(result.rates, broker_fee=mode == "relist"),
-            "ages": sorted(result.ages.values(), key=lambda age: age.region_name),
+            "ages": sorted(
+                result.ages.values(), key=lambda age: (age.structure_id != 0, age.region_name)
+            ),
             "rows": [HaulLine.of(row) for row in rows],
             "trip": trip,
             "totals": TripTotals.of(result.rows, trip[2]) if trip and planned else None,
@@ -502,7 +538,7 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
         "mode": mode,
         "budget": data.get("budget"),
         "cargo_m3": data.get("cargo_m3"),
-        "hubs": _hub_choices(None),
+        **_location_choices(request.user, origin, destination),
         "marker": marker,
         **categories_context(excluded),
     }

@@ -92,31 +92,52 @@ class _Memo:
             self._entries.clear()
 
 
+# A book a desk view reads: ("region", region id) for a region's book, ("structure", structure
+# id) for a tracked structure's own (``MarketSnapshot.structure_id``).
+Book = tuple[str, int]
+
+
+def region_book(region_id: int) -> Book:
+    return ("region", region_id)
+
+
+def structure_book(structure_id: int) -> Book:
+    return ("structure", structure_id)
+
+
+def book_of(station: Any) -> Book:
+    """The book a ``StationRef`` reads its prices from."""
+    if station.is_structure:
+        return structure_book(station.station_id)
+    return region_book(station.region_id)
+
+
 class _Recent:
     """The last few distinct calls of the desk's costly queries in this process (station
-    trading, hauling plans), each with the regions whose snapshots it reads, so that
-    ``market.prewarm`` can make them again the moment one of those regions has a new snapshot:
-    what traders were looking at is ready before they ask for it again."""
+    trading, hauling plans), each with the books it reads (``Book``: a region's, or a tracked
+    structure's own), so that ``market.prewarm`` can make them again the moment one of those
+    books has a new snapshot: what traders were looking at is ready before they ask for it
+    again."""
 
     def __init__(self, size: int) -> None:
-        self._calls: OrderedDict[Hashable, tuple[frozenset[int], Callable[[], object]]] = (
+        self._calls: OrderedDict[Hashable, tuple[frozenset[Book], Callable[[], object]]] = (
             OrderedDict()
         )
         self._size = size
         self._lock = threading.Lock()
 
-    def note(self, key: Hashable, regions: Iterable[int], call: Callable[[], object]) -> None:
+    def note(self, key: Hashable, books: Iterable[Book], call: Callable[[], object]) -> None:
         with self._lock:
-            self._calls[key] = (frozenset(regions), call)
+            self._calls[key] = (frozenset(books), call)
             self._calls.move_to_end(key)
             while len(self._calls) > self._size:
                 self._calls.popitem(last=False)
 
-    def reading(self, region_ids: Iterable[int]) -> list[Callable[[], object]]:
-        """The calls that read one of ``region_ids``, the most recent first."""
-        wanted = set(region_ids)
+    def reading(self, books: Iterable[Book]) -> list[Callable[[], object]]:
+        """The calls that read one of ``books``, the most recent first."""
+        wanted = set(books)
         with self._lock:
-            return [call for regions, call in reversed(self._calls.values()) if regions & wanted]
+            return [call for read, call in reversed(self._calls.values()) if read & wanted]
 
     def clear(self) -> None:
         with self._lock:

@@ -22,8 +22,8 @@ from functools import partial
 import numpy as np
 
 from accounts.fees import FeeRates
-from market.queries.books import BookTop, RegionAge, StationBook, region_ages, station_book
-from market.queries.caches import _hauls, _recent
+from market.queries.books import BookTop, RegionAge, StationBook, book_ages, station_book
+from market.queries.caches import _hauls, _recent, book_of
 from market.queries.haul_books import HaulBook, haul_book
 from market.queries.sde import jump_graph, jumps_between
 from market.queries.stations import HUB_STATIONS, StationRef
@@ -70,7 +70,7 @@ HUB_HAULING_COLUMNS = (*HAULING_COLUMNS, "origin_name", "destination_name")
 class HaulingResult:
     origins: tuple[StationRef, ...]
     destinations: tuple[StationRef, ...]
-    ages: dict[int, RegionAge]
+    ages: dict[tuple[int, int], RegionAge]  # by ``StationRef.book_key``
     rows: list[HubHaulRow]  # what to show: without the flagged rows unless asked for
     rates: FeeRates
     trips: list[tuple[StationRef, StationRef, int | None]]
@@ -349,7 +349,7 @@ def hauling(
     rows_sort([], order_by=order_by, columns=HUB_HAULING_COLUMNS)  # a bad column: 400
     origins = (origin,) if origin else HUB_STATIONS
     destinations = (destination,) if destination else HUB_STATIONS
-    ages = region_ages(s.region_id for s in (*origins, *destinations))
+    ages = book_ages((*origins, *destinations))
     trips = [(a, b) for a in origins for b in destinations if a.station_id != b.station_id]
     stations = {station.station_id: station for station in (*origins, *destinations)}
     books = {station_id: station_book(station) for station_id, station in stations.items()}
@@ -413,7 +413,7 @@ def hauling(
     )
     _recent.note(
         ("hauling", *arguments.values()),
-        {station.region_id for station in stations.values()},
+        {book_of(station) for station in stations.values()},
         partial(hauling, **arguments),
     )
     flagged = [row.flags for row in rows if row.flags]

@@ -29,10 +29,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.fees import FeeRates
-from market.models import Category, ObservedDay, StationTradeDay, TypeRegionStats
-from market.queries.books import RegionAge, StationBook, region_ages, station_book
-from market.queries.caches import _recent, _sde, _trading
-from market.queries.liquidity import STATION_VOLUME_DAYS, window_start
+from market.models import Category, StationTradeDay, TypeRegionStats
+from market.queries.books import RegionAge, StationBook, book_ages, station_book
+from market.queries.caches import _recent, _sde, _trading, book_of
+from market.queries.liquidity import STATION_VOLUME_DAYS, observed_days, window_start
 from market.queries.sde import market_group_tree
 from market.queries.stations import StationRef
 from market.trading import (
@@ -198,7 +198,7 @@ def station_trading(
     ``trading.station_trading_rows`` with the trader's fees, cap and share, filtered and sorted;
     flagged rows only with ``include_flagged`` (their count per reason either way)."""
     rows_sort([], order_by=order_by, columns=STATION_TRADING_COLUMNS)  # a bad column: 400
-    age = region_ages([station.region_id])[station.region_id]
+    age = book_ages([station])[station.book_key]
     book = station_book(station)
     if book.snapshot_id is None:
         return TradingResult(station, age, [], rates, volume_cap, market_share=market_share)
@@ -255,7 +255,7 @@ def station_trading(
     )
     _recent.note(
         ("trading", *arguments.values()),
-        [station.region_id],
+        [book_of(station)],
         partial(station_trading, **arguments),
     )
     return TradingResult(
@@ -285,12 +285,13 @@ def _trades_daily(book: StationBook, priced: _PricedBook) -> frozenset[int]:
         today = timezone.now().date()
         watched = (
             set(
-                ObservedDay.objects.filter(
-                    region_id=station.region_id,
+                observed_days(location_id=station.station_id, region_id=station.region_id)
+                .filter(
                     date__gte=window_start(today, STATION_VOLUME_DAYS),
                     date__lte=today,
                     observed_seconds__gte=TRADES_DAILY_MIN_HOURS * 3600,
-                ).values_list("date", flat=True)
+                )
+                .values_list("date", flat=True)
             )
             if priced.station_watched
             else set()

@@ -21,7 +21,7 @@ import market.queries.trading as trading_queries
 from accounts.models import TradingProfile
 from lenny.management.commands.run import web_command_build
 from market.prewarm import DeskPrewarm
-from market.queries.caches import _Memo, _recent
+from market.queries.caches import _Memo, _recent, region_book
 from market.tests.factories import AMARR, JITA, book_store, daily_volume, market_type, order
 from tests.fixtures import free_port, http_get, server_env, shared_database_url, web_server
 
@@ -88,7 +88,7 @@ def best_bid(response, type_id: int) -> float:
 @pytest.mark.django_db
 def test_each_hubs_default_view_is_priced_before_anyone_asks(client, books, priced):
     prewarm = DeskPrewarm()
-    assert sorted(prewarm.round()) == sorted({JITA.region_id, AMARR.region_id})
+    assert sorted(prewarm.round()) == [region_book(JITA.region_id), region_book(AMARR.region_id)]
     made = priced["station trading"]
     assert made == 2  # Jita and Amarr, the hubs with a book
 
@@ -102,7 +102,7 @@ def test_each_hubs_default_view_is_priced_before_anyone_asks(client, books, pric
 
     # A new Jita snapshot: only Jita is made again, and the first request reads it ready.
     jita_book(bid="5.10")
-    assert prewarm.round() == [JITA.region_id]
+    assert prewarm.round() == [region_book(JITA.region_id)]
     made = priced["station trading"]
     assert best_bid(client.get(STATION_API), TRITANIUM) == 5.1
     assert priced["station trading"] == made
@@ -152,7 +152,7 @@ def test_a_view_that_fails_to_be_made_leaves_the_others_and_waits_for_a_request(
     def broken() -> None:
         raise RuntimeError("a view that cannot be made")
 
-    _recent.note("broken", [JITA.region_id], broken)
+    _recent.note("broken", [region_book(JITA.region_id)], broken)
     with caplog.at_level(logging.ERROR, logger="market.desk"):
         DeskPrewarm().round()
     assert "preparing a desk view for the new snapshot failed" in caplog.text
