@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.fees import DEFAULT_FEE_RATES, FeeRates, fee_rates
 from accounts.fields import EncryptedTextField
-from accounts.scopes import EVE_SSO_SCOPES
+from accounts.scopes import EVE_SSO_SCOPES, STRUCTURE_SCOPES
 
 # An access token this close to its expiry is refreshed before use.
 ACCESS_TOKEN_MARGIN = timedelta(seconds=60)
@@ -86,6 +86,12 @@ class Character(models.Model):
     def missing_scopes(self) -> list[str]:
         """The scopes Lenny asks for that this character's login did not grant."""
         return [scope for scope in EVE_SSO_SCOPES if not self.has_scope(scope)]
+
+    @property
+    def missing_structure_scopes(self) -> list[str]:
+        """The opt-in scopes a player structure's market needs that this login did not grant
+        (the "grant access" button asks EVE SSO for them)."""
+        return [scope for scope in STRUCTURE_SCOPES if not self.has_scope(scope)]
 
     def portrait_url(self, size: int = 64) -> str:
         return f"{settings.EVE_IMAGE_BASE_URL}/characters/{self.character_id}/portrait?size={size}"

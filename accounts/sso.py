@@ -35,7 +35,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.views.decorators.debug import sensitive_variables
 
 from accounts import crypto
-from accounts.scopes import EVE_SSO_SCOPES
+from accounts.scopes import EVE_SSO_SCOPES, OPT_IN_SCOPES
 
 log = logging.getLogger(__name__)
 
@@ -370,6 +370,15 @@ class EveOnlineV2Provider(EveOnlineProvider):
 
     def get_default_scope(self) -> list[str]:
         return list(EVE_SSO_SCOPES)
+
+    def get_scope_from_request(self, request) -> list[str]:
+        """The default scopes, plus the opt-in ones the login URL names (``?scope=a,b``, as
+        allauth reads it): a "grant access" button asks for the structure scopes this way.
+        A scope outside ``OPT_IN_SCOPES`` in the URL is ignored, never sent to EVE SSO."""
+        scope = self.get_scope()
+        asked = (request.GET.get("scope") or "").replace(" ", ",").split(",")
+        scope.extend(s for s in dict.fromkeys(asked) if s in OPT_IN_SCOPES and s not in scope)
+        return scope
 
     def extract_uid(self, data: dict[str, Any]) -> str:
         # The owner hash, as allauth's v1 provider does: a sold character arrives as a new

@@ -96,6 +96,12 @@ def _relogin_required(character: Character, message: str) -> TokenInvalid:
     return TokenInvalid(character, f"{character.name} must log in with EVE again: {message}")
 
 
+def character_relogin_require(*, character: Character, message: str) -> TokenInvalid:
+    """ESI refused even a freshly refreshed token (a revoked login): mark the character as
+    needing a new EVE login (its jobs stop, the banner shows) and return the error to raise."""
+    return _relogin_required(character, message)
+
+
 def access_token_get(*, character: Character) -> str:
     """An access token valid for at least another minute, refreshed first if needed."""
     if character.needs_relogin:

@@ -9,7 +9,8 @@ demo has it (so destinations have daily volumes, and the flags see what a user s
 
 1. Server time (Django test client, sequential), each view the first after a new snapshot: the
    web process's memos emptied, the book tops and haul books shared by the warm-up as
-   ``market.warmup`` does when a snapshot lands. Baseline, in the same run: the raw SQL that
+   ``market.warmup`` does when a snapshot lands; then again after the web process's pre-warm
+   thread (``market.prewarm``) has made its recent views for the new snapshots. Baseline, in the same run: the raw SQL that
    reads the hubs' best prices (no book, no plan, no page).
 2. Real HTTP: gunicorn as ``manage.py run`` starts it (2 workers x 4 threads), one client and
    then CLIENTS clients asking at once, every round right after new snapshots "landed" in every hub region: each
@@ -44,6 +45,7 @@ from market_pages import (  # noqa: E402
     data_load,
     gunicorn_start,
     percentile,
+    prewarm_round,
     replay_start,
     snapshot_landed,
     wait_for,
@@ -98,7 +100,9 @@ def history_load() -> None:
             print(f"  {history_fetch(region_id=hub.region_id, type_ids=missing).summary()}")
 
 
-def server_times(urls: list[str], rounds: int) -> list[float]:
+def server_times(urls: list[str], rounds: int, *, prewarmed: bool = False) -> list[float]:
+    """Each URL's first view after a new snapshot; with ``prewarmed``, after the web process's
+    pre-warm thread has made its recent views again (``market.prewarm``)."""
     from django.test import Client
 
     client = Client(HTTP_HOST="localhost")
@@ -106,6 +110,8 @@ def server_times(urls: list[str], rounds: int) -> list[float]:
     for _ in range(rounds):
         for url in urls:
             snapshot_landed(shared=True)
+            if prewarmed:
+                prewarm_round()
             started = time.perf_counter()
             response = client.get(url)
             times.append((time.perf_counter() - started) * 1000)
@@ -234,12 +240,16 @@ def main() -> None:
     print("server time, first views after a new snapshot (Django test client)…", flush=True)
     pair = server_times(PAIR_URLS, args.rounds)
     any_hub = server_times(ANY_URLS, args.rounds)
+    pair_warmed = server_times(PAIR_URLS, args.rounds, prewarmed=True)
+    any_warmed = server_times(ANY_URLS, args.rounds, prewarmed=True)
     base = percentile([t for t in (measure_ms(raw_tops()) for _ in range(50))], 95)
     header = f"{'':<44} {'p50 ms':>8} {'p95 ms':>8} {'target':>7} {'p95/target':>10} {'p95/SQL':>8}"
     print(f"\nraw SQL of the five hubs' best prices: p95 {base:.1f} ms")
     print(header)
     print(line("one pair, server time", pair, PAIR_TARGET_MS, base))
     print(line("any hub to any hub, server time", any_hub, ANY_TARGET_MS, base))
+    print(line("one pair, server time, pre-warmed", pair_warmed, PAIR_TARGET_MS, base))
+    print(line("any hub to any hub, pre-warmed", any_warmed, ANY_TARGET_MS, base))
     if args.no_http:
         return
     env = dict(os.environ)

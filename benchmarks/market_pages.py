@@ -14,9 +14,12 @@ first history load takes a few minutes.
    Each mix cycles through several filters, sorts, hubs and the busiest types. Baseline, in the
    same run: the raw SQL that reads the same rows (no pricing, no rendering). Two kinds of
    first view after a new snapshot (each of the mix's first four URLs, every cache of the web
-   process emptied but the SDE's): "first" after ``market.warmup`` shared the hubs' book tops,
-   as it does when a snapshot lands; "unshared" with nothing shared either, so the worker reads
-   the book tops itself (how every worker started before the warm-up existed).
+   process emptied but the SDE's): "first" after ``market.warmup`` shared the hubs' book tops
+   and the web process's pre-warm thread (``market.prewarm``) made its recent views again, as
+   both do when a snapshot lands (the "pre-warm" column is that thread's work for all five
+   hubs, which a request arriving in the middle of it waits for); "shared" after the warm-up
+   only (a request that beats the pre-warm thread); "unshared" with nothing shared either, so
+   the worker reads the book tops itself (how every worker started before the warm-up existed).
    ``--new-columns`` adds station trading's flags and station-volume filters to its mixes;
    Jita's station volumes and depth prices are filled in where the ingest left none
    (``station_figures_fill``), so its new columns always carry work.
@@ -240,13 +243,29 @@ def station_figures_fill() -> None:
 # --- sequential server time --------------------------------------------------------------------
 
 
-def measure(call: Callable[[], object], runs: int) -> list[float]:
+def measure(call: Callable[[], object], runs: int, cpu: list[float] | None = None) -> list[float]:
+    """Wall times of ``runs`` calls, ms; with ``cpu``, each call's CPU time in this thread is
+    added to it too: on a busy machine the wall time measures the neighbours as well, the CPU
+    time what the request itself costs."""
     times = []
     for _ in range(runs):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         call()
         times.append((time.perf_counter() - started) * 1000)
+        if cpu is not None:
+            cpu.append((time.thread_time() - started_cpu) * 1000)
     return times
+
+
+def prewarm_round() -> float:
+    """What each web process's pre-warm thread does when the hubs' snapshots move on; ms."""
+    from market.hubs import HUBS
+    from market.prewarm import desk_views_prepare
+    from market.queries.caches import region_book
+
+    started = time.perf_counter()
+    desk_views_prepare(books={region_book(hub.region_id) for hub in HUBS})
+    return (time.perf_counter() - started) * 1000
 
 
 def snapshot_landed(*, shared: bool) -> None:
@@ -271,9 +290,9 @@ def snapshot_landed(*, shared: bool) -> None:
 
 def server_times(
     requests_per_mix: int, *, new_columns: bool = False, only: str = ""
-) -> list[tuple[str, float, list[float], list[float], list[float], float]]:
-    """(name, target, warm times, first-after-snapshot times, unshared times, baseline p95)
-    per mix."""
+) -> list[tuple]:
+    """(name, target, warm times, first-after-snapshot times, pre-warm round times, shared-only
+    times, unshared times, baseline p95, warm CPU times, first CPU times) per mix."""
     from django.db import connection
     from django.db.models import F
     from django.test import Client
@@ -423,19 +442,36 @@ def server_times(
         market_group_tree()
         for url in urls[:4]:
             get(url)
-        first, unshared = [], []
+        first, prewarm, shared, unshared, first_cpu, warm_cpu = [], [], [], [], [], []
         for url in urls[:4] * FIRST_VIEW_ROUNDS:
             snapshot_landed(shared=True)
-            first += measure(lambda url=url: get(url), 1)
+            prewarm.append(prewarm_round())
+            gc.collect()  # the thread's garbage, collected in its own time
+            first += measure(lambda url=url: get(url), 1, first_cpu)
+            snapshot_landed(shared=True)
+            shared += measure(lambda url=url: get(url), 1)
             snapshot_landed(shared=False)
             unshared += measure(lambda url=url: get(url), 1)
         snapshot_landed(shared=True)
         for url in urls:  # warm: each variant's first view after a new snapshot is above
             get(url)
         cycle = iter(urls * (requests_per_mix // len(urls) + 1))
-        warm = measure(lambda cycle=cycle: get(next(cycle)), requests_per_mix)
+        warm = measure(lambda cycle=cycle: get(next(cycle)), requests_per_mix, warm_cpu)
         base = measure(baseline, requests_per_mix)
-        results.append((name, target, warm, first, unshared, percentile(base, 95)))
+        results.append(
+            (
+                name,
+                target,
+                warm,
+                first,
+                prewarm,
+                shared,
+                unshared,
+                percentile(base, 95),
+                warm_cpu,
+                first_cpu,
+            )
+        )
         print(f"  measured {name}", flush=True)
     return results
 
@@ -541,15 +577,18 @@ def results_print(results: list, requests_per_mix: int) -> None:
     print(f"\nMarket desk, {requests_per_mix} requests per mix (load average {load_avg:.1f})")
     print(
         f"{'mix':<34} {'p50':>8} {'p95':>8} {'target':>7} {'p95/target':>10} "
-        f"{'first p50':>10} {'first p95':>10} {'unshared p95':>12} {'raw SQL p95':>11} "
-        f"{'p95/SQL':>8}"
+        f"{'first p50':>10} {'first p95':>10} {'pre-warm p50':>12} {'shared p95':>10} "
+        f"{'unshared p95':>12} {'raw SQL p95':>11} {'p95/SQL':>8} {'CPU p95':>8} "
+        f"{'first CPU p95':>13}"
     )
-    for name, target, warm, first, unshared, base in results:
+    for name, target, warm, first, prewarm, shared, unshared, base, cpu, first_cpu in results:
         p50, p95 = statistics.median(warm), percentile(warm, 95)
         print(
             f"{name:<34} {p50:>6.1f}ms {p95:>6.1f}ms {target:>5.0f}ms {p95 / target:>9.2f}x "
             f"{statistics.median(first):>8.1f}ms {percentile(first, 95):>8.1f}ms "
-            f"{percentile(unshared, 95):>10.1f}ms {base:>9.2f}ms {p95 / base:>7.1f}x",
+            f"{statistics.median(prewarm):>10.0f}ms {percentile(shared, 95):>8.1f}ms "
+            f"{percentile(unshared, 95):>10.1f}ms {base:>9.2f}ms {p95 / base:>7.1f}x "
+            f"{percentile(cpu, 95):>6.1f}ms {percentile(first_cpu, 95):>11.1f}ms",
             flush=True,
         )
 

@@ -224,6 +224,10 @@ ESI_ROLLOVER_WAIT = env.float("ESI_ROLLOVER_WAIT", default=5.0)
 # "sample", "full" or a path.
 ESI_REPLAY_HISTORY = env("ESI_REPLAY_HISTORY", default="auto")
 
+# Each web process prepares the desk's views for every new snapshot in a thread of its own
+# (market.prewarm), so no trader's request pays for decoding and pricing a hub's book.
+DESK_PREWARM = env.bool("DESK_PREWARM", default=True)
+
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -1,5 +1,7 @@
 """Admin pages for the static data (searchable, read-only: `import_sde` owns it; the types newer
-than the SDE come from ESI and can be refreshed from it) and snapshots."""
+than the SDE come from ESI and can be refreshed from it), snapshots, and the tracked player
+structures (curated like stores: stop, resume, retime, privacy; added from /market/structures/
+or ``manage.py track_structure``, since adding needs a character's token)."""
 
 from django.contrib import admin, messages
 
@@ -12,6 +14,7 @@ from market.models import (
     Region,
     SolarSystem,
     Station,
+    Structure,
     Type,
     TypeRegionStats,
     UnresolvedType,
@@ -148,6 +151,7 @@ class UnresolvedTypeAdmin(ReadOnlyAdmin):
 class MarketSnapshotAdmin(ReadOnlyAdmin):
     list_display = [
         "region_id",
+        "structure_id",
         "fetched_at",
         "status",
         "is_current",
@@ -158,7 +162,7 @@ class MarketSnapshotAdmin(ReadOnlyAdmin):
         "seconds",
     ]
     list_filter = ["status", "is_current", "region_id"]
-    search_fields = ["=region_id", "error"]
+    search_fields = ["=region_id", "=structure_id", "error"]
     date_hierarchy = "fetched_at"
 
 
@@ -175,3 +179,93 @@ class TypeRegionStatsAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["region_id", "has_history"]
     search_fields = ["=type_id"]
+
+
+@admin.register(Structure)
+class StructureAdmin(admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "structure_id",
+        "region_id",
+        "solar_system_id",
+        "is_tracking",
+        "is_private",
+        "status",
+        "fetch_interval_minutes",
+        "backoff_until",
+        "last_fetched_at",
+        "character",
+        "added_by",
+    ]
+    list_editable = ["fetch_interval_minutes"]
+    list_filter = ["is_tracking", "is_private", "status", "region_id"]
+    list_select_related = ["character", "added_by"]
+    search_fields = ["name", "=structure_id"]
+    fields = [
+        "structure_id",
+        "name",
+        "solar_system_id",
+        "region_id",
+        "owner_corporation_id",
+        "type_id",
+        "added_by",
+        "character",
+        "is_private",
+        "is_tracking",
+        "fetch_interval_minutes",
+        "status",
+        "last_error",
+        "backoff_until",
+        "last_fetched_at",
+        "last_attempt_at",
+        "added_at",
+    ]
+    readonly_fields = [
+        "structure_id",
+        "solar_system_id",
+        "region_id",
+        "owner_corporation_id",
+        "type_id",
+        "added_by",
+        "character",
+        "status",
+        "last_error",
+        "last_fetched_at",
+        "last_attempt_at",
+        "added_at",
+    ]
+    actions = ["stop_tracking", "resume_tracking", "clear_backoff"]
+
+    def has_add_permission(self, request):
+        return False  # needs a character's token: /market/structures/ or track_structure
+
+    def save_model(self, request, obj, form, change) -> None:
+        from market.structures.schedules import structure_schedule_drop, structure_schedule_ensure
+
+        super().save_model(request, obj, form, change)
+        # The schedule follows the row: retimed, stopped or resumed here.
+        if obj.is_tracking:
+            structure_schedule_ensure(structure=obj, retime=True)
+        else:
+            structure_schedule_drop(structure=obj)
+
+    @admin.action(description="Stop tracking")
+    def stop_tracking(self, request, queryset) -> None:
+        from market.structures.services import structure_stop
+
+        for structure in queryset:
+            structure_stop(structure=structure)
+        self.message_user(request, f"{queryset.count()} structure(s) no longer fetched.")
+
+    @admin.action(description="Track again")
+    def resume_tracking(self, request, queryset) -> None:
+        from market.structures.services import structure_resume
+
+        for structure in queryset:
+            structure_resume(structure=structure)
+        self.message_user(request, f"{queryset.count()} structure(s) fetched again.")
+
+    @admin.action(description="Clear the back-off (fetch at the next run)")
+    def clear_backoff(self, request, queryset) -> None:
+        updated = queryset.update(backoff_until=None)
+        self.message_user(request, f"back-off cleared on {updated} structure(s).", messages.INFO)

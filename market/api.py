@@ -28,6 +28,7 @@ from market.forms import (
     QueryForm,
     StationTradingForm,
     StationVolumeForm,
+    structure_hidden,
 )
 from market.models import Order
 from market.queries import (
@@ -36,6 +37,7 @@ from market.queries import (
     BookTop,
     HubHaulRow,
     RegionAge,
+    book_ages,
     hauling,
     history_days,
     region_ages,
@@ -59,6 +61,12 @@ def _bad_request(parameter: str, message: str) -> HttpResponse:
 
 
 def _invalid(form: QueryForm) -> HttpResponse:
+    """A 400 naming the first bad parameter; a 404 for a location parameter naming a structure
+    the caller may not see (someone else's private one, or no tracked structure at all)."""
+    hidden = form.hidden_location()
+    if hidden is not None:
+        parameter, message = hidden
+        return _json({"error": message, "parameter": parameter}, status=404)
     return _bad_request(*form.first_error())
 
 
@@ -78,13 +86,16 @@ def _next_url(request: HttpRequest, **changes: Any) -> str:
 
 
 def _age(age: RegionAge) -> dict[str, Any]:
-    return {
+    shown = {
         "region_id": age.region_id,
         "snapshot_id": age.snapshot_id,
         "last_modified": age.last_modified,
         "expires": age.expires,
         "orders": age.orders,
     }
+    if age.structure_id:
+        shown["structure_id"] = age.structure_id  # a tracked structure's own book
+    return shown
 
 
 def _rate(value: Decimal) -> Decimal:
@@ -110,13 +121,22 @@ def _paged(
 
 @require_GET
 def orders(request: HttpRequest) -> HttpResponse:
-    """The region's current orders with every ESI field, by order id; ``after`` pages on."""
-    form = OrdersForm(request.GET)
+    """The region's current orders with every ESI field, by order id; ``after`` pages on. With a
+    ``location_id`` that is a tracked structure of the region the caller may see, the
+    structure's own book (ESI serves it apart from the region's); someone else's private
+    structure answers 404."""
+    form = OrdersForm(request.GET, user=request.user)
     if not form.is_valid():
         return _invalid(form)
     region_id = form.cleaned_data["region_id"]
     size = form.get("page_size", DEFAULT_PAGE_SIZE)
-    selected = Order.objects.current(region_id=region_id)
+    structure = form.structure()
+    if structure is not None and structure.region_id == region_id:
+        selected = Order.objects.current_of_structure(structure_id=structure.station_id)
+        age = book_ages([structure])[structure.book_key]
+    else:
+        selected = Order.objects.current(region_id=region_id)
+        age = region_ages([region_id])[region_id]
     for name in ("type_id", "location_id", "is_buy_order"):
         if form.cleaned_data.get(name) is not None:
             selected = selected.filter(**{name: form.cleaned_data[name]})
@@ -142,7 +162,6 @@ def orders(request: HttpRequest) -> HttpResponse:
     if len(rows) > size:
         rows = rows[:size]
         following = _next_url(request, after=rows[-1]["order_id"])
-    age = region_ages([region_id])[region_id]
     return _json({"snapshot": _age(age), "next": following, "results": rows})
 
 
@@ -181,7 +200,7 @@ def station_volume_api(request: HttpRequest) -> HttpResponse:
         return _invalid(form)
     station_id, type_id = form.cleaned_data["station_id"], form.cleaned_data["type_id"]
     region_id = station_region(station_id)
-    if region_id is None:
+    if region_id is None or structure_hidden(station_id, user=request.user):
         return _json(
             {"error": f"station_id: unknown station {station_id}", "parameter": "station_id"},
             status=404,
@@ -255,7 +274,7 @@ def _units(value: Decimal) -> Decimal:
 def station_trading_api(request: HttpRequest) -> HttpResponse:
     """One station's rows by achievable daily profit; flagged rows (``flags`` on every row) only
     with ``include_flagged=1``, and ``hidden`` says how many were left out and why."""
-    form = StationTradingForm(request.GET)
+    form = StationTradingForm(request.GET, user=request.user)
     if not form.is_valid():
         return _invalid(form)
     station = form.cleaned_data.get("station_id")
@@ -341,13 +360,14 @@ def _fills(fills: Iterable) -> list[dict[str, Any]]:
 def hauling_api(request: HttpRequest) -> HttpResponse:
     """Hauling plans; flagged rows are left out (and counted per reason) unless
     ``include_flagged=1``."""
-    form = HaulingForm(request.GET)
+    form = HaulingForm(request.GET, user=request.user)
     if not form.is_valid():
         return _invalid(form)
     data = form.cleaned_data
     rates = form.rates(fee_rates_for(request.user))
     route = data.get("route") or "shortest"
     share = form.market_share(request.user)
+    excluded = form.excluded_categories(trading_profile_of(request.user))
     try:
         result = hauling(
             origin=data.get("from_station_id"),
@@ -360,6 +380,7 @@ def hauling_api(request: HttpRequest) -> HttpResponse:
             order_by=data.get("sort") or HAULING_DEFAULT_SORT,
             share=share,
             include_flagged=bool(data.get("include_flagged")),
+            excluded_categories=excluded,
         )
     except TradingInputError as error:
         return _bad_request(error.param, f"{error.param}: {error.message}")
@@ -370,6 +391,7 @@ def hauling_api(request: HttpRequest) -> HttpResponse:
             "route": route,
             "fees": _fees(rates),
             "share": _rate(share),
+            "excluded_category_ids": sorted(excluded),
             "trips": [
                 {"from_station_id": a.station_id, "to_station_id": b.station_id, "jumps": jumps}
                 for a, b, jumps in result.trips

@@ -27,6 +27,8 @@ from market.queries import (
     station_get,
 )
 from market.routes import ROUTES
+from market.structures.models import FIRST_STRUCTURE_ID, Structure
+from market.structures.queries import location_get
 from market.trading import DEFAULT_MARKET_SHARE, HAUL_MODES, STATION_TRADING_COLUMNS
 
 HISTORY_WINDOWS = (30, 90, 365)
@@ -42,12 +44,26 @@ def _sort_choices(columns: tuple[str, ...]) -> list[tuple[str, str]]:
 
 
 class QueryForm(forms.Form):
-    """A form over a query string; blank parameters count as absent."""
+    """A form over a query string; blank parameters count as absent. ``user`` is who asks: a
+    location parameter (``StationField``) takes the tracked structures that user may see."""
 
-    def __init__(self, data: Any = None, **kwargs: Any) -> None:
+    def __init__(self, data: Any = None, *, user: Any = None, **kwargs: Any) -> None:
         if data is not None:
             data = {key: value for key, value in data.items() if str(value).strip() != ""}
         super().__init__(data, **kwargs)
+        self.user = user
+        for field in self.fields.values():
+            if isinstance(field, StationField):
+                field.user = user
+
+    def hidden_location(self) -> tuple[str, str] | None:
+        """(parameter, message) of a location parameter naming a structure the user may not
+        see (someone else's private one, or none tracked at all): the pages and the API answer
+        404 for it, the same for both, so a private structure's existence does not show."""
+        for name in self.fields:
+            if self.has_error(name, code=StationField.HIDDEN):
+                return name, f"{name}: {self.errors[name][0]}"
+        return None
 
     def first_error(self) -> tuple[str, str]:
         """(parameter, message) of the first invalid parameter, in the form's field order."""
@@ -201,20 +217,42 @@ class IdField(_ExplainedErrors, forms.IntegerField):
         return f"is not a {self.noun} id: {value}"
 
 
+def structure_hidden(location_id: int, *, user: Any) -> bool:
+    """True for a structure the user may not see (someone else's private one)."""
+    return (
+        location_id >= FIRST_STRUCTURE_ID
+        and Structure.objects.filter(pk=location_id).exists()
+        and not Structure.objects.visible_to(user).filter(pk=location_id).exists()
+    )
+
+
 class StationField(IdField):
-    """A hub or any NPC station of the SDE, cleaned to a ``StationRef``."""
+    """A market location, cleaned to a ``StationRef``: a hub, any NPC station of the SDE, or a
+    tracked structure the form's user may see (``market.structures.queries.location_get``).
+
+    An id in the structures' range that is no such structure (unknown, stopped, or someone
+    else's private one) fails with the code ``HIDDEN``, which the views answer with a 404
+    (``QueryForm.hidden_location``); an unknown station id stays a 400 naming the parameter."""
+
+    HIDDEN = "hidden"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(noun="station", **kwargs)
+        self.user: Any = None
 
     def clean(self, value: Any) -> StationRef | None:
         station_id = super().clean(value)
         if station_id is None:
             return None
-        station = station_get(station_id)
-        if station is None:
-            raise ValidationError(f"unknown station {station_id}")
-        return station
+        if station_id < FIRST_STRUCTURE_ID:
+            station = station_get(station_id)
+            if station is None:
+                raise ValidationError(f"unknown station {station_id}")
+            return station
+        location = location_get(station_id, user=self.user)
+        if location is None:
+            raise ValidationError(f"no tracked structure {station_id}", code=self.HIDDEN)
+        return location
 
 
 class RegionField(IdField):
@@ -334,7 +372,34 @@ class CategoryListField(forms.Field):
             raise ValidationError(f"unknown category {unknown[0]}")
 
 
-class StationTradingForm(FeesForm):
+class CategoriesForm(FeesForm):
+    """A desk table that leaves categories out (station trading, hauling): ``exclude_category``
+    defaults to the trader's saved choice, and for anonymous traders to blueprints and SKINs."""
+
+    exclude_category = CategoryListField(label="Leave out")
+
+    def __init__(self, data: Any = None, **kwargs: Any) -> None:
+        # A query form keeps one value per parameter; the categories may come repeated.
+        categories = data.getlist("exclude_category") if hasattr(data, "getlist") else None
+        super().__init__(data, **kwargs)
+        if categories and any(str(value).strip() for value in categories):
+            self.data["exclude_category"] = categories
+
+    @property
+    def categories_chosen(self) -> frozenset[int] | None:
+        """The categories this query leaves out; None when it does not say."""
+        return self.cleaned_data.get("exclude_category")
+
+    def excluded_categories(self, profile: TradingProfile | None) -> frozenset[int]:
+        chosen = self.categories_chosen
+        if chosen is not None:
+            return chosen
+        if profile is not None:
+            return frozenset(profile.excluded_category_ids)
+        return frozenset(DEFAULT_EXCLUDED_CATEGORY_IDS)
+
+
+class StationTradingForm(CategoriesForm):
     """The station-trading table's parameters, for the page and the API alike. ``share`` and
     ``exclude_category`` default to the trader's profile (``market_share``,
     ``excluded_category_ids``), and for anonymous traders to 10 % and blueprints and SKINs."""
@@ -361,7 +426,6 @@ class StationTradingForm(FeesForm):
         label="Min station volume", minimum=Decimal(0), below=MAX_ISK, amounts=True
     )
     min_achievable_profit = NumberField(label="Min profit / day", below=MAX_ISK, amounts=True)
-    exclude_category = CategoryListField(label="Leave out")
     trades_daily = BooleanParam(label="Trades daily")
     include_flagged = BooleanParam(label="Show flagged rows")
     sort = StrictChoiceField(choices=_sort_choices(STATION_TRADING_COLUMNS), required=False)
@@ -389,13 +453,6 @@ class StationTradingForm(FeesForm):
         "page_size",
     ]
 
-    def __init__(self, data: Any = None, **kwargs: Any) -> None:
-        # A query form keeps one value per parameter; the categories may come repeated.
-        categories = data.getlist("exclude_category") if hasattr(data, "getlist") else None
-        super().__init__(data, **kwargs)
-        if categories and any(str(value).strip() for value in categories):
-            self.data["exclude_category"] = categories
-
     def clean_market_group(self) -> int | None:
         group_id = self.cleaned_data.get("market_group")
         if group_id is not None and not MarketGroup.objects.filter(pk=group_id).exists():
@@ -404,19 +461,6 @@ class StationTradingForm(FeesForm):
 
     def market_share(self, profile: TradingProfile | None) -> Decimal:
         return self.get("share") or (profile.market_share if profile else DEFAULT_MARKET_SHARE)
-
-    @property
-    def categories_chosen(self) -> frozenset[int] | None:
-        """The categories this query leaves out; None when it does not say."""
-        return self.cleaned_data.get("exclude_category")
-
-    def excluded_categories(self, profile: TradingProfile | None) -> frozenset[int]:
-        chosen = self.categories_chosen
-        if chosen is not None:
-            return chosen
-        if profile is not None:
-            return frozenset(profile.excluded_category_ids)
-        return frozenset(DEFAULT_EXCLUDED_CATEGORY_IDS)
 
     def filters(self, profile: TradingProfile | None = None) -> TradingFilters:
         return TradingFilters(
@@ -432,9 +476,10 @@ class StationTradingForm(FeesForm):
         )
 
 
-class HaulingForm(FeesForm):
+class HaulingForm(CategoriesForm):
     """Hauling's parameters. ``share`` (of what the destination absorbs a day, for a relist)
-    overrides the trader's profile; ``include_flagged`` shows the rows the flags leave out."""
+    overrides the trader's profile; ``include_flagged`` shows the rows the flags leave out;
+    ``exclude_category`` as in station trading."""
 
     from_station_id = StationField(label="From")
     to_station_id = StationField(label="To")
@@ -460,6 +505,7 @@ class HaulingForm(FeesForm):
         "broker_fee",
         "route",
         "share",
+        "exclude_category",
         "include_flagged",
         "sort",
         "page",
@@ -501,10 +547,26 @@ class HaulingForm(FeesForm):
 class OrdersForm(QueryForm):
     region_id = RegionField(required=True)
     type_id = IdField(noun="type")
+    # Any location of the region's book; a tracked structure reads the structure's own book
+    # (``structure``), someone else's private one is hidden (404).
     location_id = IdField(noun="location")
     is_buy_order = BooleanParam()
     after = IdField(noun="order", help_text="the last order_id of the previous page")
     page_size = PageField(max_value=MAX_PAGE_SIZE)
+
+    def clean_location_id(self) -> int | None:
+        location_id = self.cleaned_data.get("location_id")
+        if location_id is not None and structure_hidden(location_id, user=self.user):
+            raise ValidationError(f"no tracked structure {location_id}", code=StationField.HIDDEN)
+        return location_id
+
+    def structure(self) -> StationRef | None:
+        """The tracked structure ``location_id`` names, when the caller may see it."""
+        location_id = self.cleaned_data.get("location_id")
+        if location_id is None or location_id < FIRST_STRUCTURE_ID:
+            return None
+        location = location_get(location_id, user=self.user)
+        return location if location is not None and location.is_structure else None
 
 
 class HistoryForm(QueryForm):

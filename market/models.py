@@ -275,21 +275,50 @@ class SdeSource(models.Model):
 
 class MarketSnapshotQuerySet(models.QuerySet):
     def current(self) -> MarketSnapshotQuerySet:
+        """Every current book: the regions' and the tracked structures'."""
         return self.filter(is_current=True)
 
+    def regions(self) -> MarketSnapshotQuerySet:
+        """Snapshots of region books only (not of player structures)."""
+        return self.filter(structure_id=REGION_BOOK)
+
     def for_region(self, region_id: int) -> MarketSnapshotQuerySet:
-        return self.filter(region_id=region_id)
+        """The region's own book's snapshots (a structure's in that region are not)."""
+        return self.filter(region_id=region_id, structure_id=REGION_BOOK)
+
+    def for_structure(self, structure_id: int) -> MarketSnapshotQuerySet:
+        return self.filter(structure_id=structure_id)
+
+    def for_book(self, *, region_id: int, structure_id: int = 0) -> MarketSnapshotQuerySet:
+        """A region's book (``structure_id`` 0) or a structure's."""
+        if structure_id:
+            return self.for_structure(structure_id)
+        return self.for_region(region_id)
 
     def current_ids(self) -> dict[int, int]:
-        """{region_id: current snapshot id}: one cheap query for pages that poll for new data."""
-        return dict(self.current().values_list("region_id", "id"))
+        """{region_id: current snapshot id} of the region books: one cheap query for pages that
+        poll for new data."""
+        return dict(self.current().regions().values_list("region_id", "id"))
+
+    def structure_current_ids(self) -> dict[int, int]:
+        """{structure_id: current snapshot id} of the tracked structures' books."""
+        return dict(
+            self.current().exclude(structure_id=REGION_BOOK).values_list("structure_id", "id")
+        )
+
+
+# ``MarketSnapshot.structure_id`` of a region's book (ESI's /markets/{region_id}/orders/).
+REGION_BOOK = 0
 
 
 class MarketSnapshot(models.Model):
-    """One attempt to fetch a region's order book, and the book itself when it succeeded.
+    """One attempt to fetch a book, and the book itself when it succeeded: a region's
+    (``structure_id`` 0) or a player structure's (``structure_id`` = its id, ``region_id`` = its
+    region; ``market.structures``).
 
-    Exactly one successful snapshot per region is current; its orders and aggregates are the ones
-    readers see. Failed attempts keep their error for /healthz and the admin.
+    Exactly one successful snapshot per book is current; its orders and aggregates are the ones
+    readers see. Failed attempts keep their error for /healthz and the admin. A structure's
+    orders and book tops carry ``location_id`` = the structure and its region's id, as ESI's.
     """
 
     class Status(models.TextChoices):
@@ -298,6 +327,8 @@ class MarketSnapshot(models.Model):
         SUPERSEDED = "superseded", "superseded by a newer snapshot"
 
     region_id = models.IntegerField()
+    # 0: the region's book; else the player structure whose book this is.
+    structure_id = models.BigIntegerField(default=REGION_BOOK, db_default=REGION_BOOK)
     status = models.CharField(max_length=12, choices=Status.choices)
     is_current = models.BooleanField(default=False)
     fetched_at = models.DateTimeField(default=timezone.now)
@@ -315,15 +346,24 @@ class MarketSnapshot(models.Model):
         get_latest_by = "fetched_at"
         constraints = [
             models.UniqueConstraint(
-                fields=["region_id"],
+                fields=["region_id", "structure_id"],
                 condition=Q(is_current=True),
-                name="market_snapshot_one_current_per_region",
+                name="market_snapshot_one_current_per_book",
             )
         ]
-        indexes = [models.Index(fields=["region_id", "-fetched_at"], name="market_snap_region")]
+        indexes = [
+            models.Index(fields=["region_id", "-fetched_at"], name="market_snap_region"),
+            models.Index(fields=["structure_id", "-fetched_at"], name="market_snap_structure"),
+        ]
 
     def __str__(self) -> str:
-        return f"region {self.region_id} at {self.fetched_at:%Y-%m-%d %H:%M:%S} ({self.status})"
+        return f"{self.book_label} at {self.fetched_at:%Y-%m-%d %H:%M:%S} ({self.status})"
+
+    @property
+    def book_label(self) -> str:
+        if self.structure_id:
+            return f"structure {self.structure_id}"
+        return f"region {self.region_id}"
 
     def is_fresh(self, now: datetime | None = None) -> bool:
         """True while ESI would still answer with this same snapshot."""
@@ -333,17 +373,20 @@ class MarketSnapshot(models.Model):
         return ((now or timezone.now()) - (self.last_modified or self.fetched_at)).total_seconds()
 
 
-def _current_snapshot_id(region_id: int) -> Subquery:
-    return Subquery(
-        MarketSnapshot.objects.filter(region_id=region_id, is_current=True).values("id")[:1]
-    )
+def _current_snapshot_id(*, region_id: int = 0, structure_id: int = 0) -> Subquery:
+    books = MarketSnapshot.objects.for_book(region_id=region_id, structure_id=structure_id)
+    return Subquery(books.filter(is_current=True).values("id")[:1])
 
 
 class SnapshotRowQuerySet(models.QuerySet):
     def current(self, *, region_id: int) -> SnapshotRowQuerySet:
         """Rows of the region's current snapshot, chosen inside the same SQL statement, so one
         query never mixes two snapshots even while a new one is being swapped in."""
-        return self.filter(snapshot_id=_current_snapshot_id(region_id))
+        return self.filter(snapshot_id=_current_snapshot_id(region_id=region_id))
+
+    def current_of_structure(self, *, structure_id: int) -> SnapshotRowQuerySet:
+        """Rows of a tracked structure's current snapshot, chosen in the same statement."""
+        return self.filter(snapshot_id=_current_snapshot_id(structure_id=structure_id))
 
     def with_type_names(self) -> SnapshotRowQuerySet:
         return self.annotate(
@@ -546,3 +589,7 @@ class TypeRegionStats(models.Model):
 
     def __str__(self) -> str:
         return f"type {self.type_id} in {self.region_id}"
+
+
+# Player structures (their own module, in this app): imported here so Django finds the model.
+from market.structures.models import Structure, StructureObservedDay  # noqa: E402, F401

@@ -144,3 +144,21 @@ def types_after_snapshot(snapshot_id: int) -> str:
     return types_resolve_due(
         snapshot_id=snapshot_id, deadline=time.monotonic() + TYPES_BUDGET
     ).summary()
+
+
+# --- Player structures ---------------------------------------------------------------------------
+# Each tracked structure has its own schedule (``structure:<id>``, ``market.structures``); this
+# job re-creates the missing ones and drops those of stopped structures.
+
+
+@periodic_job(
+    "structure-schedules",
+    minutes=60,
+    timeout=120,
+    description="one fetch schedule per tracked player structure",
+)
+def structure_schedules() -> str:
+    from market.structures.schedules import structure_schedules_ensure
+
+    created = structure_schedules_ensure()
+    return f"{len(created)} structure schedules created" if created else "all in place"

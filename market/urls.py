@@ -1,6 +1,7 @@
 from django.urls import path
 
 from market import sde_views, trading_views, views
+from market.structures import views as structure_views
 
 app_name = "market"
 urlpatterns = [
@@ -11,4 +12,27 @@ urlpatterns = [
     path("trading/", trading_views.station_trading_view, name="station_trading"),
     path("hauling/", views.hauling_view, name="hauling"),
     path("static-data/status/", sde_views.sde_status_view, name="sde_status"),
+    path("structures/", structure_views.structures_list, name="structures"),
+    path("structures/search/", structure_views.structures_search, name="structures_search"),
+    path("structures/add/", structure_views.structure_add, name="structure_add"),
+    path(
+        "structures/<int:structure_id>/",
+        structure_views.structure_detail,
+        name="structure_detail",
+    ),
+    path(
+        "structures/<int:structure_id>/stop/",
+        structure_views.structure_stop_view,
+        name="structure_stop",
+    ),
+    path(
+        "structures/<int:structure_id>/resume/",
+        structure_views.structure_resume_view,
+        name="structure_resume",
+    ),
+    path(
+        "structures/<int:structure_id>/take-over/",
+        structure_views.structure_take_over_view,
+        name="structure_take_over",
+    ),
 ]

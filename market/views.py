@@ -22,11 +22,12 @@ from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET
 
 from accounts.fees import DEFAULT_FEE_RATES, FeeRates
-from accounts.models import TradingProfile, fee_rates_for
+from accounts.models import TradingProfile, fee_rates_for, trading_profile_of
 from lenny.lib.htmx import ANY_TARGET, POLL_PARAM, no_change, page_or_partial, poll_unchanged
 from lenny.lib.tables import Column, query_params, query_url, table_headers, table_page, table_pager
 from market.forms import (
     HISTORY_WINDOWS,
+    CategoriesForm,
     FeesForm,
     HaulingForm,
     QueryForm,
@@ -42,9 +43,11 @@ from market.queries import (
     SDE_TTL_SECONDS,
     HubHaulRow,
     StationRef,
+    book_marker,
     hauling,
     history_days,
     hub_quotes,
+    market_categories,
     market_group_children,
     market_group_tree,
     region_ages,
@@ -55,17 +58,34 @@ from market.queries import (
     type_search,
     type_unknown_name,
 )
+from market.structures.queries import location_get, structures_visible
 from market.trading import TradingInputError
 from market.trading.flags import FLAG_LABELS
 
 BOOK_PAGE_SIZE = 20
 
 
-def _hub_choices(selected: StationRef | None) -> list[StationRef]:
+def _location_choices(user: Any, *chosen: StationRef | None) -> dict[str, list[StationRef]]:
+    """A location selector's options: ``hubs`` (the five, and a chosen NPC station that is none
+    of them) and ``structures`` (the tracked structures the user may see, by name)."""
     stations = list(HUB_STATIONS)
-    if selected is not None and selected.station_id not in HUBS_BY_STATION:
-        stations.append(selected)
-    return stations
+    for station in chosen:
+        if (
+            station is not None
+            and not station.is_structure
+            and station.station_id not in HUBS_BY_STATION
+            and station not in stations
+        ):
+            stations.append(station)
+    return {"hubs": stations, "structures": structures_visible(user)}
+
+
+def location_hidden_check(form: QueryForm) -> None:
+    """A 404 when a location parameter names a structure the user may not see (someone else's
+    private one, or no tracked structure at all): the same answer for both."""
+    hidden = form.hidden_location()
+    if hidden is not None:
+        raise Http404(hidden[1])
 
 
 def _percent(rate: Decimal) -> str:
@@ -76,6 +96,24 @@ def _percent(rate: Decimal) -> str:
 def _fees_text(rates: FeeRates, *, broker_fee: bool = True) -> str:
     text = f"sales tax {_percent(rates.sales_tax)}"
     return f"{text}, broker fee {_percent(rates.broker_fee)}" if broker_fee else text
+
+
+def categories_context(excluded: frozenset[int]) -> dict[str, Any]:
+    """The "Leave out" choice of a desk table (``market/_desk.html#categories``): every
+    published category with whether it is left out, and the names of those that are."""
+    categories = market_categories()
+    return {
+        "categories": [(category, category.category_id in excluded) for category in categories],
+        "excluded_names": [c.name for c in categories if c.category_id in excluded],
+    }
+
+
+def excluded_categories_keep(request: HttpRequest, form: CategoriesForm) -> None:
+    """A logged-in trader's choice of categories is kept for their next visit (and the API);
+    a poll only repeats what is on screen."""
+    chosen = form.categories_chosen
+    if chosen is not None and request.user.is_authenticated and POLL_PARAM not in request.GET:
+        TradingProfile.for_user(request.user).excluded_categories_remember(chosen)
 
 
 def _form_error(form: QueryForm) -> str:
@@ -124,7 +162,7 @@ def _priced_page(
 
 
 def _chosen_station(request: HttpRequest) -> StationRef:
-    form = TypePageForm(query_params(request))
+    form = TypePageForm(query_params(request), user=request.user)
     if form.is_valid() and form.cleaned_data.get("station_id"):
         return form.cleaned_data["station_id"]
     return DEFAULT_STATION
@@ -211,23 +249,28 @@ def _chart_data(days) -> dict[str, list]:
     return data
 
 
-def _region_marker(marker: str, region_id: int) -> str:
-    """One region's part of a snapshot marker ("region:snapshot:history version"): what names
-    everything derived from that region's current book and history."""
-    return next((part for part in marker.split(",") if part.startswith(f"{region_id}:")), marker)
+def _station_marker(marker: str, station: StationRef) -> str:
+    """The parts of a snapshot marker that a location's pages read: its region's
+    ("region:snapshot:history version") and, for a tracked structure, its own book's
+    ("s<structure>:snapshot:history version"). The whole marker when neither is in it."""
+    heads = (f"{station.region_id}:", f"s{station.station_id}:" if station.is_structure else None)
+    parts = [part for part in marker.split(",") if part.startswith(tuple(filter(None, heads)))]
+    return ",".join(parts) or marker
 
 
 @require_GET
 def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
     params = query_params(request)
-    form = TypePageForm(params)
+    form = TypePageForm(params, user=request.user)
+    location_hidden_check(form)
     valid = form.is_valid()
     station = (valid and form.cleaned_data.get("station_id")) or DEFAULT_STATION
-    if station.station_id not in HUBS_BY_STATION:
+    if station.station_id not in HUBS_BY_STATION and not station.is_structure:
         valid = False
-        form.add_error("station_id", "must be one of the five hubs")
+        form.add_error("station_id", "must be one of the five hubs or a tracked structure")
         station = DEFAULT_STATION
-    marker = snapshot_marker(HUB_REGION_IDS)
+    structures = structures_visible(request.user)
+    marker = snapshot_marker(HUB_REGION_IDS, structures=structures)
     if poll_unchanged(request, marker):
         return no_change()
     item = type_get(type_id)
@@ -238,7 +281,8 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
     scope = data.get("scope") or "station"
     location_id = station.station_id if scope == "station" else None
 
-    quotes = hub_quotes(type_id)
+    # The hubs and the tracked structures side by side (a structure's prices are its own book's).
+    quotes = hub_quotes(type_id, [*HUB_STATIONS, *structures])
     here = next(q for q in quotes if q.station.station_id == station.station_id)
 
     def books_build() -> dict[str, dict[str, Any]]:
@@ -251,6 +295,8 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
                 is_buy_order=is_buy,
                 location_id=location_id,
                 order_by=sort,
+                # "At the station" of a structure is its own book; "in the region" the region's.
+                structure_id=station.book_structure_id if scope == "station" else 0,
             )
             page = Paginator(orders, BOOK_PAGE_SIZE).get_page(data.get(f"{side}_page") or 1)
             books[side] = {
@@ -275,10 +321,10 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
             }
         return books
 
-    # The order books and the history are the same for everyone until the region's next
-    # snapshot or history lands: the template keeps their rendering under that region's part of
-    # the marker and this page's URL, and reads them (four and one queries, most of the page's
-    # rendering) only when it has none.
+    # The order books and the history are the same for everyone until the next snapshot of the
+    # book they read (the region's, or a structure's own) or the region's next history lands:
+    # the template keeps their rendering under those parts of the marker and this page's URL,
+    # and reads them (four and one queries, most of the page's rendering) only when it has none.
     history = SimpleLazyObject(
         lambda: list(history_days(region_id=station.region_id, type_id=type_id, days=days))
     )
@@ -297,7 +343,7 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
         "windows": [(d, query_url(request, params, days=d)) for d in HISTORY_WINDOWS],
         "history": history,
         "chart": lambda: _chart_data(history),  # called by the template, on a miss only
-        "region_marker": _region_marker(marker, station.region_id),
+        "books_marker": _station_marker(marker, station),
         "book_ttl": BOOK_TTL_SECONDS,
         "form": form,
         "error": "" if valid else _form_error(form),
@@ -405,12 +451,22 @@ def _hauling_start(request: HttpRequest) -> dict[str, str]:
     user's own choice (no limit, any hub) and stays so."""
     profile = TradingProfile.for_user(request.user) if request.user.is_authenticated else None
     if profile is not None and profile.hauling_remembered:
+        ends = {
+            name: str(station_id or "")
+            for name, station_id in (
+                ("from_station_id", profile.hauling_from_station_id),
+                ("to_station_id", profile.hauling_to_station_id),
+            )
+        }
+        for name, station_id in ends.items():
+            # A structure remembered from before may have stopped (or gone private): any hub.
+            if station_id and location_get(int(station_id), user=request.user) is None:
+                ends[name] = ""
         start = {
             "budget": _amount(profile.hauling_budget),
             "cargo_m3": _amount(profile.hauling_cargo_m3),
             "route": profile.hauling_route,
-            "from_station_id": str(profile.hauling_from_station_id or ""),
-            "to_station_id": str(profile.hauling_to_station_id or ""),
+            **ends,
         }
     else:
         start = {
@@ -445,7 +501,8 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
     params = query_params(request)
     for name, value in _hauling_start(request).items():
         params[name] = value
-    form = HaulingForm(params)
+    form = HaulingForm(params, user=request.user)
+    location_hidden_check(form)
     data = form.cleaned_data if form.is_valid() else {}
     if form.is_valid():
         _hauling_remember(request, data)
@@ -454,15 +511,19 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
         *((origin,) if origin else HUB_STATIONS),
         *((destination,) if destination else HUB_STATIONS),
     ]
-    marker = snapshot_marker(station.region_id for station in ends)
+    marker = book_marker(ends)
     if poll_unchanged(request, marker):
         return no_change()
     mode = data.get("mode") or "instant"
     one_trip = origin is not None and destination is not None
 
+    profile = trading_profile_of(request.user)
+    excluded = form.excluded_categories(profile) if form.is_valid() else frozenset()
+
     def table(rates: FeeRates) -> dict[str, Any]:
         sort = data.get("sort") or HAULING_DEFAULT_SORT
         include_flagged = bool(data.get("include_flagged"))
+        excluded_categories_keep(request, form)
         result = hauling(
             origin=origin,
             destination=destination,
@@ -474,6 +535,7 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
             order_by=sort,
             share=form.market_share(request.user),
             include_flagged=include_flagged,
+            excluded_categories=excluded,
         )
         columns = ONE_TRIP_COLUMNS if one_trip else HAULING_COLUMNS
         rows, parts = table_page(
@@ -485,7 +547,9 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
             **parts,
             "result": result,
             "fees_text": _fees_text(result.rates, broker_fee=mode == "relist"),
-            "ages": sorted(result.ages.values(), key=lambda age: age.region_name),
+            "ages": sorted(
+                result.ages.values(), key=lambda age: (age.structure_id != 0, age.region_name)
+            ),
             "rows": [HaulLine.of(row) for row in rows],
             "trip": trip,
             "totals": TripTotals.of(result.rows, trip[2]) if trip and planned else None,
@@ -503,8 +567,9 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
         "mode": mode,
         "budget": data.get("budget"),
         "cargo_m3": data.get("cargo_m3"),
-        "hubs": _hub_choices(None),
+        **_location_choices(request.user, origin, destination),
         "marker": marker,
+        **categories_context(excluded),
     }
     return _priced_page(
         request,

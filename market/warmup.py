@@ -42,17 +42,34 @@ def book_tops_warm(*, region_id: int, history_version: str | None = None) -> int
     return types
 
 
+def structure_book_warm(*, structure_id: int) -> int:
+    """Share a tracked structure's book tops and hauling book, as a hub's (its own snapshot)."""
+    from market.models import Structure
+    from market.structures.queries import structure_ref
+
+    structure = Structure.objects.filter(pk=structure_id, region_id__isnull=False).first()
+    if structure is None:
+        return 0
+    station = structure_ref(structure)
+    types = len(book_tops_publish(station).tops)
+    haul_book_publish(station)
+    return types
+
+
 def snapshot_landed_warm(sender: Any, snapshot: MarketSnapshot, **kwargs: Any) -> None:
     started = time.monotonic()
     try:
-        types = book_tops_warm(region_id=snapshot.region_id)
+        if snapshot.structure_id:
+            types = structure_book_warm(structure_id=snapshot.structure_id)
+        else:
+            types = book_tops_warm(region_id=snapshot.region_id)
     except Exception:
         # The snapshot is in whatever happens here: the first reader then reads it itself.
         log.exception("sharing the book tops of snapshot %s failed", snapshot.pk)
         return
     log.info(
-        "desk book tops shared region=%s snapshot=%s types=%s ms=%.0f",
-        snapshot.region_id,
+        "desk book tops shared book=%s snapshot=%s types=%s ms=%.0f",
+        snapshot.book_label,
         snapshot.pk,
         types,
         (time.monotonic() - started) * 1000,

@@ -10,11 +10,15 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.cache import cache
 
 from accounts.models import Character
@@ -339,3 +343,60 @@ def api_bad_parameter(response, parameter: str, *fragments: str) -> None:
     assert body["parameter"] == parameter
     for fragment in fragments:
         assert fragment in body["error"]
+
+
+# --- a web server subprocess, over a real socket ---------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def http_get(url: str) -> tuple[int, dict[str, str], bytes]:
+    """GET over a real socket: (status, headers, body), an HTTP error status included."""
+    try:
+        with urllib.request.urlopen(url, timeout=20) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def shared_database_url() -> str:
+    """The test database as a URL a server subprocess can use (PostgreSQL only)."""
+    db = django_settings.DATABASES["default"]
+    if not db["ENGINE"].endswith("postgresql"):
+        pytest.skip("needs PostgreSQL (the server subprocess must share the test database)")
+    host = db.get("HOST") or "127.0.0.1"
+    return f"postgres://{db.get('USER') or 'root'}@{host}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+@contextmanager
+def web_server(argv: list[str], port: int, env: dict[str, str], log: Path) -> Iterator[str]:
+    """Run ``argv`` (gunicorn as `manage.py run` starts it, or runserver) until it listens on
+    ``port``; yields its base URL, its output going to ``log``; stopped on exit."""
+    base = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            for _ in range(150):
+                if proc.poll() is not None:
+                    pytest.fail(f"the server exited: {log.read_text()[-2000:]}")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            yield base
+        finally:
+            proc.terminate()
+            proc.wait(15)
+
+
+def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """This environment for a server subprocess: the embedded default unless ``extra`` says
+    otherwise, its data under ``tmp_path``, DEBUG off."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    }
+    env.update(LENNY_DATA_DIR=str(tmp_path / "data"), DEBUG="0", **extra)
+    return env

@@ -8,80 +8,24 @@ connecting to the database, gunicorn's own log lines, whitenoise's file serving.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-from django.conf import settings
-
 from lenny.management.commands.run import web_command_build
-from tests.fixtures import free_port
+from tests.fixtures import free_port, http_get, server_env, shared_database_url, web_server
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _get(url: str) -> tuple[int, dict[str, str], bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=20) as r:
-            return r.status, dict(r.headers), r.read()
-    except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
-
-
-def _test_database_url() -> str:
-    db = settings.DATABASES["default"]
-    if not db["ENGINE"].endswith("postgresql"):
-        pytest.skip("needs PostgreSQL (the server subprocess must share the test database)")
-    host = db.get("HOST") or "127.0.0.1"
-    return f"postgres://{db.get('USER') or 'root'}@{host}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
-@contextmanager
-def server(argv: list[str], port: int, env: dict[str, str], log: Path) -> Iterator[str]:
-    base = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            for _ in range(150):
-                if proc.poll() is not None:
-                    pytest.fail(f"the server exited: {log.read_text()[-2000:]}")
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            yield base
-        finally:
-            proc.terminate()
-            proc.wait(15)
-
-
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")
-    }
-    env.update(LENNY_DATA_DIR=str(tmp_path / "data"), DEBUG="0", **extra)
-    return env
 
 
 def test_with_the_database_down_pages_are_a_styled_503_that_retries(tmp_path):
     port = free_port()
     dead = free_port()  # nothing listens there: every connection is refused
-    env = _env(tmp_path, DATABASE_URL=f"postgres://root@127.0.0.1:{dead}/lenny")
+    env = server_env(tmp_path, DATABASE_URL=f"postgres://root@127.0.0.1:{dead}/lenny")
     argv = web_command_build(bind=f"127.0.0.1:{port}", workers=1)
-    with server(argv, port, env, tmp_path / "web.log") as base:
+    with web_server(argv, port, env, tmp_path / "web.log") as base:
         for path in ["/market/", "/market/trading/", "/accounts/login/", "/admin/login/"]:
-            status, headers, body = _get(base + path)
+            status, headers, body = http_get(base + path)
             assert status == 503, (path, status, body[:300])
             assert headers["Retry-After"] == "15"
             assert b"The database is unavailable, retrying" in body
@@ -89,7 +33,7 @@ def test_with_the_database_down_pages_are_a_styled_503_that_retries(tmp_path):
             assert b"Traceback" not in body and str(dead).encode() not in body
 
         # The JSON API answers in its own shape.
-        status, headers, body = _get(base + "/api/market/station-trading?station_id=60003760")
+        status, headers, body = http_get(base + "/api/market/station-trading?station_id=60003760")
         assert status == 503 and headers["Retry-After"] == "15"
         assert json.loads(body) == {
             "error": "the database is unavailable, retrying",
@@ -97,31 +41,31 @@ def test_with_the_database_down_pages_are_a_styled_503_that_retries(tmp_path):
         }
 
         # Pages that need no database still answer.
-        status, headers, body = _get(base + "/favicon.ico")
+        status, headers, body = http_get(base + "/favicon.ico")
         assert status == 200 and headers["Content-Type"] == "image/x-icon"
         assert body[:4] == b"\x00\x00\x01\x00"
-        status, _, body = _get(base + "/no/such/page/")
+        status, _, body = http_get(base + "/no/such/page/")
         assert status == 404 and b"Page not found" in body and b"/no/such/page/" in body
 
 
 def test_the_access_log_never_shows_the_oauth_code_or_state(tmp_path, transactional_db):
     port = free_port()
-    env = _env(
+    env = server_env(
         tmp_path,
-        DATABASE_URL=_test_database_url(),
+        DATABASE_URL=shared_database_url(),
         EVE_SSO_CLIENT_ID="lenny-test-client",
         EVE_SSO_SECRET="lenny-test-secret",
     )
     argv = web_command_build(bind=f"127.0.0.1:{port}", workers=1)
     log = tmp_path / "web.log"
-    with server(argv, port, env, log) as base:
+    with web_server(argv, port, env, log) as base:
         # EVE SSO's redirect back (the provider is eveonline_v2; the old path is a 404).
         for provider in ("eveonline_v2", "eveonline"):
             callback = f"/accounts/{provider}/login/callback/?code=SECRETCODE123&state=S2STATE456"
-            status, _, _ = _get(base + callback)
+            status, _, _ = http_get(base + callback)
             assert status < 500
-        _get(base + "/accounts/login/?next=/ledger/&access_token=TOKEN789&password=hunter2x")
-        _get(base + "/market/?region=10000002")
+        http_get(base + "/accounts/login/?next=/ledger/&access_token=TOKEN789&password=hunter2x")
+        http_get(base + "/market/?region=10000002")
         time.sleep(0.5)  # gunicorn writes the line after the response
     text = log.read_text()
     assert "/accounts/eveonline_v2/login/callback/?code=" in text, text[-2000:]
@@ -137,15 +81,15 @@ def test_runserver_with_debug_off_serves_pages_and_static_files_before_collectst
 ):
     port = free_port()
     empty = tmp_path / "staticfiles"  # collectstatic has never run
-    env = _env(tmp_path, DATABASE_URL=_test_database_url(), STATIC_ROOT=str(empty))
+    env = server_env(tmp_path, DATABASE_URL=shared_database_url(), STATIC_ROOT=str(empty))
     argv = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
-    with server(argv, port, env, tmp_path / "runserver.log") as base:
-        status, _, body = _get(base + "/")
+    with web_server(argv, port, env, tmp_path / "runserver.log") as base:
+        status, _, body = http_get(base + "/")
         assert status == 200, body[:500]
         assert b'href="/static/css/lenny.css"' in body
-        status, _, css = _get(base + "/static/css/lenny.css")
+        status, _, css = http_get(base + "/static/css/lenny.css")
         assert status == 200 and b"Pico" in css
-        status, _, _ = _get(base + "/static/js/lenny.js")
+        status, _, _ = http_get(base + "/static/js/lenny.js")
         assert status == 200
 
 

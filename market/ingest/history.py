@@ -92,7 +92,7 @@ def history_types_due(
     traded = set(current.values_list("type_id", flat=True))
     if (
         not traded
-        and not MarketSnapshot.objects.filter(region_id=region_id, is_current=True).exists()
+        and not MarketSnapshot.objects.for_region(region_id).filter(is_current=True).exists()
     ):
         result = (client or EsiClient()).get_paged(
             TYPES_PATH.format(region_id=region_id), conditional=False

@@ -1,4 +1,8 @@
-"""Region order snapshots, from ESI into the database.
+"""Order snapshots of a region's book, or of a player structure's, from ESI into the database.
+
+A structure's book (``market.structures``) goes through the same load and swap as a region's:
+its snapshot has ``structure_id`` set and ``region_id`` = the structure's region, it is current
+beside the region's, and its previous snapshot (not the region's) is what it is compared with.
 
 Order snapshots are swapped in atomically. Every snapshot's orders carry its id and readers ask
 for the region's current snapshot inside the same statement (``Order.objects.current``), so they
@@ -91,24 +95,22 @@ class SnapshotOutcome:
     status: Literal["stored", "fresh", "unchanged", "superseded"]
     snapshot: MarketSnapshot | None
     seconds: float = 0.0
+    # 0 for a region's book, else the structure whose book this is.
+    structure_id: int = 0
 
     def summary(self) -> str:
         snap = self.snapshot
+        book = f"structure {self.structure_id}" if self.structure_id else f"region {self.region_id}"
         if self.status == "stored" and snap is not None:
-            return (
-                f"region {self.region_id}: {snap.pages} pages, {snap.orders:,} orders, "
-                f"{snap.seconds:.1f} s"
-            )
+            return f"{book}: {snap.pages} pages, {snap.orders:,} orders, {snap.seconds:.1f} s"
         if self.status == "fresh" and snap is not None and snap.expires:
             left = max(0, round((snap.expires - timezone.now()).total_seconds()))
-            return f"region {self.region_id}: current snapshot has not expired ({left} s left), nothing fetched"
+            return f"{book}: current snapshot has not expired ({left} s left), nothing fetched"
         if self.status == "unchanged":
-            return f"region {self.region_id}: unchanged since the last snapshot (304)"
+            return f"{book}: unchanged since the last snapshot (304)"
         if self.status == "superseded":
-            return (
-                f"region {self.region_id}: a newer snapshot landed meanwhile, this one was dropped"
-            )
-        return f"region {self.region_id}: {self.status}"
+            return f"{book}: a newer snapshot landed meanwhile, this one was dropped"
+        return f"{book}: {self.status}"
 
 
 def snapshot_fetch(
@@ -121,11 +123,33 @@ def snapshot_fetch(
     only once every page came, all from one ESI snapshot. On any failure the previous snapshot
     stays current, a failed MarketSnapshot records why, and SnapshotError is raised.
     """
+    return book_fetch(
+        region_id=region_id,
+        path=ORDERS_PATH.format(region_id=region_id),
+        params={"order_type": "all"},
+        force=force,
+        client=client,
+    )
+
+
+def book_fetch(
+    *,
+    region_id: int,
+    path: str,
+    structure_id: int = 0,
+    params: dict | None = None,
+    token: str | None = None,
+    force: bool = False,
+    client: EsiClient | None = None,
+) -> SnapshotOutcome:
+    """:func:`snapshot_fetch` for any paged order book: a region's (``structure_id`` 0) or a
+    player structure's (``path`` its ESI route, ``token`` its character's access token)."""
     started = time.monotonic()
-    current = MarketSnapshot.objects.filter(region_id=region_id, is_current=True).first()
+    books = MarketSnapshot.objects.for_book(region_id=region_id, structure_id=structure_id)
+    current = books.filter(is_current=True).first()
     if current is not None and current.is_fresh() and not force:
-        return SnapshotOutcome(region_id, "fresh", current)
-    latest = MarketSnapshot.objects.for_region(region_id).first()
+        return SnapshotOutcome(region_id, "fresh", current, structure_id=structure_id)
+    latest = books.first()
     # Without a stored book, or after a failed store, "unchanged" from the cache would be a lie.
     conditional = (
         not force
@@ -134,12 +158,14 @@ def snapshot_fetch(
         and latest.status != MarketSnapshot.Status.FAILED
     )
     client = client or EsiClient()
-    load = SnapshotLoad(region_id=region_id, started=started)
+    load = SnapshotLoad(region_id=region_id, structure_id=structure_id, started=started)
+    book = f"structure {structure_id}" if structure_id else f"region {region_id}"
     try:
         with load:
             result = client.get_paged(
-                ORDERS_PATH.format(region_id=region_id),
-                params={"order_type": "all"},
+                path,
+                params=params or {},
+                token=token,
                 conditional=conditional,
                 raw=True,
                 sink=load,
@@ -149,26 +175,28 @@ def snapshot_fetch(
                     current.expires = result.expires
                     current.save(update_fields=["expires"])
                 status = "fresh" if result.from_cache else "unchanged"
-                return SnapshotOutcome(region_id, status, current, time.monotonic() - started)
+                return SnapshotOutcome(
+                    region_id, status, current, time.monotonic() - started, structure_id
+                )
             snapshot = load.finish(last_modified=result.last_modified, expires=result.expires)
     except (EsiError, MarketDataError, DatabaseError, *CACHE_ERRORS) as exc:
         seconds = time.monotonic() - started
         message = _failure_message(exc)
         MarketSnapshot.objects.create(
             region_id=region_id,
+            structure_id=structure_id,
             status=MarketSnapshot.Status.FAILED,
             pages=load.pages,
             seconds=seconds,
             error=message[:2000],
         )
-        log.warning("market snapshot of region %s failed: %s", region_id, message)
+        log.warning("market snapshot of %s failed: %s", book, message)
         raise SnapshotError(
-            f"region {region_id}: snapshot not replaced ({message}); "
-            "the previous snapshot is still current"
+            f"{book}: snapshot not replaced ({message}); the previous snapshot is still current"
         ) from exc
     _snapshot_tidy(snapshot, started=started)
     status = "stored" if snapshot.is_current else "superseded"
-    return SnapshotOutcome(region_id, status, snapshot, snapshot.seconds)
+    return SnapshotOutcome(region_id, status, snapshot, snapshot.seconds, structure_id)
 
 
 def _failure_message(exc: Exception) -> str:
@@ -191,14 +219,16 @@ def snapshot_store(
     last_modified: datetime | None,
     expires: datetime | None,
     started: float | None = None,
+    structure_id: int = 0,
 ) -> MarketSnapshot:
-    """Store raw ESI order pages as the region's new current snapshot, with its aggregates.
+    """Store raw ESI order pages as the region's (or the structure's) new current snapshot, with
+    its aggregates.
 
     The swap is atomic for readers (see :class:`SnapshotLoad`); a bad page or a database error
     leaves the previous snapshot current and raises.
     """
     started = time.monotonic() if started is None else started
-    with SnapshotLoad(region_id=region_id, started=started) as load:
+    with SnapshotLoad(region_id=region_id, structure_id=structure_id, started=started) as load:
         for number, body in enumerate(pages, start=1):
             load.page(number, body)
         snapshot = load.finish(last_modified=last_modified, expires=expires)
@@ -224,8 +254,11 @@ class SnapshotLoad:
     this snapshot before it is whole and current.
     """
 
-    def __init__(self, *, region_id: int, started: float | None = None) -> None:
+    def __init__(
+        self, *, region_id: int, structure_id: int = 0, started: float | None = None
+    ) -> None:
         self.region_id = region_id
+        self.structure_id = structure_id
         self.started = time.monotonic() if started is None else started
         self.pages = 0
         self.orders = 0
@@ -234,7 +267,7 @@ class SnapshotLoad:
         self._copying: ExitStack | None = None
         self._copy: Copy | None = None
         self._snapshot: MarketSnapshot | None = None
-        # The region's current snapshot when this one began: the one it is compared with.
+        # The book's current snapshot when this one began: the one it is compared with.
         self._previous: MarketSnapshot | None = None
         self._finished = False
         self._seen: set[int] = set()
@@ -300,19 +333,20 @@ class SnapshotLoad:
     def _begin(self) -> MarketSnapshot:
         """Open the transaction and create the snapshot's record (and its table). On SQLite
         only the record: its rows are written in transactions of their own."""
-        self._previous = MarketSnapshot.objects.filter(
-            region_id=self.region_id, is_current=True
-        ).first()
-        if not self._postgres:
-            self._snapshot = MarketSnapshot.objects.create(
-                region_id=self.region_id, status=MarketSnapshot.Status.OK
+        self._previous = (
+            MarketSnapshot.objects.for_book(
+                region_id=self.region_id, structure_id=self.structure_id
             )
+            .filter(is_current=True)
+            .first()
+        )
+        book = {"region_id": self.region_id, "structure_id": self.structure_id}
+        if not self._postgres:
+            self._snapshot = MarketSnapshot.objects.create(**book, status=MarketSnapshot.Status.OK)
             return self._snapshot
         self._transaction = ExitStack()
         self._transaction.enter_context(transaction.atomic())
-        snapshot = MarketSnapshot.objects.create(
-            region_id=self.region_id, status=MarketSnapshot.Status.OK
-        )
+        snapshot = MarketSnapshot.objects.create(**book, status=MarketSnapshot.Status.OK)
         if self._postgres:
             partition = _partition_name(snapshot.id)
             with connection.cursor() as cursor:
@@ -427,7 +461,7 @@ def _snapshot_swap(
     snapshot whose rows are no longer wanted (the previous one, or this one when superseded),
     for the caller to delete after this transaction, in chunks."""
     postgres = connection.vendor == "postgresql"
-    previous = _current_locked(snapshot.region_id)
+    previous = _current_locked(snapshot)
     if (
         previous is not None
         and previous.last_modified
@@ -452,11 +486,13 @@ def _snapshot_swap(
             )
     if trades is not None and previous is not None and compared is not None:
         if previous.pk == compared.pk:
-            pair_trades_write(trades, region_id=snapshot.region_id)
+            pair_trades_write(
+                trades, region_id=snapshot.region_id, structure_id=snapshot.structure_id
+            )
         else:
             log.info(
-                "region %s: snapshot %s landed meanwhile; the trades since %s are not counted",
-                snapshot.region_id,
+                "%s: snapshot %s landed meanwhile; the trades since %s are not counted",
+                snapshot.book_label,
                 previous.pk,
                 compared.pk,
             )
@@ -480,8 +516,12 @@ def _snapshot_tidy(snapshot: MarketSnapshot, *, started: float) -> None:
             partitions_prune()
         else:
             _sqlite_orphans_delete()
-        _records_prune(snapshot.region_id)
-        liquidity_prune(region_id=snapshot.region_id, today=timezone.now().date())
+        _records_prune(snapshot)
+        liquidity_prune(
+            region_id=snapshot.region_id,
+            structure_id=snapshot.structure_id,
+            today=timezone.now().date(),
+        )
         snapshot.seconds = time.monotonic() - started
         MarketSnapshot.objects.filter(pk=snapshot.pk).update(seconds=snapshot.seconds)
     except DatabaseError as exc:
@@ -490,12 +530,24 @@ def _snapshot_tidy(snapshot: MarketSnapshot, *, started: float) -> None:
         )
 
 
-def _current_locked(region_id: int) -> MarketSnapshot | None:
+def _current_locked(snapshot: MarketSnapshot) -> MarketSnapshot | None:
     if connection.vendor == "postgresql":
-        # Two runs for one region take turns from here on; different regions do not wait.
+        # Two runs for one book take turns from here on; different books do not wait. A
+        # structure's lock is its 64-bit id, a key space apart from the (int, int) pairs.
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x4C454E, region_id])
-    return MarketSnapshot.objects.filter(region_id=region_id, is_current=True).first()
+            if snapshot.structure_id:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [snapshot.structure_id])
+            else:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s)", [0x4C454E, snapshot.region_id]
+                )
+    return (
+        MarketSnapshot.objects.for_book(
+            region_id=snapshot.region_id, structure_id=snapshot.structure_id
+        )
+        .filter(is_current=True)
+        .first()
+    )
 
 
 def _partition_name(snapshot_id: int) -> str:
@@ -559,12 +611,9 @@ def _partition_drop(name: str, *, detach_pending: bool) -> None:
             cursor.execute("RESET lock_timeout")
 
 
-def _records_prune(region_id: int) -> None:
-    keep = list(
-        MarketSnapshot.objects.for_region(region_id)
-        .order_by("-fetched_at")
-        .values_list("pk", flat=True)[:SNAPSHOT_RECORDS_KEPT]
+def _records_prune(snapshot: MarketSnapshot) -> None:
+    books = MarketSnapshot.objects.for_book(
+        region_id=snapshot.region_id, structure_id=snapshot.structure_id
     )
-    MarketSnapshot.objects.for_region(region_id).filter(is_current=False).exclude(
-        pk__in=keep
-    ).delete()
+    keep = list(books.order_by("-fetched_at").values_list("pk", flat=True)[:SNAPSHOT_RECORDS_KEPT])
+    books.filter(is_current=False).exclude(pk__in=keep).delete()

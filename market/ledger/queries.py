@@ -37,6 +37,7 @@ from market.ledger.summary import (
 )
 from market.ledger.sync import ENDPOINTS
 from market.models import MarketSnapshot, Region, Station, Type
+from market.structures.queries import structure_names
 
 __all__ = [
     "CHART_DAYS",
@@ -99,8 +100,11 @@ def type_names(type_ids: Iterable[int]) -> dict[int, str]:
 
 
 def location_names(location_ids: Iterable[int]) -> dict[int, str]:
+    """{location id: name}: an NPC station's, a known player structure's (whoever may see it:
+    these are the pilot's own orders), else "Structure N"."""
     ids = set(location_ids)
     names = dict(Station.objects.filter(pk__in=ids).values_list("id", "name"))
+    names.update(structure_names([i for i in ids if i not in names]))
     return {location_id: names.get(location_id, f"Structure {location_id}") for location_id in ids}
 
 
@@ -346,9 +350,11 @@ def orders_desk(*, user: Any) -> dict[str, Any]:
             o.is_buy_order,
         )
     )
-    current = MarketSnapshot.objects.filter(
-        is_current=True, region_id__in={order.region_id for order in orders}
-    ).order_by("region_id")
+    current = (
+        MarketSnapshot.objects.regions()
+        .filter(is_current=True, region_id__in={order.region_id for order in orders})
+        .order_by("region_id")
+    )
     regions = dict(
         Region.objects.filter(pk__in=[s.region_id for s in current]).values_list("id", "name")
     )

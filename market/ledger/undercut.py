@@ -1,12 +1,16 @@
 """The open orders desk: each open order against the best price at its station right now.
 
-A sell order is *undercut* when the region's current snapshot has a lower ask at the order's
-station; a buy order is *outbid* when it has a higher bid. The order keeps by how much and since
+A sell order is *undercut* when its book's current snapshot has a lower ask at the order's
+station; a buy order is *outbid* when it has a higher bid. An order's book is its region's, or,
+for an order in a tracked player structure with a book of its own (``market.structures``), that
+structure's: ESI serves a structure's orders apart from the region's. The order keeps by how much and since
 when (the snapshot's Last-Modified: when the market first showed it). A snapshot older than the
 order's last change says nothing about its current price, so the order waits for a newer one.
 When the best price belongs to the same pilot (another of their orders), nobody undercut them.
 
-Checks run when a snapshot lands (``snapshot_landed``) and right after a character's orders sync.
+Checks run when a snapshot lands (``snapshot_landed``: a region's checks the orders of the region
+outside the tracked structures, a structure's the orders in it) and right after a character's
+orders sync.
 A pilot who asked for it gets one e-mail per undercut episode: when an order becomes undercut; it
 is not sent again until the order has been the best price again (or was repriced).
 """
@@ -26,7 +30,7 @@ from django.utils import timezone
 
 from accounts.models import Character
 from market.ledger.models import CharacterOrder, LedgerPreference
-from market.models import BestPrice, MarketSnapshot, Order, Station, Type
+from market.models import BestPrice, MarketSnapshot, Order, Type
 
 log = logging.getLogger(__name__)
 
@@ -74,45 +78,68 @@ class UndercutReport:
 
 
 def orders_undercut_check(
-    *, region_id: int | None = None, character: Character | None = None
+    *,
+    region_id: int | None = None,
+    structure_id: int | None = None,
+    character: Character | None = None,
 ) -> UndercutReport:
-    """Compare open orders (of a region, or of a character) with their region's current book."""
+    """Compare open orders (of a region's book, of a structure's book, or of a character) with
+    their book's current snapshot: a tracked structure's own book for the orders in it (once
+    it has one), the region's for the others."""
     orders = CharacterOrder.objects.open().select_related("character__owner")
-    if region_id is not None:
-        orders = orders.filter(region_id=region_id)
+    own_books = set(MarketSnapshot.objects.structure_current_ids())
+    if structure_id:
+        orders = orders.filter(location_id=structure_id)
+    elif region_id is not None:
+        orders = orders.filter(region_id=region_id).exclude(location_id__in=own_books)
     if character is not None:
         orders = orders.filter(character=character)
     report = UndercutReport()
-    for region in sorted(set(orders.values_list("region_id", flat=True))):
+    books = sorted(
+        {
+            (region, location if location in own_books else 0)
+            for region, location in orders.values_list("region_id", "location_id")
+        }
+    )
+    for region, structure in books:
+        book_orders = (
+            orders.filter(location_id=structure)
+            if structure
+            else orders.filter(region_id=region).exclude(location_id__in=own_books)
+        )
         # Locked while compared: an orders sync repricing one meanwhile waits, then resets it.
         with transaction.atomic():
-            locked = list(orders.filter(region_id=region).select_for_update(of=("self",)))
-            _region_check(region, locked, report)
+            locked = list(book_orders.select_for_update(of=("self",)))
+            _book_check(region, structure, locked, report)
     if report.unannounced:
         report.emails = _undercut_emails_send(report.unannounced)
     return report
 
 
-def _region_check(region_id: int, orders: list[CharacterOrder], report: UndercutReport) -> None:
+def _book_check(
+    region_id: int, structure_id: int, orders: list[CharacterOrder], report: UndercutReport
+) -> None:
+    """Compare ``orders`` with one book: the region's (``structure_id`` 0) or a structure's."""
     tops: dict[tuple[int, int], tuple[Decimal | None, Decimal | None]] = {}
     snapshot_ids = set()
-    rows = (
-        BestPrice.objects.current(region_id=region_id)
-        .filter(
-            type_id__in={order.type_id for order in orders},
-            location_id__in={order.location_id for order in orders},
-        )
-        .values_list("snapshot_id", "location_id", "type_id", "best_bid", "best_ask")
+    book = (
+        BestPrice.objects.current_of_structure(structure_id=structure_id)
+        if structure_id
+        else BestPrice.objects.current(region_id=region_id)
     )
+    rows = book.filter(
+        type_id__in={order.type_id for order in orders},
+        location_id__in={order.location_id for order in orders},
+    ).values_list("snapshot_id", "location_id", "type_id", "best_bid", "best_ask")
     for snapshot_id, location_id, type_id, best_bid, best_ask in rows:
         snapshot_ids.add(snapshot_id)
         tops[location_id, type_id] = (best_bid, best_ask)
     # The snapshot these prices came from (chosen in the same statement), or the current one.
-    snapshot = MarketSnapshot.objects.filter(
-        **(
-            {"pk": snapshot_ids.pop()}
-            if snapshot_ids
-            else {"region_id": region_id, "is_current": True}
+    snapshot = (
+        MarketSnapshot.objects.filter(pk=snapshot_ids.pop())
+        if snapshot_ids
+        else MarketSnapshot.objects.for_book(region_id=region_id, structure_id=structure_id).filter(
+            is_current=True
         )
     ).first()
     if snapshot is None:
@@ -235,9 +262,10 @@ def _subject(orders: list[CharacterOrder]) -> str:
 
 def _body(orders: list[CharacterOrder]) -> str:
     names = dict(Type.objects.filter(pk__in={o.type_id for o in orders}).values_list("id", "name"))
-    stations = dict(
-        Station.objects.filter(pk__in={o.location_id for o in orders}).values_list("id", "name")
-    )
+    # (Imported here: the ledger's queries import the sync, which imports this module.)
+    from market.ledger.queries import location_names
+
+    stations = location_names(o.location_id for o in orders)
     lines = []
     for order in orders:
         verb = "outbid" if order.is_buy_order else "undercut"

@@ -57,6 +57,9 @@ class RegionAge:
     last_modified: datetime | None = None
     expires: datetime | None = None
     last_error: str = ""
+    # A tracked structure's own book (then ``region_name`` is the structure's name); 0: the
+    # region's book.
+    structure_id: int = 0
 
     @property
     def has_data(self) -> bool:
@@ -90,46 +93,114 @@ class RegionAge:
 def region_ages(region_ids: Iterable[int]) -> dict[int, RegionAge]:
     """Each region's current snapshot, and its latest failure when newer, in one query."""
     region_ids = list(dict.fromkeys(region_ids))
-    current: dict[int, MarketSnapshot] = {}
-    failures: dict[int, MarketSnapshot] = {}
-    for snapshot in MarketSnapshot.objects.filter(
-        Q(is_current=True) | Q(status=MarketSnapshot.Status.FAILED), region_id__in=region_ids
-    ).order_by("region_id", "-fetched_at"):
-        if snapshot.is_current:
-            current[snapshot.region_id] = snapshot
-        else:
-            failures.setdefault(snapshot.region_id, snapshot)
-    ages = {}
-    for region_id in region_ids:
-        snapshot = current.get(region_id)
-        failure = failures.get(region_id)
-        error = ""
-        if failure is not None and (snapshot is None or failure.fetched_at > snapshot.fetched_at):
-            error = failure.error
-        if snapshot is None:
-            ages[region_id] = RegionAge(region_id, region_name(region_id), last_error=error)
-            continue
-        ages[region_id] = RegionAge(
-            region_id=region_id,
-            region_name=region_name(region_id),
-            snapshot_id=snapshot.id,
-            orders=snapshot.orders,
-            last_modified=snapshot.last_modified or snapshot.fetched_at,
-            expires=snapshot.expires,
-            last_error=error,
-        )
+    snapshots = MarketSnapshot.objects.regions().filter(region_id__in=region_ids)
+    found = _book_snapshots(snapshots, key=lambda snapshot: snapshot.region_id)
+    return {
+        region_id: _age(region_id, region_name(region_id), *found.get(region_id, (None, "")))
+        for region_id in region_ids
+    }
+
+
+def book_ages(stations: Iterable[StationRef]) -> dict[tuple[int, int], RegionAge]:
+    """How fresh each location's book is, by ``StationRef.book_key``: a station's is its
+    region's, a tracked structure's its own snapshot's (named after the structure, with its
+    ``structure_id``). Two queries at most."""
+    stations = list(stations)
+    ages = {
+        (region_id, 0): age
+        for region_id, age in region_ages(
+            station.region_id for station in stations if not station.is_structure
+        ).items()
+    }
+    structures = {station.station_id: station for station in stations if station.is_structure}
+    if structures:
+        snapshots = MarketSnapshot.objects.filter(structure_id__in=list(structures))
+        found = _book_snapshots(snapshots, key=lambda snapshot: snapshot.structure_id)
+        for structure_id, station in structures.items():
+            snapshot, error = found.get(structure_id, (None, ""))
+            ages[station.book_key] = _age(
+                station.region_id, station.name, snapshot, error, structure_id=structure_id
+            )
     return ages
 
 
-def snapshot_marker(region_ids: Iterable[int]) -> str:
-    """Which snapshots (and history versions) are current in these regions, as a short string;
-    it changes exactly when a new snapshot or new history lands, so a polling page asks for a new
-    table only then."""
+def _book_snapshots(
+    snapshots: Any, *, key: Callable[[MarketSnapshot], int]
+) -> dict[int, tuple[MarketSnapshot | None, str]]:
+    """Each book's current snapshot and the error of its latest failure when newer than it."""
+    current: dict[int, MarketSnapshot] = {}
+    failures: dict[int, MarketSnapshot] = {}
+    for snapshot in snapshots.filter(
+        Q(is_current=True) | Q(status=MarketSnapshot.Status.FAILED)
+    ).order_by("region_id", "structure_id", "-fetched_at"):
+        if snapshot.is_current:
+            current[key(snapshot)] = snapshot
+        else:
+            failures.setdefault(key(snapshot), snapshot)
+    found = {}
+    for book in current.keys() | failures.keys():
+        snapshot, failure = current.get(book), failures.get(book)
+        error = ""
+        if failure is not None and (snapshot is None or failure.fetched_at > snapshot.fetched_at):
+            error = failure.error
+        found[book] = (snapshot, error)
+    return found
+
+
+def _age(
+    region_id: int,
+    name: str,
+    snapshot: MarketSnapshot | None,
+    error: str,
+    *,
+    structure_id: int = 0,
+) -> RegionAge:
+    if snapshot is None:
+        return RegionAge(region_id, name, last_error=error, structure_id=structure_id)
+    return RegionAge(
+        region_id=region_id,
+        region_name=name,
+        snapshot_id=snapshot.id,
+        orders=snapshot.orders,
+        last_modified=snapshot.last_modified or snapshot.fetched_at,
+        expires=snapshot.expires,
+        last_error=error,
+        structure_id=structure_id,
+    )
+
+
+def snapshot_marker(region_ids: Iterable[int], *, structures: Iterable[StationRef] = ()) -> str:
+    """Which snapshots (and history versions) are current in these regions, and in these
+    tracked structures' own books (with their regions' history versions: a structure's daily
+    volumes are its region's), as a short string; it changes exactly when a new snapshot or new
+    history lands, so a polling page asks for a new table only then."""
     region_ids = sorted(set(region_ids))
-    ids = MarketSnapshot.objects.current_ids()
-    versions = history_versions(region_ids)
-    return ",".join(
-        f"{region_id}:{ids.get(region_id, 0)}:{versions[region_id]}" for region_id in region_ids
+    structures = sorted(
+        {(station.station_id, station.region_id) for station in structures if station.is_structure}
+    )
+    versions = history_versions({*region_ids, *(region_id for _, region_id in structures)})
+    parts = []
+    if region_ids:
+        ids = MarketSnapshot.objects.current_ids()
+        parts += [
+            f"{region_id}:{ids.get(region_id, 0)}:{versions[region_id]}" for region_id in region_ids
+        ]
+    if structures:
+        own = MarketSnapshot.objects.structure_current_ids()
+        parts += [
+            f"s{structure_id}:{own.get(structure_id, 0)}:{versions[region_id]}"
+            for structure_id, region_id in structures
+        ]
+    return ",".join(parts)
+
+
+def book_marker(stations: Iterable[StationRef]) -> str:
+    """``snapshot_marker`` of the books these locations read: a station's region's, a tracked
+    structure's own."""
+    stations = list(stations)
+    return snapshot_marker(
+        (station.region_id for station in stations if not station.is_structure),
+        structures=stations,
     )
 
 
@@ -249,10 +320,10 @@ def _book_tops_read(station: StationRef) -> StationBook:
                ON st.region_id = bp.region_id AND st.type_id = bp.type_id
         LEFT JOIN {UnresolvedType._meta.db_table} u
                ON u.type_id = bp.type_id AND t.id IS NULL
-        WHERE s.region_id = %s AND s.is_current
+        WHERE s.region_id = %s AND s.structure_id = %s AND s.is_current
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [station.station_id, station.region_id])
+        cursor.execute(sql, [station.station_id, station.region_id, station.book_structure_id])
         rows = cursor.fetchall()
     if not rows:
         return StationBook(station, None)
@@ -316,11 +387,22 @@ def _book_tops_read(station: StationRef) -> StationBook:
         quiet = StationLiquidity(ZERO, ZERO, ZERO, ZERO)
         for type_id, top in tops.items():
             found = liquidity.get(type_id, quiet)
-            top.sold_daily = found.sold_daily
-            top.bought_daily = found.bought_daily
+            top.sold_daily = station_leg_capped(found.sold_daily, top)
+            top.bought_daily = station_leg_capped(found.bought_daily, top)
             top.bid_reprices_daily = found.bid_reprices_daily
             top.ask_reprices_daily = found.ask_reprices_daily
     return StationBook(station, snapshot_id, tops, history_to, fetched_at)
+
+
+def station_leg_capped(units_daily: Decimal, top: BookTop) -> Decimal:
+    """A station's daily units on one side, at most what its whole region trades a day (30-day
+    average). An hour or two watched says little about a slow type: one Vargur sold in the
+    first hour reads as 22 a day, where The Forge sells 3. The desk ranks and caps relists by
+    these figures, so it never credits a station with more than its region; the type page and
+    the station-volume API still show what was observed, with the hours watched."""
+    if top.has_history and units_daily > top.daily_volume:
+        return top.daily_volume
+    return units_daily
 
 
 def _decimal_reader() -> Callable[[Any], Decimal | None]:
@@ -384,7 +466,10 @@ def station_book(station: StationRef) -> StationBook:
     else from the database (and then shared with the other workers)."""
     history_version = history_versions([station.region_id])[station.region_id]
     current = (
-        MarketSnapshot.objects.filter(region_id=station.region_id, is_current=True)
+        MarketSnapshot.objects.for_book(
+            region_id=station.region_id, structure_id=station.book_structure_id
+        )
+        .filter(is_current=True)
         .values_list("id", "fetched_at")
         .first()
     )

@@ -35,21 +35,42 @@ Value_ = TypeVar("Value_")
 class _Memo:
     """A small thread-safe LRU with a time to live, for values that are costly to build but
     cheap to hold; keys carry what makes a value current (snapshot ids), so entries go stale
-    only by age."""
+    only by age.
+
+    One build per key at a time: the threads that ask for a key while it is being built wait
+    for that build instead of each doing the same work (after a new snapshot, every client of a
+    worker asks for the same hub at once; so does the pre-warm thread, ``market.prewarm``)."""
 
     def __init__(self, size: int, ttl: float) -> None:
         self._entries: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
         self._size = size
         self._ttl = ttl
         self._lock = threading.Lock()
+        self._building: dict[Hashable, threading.Event] = {}
 
     def get(self, key: Hashable, build: Callable[[], Value_]) -> Value_:
         found = self.peek(key)
         if found is not None:
             return found
-        value = build()
-        self.put(key, value)
-        return value
+        with self._lock:
+            building = self._building.get(key)
+            leader = building is None
+            if leader:
+                building = self._building[key] = threading.Event()
+        if not leader:
+            building.wait()
+            found = self.peek(key)
+            if found is not None:
+                return found
+            return build()  # the build it waited for failed: its own try, as before
+        try:
+            value = build()
+            self.put(key, value)
+            return value
+        finally:
+            with self._lock:
+                del self._building[key]
+            building.set()
 
     def peek(self, key: Hashable) -> Any | None:
         with self._lock:
@@ -71,6 +92,58 @@ class _Memo:
             self._entries.clear()
 
 
+# A book a desk view reads: ("region", region id) for a region's book, ("structure", structure
+# id) for a tracked structure's own (``MarketSnapshot.structure_id``).
+Book = tuple[str, int]
+
+
+def region_book(region_id: int) -> Book:
+    return ("region", region_id)
+
+
+def structure_book(structure_id: int) -> Book:
+    return ("structure", structure_id)
+
+
+def book_of(station: Any) -> Book:
+    """The book a ``StationRef`` reads its prices from."""
+    if station.is_structure:
+        return structure_book(station.station_id)
+    return region_book(station.region_id)
+
+
+class _Recent:
+    """The last few distinct calls of the desk's costly queries in this process (station
+    trading, hauling plans), each with the books it reads (``Book``: a region's, or a tracked
+    structure's own), so that ``market.prewarm`` can make them again the moment one of those
+    books has a new snapshot: what traders were looking at is ready before they ask for it
+    again."""
+
+    def __init__(self, size: int) -> None:
+        self._calls: OrderedDict[Hashable, tuple[frozenset[Book], Callable[[], object]]] = (
+            OrderedDict()
+        )
+        self._size = size
+        self._lock = threading.Lock()
+
+    def note(self, key: Hashable, books: Iterable[Book], call: Callable[[], object]) -> None:
+        with self._lock:
+            self._calls[key] = (frozenset(books), call)
+            self._calls.move_to_end(key)
+            while len(self._calls) > self._size:
+                self._calls.popitem(last=False)
+
+    def reading(self, books: Iterable[Book]) -> list[Callable[[], object]]:
+        """The calls that read one of ``books``, the most recent first."""
+        wanted = set(books)
+        with self._lock:
+            return [call for read, call in reversed(self._calls.values()) if read & wanted]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._calls.clear()
+
+
 _books = _Memo(size=12, ttl=BOOK_TTL_SECONDS)
 _trading = _Memo(size=8, ttl=BOOK_TTL_SECONDS)
 # One trip's plan per entry, and whole sorted answers: "any hub to any hub" alone is 21 entries.
@@ -78,6 +151,8 @@ _hauls = _Memo(size=96, ttl=BOOK_TTL_SECONDS)
 # Each hub's whole order book as hauling reads it (``market.queries.haul_books``), per snapshot.
 _haul_books = _Memo(size=10, ttl=BOOK_TTL_SECONDS)
 _sde = _Memo(size=4, ttl=SDE_TTL_SECONDS)
+# What ``market.prewarm`` makes again for each new snapshot, per process.
+_recent = _Recent(size=12)
 
 
 def caches_clear(*, keep_sde: bool = False) -> None:
@@ -86,6 +161,8 @@ def caches_clear(*, keep_sde: bool = False) -> None:
     snapshots = (_books, _trading, _hauls, _haul_books)
     for memo in snapshots if keep_sde else (*snapshots, _sde):
         memo.clear()
+    if not keep_sde:
+        _recent.clear()
 
 
 # --- history versions ---------------------------------------------------------------------------

@@ -261,7 +261,10 @@ def _key(station: StationRef, snapshot_id: int, fetched_at: datetime) -> str:
 
 def _current(station: StationRef) -> tuple[int, datetime] | None:
     return (
-        MarketSnapshot.objects.filter(region_id=station.region_id, is_current=True)
+        MarketSnapshot.objects.for_book(
+            region_id=station.region_id, structure_id=station.book_structure_id
+        )
+        .filter(is_current=True)
         .values_list("id", "fetched_at")
         .first()
     )

@@ -17,12 +17,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from decimal import Decimal
+from functools import partial
 
 import numpy as np
 
 from accounts.fees import FeeRates
-from market.queries.books import BookTop, RegionAge, StationBook, region_ages, station_book
-from market.queries.caches import _hauls
+from market.queries.books import BookTop, RegionAge, StationBook, book_ages, station_book
+from market.queries.caches import _hauls, _recent, book_of
 from market.queries.haul_books import HaulBook, haul_book
 from market.queries.sde import jump_graph, jumps_between
 from market.queries.stations import HUB_STATIONS, StationRef
@@ -69,7 +70,7 @@ HUB_HAULING_COLUMNS = (*HAULING_COLUMNS, "origin_name", "destination_name")
 class HaulingResult:
     origins: tuple[StationRef, ...]
     destinations: tuple[StationRef, ...]
-    ages: dict[int, RegionAge]
+    ages: dict[tuple[int, int], RegionAge]  # by ``StationRef.book_key``
     rows: list[HubHaulRow]  # what to show: without the flagged rows unless asked for
     rates: FeeRates
     trips: list[tuple[StationRef, StationRef, int | None]]
@@ -78,6 +79,7 @@ class HaulingResult:
     # Flagged rows: how many, and (code, label, rows) per reason ("no volume (97)").
     flagged: int = 0
     reasons: list[tuple[str, str, int]] = field(default_factory=list)
+    excluded_categories: frozenset[int] = frozenset()
     # Each end's book tops, by station: the prices and volumes the rows' flags were read from.
     tops: dict[int, dict[int, BookTop]] = field(default_factory=dict)
 
@@ -121,6 +123,7 @@ def _candidates(
     budget: Decimal | None,
     cargo_m3: Decimal | None,
     include_flagged: bool,
+    excluded_categories: frozenset[int] = frozenset(),
 ) -> tuple[list[HaulCandidate], dict[int, int]]:
     """The types of a trip whose best prices leave room for profit (``hauling_may_pay``, for all
     types at once), each with only the orders its walk can reach: asks at A up to the most a
@@ -129,7 +132,8 @@ def _candidates(
 
     Unless ``include_flagged``, a flagged type whose row its first unit tells
     (``haul_rows_unwalked``) is only counted: the second value counts those rows by their flags
-    (as ``mask_flags`` masks)."""
+    (as ``mask_flags`` masks). A type of an ``excluded_categories`` category is no candidate
+    at all (the trader's choice, as in station trading: neither planned nor counted)."""
     instant = mode == "instant"
     keep_float = float(_kept_share(mode, rates))
     types = np.intersect1d(haul_a.types, haul_b.types, assume_unique=True)
@@ -141,7 +145,12 @@ def _candidates(
     tops_a, tops_b = trip.book_a.tops, trip.book_b.tops
     # A type the tops do not know yet (a race with a new snapshot) waits for the next request.
     known = np.fromiter(
-        (t in tops_a and t in tops_b for t in types.tolist()), dtype=bool, count=len(types)
+        (
+            t in tops_a and t in tops_b and tops_a[t].category_id not in excluded_categories
+            for t in types.tolist()
+        ),
+        dtype=bool,
+        count=len(types),
     )
     chosen = may_pay & known
     types, ask_a, best_b, ceiling = (a[chosen] for a in (types, ask_a, best_b, ceiling))
@@ -331,14 +340,16 @@ def hauling(
     order_by: str = HAULING_DEFAULT_SORT,
     share: Decimal = DEFAULT_MARKET_SHARE,
     include_flagged: bool = False,
+    excluded_categories: frozenset[int] = frozenset(),
 ) -> HaulingResult:
     """What to haul from ``origin`` to ``destination`` (None: any hub), one trip per pair of
     stations, each planned by ``trading.hauling_rows`` with the whole budget and hold. Flagged
-    rows are left out (and counted per reason) unless ``include_flagged``."""
+    rows are left out (and counted per reason) unless ``include_flagged``; types of the
+    ``excluded_categories`` are left out of every trip."""
     rows_sort([], order_by=order_by, columns=HUB_HAULING_COLUMNS)  # a bad column: 400
     origins = (origin,) if origin else HUB_STATIONS
     destinations = (destination,) if destination else HUB_STATIONS
-    ages = region_ages(s.region_id for s in (*origins, *destinations))
+    ages = book_ages((*origins, *destinations))
     trips = [(a, b) for a in origins for b in destinations if a.station_id != b.station_id]
     stations = {station.station_id: station for station in (*origins, *destinations)}
     books = {station_id: station_book(station) for station_id, station in stations.items()}
@@ -363,6 +374,7 @@ def hauling(
             jumps,
             share,
             include_flagged,
+            excluded_categories,
         )
         read.append(_Trip(a, b, book_a, book_b, jumps, key))
     # The whole answer, sorted, is kept too: "any hub to any hub" is thousands of rows.
@@ -377,6 +389,7 @@ def hauling(
             rates=rates,
             share=share,
             include_flagged=include_flagged,
+            excluded_categories=excluded_categories,
         )
         if order_by == HAULING_DEFAULT_SORT:
             rows = _default_sort(rows)
@@ -385,6 +398,24 @@ def hauling(
         answer = (rows, counted)
         _hauls.put(answer_key, answer)
     rows, counted = answer
+    arguments = dict(
+        origin=origin,
+        destination=destination,
+        mode=mode,
+        budget=budget,
+        cargo_m3=cargo_m3,
+        rates=rates,
+        route=route,
+        order_by=order_by,
+        share=share,
+        include_flagged=include_flagged,
+        excluded_categories=excluded_categories,
+    )
+    _recent.note(
+        ("hauling", *arguments.values()),
+        {book_of(station) for station in stations.values()},
+        partial(hauling, **arguments),
+    )
     flagged = [row.flags for row in rows if row.flags]
     for mask, count in counted.items():
         flagged += [mask_flags(mask)] * count
@@ -399,6 +430,7 @@ def hauling(
         include_flagged=include_flagged,
         flagged=len(flagged),
         reasons=hidden_summary(flagged),
+        excluded_categories=excluded_categories,
         tops={station_id: book.tops for station_id, book in books.items()},
     )
 
@@ -412,6 +444,7 @@ def _trips_plan(
     rates: FeeRates,
     share: Decimal,
     include_flagged: bool,
+    excluded_categories: frozenset[int],
 ) -> tuple[list[HubHaulRow], dict[int, int]]:
     """Every trip's rows, by ``trading.hauling_rows``, and the flagged rows only counted, by
     their flags' mask (unless ``include_flagged``, when every row is planned); each trip's plan
@@ -438,6 +471,7 @@ def _trips_plan(
                 budget=budget,
                 cargo_m3=cargo_m3,
                 include_flagged=include_flagged,
+                excluded_categories=excluded_categories,
             )
             trip_rows = hauling_rows(
                 candidates=candidates,

@@ -4,7 +4,9 @@ consecutive snapshots (``market.ingest.liquidity``): daily averages over the obs
 A station's daily figure is the units of the window divided by the observed days of the window
 (its region's ``ObservedDay`` seconds / 86,400), so six watched hours with 300 units sold read
 as 1,200 a day, and a day the worker was down neither adds trades nor dilutes the average.
-Below ``MIN_OBSERVED_HOURS`` a station's figures are unknown (None), not zero.
+Below ``MIN_OBSERVED_HOURS`` a station's figures are unknown (None), not zero. A tracked player
+structure has a book of its own, watched on its own cadence: its observed time is its own
+(``StructureObservedDay``), not its region's (``observed_days``).
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
-from market.models import ObservedDay, StationTradeDay
+from market.models import ObservedDay, StationTradeDay, Structure, StructureObservedDay
 from market.queries.stations import station_get
 
 # The window the desk averages over, ending today (UTC).
@@ -52,13 +54,33 @@ class StationLiquidity:
         return self.sold_daily + self.bought_daily
 
 
-def observed_seconds(*, region_id: int, since: date, until: date) -> int:
+def own_books(location_ids: list[int]) -> set[int]:
+    """Those of ``location_ids`` that are tracked structures, watched through their own book."""
+    return set(Structure.objects.tracked().filter(pk__in=location_ids).values_list("pk", flat=True))
+
+
+def observed_days(*, location_id: int, region_id: int) -> QuerySet:
+    """The days the location's book was watched (``date``, ``observed_seconds``): its region's
+    ``ObservedDay`` rows, or a tracked structure's own ``StructureObservedDay`` rows."""
+    if own_books([location_id]):
+        return StructureObservedDay.objects.filter(structure_id=location_id)
+    return ObservedDay.objects.filter(region_id=region_id)
+
+
+def observed_seconds(
+    *, region_id: int, since: date, until: date, location_id: int | None = None
+) -> int:
     """The region's watched time from ``since`` to ``until`` (inclusive), each day capped at a
-    whole day."""
+    whole day; with ``location_id``, that location's book's (see ``observed_days``)."""
+    days = (
+        ObservedDay.objects.filter(region_id=region_id)
+        if location_id is None
+        else observed_days(location_id=location_id, region_id=region_id)
+    )
     seconds = 0
-    for value in ObservedDay.objects.filter(
-        region_id=region_id, date__gte=since, date__lte=until
-    ).values_list("observed_seconds", flat=True):
+    for value in days.filter(date__gte=since, date__lte=until).values_list(
+        "observed_seconds", flat=True
+    ):
         seconds += min(value, SECONDS_A_DAY)
     return seconds
 
@@ -80,7 +102,9 @@ def station_liquidity(
     missing from a known answer did not trade in the observed time."""
     today = today or timezone.now().date()
     since = window_start(today, days)
-    seconds = observed_seconds(region_id=region_id, since=since, until=today)
+    seconds = observed_seconds(
+        region_id=region_id, since=since, until=today, location_id=location_id
+    )
     if seconds < MIN_OBSERVED_HOURS * 3600:
         return None
     observed_days = Decimal(seconds) / SECONDS_A_DAY
@@ -172,9 +196,9 @@ def station_volume(
     today = today or timezone.now().date()
     since = window_start(today, days)
     observed = dict(
-        ObservedDay.objects.filter(
-            region_id=region_id, date__gte=since, date__lte=today
-        ).values_list("date", "observed_seconds")
+        observed_days(location_id=location_id, region_id=region_id)
+        .filter(date__gte=since, date__lte=today)
+        .values_list("date", "observed_seconds")
     )
     traded = {
         row.date: row
@@ -242,6 +266,14 @@ def type_liquidity_at(
         region_id__in={region for _, region in stations}, date__gte=since, date__lte=today
     ).values_list("region_id", "observed_seconds"):
         seconds[region_id] = seconds.get(region_id, 0) + min(value, SECONDS_A_DAY)
+    own = own_books([location for location, _ in stations])
+    structure_seconds: dict[int, int] = {}
+    for structure_id, value in StructureObservedDay.objects.filter(
+        structure_id__in=own, date__gte=since, date__lte=today
+    ).values_list("structure_id", "observed_seconds"):
+        structure_seconds[structure_id] = structure_seconds.get(structure_id, 0) + min(
+            value, SECONDS_A_DAY
+        )
     sums = {
         row["location_id"]: row
         for row in StationTradeDay.objects.filter(
@@ -255,7 +287,11 @@ def type_liquidity_at(
     }
     found: dict[int, StationTypeLiquidity | None] = {}
     for location_id, region_id in stations:
-        watched = seconds.get(region_id, 0)
+        watched = (
+            structure_seconds.get(location_id, 0)
+            if location_id in own
+            else seconds.get(region_id, 0)
+        )
         if watched < MIN_OBSERVED_HOURS * 3600:
             found[location_id] = None
             continue

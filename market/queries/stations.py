@@ -12,11 +12,26 @@ from market.models import MarketSnapshot, Region, Station
 
 @dataclass(frozen=True)
 class StationRef:
+    """A market location: a hub, an NPC station, or a tracked player structure
+    (``is_structure``: its book is its own snapshot, ``market.structures``)."""
+
     station_id: int
     name: str
     system_id: int
     region_id: int
     region_name: str
+    is_structure: bool = False
+
+    @property
+    def book_structure_id(self) -> int:
+        """``MarketSnapshot.structure_id`` of the book this location's prices are read from:
+        0 (its region's book) for a station, its own id for a structure."""
+        return self.station_id if self.is_structure else 0
+
+    @property
+    def book_key(self) -> tuple[int, int]:
+        """(region id, structure id) of the book this location reads (``book_ages``)."""
+        return (self.region_id, self.book_structure_id)
 
     @classmethod
     def from_hub(cls, hub: Hub) -> StationRef:

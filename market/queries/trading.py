@@ -22,16 +22,17 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from operator import attrgetter
 
 from django.db.models import Q
 from django.utils import timezone
 
 from accounts.fees import FeeRates
-from market.models import Category, ObservedDay, StationTradeDay, TypeRegionStats
-from market.queries.books import RegionAge, StationBook, region_ages, station_book
-from market.queries.caches import _sde, _trading
-from market.queries.liquidity import STATION_VOLUME_DAYS, window_start
+from market.models import Category, StationTradeDay, TypeRegionStats
+from market.queries.books import RegionAge, StationBook, book_ages, station_book
+from market.queries.caches import _recent, _sde, _trading, book_of
+from market.queries.liquidity import STATION_VOLUME_DAYS, observed_days, window_start
 from market.queries.sde import market_group_tree
 from market.queries.stations import StationRef
 from market.trading import (
@@ -121,6 +122,8 @@ class TradingResult:
     # Whether the station's own daily volumes are known (watched long enough): else every row's
     # achievable units come from the region's volume.
     station_watched: bool = False
+    # Rendered pieces of these rows, kept as long as this view is (``_View.fragments``).
+    fragments: dict = field(default_factory=dict)
 
     @property
     def hidden(self) -> list[tuple[str, str, int]]:
@@ -136,6 +139,9 @@ class _View:
     rows: list[StationTradingRow]
     flagged: list[tuple[str, str, int]]
     flagged_total: int
+    # What the page renders of these rows, by its own key (page, columns shown, …): lives and
+    # goes with the view, so with the snapshot, fees and filters it was made from.
+    fragments: dict = field(default_factory=dict)
 
 
 class _PricedBook:
@@ -192,7 +198,7 @@ def station_trading(
     ``trading.station_trading_rows`` with the trader's fees, cap and share, filtered and sorted;
     flagged rows only with ``include_flagged`` (their count per reason either way)."""
     rows_sort([], order_by=order_by, columns=STATION_TRADING_COLUMNS)  # a bad column: 400
-    age = region_ages([station.region_id])[station.region_id]
+    age = book_ages([station])[station.book_key]
     book = station_book(station)
     if book.snapshot_id is None:
         return TradingResult(station, age, [], rates, volume_cap, market_share=market_share)
@@ -238,6 +244,20 @@ def station_trading(
         return _View(rows_order(shown, order_by), hidden_summary(flagged), len(flagged))
 
     view = priced.view((filters, order_by, include_flagged), build)
+    arguments = dict(
+        station=station,
+        rates=rates,
+        volume_cap=volume_cap,
+        market_share=market_share,
+        filters=filters,
+        order_by=order_by,
+        include_flagged=include_flagged,
+    )
+    _recent.note(
+        ("trading", *arguments.values()),
+        [book_of(station)],
+        partial(station_trading, **arguments),
+    )
     return TradingResult(
         station,
         age,
@@ -252,6 +272,7 @@ def station_trading(
         flagged=view.flagged,
         flagged_total=view.flagged_total,
         station_watched=priced.station_watched,
+        fragments=view.fragments,
     )
 
 
@@ -264,12 +285,13 @@ def _trades_daily(book: StationBook, priced: _PricedBook) -> frozenset[int]:
         today = timezone.now().date()
         watched = (
             set(
-                ObservedDay.objects.filter(
-                    region_id=station.region_id,
+                observed_days(location_id=station.station_id, region_id=station.region_id)
+                .filter(
                     date__gte=window_start(today, STATION_VOLUME_DAYS),
                     date__lte=today,
                     observed_seconds__gte=TRADES_DAILY_MIN_HOURS * 3600,
-                ).values_list("date", flat=True)
+                )
+                .values_list("date", flat=True)
             )
             if priced.station_watched
             else set()

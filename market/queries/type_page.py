@@ -1,9 +1,11 @@
-"""One type's page: its order books in a region's current snapshot, its quotes at every hub (best
-and depth prices, and what trades at each hub station), its daily history.
+"""One type's page: its order books in a region's (or a tracked structure's) current snapshot,
+its quotes at every hub and at the tracked structures the trader may see (best and depth prices,
+and what trades at each of them), its daily history.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,7 +23,6 @@ from django.db.models import (
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from market.hubs import HUBS
 from market.ingest import history_window_end
 from market.models import (
     BestPrice,
@@ -29,11 +30,12 @@ from market.models import (
     MarketSnapshot,
     Order,
     Station,
+    Structure,
     Type,
     TypeRegionStats,
     UnresolvedType,
 )
-from market.queries.books import RegionAge, region_ages
+from market.queries.books import RegionAge, book_ages
 from market.queries.liquidity import StationTypeLiquidity, type_liquidity_at
 from market.queries.stations import HUB_STATIONS, StationRef
 
@@ -58,18 +60,26 @@ def type_orders(
     is_buy_order: bool,
     location_id: int | None = None,
     order_by: str | None = None,
+    structure_id: int = 0,
 ) -> QuerySet[Order]:
-    """One side of a type's book in the region's current snapshot, best price first by default,
-    each order with its location's name."""
-    orders = (
-        Order.objects.current(region_id=region_id)
-        .filter(type_id=type_id, is_buy_order=is_buy_order)
-        .annotate(
-            location_name=Coalesce(
-                Subquery(Station.objects.filter(pk=OuterRef("location_id")).values("name")[:1]),
-                Value(""),
-                output_field=CharField(),
-            )
+    """One side of a type's book in the region's current snapshot (or, with ``structure_id``,
+    in that tracked structure's own), best price first by default, each order with its
+    location's name (a station's, or a known structure's)."""
+    book = (
+        Order.objects.current_of_structure(structure_id=structure_id)
+        if structure_id
+        else Order.objects.current(region_id=region_id)
+    )
+    orders = book.filter(type_id=type_id, is_buy_order=is_buy_order).annotate(
+        location_name=Coalesce(
+            Subquery(Station.objects.filter(pk=OuterRef("location_id")).values("name")[:1]),
+            Subquery(
+                Structure.objects.filter(pk=OuterRef("location_id"))
+                .exclude(name="")
+                .values("name")[:1]
+            ),
+            Value(""),
+            output_field=CharField(),
         )
     )
     if location_id is not None:
@@ -119,36 +129,40 @@ class HubQuote:
         return self.spread / self.best_bid * 100
 
 
-def hub_quotes(type_id: int) -> list[HubQuote]:
-    """The type's best bid and ask at each of the five hubs, side by side, with the depth prices
-    and the station's observed volume (four queries)."""
-    ages = region_ages(hub.region_id for hub in HUBS)
+def hub_quotes(type_id: int, stations: Sequence[StationRef] = HUB_STATIONS) -> list[HubQuote]:
+    """The type's best bid and ask at each of ``stations`` (the five hubs, and the tracked
+    structures the page's trader may see), side by side, with the depth prices and the
+    station's observed volume (five queries). A structure's prices come from its own book; its
+    daily volume, like a hub's, is its region's."""
+    stations = list(stations)
+    ages = book_ages(stations)
     snapshot_ids = [age.snapshot_id for age in ages.values() if age.snapshot_id is not None]
     tops = {
-        top.location_id: top
+        (top.snapshot_id, top.location_id): top
         for top in BestPrice.objects.filter(
             snapshot_id__in=snapshot_ids,
-            location_id__in=[hub.station_id for hub in HUBS],
+            location_id__in=[station.station_id for station in stations],
             type_id=type_id,
         )
     }
     stats = {
         s.region_id: s
         for s in TypeRegionStats.objects.filter(
-            type_id=type_id, region_id__in=[hub.region_id for hub in HUBS]
+            type_id=type_id, region_id__in={station.region_id for station in stations}
         )
     }
     liquidity = type_liquidity_at(
-        type_id=type_id, stations=[(s.station_id, s.region_id) for s in HUB_STATIONS]
+        type_id=type_id, stations=[(s.station_id, s.region_id) for s in stations]
     )
     quotes = []
-    for station in HUB_STATIONS:
-        top = tops.get(station.station_id)
+    for station in stations:
+        age = ages[station.book_key]
+        top = tops.get((age.snapshot_id, station.station_id))
         stat = stats.get(station.region_id)
         quotes.append(
             HubQuote(
                 station=station,
-                age=ages[station.region_id],
+                age=age,
                 best_bid=top.best_bid if top else None,
                 best_ask=top.best_ask if top else None,
                 bid_volume=top.bid_volume if top else 0,

@@ -76,6 +76,71 @@ def demo_load(*, base_url: str, stdout) -> None:
     # What the load shared went to memory: share the books, with their history, for real now.
     for hub in HUBS:
         history_landed_warm(sender=None, region_id=hub.region_id)
+    structure_demo_load(base_url=base_url, stdout=stdout)
+
+
+# The demo's player structure, tracked with the demo pilot (the replay SSO's default character).
+DEMO_STRUCTURE_USER = "demo-pilot"
+
+
+def structure_demo_load(*, base_url: str, stdout) -> None:
+    """Track Perimeter's trading tower with the demo pilot, as a user does from the structures
+    page: the pilot logs in through the replay SSO (authorize, then the code for tokens, over
+    HTTP like a browser), is linked to a ``demo-pilot`` user, and the tower's book is fetched
+    once. Logging in as the demo pilot later moves the character, and the fetching, to you."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from django.contrib.auth import get_user_model
+
+    from accounts.characters import character_link
+    from accounts.replay.sso import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
+    from accounts.scopes import EVE_SSO_SCOPES, STRUCTURE_SCOPES
+    from accounts.sso import access_token_claims
+    from market.replay.structures import PERIMETER_TTT
+    from market.structures.fetch import structure_fetch
+    from market.structures.services import StructureTrackError, structure_track
+
+    callback = f"{base_url}/demo/callback"
+    authorize = requests.get(
+        f"{base_url}/sso/v2/oauth/authorize",
+        params={
+            "response_type": "code",
+            "client_id": DEMO_CLIENT_ID,
+            "redirect_uri": callback,
+            "state": "demo",
+            "scope": " ".join([*EVE_SSO_SCOPES, *STRUCTURE_SCOPES]),
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    code = parse_qs(urlsplit(authorize.headers["Location"]).query)["code"][0]
+    tokens = requests.post(
+        f"{base_url}/sso/v2/oauth/token",
+        data={"grant_type": "authorization_code", "code": code, "redirect_uri": callback},
+        auth=(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET),
+        timeout=10,
+    )
+    tokens.raise_for_status()
+    answer = tokens.json()
+    user, created = get_user_model().objects.get_or_create(username=DEMO_STRUCTURE_USER)
+    if created:
+        user.set_unusable_password()
+        user.save()
+    character = character_link(
+        user=user,
+        claims=access_token_claims(answer["access_token"], client_id=DEMO_CLIENT_ID),
+        access_token=answer["access_token"],
+        refresh_token=answer["refresh_token"],
+    )
+    try:
+        structure = structure_track(
+            structure_id=PERIMETER_TTT.structure_id, character=character, user=user
+        )
+    except StructureTrackError as exc:
+        stdout.write(f"  structure: not tracked ({exc})\n")
+        return
+    outcome = structure_fetch(structure=structure, force=True)
+    stdout.write(f"  structure: {structure} tracked with {character.name}: {outcome.message}\n")
 
 
 def demo_data_load(

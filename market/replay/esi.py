@@ -11,6 +11,8 @@ HTTP dates, ``Cache-Control``, ``X-ESI-Error-Limit-Remain``/``-Reset``, ``X-Rate
   type without history there.
 - ``/markets/{region_id}/types/[?page=]`` — the types with orders in the current snapshot.
 - ``/markets/prices/`` — average and adjusted prices of every type with history.
+- ``/markets/structures/{id}/``, ``/universe/structures/{id}/``, ``/universe/structures/`` —
+  two player structures with a bearer token (``market/replay/structures.py``).
 - ``/universe/names/``, ``/universe/types/{type_id}/``, ``/universe/groups/{group_id}/``,
   ``/universe/categories/{category_id}/`` — the item types' names and volumes
   (``market/replay/universe.py``).
@@ -77,6 +79,7 @@ from market.replay.history import (
 )
 from market.replay.orders import OrderBook, Snapshot, default_size
 from market.replay.sde import sde_register
+from market.replay.structures import structures_register
 from market.replay.universe import universe_register
 
 PREFIX = "/esi"
@@ -617,6 +620,7 @@ def register(server: ReplayServer) -> None:
     server.add_route("GET", rf"{region}/types/?", replay.types_view)
     server.add_route("GET", rf"{PREFIX}/markets/prices/?", replay.prices_view)
     universe_register(server, replay)  # names, types, groups, categories
+    structures_register(server, replay)  # two player structures' markets and names
     sde_register(server)  # Fuzzwork's SDE dump, under /sde
     server.add_route("GET", rf"{PREFIX}/_replay/state", replay.state_view)
     server.add_route("POST", rf"{PREFIX}/_replay/state", replay.state_view)

@@ -572,3 +572,82 @@ def daily_for(type_id: int) -> D:
     from market.models import TypeRegionStats
 
     return TypeRegionStats.objects.get(region_id=AMARR.region_id, type_id=type_id).avg_daily_volume
+
+
+# --- categories a trader leaves out, as in station trading ---------------------------------------
+
+RIFTER_BLUEPRINT = 692
+
+
+@pytest.fixture
+def blueprint_haul(trusted):
+    """Tritanium (a Material) and a Rifter Blueprint, both worth hauling from Jita to Amarr."""
+    from market.models import Category, Group, Type
+
+    material = Category.objects.create(id=4, name="Material", published=True)
+    blueprint = Category.objects.create(id=9, name="Blueprint", published=True)
+    Category.objects.create(id=91, name="SKINs", published=True)
+    minerals = Group.objects.create(id=18, name="Mineral", category=material, published=True)
+    blueprints = Group.objects.create(
+        id=105, name="Frigate Blueprint", category=blueprint, published=True
+    )
+    market_type(RIFTER_BLUEPRINT, "Rifter Blueprint")
+    Type.objects.filter(pk=TRITANIUM).update(group=minerals)
+    Type.objects.filter(pk=RIFTER_BLUEPRINT).update(group=blueprints)
+    book_store(
+        JITA.region_id,
+        [order(TRITANIUM, "5.00", 10_000), order(RIFTER_BLUEPRINT, "1000.00", 10)],
+    )
+    book_store(
+        AMARR.region_id,
+        [
+            order(TRITANIUM, "6.00", 5_000, buy=True, hub=AMARR),
+            order(RIFTER_BLUEPRINT, "2000.00", 10, buy=True, hub=AMARR),
+        ],
+    )
+    daily_volume(AMARR.region_id, RIFTER_BLUEPRINT, "50")
+    caches_clear()
+
+
+@pytest.mark.embedded
+def test_blueprints_and_skins_are_left_out_of_hauling_by_default(client, blueprint_haul):
+    body = client.get(f"{API}&sales_tax=0.1").json()
+    assert [row["type_id"] for row in body["results"]] == [TRITANIUM]
+    assert body["excluded_category_ids"] == [9, 91]
+    # Left out is the trader's choice, not a doubt about the row: nothing is "hidden".
+    assert body["flagged"]["rows"] == 0
+    every = client.get(f"{API}&sales_tax=0.1&exclude_category=none").json()
+    assert {row["type_id"] for row in every["results"]} == {TRITANIUM, RIFTER_BLUEPRINT}
+    assert every["excluded_category_ids"] == []
+    minerals_out = client.get(f"{API}&sales_tax=0.1&exclude_category=4").json()
+    assert [row["type_id"] for row in minerals_out["results"]] == [RIFTER_BLUEPRINT]
+
+
+def test_hauling_follows_the_traders_saved_categories(client, blueprint_haul, user):
+    client.force_login(user)
+    TradingProfile.for_user(user).excluded_categories_remember(frozenset({4}))
+    body = client.get(f"{API}&sales_tax=0.1").json()
+    assert [row["type_id"] for row in body["results"]] == [RIFTER_BLUEPRINT]
+    # Ticking boxes on the hauling page keeps the choice, for station trading too.
+    client.get(f"{PAGE}&sales_tax=0.1&exclude_category=none&exclude_category=91")
+    assert TradingProfile.for_user(user).excluded_category_ids == [91]
+    again = client.get(f"{API}&sales_tax=0.1").json()
+    assert {row["type_id"] for row in again["results"]} == {TRITANIUM, RIFTER_BLUEPRINT}
+
+
+def test_the_hauling_page_offers_the_categories_and_says_what_it_leaves_out(client, blueprint_haul):
+    html = HTMLParser(client.get(f"{PAGE}&sales_tax=0.1").content.decode())
+    summary = html.css_first("#hauling-filters details.categories summary")
+    assert summary.text(strip=True) == "Leave out: Blueprint, SKINs"
+    ticked = {
+        box.attributes["value"]
+        for box in html.css("#hauling-filters input[name=exclude_category][checked]")
+    }
+    assert ticked == {"9", "91"}
+    items = [" ".join(th.text().split()) for th in html.css("#hauling-rows tbody th")]
+    assert items == ["Tritanium"]
+
+
+def test_a_bad_category_on_hauling_is_named(client, blueprint_haul):
+    api_bad_parameter(client.get(f"{API}&exclude_category=x"), "exclude_category", "category ids")
+    api_bad_parameter(client.get(f"{API}&exclude_category=123456"), "exclude_category", "unknown")

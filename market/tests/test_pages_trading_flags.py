@@ -133,8 +133,11 @@ def jita(categories):
     best_price(MEXALLON, best_bid_min_volume=100_000)
     best_price(NOCXIUM, depth_bid=Decimal("1000000"), depth_ask=Decimal("2600000"))
     best_price(TRITANIUM, depth_bid=Decimal("4.98"), depth_ask=Decimal("6.02"))
-    for type_id in (TRITANIUM, PYERITE, MEXALLON, NOCXIUM, ZYDRINE, MEGACYTE, RIFTER_BLUEPRINT):
+    for type_id in (MEXALLON, NOCXIUM, ZYDRINE, MEGACYTE, RIFTER_BLUEPRINT):
         daily_volume(JITA.region_id, type_id, "1000")
+    # The minerals trade by the hundred thousand in the region (a station never counts more).
+    daily_volume(JITA.region_id, TRITANIUM, "100000")
+    daily_volume(JITA.region_id, PYERITE, "100000")
     yesterday, day_before = watch(2)
     for day in (yesterday, day_before):
         traded(MEGACYTE, day, sold=200, bought=100)
@@ -263,8 +266,8 @@ def test_the_api_gives_every_row_its_flags_and_says_what_it_hid(client, jita):
         "sales_tax": 0.48,
         "profit": 0.19,
         "margin": 0.038,
-        "daily_volume": 1000.0,
-        "daily_profit": 190.0,
+        "daily_volume": 100000.0,
+        "daily_profit": 19000.0,
         "has_history": True,
         "station_daily_volume": 40000.0,
         "volume_basis": "station",
@@ -526,3 +529,21 @@ def test_the_tables_numbers_are_written_as_floatformat_writes_them(value, places
 )
 def test_a_daily_volume_is_whole_from_100_and_to_a_tenth_below(value, text):
     assert volume_text(value) == text
+
+
+def test_a_station_never_counts_more_a_day_than_its_whole_region(client, jita):
+    # Megacyte: 200 sold and 100 bought a day at Jita 4-4, but the region's history says 150 a
+    # day: the desk takes the sold side at 150, and the station volume (the slower side) at 100.
+    daily_volume(JITA.region_id, MEGACYTE, "150")
+    daily_volume(JITA.region_id, TRITANIUM, "30000")
+    desk_forget()
+    rows = {row["type_id"]: row for row in api(client)["results"]}
+    assert rows[MEGACYTE]["station_daily_volume"] == 100
+    # Tritanium: 60,000 sold and 40,000 bought a day, the region 30,000: both sides capped.
+    assert rows[TRITANIUM]["station_daily_volume"] == 30000
+    assert rows[TRITANIUM]["achievable_units"] == 3000  # 10 % of 30,000
+    # What was observed is still there to see, on the station-volume API.
+    observed = client.get(
+        f"/api/market/station-volume?station_id={JITA.station_id}&type_id={TRITANIUM}"
+    ).json()
+    assert observed["daily_units"] == 100000

@@ -220,6 +220,31 @@ def test_an_esi_failure_is_recorded_and_retried_later(jita_new_types, upstreams)
 
 
 @pytest.mark.django_db
+def test_healthz_counts_unresolved_types_and_degrades_after_a_day_of_failures(
+    jita_new_types, upstreams, admin_client
+):
+    upstreams.state["universe"].configure(unknown_types=[HEL_SKIN])
+    upstreams.fault(rf"^/esi/universe/types/{SIN_SKIN}/$", status=503, times=None)
+    types_resolve_due()
+
+    report = admin_client.get("/healthz").json()
+    assert report["market"]["types"]["unknown_to_esi"] == 1
+    assert report["market"]["types"]["failing"] == 1
+    # A fresh failure is a blip ESI recovers from: not yet degraded.
+    assert report["status"] == "ok" and report["market"]["degraded"] == []
+
+    UnresolvedType.objects.filter(type_id=SIN_SKIN).update(
+        first_failed_at=timezone.now() - timedelta(hours=25)
+    )
+    report = admin_client.get("/healthz").json()
+    assert report["status"] == "degraded"
+    assert report["degraded"][0].startswith("market: 1 type ESI has failed to name since ")
+    # Anyone else sees one word, not the counts.
+    public = admin_client.__class__().get("/healthz").json()
+    assert public["components"]["market"] == "degraded"
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     "body",
     [

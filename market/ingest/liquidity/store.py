@@ -1,5 +1,5 @@
 """Writing what a pair of snapshots told: StationTradeDay rows added to, the region's ObservedDay
-extended. Called inside the transaction that makes the newer snapshot current, so the figures
+extended (a player structure's own book: its ``StructureObservedDay``). Called inside the transaction that makes the newer snapshot current, so the figures
 and the book they came from land together or not at all.
 
 PostgreSQL: the pair's rows are COPYed into a temporary table, then added to the day's rows in
@@ -15,13 +15,14 @@ from django.db import connection
 
 from market.ingest.liquidity.inference import ISK_COLUMNS, UNIT_COLUMNS, PairTrades
 from market.ingest.sqlite import SQLITE_CHUNK_ROWS, _sqlite_write
-from market.models import ObservedDay, StationTradeDay
+from market.models import ObservedDay, StationTradeDay, Structure, StructureObservedDay
 
 # StationTradeDay and ObservedDay rows are kept this long (the API reads up to 35 days back).
 KEEP_DAYS = 35
 
 _TRADE_TABLE = StationTradeDay._meta.db_table
 _OBSERVED_TABLE = ObservedDay._meta.db_table
+_STRUCTURE_OBSERVED_TABLE = StructureObservedDay._meta.db_table
 _PAIR_TABLE = "market_pair_trades"
 _FIGURES = (*UNIT_COLUMNS, *ISK_COLUMNS)
 
@@ -39,9 +40,22 @@ def _day(day: date) -> date | str:
     return day if connection.vendor == "postgresql" else day.isoformat()
 
 
-def pair_trades_write(pair: PairTrades, *, region_id: int) -> None:
-    """Add the pair's trades to their days' rows and its time to the region's observed day."""
+def _own_books(region_id: int) -> set[int]:
+    """The region's structures tracked with a book of their own: their trades are counted from
+    their own snapshots, never twice (ESI's region book lists the orders of public ones too)."""
+    return set(Structure.objects.tracked().filter(region_id=region_id).values_list("pk", flat=True))
+
+
+def pair_trades_write(pair: PairTrades, *, region_id: int, structure_id: int = 0) -> None:
+    """Add the pair's trades to their days' rows and its time to the region's observed day (to
+    the structure's, for a structure's own book)."""
     rows = pair.rows()
+    if structure_id:
+        rows = [row for row in rows if row[0] == structure_id]
+    else:
+        own = _own_books(region_id)
+        if own:
+            rows = [row for row in rows if row[0] not in own]
     figures = len(UNIT_COLUMNS)
     if connection.vendor == "postgresql":
         _postgres_write(rows, region_id=region_id, day=pair.date)
@@ -63,6 +77,16 @@ def pair_trades_write(pair: PairTrades, *, region_id: int) -> None:
                 ],
             )
     with connection.cursor() as cursor:
+        if structure_id:
+            cursor.execute(
+                f"INSERT INTO {_STRUCTURE_OBSERVED_TABLE} (structure_id, region_id, date, "
+                f"observed_seconds, pairs) VALUES (%s, %s, %s, %s, 1) "
+                f"ON CONFLICT (structure_id, date) DO UPDATE SET observed_seconds = "
+                f"{_STRUCTURE_OBSERVED_TABLE}.observed_seconds + excluded.observed_seconds, "
+                f"pairs = {_STRUCTURE_OBSERVED_TABLE}.pairs + 1",
+                [structure_id, region_id, _day(pair.date), pair.observed_seconds],
+            )
+            return
         cursor.execute(
             f"INSERT INTO {_OBSERVED_TABLE} (region_id, date, observed_seconds, pairs) "
             f"VALUES (%s, %s, %s, 1) ON CONFLICT (region_id, date) DO UPDATE SET "
@@ -107,9 +131,12 @@ def _postgres_write(rows: list[tuple], *, region_id: int, day: date) -> None:
         )
 
 
-def liquidity_prune(*, region_id: int, today: date) -> None:
-    """Delete the region's figures older than KEEP_DAYS (SQLite: in short transactions)."""
+def liquidity_prune(*, region_id: int, today: date, structure_id: int = 0) -> None:
+    """Delete the region's figures older than KEEP_DAYS (SQLite: in short transactions); after
+    a structure's book, the structure's watched days too."""
     cutoff = today - timedelta(days=KEEP_DAYS)
+    if structure_id:
+        StructureObservedDay.objects.filter(structure_id=structure_id, date__lt=cutoff).delete()
     if connection.vendor == "postgresql":
         StationTradeDay.objects.filter(region_id=region_id, date__lt=cutoff).delete()
         ObservedDay.objects.filter(region_id=region_id, date__lt=cutoff).delete()
