@@ -49,6 +49,10 @@ the ``upstreams`` fixture) puts every knob back to its default and restarts the 
 - ``history_rate`` — ``"300/1m"``: history requests a minute; more answer 429 with
   ``Retry-After``.
 
+A fault injected under ``/esi`` (``server.fault(…, status=502)``) is answered as ESI answers
+errors: it counts against the error limit, pays its tokens and carries both limits' headers
+(unless the fault sets them itself), so faults on demand drive the limits as real errors do.
+
 ``snapshot(region_id)`` generates (or returns) the current snapshot, so a benchmark can warm it
 up; ``clock(region_id)`` tells its number, ``Last-Modified`` and ``Expires``.
 """
@@ -420,6 +424,17 @@ class EsiReplay:
             {"Retry-After": str(max(1, math.ceil(retry)))},
         )
 
+    def fault_finish(self, resp: ReplayResponse) -> ReplayResponse:
+        """An injected fault under ``/esi``, answered as ESI answers errors: an error (4xx/5xx)
+        counts against the error limit and every answer carries the limit headers and pays its
+        tokens, unless the fault sets those headers itself (a 420 or 429 of its own)."""
+        given = {name.lower() for name in resp.headers}
+        if "x-esi-error-limit-remain" not in given:
+            resp.headers.update(self._limit_headers(resp.status))
+        if "x-ratelimit-remaining" not in given and resp.status not in (420, 429):
+            resp.headers.update(self._rate_headers(resp.status))
+        return resp
+
     # --- responses -----------------------------------------------------------------------------
     def _answer(
         self,
@@ -663,6 +678,7 @@ def register(server: ReplayServer) -> None:
     replay = EsiReplay()
     server.state["esi"] = replay
     server.on_reset(replay.reset)
+    server.on_fault(PREFIX + "/", replay.fault_finish)
     region = rf"{PREFIX}/markets/(?P<region_id>\d+)"
     server.add_route("GET", rf"{region}/orders/?", replay.orders_view)
     server.add_route("GET", rf"{region}/history/?", replay.history_view)
