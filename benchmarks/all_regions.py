@@ -246,16 +246,6 @@ def main() -> None:
     )
     base_url = f"http://127.0.0.1:{port}"
     state_url = f"{base_url}/esi/_replay/state"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            requests.get(state_url, timeout=5)
-            break
-        except requests.RequestException:
-            if time.monotonic() > deadline:
-                replay.terminate()
-                raise SystemExit("the replay upstreams did not start") from None
-            time.sleep(0.2)
     order = [int(r) for r in sorted(table, key=lambda r: -table[r]["orders"])]
     env = {
         **os.environ,
@@ -265,6 +255,15 @@ def main() -> None:
     }
     results = []
     try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(state_url, timeout=5)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the replay upstreams did not start") from None
+                time.sleep(0.2)
         requests.post(
             state_url,
             json={"history": str(history_path), "regions": table, "page_size": 1000},
@@ -371,7 +370,8 @@ def cycle(
             replay_after = cpu_seconds([replay_pid])[replay_pid]
             peak_worker = max(memory(p)[1] for p in pids)
         finally:
-            os.killpg(cluster.pid, signal.SIGTERM)
+            # The cluster stops its own processes on SIGTERM; what is left is killed after.
+            cluster.send_signal(signal.SIGTERM)
             try:
                 cluster.wait(60)
             except subprocess.TimeoutExpired:
