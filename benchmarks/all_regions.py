@@ -33,7 +33,9 @@ Measured per cycle, with N = each ``--workers``:
 - wall time, from queueing to the last task's end; each region's task time;
 - CPU seconds of the whole cluster (every process of the qcluster tree, ``/proc/<pid>/stat``
   utime + stime, read before the tasks are queued and after they all finished: process start
-  is excluded), and the replay's CPU meanwhile (ESI's side, for scale);
+  is excluded), of this database's PostgreSQL backends (the server on this machine; each
+  backend looked at every 0.2 s while the cycle runs), and the replay's CPU meanwhile (ESI's
+  side, for scale);
 - peak memory: the largest worker's peak RSS (``VmHWM``) and the cluster's summed RSS at its
   peak (sampled every 0.2 s);
 - database: the current partitions' size (table + indexes) and the aggregates' tables. What
@@ -121,6 +123,33 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
         # After the name: state is field 3, utime 14, stime 15, cutime 16, cstime 17.
         result[pid] = sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLOCK_TICKS
     return result
+
+
+class DatabaseCpu:
+    """CPU seconds of this database's PostgreSQL backends (and its autovacuum workers) while a
+    cycle runs: the server must be on this machine. Backends come and go with the workers'
+    connections, so they are looked at every time the cycle is polled; one that ends between
+    two looks loses at most that interval of its CPU."""
+
+    def __init__(self) -> None:
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+
+    def look(self, *, start: bool = False) -> None:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+            pids = [pid for (pid,) in cursor.fetchall()]
+        for pid, seconds in cpu_seconds(pids).items():
+            self.first.setdefault(pid, seconds if start else 0.0)
+            self.last[pid] = seconds
+
+    def seconds(self) -> float:
+        return sum(self.last[pid] - self.first[pid] for pid in self.last)
 
 
 def memory(pid: int) -> tuple[int, int]:
@@ -334,6 +363,8 @@ def cycle(
             time.sleep(3)
             pids = tree(cluster.pid)
             cpu_before = cpu_seconds(pids)
+            database_cpu = DatabaseCpu()
+            database_cpu.look(start=True)
             replay_before = cpu_seconds([replay_pid])[replay_pid]
             group = f"all-regions-{time.time():.0f}"
             queued = time.time()
@@ -353,6 +384,7 @@ def cycle(
                     raise SystemExit(f"the cluster stopped or hung:\n{log.read()[-3000:]}")
                 pids = tree(cluster.pid)
                 peak_rss = max(peak_rss, sum(memory(p)[0] for p in pids))
+                database_cpu.look()
                 time.sleep(0.2)
             # The type resolutions the new snapshots queued are part of the cycle's work.
             settle = time.monotonic() + 60
@@ -364,7 +396,9 @@ def cycle(
 
                 if queue_size() == 0 and pending >= len(regions) - 1:
                     break
+                database_cpu.look()
                 time.sleep(0.5)
+            database_cpu.look()
             pids = tree(cluster.pid)
             cpu_after = cpu_seconds(pids)
             replay_after = cpu_seconds([replay_pid])[replay_pid]
@@ -391,6 +425,7 @@ def cycle(
         "wall": wall,
         "cpu": cpu,
         "replay_cpu": replay_after - replay_before,
+        "database_cpu": database_cpu.seconds(),
         "task_seconds": task_seconds,
         "peak_worker": peak_worker,
         "peak_rss": peak_rss,
@@ -398,7 +433,8 @@ def cycle(
         **snapshot_sizes,
     }
     print(
-        f"{label}: wall {wall:.1f} s, cluster CPU {cpu:.1f} s, replay CPU "
+        f"{label}: wall {wall:.1f} s, cluster CPU {cpu:.1f} s, PostgreSQL CPU "
+        f"{result['database_cpu']:.1f} s, replay CPU "
         f"{result['replay_cpu']:.1f} s, sum of task times {sum(task_seconds.values()):.1f} s "
         f"(The Forge {task_seconds.get(10000002, 0):.1f} s), largest worker peak "
         f"{mb(peak_worker)}, cluster peak {mb(peak_rss)}, failed {len(failed)}"
@@ -515,15 +551,18 @@ def report(results: list[dict], database: dict, *, total_pages: int, types_per_d
     for r in results:
         print(
             f"N={r['workers']}: wall {r['wall']:.1f} s ({r['wall'] / base['wall']:.2f}x N="
-            f"{base['workers']}), CPU {r['cpu']:.1f} s ({r['cpu'] / base['cpu']:.2f}x), "
+            f"{base['workers']}), CPU {r['cpu']:.1f} s ({r['cpu'] / base['cpu']:.2f}x) + "
+            f"PostgreSQL {r['database_cpu']:.1f} s, "
             f"{r['cpu'] / r['wall']:.2f} cores busy, task time {sum(r['task_seconds'].values()):.1f} s, "
             f"largest worker {mb(r['peak_worker'])}, cluster {mb(r['peak_rss'])}, "
             f"failed {r['failed']}"
         )
     cpu = min(r["cpu"] for r in results)
+    database_cpu = min(r["database_cpu"] for r in results)
     task_time = min(sum(r["task_seconds"].values()) for r in results)
     forge = min(r["task_seconds"].get(10000002, 0.0) for r in results)
     cores = cpu / CADENCE / BUSY_TARGET
+    database_cores = database_cpu / CADENCE / BUSY_TARGET
     workers = max(1, math.ceil(task_time / (CADENCE * BUSY_TARGET)))
     write_day = (last["orders_bytes"] + last["tops_bytes"]) * CYCLES_PER_DAY
     history_day = types_per_day * database["history_row"]
@@ -531,8 +570,8 @@ def report(results: list[dict], database: dict, *, total_pages: int, types_per_d
     tokens = total_pages * TOKENS_PER_PAGE * (MARKET_BUCKET[1] / CADENCE)
     history_minutes = types_per_day / HISTORY_RATE[0] * HISTORY_RATE[1] / 60
     print(
-        f"per day at a 5-minute cadence ({CYCLES_PER_DAY} cycles): {cpu * CYCLES_PER_DAY / 3600:.1f} "
-        f"CPU hours; written {write_day / 1e9:,.1f} GB (partitions and book tops, each "
+        f"per day at a 5-minute cadence ({CYCLES_PER_DAY} cycles): "
+        f"{(cpu + database_cpu) * CYCLES_PER_DAY / 3600:.1f} CPU hours (workers and PostgreSQL); written {write_day / 1e9:,.1f} GB (partitions and book tops, each "
         f"replacing the last; the database holds one cycle's, {mb(last['orders_bytes'] + last['tops_bytes'])}, "
         f"twice during a swap)\n"
         f"kept a day: history {types_per_day:,.0f} rows x {database['history_row']:.0f} B = "
@@ -540,8 +579,8 @@ def report(results: list[dict], database: dict, *, total_pages: int, types_per_d
         f"station-days at most {database['station_type_pairs']:,} rows x "
         f"{database['trade_row']:.0f} B = {mb(trades_day)} (the cycles wrote "
         f"{database['trade_rows']:,})\n"
-        f"deployment: {cores:.2f} cores for the ingest at {BUSY_TARGET:.0%} busy "
-        f"({cpu:.1f} CPU s every {CADENCE} s); {workers} worker process(es) keep a cycle within "
+        f"deployment: {cores:.2f} cores for the workers and {database_cores:.2f} for PostgreSQL at "
+        f"{BUSY_TARGET:.0%} busy ({cpu:.1f} + {database_cpu:.1f} CPU s every {CADENCE} s); {workers} worker process(es) keep a cycle within "
         f"{CADENCE * BUSY_TARGET:.0f} s (task time {task_time:.1f} s; The Forge alone "
         f"{forge:.1f} s, the floor of any cycle)\n"
         f"ESI: {total_pages:,} pages a cycle = {tokens:,.0f} of the market bucket's "
