@@ -295,7 +295,14 @@ def main() -> None:
                 time.sleep(0.2)
         requests.post(
             state_url,
-            json={"history": str(history_path), "regions": table, "page_size": 1000},
+            # Snapshots move on when a cycle rolls them over, not by the clock: generating every
+            # region's next one takes minutes on a busy machine, longer than ESI's 300 s.
+            json={
+                "history": str(history_path),
+                "regions": table,
+                "page_size": 1000,
+                "expiry_seconds": 3600,
+            },
             timeout=60,
         ).raise_for_status()
         Schedule.objects.all().delete()  # only the cycle runs in this cluster
