@@ -12,8 +12,9 @@ a count all workers share: the bucket's window in ``TOKEN_SLOTS`` slots, counted
 limit (two slots more than the window), never beyond the bucket's limit less the margin. A call
 of a big bucket (ESI's market one: 12,000 tokens) takes ``TOKENS_PREPAID`` tokens at a time (one
 cache round trip per ten pages rather than two a page) and spends them within one slot or gives
-them back; a 4xx costs ESI 5 tokens rather than 2, and the 3 more are
-added once it is answered."""
+them back; a 4xx costs ESI 5 tokens rather than 2, and the 3 more are added once it is
+answered. Only public routes count there: ESI keeps an authenticated route's bucket per
+character, and the count is per bucket group."""
 
 from __future__ import annotations
 
@@ -172,7 +173,16 @@ class EsiLimits:
                 )
         return max(waits)
 
-    def before_request(self, route: str, tally: _Tally, view: _LimitsView | None = None) -> None:
+    def before_request(
+        self,
+        route: str,
+        tally: _Tally,
+        view: _LimitsView | None = None,
+        *,
+        count_tokens: bool = True,
+    ) -> None:
+        """Wait until a request to ``route`` may go out; with ``count_tokens`` (a public route),
+        take its tokens from the count every worker shares."""
         deadline = time.monotonic() + self.max_wait
         while True:
             delay, reason = self.wait_needed(route, time.time(), view)
@@ -188,7 +198,7 @@ class EsiLimits:
             time.sleep(delay)
         if route == HISTORY_ROUTE:
             self._history_take(deadline, tally)
-        group = self._group(route)
+        group = self._group(route) if count_tokens else None
         if group:
             # The look wait_needed() just took (the same keys): no second cache read.
             rate = self._state(self._keys(group), view).get(f"{CACHE_PREFIX}limit:rate:{group}")
@@ -201,6 +211,8 @@ class EsiLimits:
         status: int,
         headers: Mapping[str, str],
         view: _LimitsView | None = None,
+        *,
+        count_tokens: bool = True,
     ) -> None:
         now = time.time()
         remain = _int_header(headers, "X-ESI-Error-Limit-Remain")
@@ -241,7 +253,7 @@ class EsiLimits:
                         or now - known["at"] >= LIMITS_REFRESH
                     ),
                 )
-        if group and 400 <= status < 500 and status not in (420, 429):
+        if count_tokens and group and 400 <= status < 500 and status not in (420, 429):
             # Counted at a 2xx's cost before it went out; ESI charges a 4xx more.
             rate = self._state(self._keys(group), view).get(f"{CACHE_PREFIX}limit:rate:{group}")
             if rate:
