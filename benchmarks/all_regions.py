@@ -264,7 +264,10 @@ def main() -> None:
             f"  {s.name:<16} {table[str(s.region_id)]['orders']:>8,} orders {s.types:>6,} types ({s.basis})"
         )
     smallest = min(sizes, key=lambda s: s.orders)
-    print(f"  … smallest: {smallest.name}, {smallest.orders:,} orders, {smallest.types:,} types")
+    print(
+        f"  … smallest: {smallest.name}, {table[str(smallest.region_id)]['orders']:,} orders, "
+        f"{smallest.types:,} types"
+    )
 
     port = free_port()
     replay = subprocess.Popen(
