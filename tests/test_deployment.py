@@ -112,3 +112,38 @@ def test_compose_backs_the_database_up_to_a_volume_with_retention():
     )
     # The password reaches pg_dump through the environment only, never a command line.
     assert "PGPASSWORD" not in re.sub(r"^#.*$", "", script, flags=re.M)
+
+
+@pytest.mark.skipif(not shutil.which("docker-compose"), reason="docker-compose is not installed")
+def test_workers_scale_out_on_this_host_and_on_others():
+    # `--scale worker=N` needs a worker with no fixed name and no host port.
+    config = _compose_config()
+    worker = re.search(r"^  worker:\n((?:    .*\n|      .*\n)+)", config, re.M)
+    assert worker and "container_name" not in worker.group(1) and "ports:" not in worker.group(1)
+    assert "command: python manage.py qcluster" in worker.group(1)
+
+    def workers_config(**env: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["docker-compose", "-f", "compose.workers.yaml", "config"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={
+                **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+                **PRODUCTION_ENV,
+                **env,
+            },
+        )
+
+    # Another host's workers reach the main host's PostgreSQL and Redis, and say so when unset.
+    shared = {
+        "DATABASE_URL": "postgres://lenny:pw@10.0.0.1:5432/lenny",
+        "REDIS_URL": "redis://:pw@10.0.0.1:6379/0",
+    }
+    result = workers_config(**shared)
+    assert result.returncode == 0, result.stderr
+    assert re.findall(r"^  (\w[\w-]*):$", result.stdout.split("services:")[1], re.M)[0] == "worker"
+    assert "DATABASE_URL: postgres://lenny:pw@10.0.0.1:5432/lenny" in result.stdout
+    refused = workers_config(REDIS_URL=shared["REDIS_URL"])
+    assert refused.returncode != 0 and "set DATABASE_URL" in refused.stderr

@@ -129,6 +129,8 @@ class ReplayServer:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._reset_hooks: list[Callable[[], None]] = []
+        # (path prefix, hook): an upstream dresses the faults under its prefix as its own answers.
+        self._fault_hooks: list[tuple[str, Callable[[ReplayResponse], ReplayResponse]]] = []
         self.log: list[LoggedRequest] = []
         # Each upstream keeps its own mutable state here, under its own key.
         self.state: dict[str, Any] = {}
@@ -157,6 +159,17 @@ class ReplayServer:
 
     def on_reset(self, hook: Callable[[], None]) -> None:
         self._reset_hooks.append(hook)
+
+    def on_fault(self, prefix: str, hook: Callable[[ReplayResponse], ReplayResponse]) -> None:
+        """Let the upstream under ``prefix`` finish an injected fault's answer as it would its own
+        (ESI: count the error against its limit and add its limit headers)."""
+        self._fault_hooks.append((prefix, hook))
+
+    def _fault_finish(self, path: str, resp: ReplayResponse) -> ReplayResponse:
+        for prefix, hook in self._fault_hooks:
+            if path.startswith(prefix):
+                return hook(resp)
+        return resp
 
     def start(self) -> ReplayServer:
         self._thread = threading.Thread(
@@ -281,10 +294,13 @@ def _make_handler(server: ReplayServer) -> type[BaseHTTPRequestHandler]:
                 return
             replacing = next((f for f in faults if f.status is not None), None)
             if replacing is not None:
-                resp = ReplayResponse(
-                    replacing.status,
-                    replacing.body.encode(),
-                    {"Content-Type": "application/json", **replacing.headers},
+                resp = server._fault_finish(
+                    parts.path,
+                    ReplayResponse(
+                        replacing.status,
+                        replacing.body.encode(),
+                        {"Content-Type": "application/json", **replacing.headers},
+                    ),
                 )
             else:
                 resp = server._dispatch(req)

@@ -478,13 +478,16 @@ class EsiClient:
             )
         route = route_template(path)
         page_number = params.get("page")
+        # ESI keeps an authenticated route's bucket per character: only the public routes' one
+        # bucket (the market's) is what every worker spends together.
+        public = "Authorization" not in headers
         attempts = self.max_retries + 1
         problem = ""
         status: int | None = None
         for attempt in range(1, attempts + 1):
             if attempt > 1:
                 tally.add("retries")
-            self.limits.before_request(route, tally, view)
+            self.limits.before_request(route, tally, view, count_tokens=public)
             started = time.monotonic()
             tally.add("requests")
             try:
@@ -516,7 +519,7 @@ class EsiClient:
                 continue
             elapsed = (time.monotonic() - started) * 1000
             status = response.status
-            self.limits.observe(route, status, response.headers, view)
+            self.limits.observe(route, status, response.headers, view, count_tokens=public)
             cache_state = "revalidated" if status == 304 else "miss"
             self._log(path, page_number, status, cache_state, elapsed, attempt)
             if status == 304:

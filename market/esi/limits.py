@@ -2,10 +2,23 @@
 (``X-ESI-Error-Limit-Remain``/``-Reset``: stop at ``ESI_ERROR_LIMIT_MARGIN``, wait out a 420), the
 token buckets (``X-Ratelimit-*``; wait out a 429's ``Retry-After``), and the market-history limit
 (``ESI_HISTORY_RATE``); the requests of one call share one look at them (``LIMITS_REFRESH``)
-rather than asking the cache three times a page."""
+rather than asking the cache three times a page.
+
+A token bucket's ``X-Ratelimit-Remaining`` tells what was spent by the requests already
+answered, not by those still on their way: with several workers on several hosts, each with 20
+pages in flight, waiting only on it lets the requests in flight overrun the bucket (two workers
+fetching at once met ESI's 429). So every request also takes its tokens, before it is sent, from
+a count all workers share: the bucket's window in ``TOKEN_SLOTS`` slots, counted like the history
+limit (two slots more than the window), never beyond the bucket's limit less the margin. A call
+of a big bucket (ESI's market one: 12,000 tokens) takes ``TOKENS_PREPAID`` tokens at a time (one
+cache round trip per ten pages rather than two a page) and spends them within one slot or gives
+them back; a 4xx costs ESI 5 tokens rather than 2, and the 3 more are added once it is
+answered. Only public routes count there: ESI keeps an authenticated route's bucket per
+character, and the count is per bucket group."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -31,7 +44,17 @@ HISTORY_SLOTS = 12
 LIMITS_REFRESH = 0.1
 
 
+# The token count's window in slots; finer slots waste less of the bucket to the padding.
+TOKEN_SLOTS = 20
+# Tokens one call takes from the shared count at a time (ten 2xx pages).
+TOKENS_PREPAID = 20
+# ESI's cost of an answer by its class (what X-Ratelimit-Used says): what a request is counted
+# at before it goes out (a 2xx), and what a 4xx costs once answered.
+TOKEN_COST_EXPECTED = 2
+TOKEN_COST_CLIENT_ERROR = 5
+
 _history_lock = threading.Lock()
+_tokens_lock = threading.Lock()
 
 
 class _LimitsView:
@@ -47,6 +70,9 @@ class _LimitsView:
         self.state: dict[str, Any] = {}
         self.keys: frozenset[str] = frozenset()
         self.read_at: float | None = None
+        # Tokens this call took from the shared count and has not spent yet, per bucket: how
+        # many, when and under which key (they are spent within one slot or given back).
+        self.prepaid: dict[str, tuple[int, float, str]] = {}
 
 
 class EsiLimits:
@@ -113,14 +139,19 @@ class EsiLimits:
                 view.state[key] = value
         self.cache.set(key, value, timeout)
 
+    def _keys(self, group: str | None) -> list[str]:
+        """What a request to a route of ``group`` looks at: one read for all of it."""
+        keys = [self.ERRORS, self.PAUSED]
+        if group:
+            keys += [f"{CACHE_PREFIX}limit:rate:{group}", f"{CACHE_PREFIX}limit:paused:{group}"]
+        return keys
+
     def wait_needed(
         self, route: str, now: float, view: _LimitsView | None = None
     ) -> tuple[float, str]:
         """Seconds to wait before a request to ``route`` may go out, and why."""
         group = self._group(route)
-        keys = [self.ERRORS, self.PAUSED]
-        if group:
-            keys += [f"{CACHE_PREFIX}limit:rate:{group}", f"{CACHE_PREFIX}limit:paused:{group}"]
+        keys = self._keys(group)
         state = self._state(keys, view)
         waits = [(0.0, "")]
         paused = state.get(self.PAUSED)
@@ -142,7 +173,16 @@ class EsiLimits:
                 )
         return max(waits)
 
-    def before_request(self, route: str, tally: _Tally, view: _LimitsView | None = None) -> None:
+    def before_request(
+        self,
+        route: str,
+        tally: _Tally,
+        view: _LimitsView | None = None,
+        *,
+        count_tokens: bool = True,
+    ) -> None:
+        """Wait until a request to ``route`` may go out; with ``count_tokens`` (a public route),
+        take its tokens from the count every worker shares."""
         deadline = time.monotonic() + self.max_wait
         while True:
             delay, reason = self.wait_needed(route, time.time(), view)
@@ -158,6 +198,12 @@ class EsiLimits:
             time.sleep(delay)
         if route == HISTORY_ROUTE:
             self._history_take(deadline, tally)
+        group = self._group(route) if count_tokens else None
+        if group:
+            # The look wait_needed() just took (the same keys): no second cache read.
+            rate = self._state(self._keys(group), view).get(f"{CACHE_PREFIX}limit:rate:{group}")
+            if rate:
+                self._tokens_take(group, rate, deadline, tally, view)
 
     def observe(
         self,
@@ -165,6 +211,8 @@ class EsiLimits:
         status: int,
         headers: Mapping[str, str],
         view: _LimitsView | None = None,
+        *,
+        count_tokens: bool = True,
     ) -> None:
         now = time.time()
         remain = _int_header(headers, "X-ESI-Error-Limit-Remain")
@@ -205,6 +253,17 @@ class EsiLimits:
                         or now - known["at"] >= LIMITS_REFRESH
                     ),
                 )
+        if count_tokens and group and 400 <= status < 500 and status not in (420, 429):
+            # Counted at a 2xx's cost before it went out; ESI charges a 4xx more.
+            rate = self._state(self._keys(group), view).get(f"{CACHE_PREFIX}limit:rate:{group}")
+            if rate:
+                slot = rate["window"] / TOKEN_SLOTS
+                _incr(
+                    self.cache,
+                    f"{CACHE_PREFIX}tokens:{group}:{int(now // slot)}",
+                    TOKEN_COST_CLIENT_ERROR - TOKEN_COST_EXPECTED,
+                    math.ceil(rate["window"] + 3 * slot) + 1,
+                )
         if status == 420:
             pause = max(1, reset if reset is not None else 60)
             why = "ESI's error limit was reached (420)"
@@ -217,6 +276,63 @@ class EsiLimits:
             key = f"{CACHE_PREFIX}limit:paused:{group}" if group else self.PAUSED
             why = f"rate limit of {group or route} (429, Retry-After {pause} s)"
             self._share(key, {"until": now + pause, "why": why}, pause + 1, view)
+
+    def _tokens_take(
+        self,
+        group: str,
+        rate: dict,
+        deadline: float,
+        tally: _Tally,
+        view: _LimitsView | None,
+    ) -> None:
+        """Take a request's tokens from the count every worker shares (see the module docstring),
+        waiting for the next slot while the bucket's window is full."""
+        limit, window = int(rate["limit"]), float(rate["window"])
+        slot = window / TOKEN_SLOTS
+        cost = TOKEN_COST_EXPECTED
+        if view is not None:
+            with view.lock:
+                left, taken_at, taken_key = view.prepaid.pop(group, (0, 0.0, ""))
+                if left >= cost and time.time() - taken_at < slot:
+                    view.prepaid[group] = (left - cost, taken_at, taken_key)
+                    return
+            if left:
+                # Not spent within their slot: given back, they never went to ESI.
+                with contextlib.suppress(ValueError):  # that slot has left the count already
+                    self.cache.decr(taken_key, left)
+        # Batches only where the bucket is big enough not to miss what a batch holds back.
+        batch = cost
+        if view is not None:
+            batch = max(cost, min(TOKENS_PREPAID, limit // 100))
+        allowed = max(cost, limit - self.token_margin)
+        while True:
+            now = time.time()
+            current = int(now // slot)
+            key = f"{CACHE_PREFIX}tokens:{group}:{current}"
+            keys = [
+                f"{CACHE_PREFIX}tokens:{group}:{s}"
+                for s in range(current - TOKEN_SLOTS - 1, current + 1)
+            ]
+            with _tokens_lock:
+                _incr(self.cache, key, batch, math.ceil(window + 3 * slot) + 1)
+                spent = sum(int(v) for v in self.cache.get_many(keys).values())
+                if spent <= allowed:
+                    break
+                self.cache.decr(key, batch)
+            if batch > cost and spent - batch + cost <= allowed:
+                batch = cost  # the window has room for this request, not for a batch
+                continue
+            delay = (current + 1) * slot - now + 0.001
+            if time.monotonic() + delay > deadline:
+                raise EsiError(
+                    f"ESI's {group} rate limit ({limit} tokens per {window:g} s) stayed full for "
+                    f"ESI_MAX_WAIT={self.max_wait:g} s"
+                )
+            tally.add("limit_waits")
+            time.sleep(delay)
+        if view is not None and batch > cost:
+            with view.lock:
+                view.prepaid[group] = (batch - cost, now, key)
 
     def _history_take(self, deadline: float, tally: _Tally) -> None:
         """Take one of the history limit's places, counted over a sliding window of slots.

@@ -29,6 +29,12 @@ the ``upstreams`` fixture) puts every knob back to its default and restarts the 
   ~400k orders / ~405 pages for The Forge with the full archive.
 - ``orders`` — ``{region_id: n}``: exactly n orders in that region's book, whatever the scale
   (tests: ``{10000002: 2500}`` with ``page_size=500`` gives five pages).
+- ``regions`` — the size table of a many-region simulation (``benchmarks/all_regions.py``):
+  ``{region_id: {"orders": n, "types": k, "stations": [[station_id, system_id], …]}}``. The
+  region's book has n orders over its k most-traded types; a region the history archive lacks
+  borrows the hubs' trading (``market.replay.regions``); ``stations`` (optional) are where its
+  orders sit (default: the region's stations in the repo's hub-station file). ``orders`` above
+  wins over it for the regions it names.
 - ``page_size`` — orders (and types) per page, 1000 like ESI.
 - ``expiry_seconds`` — how long a snapshot lives (300). Once it has expired, the next request
   sees the next snapshot: new ``Last-Modified``, new ``Expires``, orders moved on. Tests call
@@ -44,6 +50,10 @@ the ``upstreams`` fixture) puts every knob back to its default and restarts the 
   a 3xx 1, a 4xx 5, a 5xx 0 (ESI's costs); an empty bucket answers 429 with ``Retry-After``.
 - ``history_rate`` — ``"300/1m"``: history requests a minute; more answer 429 with
   ``Retry-After``.
+
+A fault injected under ``/esi`` (``server.fault(…, status=502)``) is answered as ESI answers
+errors: it counts against the error limit, pays its tokens and carries both limits' headers
+(unless the fault sets them itself), so faults on demand drive the limits as real errors do.
 
 ``snapshot(region_id)`` generates (or returns) the current snapshot, so a benchmark can warm it
 up; ``clock(region_id)`` tells its number, ``Last-Modified`` and ``Expires``.
@@ -71,13 +81,15 @@ from market.esi import rate_parse
 from market.replay.history import (
     FIELDS_PER_DAY,
     HistoryArchive,
+    Station,
     history_archive,
     history_path_resolve,
     history_refreshed_at,
     prices_render,
     stations_load,
 )
-from market.replay.orders import OrderBook, Snapshot, default_size
+from market.replay.orders import MAX_ORDERS, OrderBook, Snapshot, default_size
+from market.replay.regions import trading_borrow
 from market.replay.sde import sde_register
 from market.replay.structures import structures_register
 from market.replay.universe import universe_register
@@ -167,6 +179,7 @@ class EsiReplay:
         with self._lock:
             self.history: str = getattr(settings, "ESI_REPLAY_HISTORY", "") or "auto"
             self.orders: dict[int, int] = {}
+            self.regions: dict[int, RegionSpec] = {}
             for name, value in DEFAULTS.items():
                 setattr(self, name, value)
             self._clocks: dict[int, Clock] = {}
@@ -175,7 +188,7 @@ class EsiReplay:
             self._history_requests: deque[float] = deque()
 
     def configure(self, **knobs: Any) -> EsiReplay:
-        unknown = set(knobs) - {"history", "orders", *DEFAULTS}
+        unknown = set(knobs) - {"history", "orders", "regions", *DEFAULTS}
         if unknown:
             raise ValueError(f"unknown ESI replay knobs: {', '.join(sorted(unknown))}")
         checked = {}
@@ -184,6 +197,8 @@ class EsiReplay:
                 checked[name] = {int(region): int(n) for region, n in value.items()}
                 if any(n < 0 for n in checked[name].values()):
                     raise ValueError("orders must not be negative")
+            elif name == "regions":
+                checked[name] = regions_parse(value)
             elif name in ("rate_limit", "history_rate"):
                 rate_parse(value)
                 checked[name] = value
@@ -205,6 +220,10 @@ class EsiReplay:
         return {
             "history": self.history,
             "orders": self.orders,
+            "regions": {
+                region_id: {"orders": s.orders, "types": s.types, "stations": len(s.stations)}
+                for region_id, s in self.regions.items()
+            },
             **{name: getattr(self, name) for name in DEFAULTS},
         }
 
@@ -287,19 +306,23 @@ class EsiReplay:
         path = history_path_resolve(self.history)
         archive = history_archive(path)
         trading = archive.trading(region_id)
+        spec = self.regions.get(region_id)
+        stations = self._region_stations(region_id)
+        if spec is not None:
+            if not trading:
+                trading = trading_borrow(archive, types=spec.types, orders=spec.orders)
+            elif spec.types < len(trading):
+                top = sorted(trading, key=lambda t: (-t.daily_trades, t.type_id))[: spec.types]
+                trading = sorted(top, key=lambda t: t.type_id)
+            stations = list(spec.stations) or stations
         size = self.orders.get(region_id)
         if size is None:
-            size = default_size(trading, self.scale)
-        key = (path, region_id, size)
+            size = spec.orders if spec is not None else default_size(trading, self.scale)
+        key = (path, region_id, size, spec)
         with self._lock:
             book = self._books.get(key)
         if book is None:
-            book = OrderBook(
-                region_id=region_id,
-                trading=trading,
-                stations=self._region_stations(region_id),
-                size=size,
-            )
+            book = OrderBook(region_id=region_id, trading=trading, stations=stations, size=size)
             with self._lock:
                 # Books of other sizes are dropped: a test's knobs must not pin memory.
                 for old in [k for k in self._books if k[1] == region_id]:
@@ -403,6 +426,17 @@ class EsiReplay:
             f"Too many market history requests: at most {limit} in {window:g} s",
             {"Retry-After": str(max(1, math.ceil(retry)))},
         )
+
+    def fault_finish(self, resp: ReplayResponse) -> ReplayResponse:
+        """An injected fault under ``/esi``, answered as ESI answers errors: an error (4xx/5xx)
+        counts against the error limit and every answer carries the limit headers and pays its
+        tokens, unless the fault sets those headers itself (a 420 or 429 of its own)."""
+        given = {name.lower() for name in resp.headers}
+        if "x-esi-error-limit-remain" not in given:
+            resp.headers.update(self._limit_headers(resp.status))
+        if "x-ratelimit-remaining" not in given and resp.status not in (420, 429):
+            resp.headers.update(self._rate_headers(resp.status))
+        return resp
 
     # --- responses -----------------------------------------------------------------------------
     def _answer(
@@ -594,6 +628,39 @@ class EsiReplay:
         return ReplayResponse.json({"knobs": self.knobs(), "clocks": clocks})
 
 
+@dataclass(frozen=True)
+class RegionSpec:
+    """One row of the ``regions`` knob."""
+
+    orders: int
+    types: int
+    stations: tuple[Station, ...] = ()
+
+
+def regions_parse(value: Any) -> dict[int, RegionSpec]:
+    """The ``regions`` knob, checked: a clear error naming the region and field that is wrong."""
+    if not isinstance(value, dict):
+        raise ValueError("regions must be an object of region id: {orders, types, stations}")
+    parsed = {}
+    for key, row in value.items():
+        try:
+            region_id = int(key)
+        except (TypeError, ValueError):
+            raise ValueError(f"regions: {key!r} is not a region id") from None
+        if region_id not in REGION_IDS or not isinstance(row, dict):
+            raise ValueError(f"regions: {key!r} needs a region id and an object")
+        try:
+            orders = int(row["orders"])
+            types = int(row.get("types") or max(1, orders))
+            stations = tuple(Station(int(s), int(y)) for s, y in row.get("stations") or ())
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"regions[{key}]: orders, types or stations invalid ({exc})") from None
+        if not 0 <= orders <= MAX_ORDERS or types < 1:
+            raise ValueError(f"regions[{key}]: orders must be 0..{MAX_ORDERS}, types at least 1")
+        parsed[region_id] = RegionSpec(orders, types, stations)
+    return parsed
+
+
 def _etag_matches(header: str | None, etag: str) -> bool:
     if not header:
         return False
@@ -614,6 +681,7 @@ def register(server: ReplayServer) -> None:
     replay = EsiReplay()
     server.state["esi"] = replay
     server.on_reset(replay.reset)
+    server.on_fault(PREFIX + "/", replay.fault_finish)
     region = rf"{PREFIX}/markets/(?P<region_id>\d+)"
     server.add_route("GET", rf"{region}/orders/?", replay.orders_view)
     server.add_route("GET", rf"{region}/history/?", replay.history_view)

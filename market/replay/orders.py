@@ -44,10 +44,15 @@ from market.replay.history import Station, TypeTrading
 
 MASK64 = (1 << 64) - 1
 # Order ids: BASE + ((created + CREATED_OFFSET) * regions + region index) * SLOT_SPAN + slot.
-# Unique per (region, slot, order generation), growing over time like ESI's ids.
+# Unique per (region, slot, order generation), growing over time like ESI's ids. Regions other
+# than the hubs (the all-regions simulation) count in a range of their own above the hubs':
+# OTHER_REGIONS_BASE + ((created + CREATED_OFFSET) * REGION_SPAN + region_id % REGION_SPAN)
+# * SLOT_SPAN + slot (every market region's id differs modulo REGION_SPAN).
 ORDER_ID_BASE = 6_000_000_000
 CREATED_OFFSET = 256
 SLOT_SPAN = 1 << 20
+OTHER_REGIONS_BASE = 1 << 45
+REGION_SPAN = 1 << 12
 MAX_ORDERS = SLOT_SPAN
 INT32_MAX = 2**31 - 1  # ESI's volumes are int32
 HUB_REGION_INDEX = {hub.region_id: i for i, hub in enumerate(HUBS)}
@@ -167,7 +172,12 @@ class OrderBook:
         if size > MAX_ORDERS:
             raise ValueError(f"an order book holds at most {MAX_ORDERS} orders, not {size}")
         self.region_id = region_id
-        self.region_index = HUB_REGION_INDEX.get(region_id, len(HUB_REGION_INDEX))
+        if region_id in HUB_REGION_INDEX:
+            self._id_base, self._id_regions = ORDER_ID_BASE, len(HUB_REGION_INDEX)
+            self.region_index = HUB_REGION_INDEX[region_id]
+        else:
+            self._id_base, self._id_regions = OTHER_REGIONS_BASE, REGION_SPAN
+            self.region_index = region_id % REGION_SPAN
         hub_station_id = HUB_STATION.get(region_id)
         self.stations = list(stations) or [Station(hub_station_id or 0, 0)]
         hub = next((s for s in self.stations if s.station_id == hub_station_id), self.stations[0])
@@ -207,7 +217,7 @@ class OrderBook:
         stations = self.stations
         n_stations = len(stations)
         hub = self.hub
-        region_part = self.region_index
+        region_part, id_base, id_regions = self.region_index, self._id_base, self._id_regions
         strftime, gmtime = time.strftime, time.gmtime
         for slot in range(self.size):
             seed = self._seed[slot]
@@ -290,9 +300,7 @@ class OrderBook:
             else:
                 issued_at = created_at - 1 - u_age * min(duration, 30) * 43_200
             order_id = (
-                ORDER_ID_BASE
-                + ((created + CREATED_OFFSET) * len(HUB_REGION_INDEX) + region_part) * SLOT_SPAN
-                + slot
+                id_base + ((created + CREATED_OFFSET) * id_regions + region_part) * SLOT_SPAN + slot
             )
             issued = strftime("%Y-%m-%dT%H:%M:%SZ", gmtime(issued_at))
             append(
