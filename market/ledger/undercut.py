@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from accounts.models import Character
 from market.ledger.models import CharacterOrder, LedgerPreference
-from market.models import BestPrice, MarketSnapshot, Order, Type
+from market.models import BestPrice, MarketSnapshot, Order, Structure, Type
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,11 @@ def orders_undercut_check(
     their book's current snapshot: a tracked structure's own book for the orders in it (once
     it has one), the region's for the others."""
     orders = CharacterOrder.objects.open().select_related("character__owner")
-    own_books = set(MarketSnapshot.objects.structure_current_ids())
+    # Structures read from a book of their own: tracked ones with a current snapshot (a stopped
+    # structure's last book ages; its orders go back to the region's).
+    own_books = set(MarketSnapshot.objects.structure_current_ids()) & set(
+        Structure.objects.tracked().values_list("structure_id", flat=True)
+    )
     if structure_id:
         orders = orders.filter(location_id=structure_id)
     elif region_id is not None:

@@ -10,7 +10,8 @@ from market.structures.services import StructureTrackError, structure_id_parse
 
 def _character_id(value: str) -> int:
     value = (value or "").strip()
-    if not value.isdigit():
+    # ASCII digits only: "²".isdigit() is true, and int() refuses it (a 500 before).
+    if not (value.isascii() and value.isdigit()):
         raise forms.ValidationError(f"character {value!r} is not a character id")
     return int(value)
 

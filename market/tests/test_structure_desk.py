@@ -380,3 +380,31 @@ def test_hauling_notes_the_structure_book_it_reads(client, desk):
     assert _recent.reading([region_book(AMARR.region_id)])
     # A new Jita book alone does not re-plan the tower's trip.
     assert not _recent.reading([region_book(FORGE)])
+
+
+@pytest.mark.parametrize(
+    ("url", "parameter", "status"),
+    [
+        (f"{HAULING}?from_station_id=99999999999999", "from_station_id", 404),
+        (f"{HAULING}?to_station_id=99999999999999", "to_station_id", 404),
+        (f"{HAULING}?from_station_id={2**64}", "from_station_id", 400),
+        (f"{HAULING}?to_station_id=%C2%B2", "to_station_id", 400),
+        (f"/api/market/orders?region_id={FORGE}&location_id={2**64}", "location_id", 400),
+        (f"/api/market/orders?region_id={FORGE}&location_id=-{TTT}", "location_id", 400),
+        (f"/api/market/station-volume?station_id={2**64}&type_id={TRITANIUM}", "station_id", 400),
+    ],
+)
+def test_hostile_ids_on_the_other_location_parameters(client, desk, url, parameter, status):
+    answer = client.get(url)
+    assert answer.status_code == status, answer.content
+    assert answer.json()["parameter"] == parameter
+    assert answer.json()["error"].startswith(f"{parameter}: ")
+
+
+def test_hauling_to_the_same_structure_is_a_400_naming_the_end(client, desk):
+    answer = client.get(HAULING, {"from_station_id": TTT, "to_station_id": TTT})
+    assert answer.status_code == 400
+    assert answer.json() == {
+        "error": "to_station_id: must differ from from_station_id",
+        "parameter": "to_station_id",
+    }

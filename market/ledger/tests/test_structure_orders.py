@@ -181,3 +181,18 @@ def test_the_ledger_names_the_structure(client, user, pilot_in_perimeter, tower)
     # Private to another user: still named in this pilot's own ledger.
     Structure.objects.filter(pk=TTT).update(is_private=True, added_by=None)
     assert TTT_NAME in client.get(reverse("ledger:orders")).content.decode()
+
+
+def test_a_stopped_structures_orders_go_back_to_the_region_book(
+    pilot_in_perimeter, tower, django_capture_on_commit_callbacks
+):
+    at = timezone.now().replace(microsecond=0) - timedelta(minutes=10)
+    tower_land(django_capture_on_commit_callbacks, [at_tower(1, "5.30")], at=at)
+    assert orders()[7101].market_price == Decimal("5.30")
+    tower.is_tracking = False
+    tower.save()
+    # Its last book stays current but ages: the region's book (listing a 5.45 there) counts.
+    region_land(
+        django_capture_on_commit_callbacks, [at_tower(3, "5.45")], at=at + timedelta(minutes=5)
+    )
+    assert orders()[7101].market_price == Decimal("5.45")
