@@ -138,7 +138,7 @@ def main() -> None:
 
     from lenny.replay import upstream_settings
     from market.ingest import ORDER_COLUMNS, liquidity, snapshot_fetch
-    from market.ingest.liquidity import states_kept_wait
+    from market.ingest.background import background_wait
     from market.ingest.liquidity.state import state_from_database, state_save
     from market.models import MarketSnapshot, StationTradeDay
 
@@ -177,7 +177,7 @@ def main() -> None:
 
         def ingest(*, infer: bool) -> float:
             next_snapshot()
-            states_kept_wait()  # the previous ingest's state, kept after it returned
+            background_wait()  # the previous ingest's state and landing, done after it returned
             cache.clear()
             with connection.cursor() as cursor:
                 cursor.execute(
