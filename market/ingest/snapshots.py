@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -169,7 +169,7 @@ def snapshot_fetch(
             f"region {region_id}: snapshot not replaced ({message}); "
             "the previous snapshot is still current"
         ) from exc
-    _snapshot_tidy(snapshot, started=started)
+    _after_landing(_snapshot_tidy, snapshot)
     status = "stored" if snapshot.is_current else "superseded"
     return SnapshotOutcome(region_id, status, snapshot, snapshot.seconds)
 
@@ -205,7 +205,7 @@ def snapshot_store(
         for number, body in enumerate(pages, start=1):
             load.page(number, body)
         snapshot = load.finish(last_modified=last_modified, expires=expires)
-    _snapshot_tidy(snapshot, started=started)
+    _after_landing(_snapshot_tidy, snapshot)
     return snapshot
 
 
@@ -512,22 +512,25 @@ def _snapshot_swap(
 
 
 def _landed_announce(snapshot: MarketSnapshot) -> None:
-    """Send ``snapshot_landed`` once the swap committed: on PostgreSQL on the landings thread
-    (``market.ingest.background``), so the ingest is done when its book is current and not when
-    the desk's warm-up is; its receivers read the committed snapshot through their own
-    connection. Inside an enclosing transaction (tests capture the commit callbacks) another
-    connection would not see the snapshot yet, and on SQLite a second writer would only contend
-    for its one write lock: there they run here, as they did."""
+    _after_landing(snapshot_landed.send, sender=MarketSnapshot, snapshot=snapshot)
+
+
+def _after_landing(function: Callable, /, *args, **kwargs) -> None:
+    """Run what follows a swap's commit (the ``snapshot_landed`` receivers, the tidy-up): on
+    PostgreSQL on the landings thread (``market.ingest.background``), so the ingest is done when
+    its book is current, not when the desk's warm-up is or the old partitions are dropped; that
+    thread reads the committed snapshot through its own connection. Inside an enclosing
+    transaction (tests) another connection would not see the snapshot yet, and on SQLite a
+    second writer would only contend for its one write lock: there it runs here, at once."""
     if connection.vendor == "postgresql" and not connection.in_atomic_block:
-        background_submit(
-            "landings", snapshot_landed.send, sender=MarketSnapshot, snapshot=snapshot
-        )
+        background_submit("landings", function, *args, **kwargs)
     else:
-        snapshot_landed.send(sender=MarketSnapshot, snapshot=snapshot)
+        function(*args, **kwargs)
 
 
-def _snapshot_tidy(snapshot: MarketSnapshot, *, started: float) -> None:
-    """Housekeeping after the swap committed: the new snapshot is in whatever happens here."""
+def _snapshot_tidy(snapshot: MarketSnapshot) -> None:
+    """Housekeeping after the swap committed: the new snapshot is in whatever happens here (its
+    ``seconds`` count until its book was current)."""
     try:
         if connection.vendor == "postgresql":
             partitions_prune()
@@ -535,8 +538,6 @@ def _snapshot_tidy(snapshot: MarketSnapshot, *, started: float) -> None:
             _sqlite_orphans_delete()
         _records_prune(snapshot.region_id)
         liquidity_prune(region_id=snapshot.region_id, today=timezone.now().date())
-        snapshot.seconds = time.monotonic() - started
-        MarketSnapshot.objects.filter(pk=snapshot.pk).update(seconds=snapshot.seconds)
     except DatabaseError as exc:
         log.warning(
             "market snapshot %s stored, but cleaning up after it failed: %s", snapshot.pk, exc
