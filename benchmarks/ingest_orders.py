@@ -96,7 +96,7 @@ def replay_start(port: int) -> subprocess.Popen:
         try:
             requests.get(f"http://127.0.0.1:{port}/esi/_replay/state", timeout=1)
             return process
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or still loading
             time.sleep(0.2)
     process.terminate()
     raise SystemExit("the replay upstreams did not start")
