@@ -373,7 +373,7 @@ def main() -> None:
         f"orders: {snapshot.orders:,} in {snapshot.pages} pages; load average now "
         f"{' '.join(f'{n:.1f}' for n in os.getloadavg())}; listen-queue drops on this machine "
         f"meanwhile: {drops}\n"
-        f"ingest (fetch_market_orders: fetch, parse, store, aggregates, liquidity, swap, tidy): "
+        f"ingest (fetch_market_orders: fetch, parse, store, aggregates, liquidity, swap): "
         f"best {best_ingest:.2f} s, median {median_ingest:.2f} s\n"
         f"ingest without liquidity: best {best_plain:.2f} s, median {median_plain:.2f} s\n"
         f"raw ways to land the same rows with the same indexes:\n{ways}\n"
