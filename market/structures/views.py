@@ -53,6 +53,15 @@ def _may_manage(request: HttpRequest, structure: Structure) -> bool:
     return user.is_authenticated and (structure.added_by_id == user.pk or user.is_staff)
 
 
+def _managed_or_404(request: HttpRequest, structure_id: int) -> Structure:
+    """The structure if the user added it (or is staff); a 404 for anyone else, as for a
+    structure they cannot see."""
+    structure = structure_get_or_404(structure_id, user=request.user)
+    if not _may_manage(request, structure):
+        raise Http404("no such structure")
+    return structure
+
+
 def _list_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
     structures = list(
         Structure.objects.visible_to(request.user)
@@ -162,9 +171,7 @@ def structure_detail(request: HttpRequest, structure_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def structure_stop_view(request: HttpRequest, structure_id: int) -> HttpResponse:
-    structure = structure_get_or_404(structure_id, user=request.user)
-    if not _may_manage(request, structure):
-        raise Http404("no such structure")
+    structure = _managed_or_404(request, structure_id)
     structure_stop(structure=structure)
     messages.success(request, f"{structure} is no longer fetched.")
     return redirect("market:structure_detail", structure_id=structure.structure_id)
@@ -173,9 +180,7 @@ def structure_stop_view(request: HttpRequest, structure_id: int) -> HttpResponse
 @login_required
 @require_POST
 def structure_resume_view(request: HttpRequest, structure_id: int) -> HttpResponse:
-    structure = structure_get_or_404(structure_id, user=request.user)
-    if not _may_manage(request, structure):
-        raise Http404("no such structure")
+    structure = _managed_or_404(request, structure_id)
     structure_resume(structure=structure)
     messages.success(request, f"{structure} is fetched again.")
     return redirect("market:structure_detail", structure_id=structure.structure_id)
