@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import connection, connections
 
 from accounts.fees import DEFAULT_FEE_RATES
 from market.hubs import HUBS
@@ -42,6 +42,9 @@ log = logging.getLogger("market.desk")
 # How soon after a swap a web process starts on the new snapshot; the poll is one indexed
 # query and one cache read.
 POLL_SECONDS = 2.0
+# A pre-warm query never waits longer than this for a lock (a flush, a partition dropped):
+# what it would make is made again in the next round, or by the first request.
+LOCK_TIMEOUT = "5s"
 
 _started = threading.Lock()
 _thread: threading.Thread | None = None
@@ -134,12 +137,22 @@ def desk_views_prepare(*, books: Iterable[Book]) -> int:
     return made
 
 
+def _lock_timeout_set() -> None:
+    """A round gives up waiting for a table lock after ``LOCK_TIMEOUT`` (and tries again in the
+    next one) rather than queueing behind DDL for as long as it lasts."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+
+
 def _loop() -> None:
+    log.info("desk pre-warm started, polling every %.0f s", POLL_SECONDS)
     prewarm = DeskPrewarm()
     failing = False
     while True:
         started = time.monotonic()
         try:
+            _lock_timeout_set()
             moved = prewarm.round()
             if moved:
                 log.info(

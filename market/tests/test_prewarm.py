@@ -15,6 +15,7 @@ import time
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 import market.queries.hauling_plans as hauling_plans
 import market.queries.trading as trading_queries
@@ -215,6 +216,17 @@ def test_a_build_that_fails_lets_the_waiting_threads_try_themselves():
     assert errors == ["database away"] and answers == ["mine"]
 
 
+def database_sessions() -> str:
+    """What every session on the test database is doing (what a stuck worker waits for)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, state, wait_event_type, wait_event, pg_blocking_pids(pid), "
+            "left(query, 200) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        return "\n".join(" | ".join(map(str, row)) for row in cursor.fetchall())
+
+
 @pytest.mark.django_db(transaction=True)
 def test_gunicorn_workers_prepare_each_new_snapshot_on_their_own(books, tmp_path):
     port = free_port()
@@ -226,13 +238,17 @@ def test_gunicorn_workers_prepare_each_new_snapshot_on_their_own(books, tmp_path
         return [line for line in log.read_text().splitlines() if "desk views prepared" in line]
 
     def wait_for(lines: int) -> list[str]:
-        deadline = time.monotonic() + 20
+        # Generous: a loaded CI machine boots gunicorn and imports the project slowly.
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             found = prepared_lines()
             if len(found) >= lines:
                 return found
             time.sleep(0.2)
-        pytest.fail(f"the worker prepared nothing:\n{log.read_text()[-3000:]}")
+        pytest.fail(
+            f"the worker prepared nothing:\n{log.read_text()[-3000:]}\n"
+            f"database sessions:\n{database_sessions()}"
+        )
 
     with web_server(argv, port, env, log) as base:
         first = wait_for(1)
