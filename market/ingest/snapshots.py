@@ -405,6 +405,7 @@ class SnapshotLoad:
         previous = self._previous
         tops_ready: Future[SnapshotSummary] = Future()
         trades_ready: Future[SnapshotSummary] = Future()
+        landed: Future[bool] = Future()
         summary_submit(
             snapshot,
             self._loaded,
@@ -412,16 +413,22 @@ class SnapshotLoad:
             csv=True,
             tops_ready=tops_ready,
             trades_ready=trades_ready,
+            landed=landed,
         )
-        self._copy_end()
-        _partition_index(snapshot)
-        _best_prices_copy(tops_ready.result().best_prices_csv)
-        summary = trades_ready.result()
-        self._loaded = []
-        summary_complete(summary, previous=previous)
-        _snapshot_swap(snapshot, started=self.started, trades=summary.trades, compared=previous)
-        transaction_, self._transaction = self._transaction, None
-        transaction_.close()  # commit
+        try:
+            self._copy_end()
+            _partition_index(snapshot)
+            _best_prices_copy(tops_ready.result().best_prices_csv)
+            summary = trades_ready.result()
+            self._loaded = []
+            summary_complete(summary, previous=previous)
+            _snapshot_swap(snapshot, started=self.started, trades=summary.trades, compared=previous)
+            transaction_, self._transaction = self._transaction, None
+            transaction_.close()  # commit
+            landed.set_result(snapshot.is_current)
+        finally:
+            if not landed.done():
+                landed.set_result(False)  # rolled back by __exit__: no state to keep
         return snapshot
 
     def _sqlite_finish(self, snapshot: MarketSnapshot) -> MarketSnapshot:
@@ -438,6 +445,8 @@ class SnapshotLoad:
                 snapshot, started=self.started, trades=summary.trades, compared=previous
             )
         self._finished = True
+        if snapshot.is_current and summary.state_keep is not None:
+            summary.state_keep()
         if dropped is not None:
             try:
                 _sqlite_rows_delete(dropped)

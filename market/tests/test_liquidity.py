@@ -301,6 +301,18 @@ def test_the_state_read_back_from_the_database_is_the_one_kept_in_the_cache():
 
 @pytest.mark.django_db
 @pytest.mark.embedded
+def test_a_snapshot_that_did_not_land_keeps_no_state_for_the_next_ingest():
+    current = store([o(1, "4.00", 1000, buy=True)], C)
+    late = store([o(1, "4.00", 1, buy=True)], P)  # older: superseded on arrival
+
+    states_kept_wait()
+    assert late.status == MarketSnapshot.Status.SUPERSEDED
+    assert state_load(late) is None
+    assert state_load(current) is not None
+
+
+@pytest.mark.django_db
+@pytest.mark.embedded
 def test_without_the_cached_state_the_database_gives_the_same_trades():
     def books(at: datetime) -> tuple[list[dict], list[dict]]:
         before = [

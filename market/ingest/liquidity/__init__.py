@@ -49,8 +49,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 
 from market.ingest.book_tops import BookTops, best_prices_csv, book_sort, book_tops_compute
 from market.ingest.columns import order_columns
@@ -75,6 +77,10 @@ from market.models import MarketSnapshot
 
 log = logging.getLogger("market.ingest")
 
+# How long the state waits for its snapshot to be committed (finish() always says, landed or
+# not, well before; this only bounds a thread that would otherwise wait for ever).
+LANDING_WAIT_SECONDS = 600
+
 # The switch the ingest benchmark turns off to measure the ingest without the inference (the
 # book tops, depth prices included, are computed either way).
 INFER_TRADES = True
@@ -92,6 +98,9 @@ class SnapshotSummary:
     # The previous snapshot's state was not in the cache: read it from the database, on the
     # thread that owns the connection (see summary_complete).
     previous_missing: bool = False
+    # Keeps this snapshot's state for the next ingest: for the caller to call once the snapshot
+    # is current (when snapshot_summarise was not told through ``landed``).
+    state_keep: Callable[[], None] | None = None
 
 
 def snapshot_summarise(
@@ -102,12 +111,16 @@ def snapshot_summarise(
     csv: bool = False,
     tops_ready: Future | None = None,
     trades_ready: Future | None = None,
+    landed: Future | None = None,
 ) -> SnapshotSummary:
     """The book tops (and their CSV for COPY when ``csv``), the inference against ``previous``,
     and this snapshot's state kept for the next ingest. It touches the cache but never the
     database, so it can run on another thread; ``tops_ready`` gets the summary as soon as the
     book tops are in it (the caller stores them while the trades are worked out), and
-    ``trades_ready`` as soon as the trades are (while the state is being kept)."""
+    ``trades_ready`` as soon as the trades are. With ``landed``, the state is kept once the
+    caller has committed the snapshot (True) and not at all when it did not land (False):
+    building and storing it (an 18 MB pickle for The Forge) then never competes with the swap
+    for a core, and a superseded or failed snapshot's state is never stored."""
     try:
         orders = order_columns(pages)
         book = book_sort(orders)
@@ -132,19 +145,28 @@ def snapshot_summarise(
                 summary.previous_missing = True
             else:
                 summary.trades = trades_infer(previous_state, summary.current)
+                if csv:
+                    summary.trades.copy_csv  # noqa: B018 (encoded here, off the swap's path)
     except BaseException as exc:
         if trades_ready is not None:
             trades_ready.set_exception(exc)
         raise
     if trades_ready is not None:
         trades_ready.set_result(summary)
-    try:
+    if landed is None:
+        summary.state_keep = partial(_state_keep, snapshot, orders, at=at, book=book)
+    elif landed.result(timeout=LANDING_WAIT_SECONDS):
         # For the next ingest of the region; its caller is no longer waiting.
+        _state_keep(snapshot, orders, at=at, book=book)
+    return summary
+
+
+def _state_keep(snapshot: MarketSnapshot, orders, *, at: int, book) -> None:
+    try:
         state_save(snapshot, state_from_orders(orders, at=at, book=book))
     except Exception:
         # Not worth failing a stored snapshot for: the next ingest reads the orders instead.
         log.exception("could not keep the book state of snapshot %s", snapshot.pk)
-    return summary
 
 
 # The threads the book tops, the trades and the state are computed on (two: regions ingested at

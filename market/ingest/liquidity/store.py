@@ -13,7 +13,13 @@ from datetime import date, timedelta
 
 from django.db import connection
 
-from market.ingest.liquidity.inference import ISK_COLUMNS, UNIT_COLUMNS, PairTrades
+from market.ingest.liquidity.inference import (
+    ISK_COLUMNS,
+    UNIT_COLUMNS,
+    PairTrades,
+    cents_text,
+    rows_csv,
+)
 from market.ingest.sqlite import SQLITE_CHUNK_ROWS, _sqlite_write
 from market.models import ObservedDay, StationTradeDay, Structure, StructureObservedDay
 
@@ -31,10 +37,6 @@ def _added(target: str, source: str) -> str:
     return ", ".join(f"{name} = {target}.{name} + {source}.{name}" for name in _FIGURES)
 
 
-def _cents_text(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
-
-
 def _day(day: date) -> date | str:
     # SQLite's driver no longer adapts dates by default (Python 3.12); its dates are ISO text.
     return day if connection.vendor == "postgresql" else day.isoformat()
@@ -49,33 +51,22 @@ def _own_books(region_id: int) -> set[int]:
 def pair_trades_write(pair: PairTrades, *, region_id: int, structure_id: int = 0) -> None:
     """Add the pair's trades to their days' rows and its time to the region's observed day (to
     the structure's, for a structure's own book)."""
-    rows = pair.rows()
+    # Every row, as the inference's thread encoded them, unless some belong to another book.
+    rows: list[tuple] | None = None
     if structure_id:
-        rows = [row for row in rows if row[0] == structure_id]
+        rows = [row for row in pair.rows() if row[0] == structure_id]
     else:
         own = _own_books(region_id)
         if own:
-            rows = [row for row in rows if row[0] not in own]
-    figures = len(UNIT_COLUMNS)
+            rows = [row for row in pair.rows() if row[0] not in own]
     if connection.vendor == "postgresql":
-        _postgres_write(rows, region_id=region_id, day=pair.date)
-    elif rows:
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO {_TRADE_TABLE} (region_id, date, location_id, type_id, "
-                f"{', '.join(_FIGURES)}) VALUES ({', '.join(['%s'] * (4 + len(_FIGURES)))}) "
-                f"ON CONFLICT (location_id, type_id, date) DO UPDATE SET "
-                f"{_added(_TRADE_TABLE, 'excluded')}",
-                [
-                    (
-                        region_id,
-                        pair.date.isoformat(),
-                        *row[: 2 + figures],
-                        *(_cents_text(c) for c in row[2 + figures :]),
-                    )
-                    for row in rows
-                ],
-            )
+        _postgres_write(
+            pair.copy_csv if rows is None else rows_csv(rows), region_id=region_id, day=pair.date
+        )
+    else:
+        _sqlite_trades_write(
+            pair.rows() if rows is None else rows, region_id=region_id, day=pair.date
+        )
     with connection.cursor() as cursor:
         if structure_id:
             cursor.execute(
@@ -96,10 +87,31 @@ def pair_trades_write(pair: PairTrades, *, region_id: int, structure_id: int = 0
         )
 
 
-def _postgres_write(rows: list[tuple], *, region_id: int, day: date) -> None:
+def _sqlite_trades_write(rows: list[tuple], *, region_id: int, day: date) -> None:
     if not rows:
         return
     figures = len(UNIT_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {_TRADE_TABLE} (region_id, date, location_id, type_id, "
+            f"{', '.join(_FIGURES)}) VALUES ({', '.join(['%s'] * (4 + len(_FIGURES)))}) "
+            f"ON CONFLICT (location_id, type_id, date) DO UPDATE SET "
+            f"{_added(_TRADE_TABLE, 'excluded')}",
+            [
+                (
+                    region_id,
+                    day.isoformat(),
+                    *row[: 2 + figures],
+                    *(cents_text(c) for c in row[2 + figures :]),
+                )
+                for row in rows
+            ],
+        )
+
+
+def _postgres_write(csv: bytes, *, region_id: int, day: date) -> None:
+    if not csv:
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {_PAIR_TABLE} (location_id bigint, type_id integer, "
@@ -110,18 +122,11 @@ def _postgres_write(rows: list[tuple], *, region_id: int, day: date) -> None:
         )
         # Left over from an earlier pair in the same transaction (tests store several books).
         cursor.execute(f"TRUNCATE {_PAIR_TABLE}")
-        lines = "".join(
-            ",".join(map(str, row[: 2 + figures]))
-            + ","
-            + ",".join(_cents_text(c) for c in row[2 + figures :])
-            + "\n"
-            for row in rows
-        )
         with (
             connection.wrap_database_errors,
             cursor.copy(f"COPY {_PAIR_TABLE} FROM STDIN (FORMAT csv)") as copy,
         ):
-            copy.write(lines.encode())
+            copy.write(csv)
         cursor.execute(
             f"INSERT INTO {_TRADE_TABLE} (region_id, date, location_id, type_id, "
             f"{', '.join(_FIGURES)}) SELECT %s, %s, location_id, type_id, {', '.join(_FIGURES)} "
