@@ -24,7 +24,11 @@ cache (untimed), as the previous ingest would have left it; the state each inges
 next one is kept after it returned (on the book-tops thread), and waited for before the next.
 
 It prints best and median of each, best ingest / best baseline (the issue's target: ≤ 2.0), and
-the ingest with liquidity over the one without (issue 13's target: ≤ 1.10).
+the ingest with liquidity over the one without (issue 13's target: ≤ 1.10). Two 4-second runs
+on this shared 2-core machine differ by ±15 % whatever they do, so it also times, on the
+ingest's own thread, each step that only the inference adds (waiting for the trades once the
+book tops are COPYed, reading the previous state from the database when the cache lost it, the
+pair's upsert in the swap, pruning old days), and each phase of finish(), per run.
 The replay builds The Forge's book from the real hub history in ../shared/fixtures when present,
 else from the sample in the repo; the ``orders`` knob pins its size either way (400,000 by
 default, 1000 a page).
