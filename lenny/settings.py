@@ -224,6 +224,18 @@ ESI_ROLLOVER_WAIT = env.float("ESI_ROLLOVER_WAIT", default=5.0)
 # "sample", "full" or a path.
 ESI_REPLAY_HISTORY = env("ESI_REPLAY_HISTORY", default="auto")
 
+# Market history is kept this many days (0: for ever). ESI serves about 13 months of it, so a
+# day once stored is only ever lost this way; size the database by it when tracking many regions
+# (README, "Scaling out"). At least 60, so the 30-day figures always have their days.
+MARKET_HISTORY_KEEP_DAYS = env.int("MARKET_HISTORY_KEEP_DAYS", default=0)
+if 0 < MARKET_HISTORY_KEEP_DAYS < 60:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"MARKET_HISTORY_KEEP_DAYS={MARKET_HISTORY_KEEP_DAYS}: keep at least 60 days (the desk's "
+        "30-day volumes and averages read them), or 0 to keep history for ever"
+    )
+
 # Each web process prepares the desk's views for every new snapshot in a thread of its own
 # (market.prewarm), so no trader's request pays for decoding and pricing a hub's book.
 DESK_PREWARM = env.bool("DESK_PREWARM", default=True)

@@ -3,6 +3,7 @@ refresh, and the per-type statistics (``TypeRegionStats``) the desk prices by.""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -13,6 +14,8 @@ from datetime import time as dt_time
 from decimal import Decimal
 
 import msgspec
+from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, DecimalField, F, Max, Sum
 from django.utils import timezone
@@ -21,7 +24,10 @@ from lenny.lib.money import CENT, isk_store
 from market.esi import EsiClient, EsiError, EsiNotFound
 from market.hubs import HUBS
 from market.ingest.payloads import EsiHistoryDay
+from market.ingest.sqlite import SQLITE_CHUNK_ROWS, _sqlite_write
 from market.models import BestPrice, HistoryDay, MarketSnapshot, TypeRegionStats, history_landed
+
+log = logging.getLogger("market.ingest")
 
 HISTORY_PATH = "/markets/{region_id}/history/"
 TYPES_PATH = "/markets/{region_id}/types/"
@@ -227,12 +233,49 @@ _HISTORY_UPSERT = (
 )
 
 
+def history_keep_from(today: date) -> date | None:
+    """The first day of history kept (``MARKET_HISTORY_KEEP_DAYS``), or None: kept for ever."""
+    keep = settings.MARKET_HISTORY_KEEP_DAYS
+    return today - timedelta(days=keep) if keep > 0 else None
+
+
+def history_prune(*, region_id: int, today: date) -> int:
+    """Delete the region's history days before what is kept; returns how many went. On SQLite
+    in short transactions, as the other prunes."""
+    keep_from = history_keep_from(today)
+    if keep_from is None:
+        return 0
+    table = HistoryDay._meta.db_table
+    if connection.vendor == "postgresql":
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE region_id = %s AND date < %s", [region_id, keep_from]
+            )
+            deleted = cursor.rowcount
+    else:
+        sql = (
+            f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} "
+            f"WHERE region_id = %s AND date < %s LIMIT {SQLITE_CHUNK_ROWS})"
+        )
+        params = [region_id, keep_from.isoformat()]
+        deleted = 0
+        while touched := _sqlite_write(lambda cursor: cursor.execute(sql, params)):
+            deleted += touched
+    if deleted:
+        log.info(
+            "market history pruned region=%s days_before=%s rows=%s", region_id, keep_from, deleted
+        )
+    return deleted
+
+
 def _history_store(
     region_id: int, batch: list[_Fetched], outcome: HistoryOutcome, *, now: datetime
 ) -> None:
     # Plain rows and one upsert statement rather than model instances through bulk_create: the
     # ORM spent nine tenths of a history run building and compiling 90 rows per type.
     adapt_date = connection.ops.adapt_datefield_value
+    # Days ESI still serves but Lenny no longer keeps are not written again (to be pruned again).
+    keep_from = history_keep_from(now.date()) or date.min
     rows = [
         (
             region_id,
@@ -247,6 +290,7 @@ def _history_store(
         for item in batch
         if item.days
         for day in item.days
+        if day.date >= keep_from
     ]
     with transaction.atomic():
         if rows:
@@ -325,8 +369,14 @@ def history_refresh(
     """The daily job: each hub region's due types, The Forge first, until ``deadline``."""
     client = EsiClient()
     outcomes = []
+    today = timezone.now().date()
     for region_id in region_ids or [hub.region_id for hub in HUBS]:
         if deadline is not None and time.monotonic() > deadline:
             break
         outcomes.append(history_fetch(region_id=region_id, deadline=deadline, client=client))
+        # Once a day per region: the delete reads the whole region's index.
+        if history_keep_from(today) is not None and cache.add(
+            f"market:history-pruned:{region_id}:{today}", 1, timeout=2 * 86400
+        ):
+            history_prune(region_id=region_id, today=today)
     return outcomes

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -242,3 +243,82 @@ def test_it_stops_asking_when_esi_looks_down(esi, upstreams, traded_types, setti
     assert len(outcome.failed) + outcome.remaining == len(due)
     # Besides the ten, only the fetches already under way when it gave up were sent.
     assert upstreams.count(HISTORY) < 10 + HISTORY_FETCH_THREADS
+
+
+# --- retention (MARKET_HISTORY_KEEP_DAYS) -----------------------------------------------------
+
+
+def history_day(region_id: int, type_id: int, day: date) -> HistoryDay:
+    return HistoryDay.objects.create(
+        region_id=region_id,
+        type_id=type_id,
+        date=day,
+        average=Decimal("5.00"),
+        highest=Decimal("6.00"),
+        lowest=Decimal("4.00"),
+        volume=100,
+        order_count=10,
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.embedded
+def test_history_older_than_the_kept_days_is_neither_stored_nor_kept(
+    esi, upstreams, traded_types, settings
+):
+    settings.MARKET_HISTORY_KEEP_DAYS = 60
+    today = timezone.now().date()
+    old = history_day(FORGE, NEVER_TRADED, today - timedelta(days=400))
+    elsewhere = history_day(10000043, NEVER_TRADED, today - timedelta(days=400))
+
+    history_refresh(region_ids=[FORGE])
+
+    stored = HistoryDay.objects.filter(region_id=FORGE)
+    assert stored.exists()
+    # ESI serves 90 days here: the 30 before the kept 60 are not written.
+    assert min(stored.values_list("date", flat=True)) >= today - timedelta(days=60)
+    assert not HistoryDay.objects.filter(pk=old.pk).exists()
+    # Another region's days go with its own run.
+    assert HistoryDay.objects.filter(pk=elsewhere.pk).exists()
+    # The 30-day figures still have all their days.
+    stats = TypeRegionStats.objects.get(region_id=FORGE, type_id=traded_types[0])
+    assert (
+        stats.days_traded
+        == HistoryDay.objects.filter(
+            region_id=FORGE,
+            type_id=traded_types[0],
+            date__gt=history_window_end(timezone.now()) - timedelta(days=30),
+        ).count()
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.embedded
+def test_by_default_history_is_kept_for_ever(esi, upstreams, traded_types):
+    old = history_day(FORGE, NEVER_TRADED, date(2019, 1, 1))
+
+    history_refresh(region_ids=[FORGE])
+
+    assert HistoryDay.objects.filter(pk=old.pk).exists()
+
+
+def test_keeping_fewer_days_than_the_30_day_figures_need_is_refused():
+    import subprocess
+    import sys
+
+    from django.conf import settings as django_settings
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env={
+            **os.environ,
+            "MARKET_HISTORY_KEEP_DAYS": "30",
+            "DJANGO_SETTINGS_MODULE": "lenny.settings",
+        },
+        cwd=django_settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "MARKET_HISTORY_KEEP_DAYS=30: keep at least 60 days" in result.stderr
