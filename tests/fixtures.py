@@ -25,6 +25,7 @@ from accounts.models import Character
 from accounts.replay import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from accounts.tests.factories import ALL_SCOPES, character_link_replay, upstreams_configure
 from lenny.replay import ReplayServer, replay_server_build, upstream_settings
+from market.esi.limits import EsiLimits
 from market.ledger.sync import character_sync
 from market.ledger.tests.factories import sde_sample_load, trading_history_hand_made
 
@@ -49,6 +50,8 @@ def _plain_static_files(settings) -> None:
 @pytest.fixture(autouse=True)
 def _clean_cache() -> Iterator[None]:
     cache.clear()
+    # What this process learnt of ESI's error limit goes with the shared count.
+    EsiLimits.answered_forget()
     yield
 
 

@@ -42,6 +42,19 @@ HISTORY_SLOTS = 12
 # limits every worker shares, and re-share a token count that only confirms what is known. Each
 # look is a cache round trip: taking one per page cost more CPU than receiving the page.
 LIMITS_REFRESH = 0.1
+# How often a request held back by the requests on their way looks again (each answer frees one).
+IN_FLIGHT_POLL = 0.02
+
+# This process's requests sent and not yet answered, every client and thread together. ESI counts
+# an error when it answers, after Lenny looked at the limit: near the margin only as many may be
+# on their way as errors are left above it, or twenty pages in flight that all fail would take the
+# limit past zero (a 420 for every worker). Other processes' requests on their way are not known
+# here; ESI_ERROR_LIMIT_MARGIN is what covers them.
+_in_flight = 0
+_in_flight_lock = threading.Lock()
+# The error limit as this process's own answers told it, updated with the count above in one
+# step (the shared count is read apart from it and may lag by an answer or two).
+_answered_errors: dict[str, float] | None = None
 
 
 # The token count's window in slots; finer slots waste less of the bucket to the padding.
@@ -184,8 +197,13 @@ class EsiLimits:
         """Wait until a request to ``route`` may go out; with ``count_tokens`` (a public route),
         take its tokens from the count every worker shares."""
         deadline = time.monotonic() + self.max_wait
+        held_back = False  # by the requests on their way: said once, not every poll
         while True:
             delay, reason = self.wait_needed(route, time.time(), view)
+            polling = False
+            if delay <= 0:
+                delay, reason = self._in_flight_take(route, view)
+                polling = delay > 0
             if delay <= 0:
                 break
             if time.monotonic() + delay > deadline:
@@ -193,17 +211,64 @@ class EsiLimits:
                     f"ESI asked Lenny to hold off for {delay:.0f} s ({reason}), longer than "
                     f"ESI_MAX_WAIT={self.max_wait:g} s"
                 )
-            tally.add("limit_waits")
-            log.info("esi waiting %.2fs before %s: %s", delay, route, reason)
+            if not (polling and held_back):
+                tally.add("limit_waits")
+                log.info("esi waiting %.2fs before %s: %s", delay, route, reason)
+            held_back = held_back or polling
             time.sleep(delay)
-        if route == HISTORY_ROUTE:
-            self._history_take(deadline, tally)
-        group = self._group(route) if count_tokens else None
-        if group:
-            # The look wait_needed() just took (the same keys): no second cache read.
-            rate = self._state(self._keys(group), view).get(f"{CACHE_PREFIX}limit:rate:{group}")
-            if rate:
-                self._tokens_take(group, rate, deadline, tally, view)
+        try:
+            if route == HISTORY_ROUTE:
+                self._history_take(deadline, tally)
+            group = self._group(route) if count_tokens else None
+            if group:
+                # The look wait_needed() just took (the same keys): no second cache read.
+                rate = self._state(self._keys(group), view).get(f"{CACHE_PREFIX}limit:rate:{group}")
+                if rate:
+                    self._tokens_take(group, rate, deadline, tally, view)
+        except BaseException:
+            self.request_done()  # it never goes out
+            raise
+
+    def _in_flight_take(self, route: str, view: _LimitsView | None) -> tuple[float, str]:
+        """Count a request on its way, unless the errors it could bring (with the others on
+        their way) would reach the margin: then how long to wait before looking again."""
+        global _in_flight
+        shared = self._state(self._keys(self._group(route)), view).get(self.ERRORS)
+        now = time.time()
+        with _in_flight_lock:
+            known = [
+                errors["remain"]
+                for errors in (shared, _answered_errors)
+                if errors and errors["reset_at"] > now
+            ]
+            if known and min(known) - _in_flight <= self.error_margin:
+                return IN_FLIGHT_POLL, (
+                    f"{_in_flight} requests on their way with ESI's error limit at {min(known)}"
+                )
+            _in_flight += 1
+        return 0.0, ""
+
+    @staticmethod
+    def answered_forget() -> None:
+        """Forget what this process's answers told of the error limit (the shared count was
+        cleared: a test's fresh replay ESI)."""
+        global _answered_errors
+        with _in_flight_lock:
+            _answered_errors = None
+
+    def request_done(self, headers: Mapping[str, str] | None = None) -> None:
+        """The request counted by before_request() was answered (``headers``, after observe())
+        or failed on its way."""
+        global _in_flight, _answered_errors
+        remain = _int_header(headers, "X-ESI-Error-Limit-Remain") if headers else None
+        reset = _int_header(headers, "X-ESI-Error-Limit-Reset") if headers else None
+        with _in_flight_lock:
+            _in_flight = max(0, _in_flight - 1)
+            if remain is not None and reset is not None:
+                reset_at = time.time() + reset
+                known = _answered_errors
+                if known is None or remain < known["remain"] or reset_at - known["reset_at"] >= 1.5:
+                    _answered_errors = {"remain": remain, "reset_at": reset_at}
 
     def observe(
         self,
@@ -224,10 +289,10 @@ class EsiLimits:
                 {"remain": remain, "reset_at": reset_at},
                 reset + 1,
                 view,
-                # The same count in the same window (its reset is in whole seconds) is no news.
-                news=lambda known: (
-                    known["remain"] != remain or abs(known["reset_at"] - reset_at) >= 1.5
-                ),
+                # Within one window (its reset is in whole seconds) only a lower count is news:
+                # answers come back out of order, and an earlier one's higher count must not
+                # hide the errors counted since. A later reset is a new window.
+                news=lambda known: remain < known["remain"] or reset_at - known["reset_at"] >= 1.5,
             )
         group = headers.get("X-Ratelimit-Group")
         if group:

@@ -424,3 +424,23 @@ def test_a_refused_connection_is_retried_then_reported_as_broken_not_as_a_timeou
     assert not isinstance(caught.value, EsiTimeout)
     assert "failed after 2 attempts: the connection broke (NewConnectionError)" in str(caught.value)
     assert esi_counters()["errors"] == {"none": 2}
+
+
+def test_pages_in_flight_never_take_the_error_limit_past_zero(esi, upstreams, settings):
+    # ESI down for every page but the first: twenty pages are on their way (and retried) when
+    # the error limit nears the margin; none of them may be what brings a 420.
+    settings.ESI_ERROR_LIMIT_MARGIN = 10
+    settings.ESI_MAX_IN_FLIGHT = 20
+    settings.ESI_MAX_WAIT = 0.5
+    esi.configure(error_limit=40, error_window=30)
+    for page in range(2, 41):
+        upstreams.fault(
+            r"/orders/", query={"page": str(page)}, status=502, latency=0.05, times=None
+        )
+
+    with pytest.raises(EsiError):
+        EsiClient().get_paged(ORDERS, params=ALL)
+
+    statuses = Counter(r.status for r in upstreams.requests("/esi/"))
+    assert statuses[420] == 0, statuses
+    assert statuses[502] <= 40 - 10, statuses
