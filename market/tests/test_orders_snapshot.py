@@ -23,6 +23,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from market.ingest import SnapshotError, snapshot_fetch
+from market.ingest.background import background_wait
 from market.models import BestPrice, MarketSnapshot, Order
 from market.tests.factories import DOMAIN, FORGE
 
@@ -52,13 +53,24 @@ def pages_sent(upstreams, path: str = ORDERS) -> Counter:
     return Counter(int(r.arg("page")) for r in upstreams.requests(path))
 
 
-def partitions() -> list[str]:
+def partitions(parent: str = "market_order") -> list[str]:
     if connection.vendor != "postgresql":
         return []
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'market_order'::regclass ORDER BY 1"
+            "WHERE i.inhparent = %s::regclass ORDER BY 1",
+            [parent],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def tables_like(prefix: str) -> list[str]:
+    """Tables whose name starts with ``prefix``, attached as partitions or not."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE %s ORDER BY 1",
+            [prefix + "%"],
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -159,6 +171,8 @@ def test_an_expired_snapshot_is_replaced_and_the_old_one_is_gone(esi, upstreams)
     assert set(BestPrice.objects.values_list("snapshot_id", flat=True)) == {second.pk}
     if connection.vendor == "postgresql":
         assert partitions() == [f"market_order_s{second.pk}"]
+        assert partitions("market_bestprice") == [f"market_bestprice_s{second.pk}"]
+        assert tables_like("market_bestprice_s") == [f"market_bestprice_s{second.pk}"]
 
 
 @pytest.mark.django_db
@@ -401,6 +415,8 @@ def test_an_order_the_database_refuses_rolls_the_whole_snapshot_back(esi, upstre
     assert_still_the_old_snapshot(old, old_book)
     if connection.vendor == "postgresql":
         assert partitions() == [f"market_order_s{old.pk}"]
+        assert partitions("market_bestprice") == [f"market_bestprice_s{old.pk}"]
+        assert tables_like("market_bestprice_s") == [f"market_bestprice_s{old.pk}"]
 
 
 # --- readers during a swap ----------------------------------------------------------------------
@@ -448,8 +464,11 @@ def test_readers_see_the_old_book_or_the_new_one_never_a_mix(esi, upstreams):
     assert set(map(tuple, seen)) <= {((first.pk, 20000),), ((second.pk, 20000),)}, seen
     assert seen[0] == [(first.pk, 20000)] and seen[-1] == [(second.pk, 20000)], seen
     if connection.vendor == "postgresql":
-        # The superseded partition was detached concurrently and dropped.
+        # The superseded partitions were detached concurrently and dropped, after the commit.
+        background_wait()
         assert partitions() == [f"market_order_s{second.pk}"]
+        assert partitions("market_bestprice") == [f"market_bestprice_s{second.pk}"]
+        assert tables_like("market_bestprice_s") == [f"market_bestprice_s{second.pk}"]
     else:
         # The superseded book's rows were deleted once the new one was current.
         assert set(Order.objects.values_list("snapshot_id", flat=True).distinct()) == {second.pk}
@@ -505,6 +524,10 @@ def test_an_older_book_stored_late_does_not_replace_a_newer_one(esi, upstreams):
 
     assert late.status == "superseded" and not late.is_current
     assert_still_the_old_snapshot(current, book)
+    if connection.vendor == "postgresql":
+        # The late book's tables (its orders and its book tops) went with it.
+        assert tables_like("market_order_s") == [f"market_order_s{current.pk}"]
+        assert tables_like("market_bestprice_s") == [f"market_bestprice_s{current.pk}"]
 
 
 # --- streaming: pages stored while later ones are on their way ------------------------------------
@@ -594,6 +617,8 @@ def test_a_rollover_detected_mid_stream_leaves_the_old_snapshot_intact(esi, upst
     assert failed.pages == 3  # stored when page 4 showed the rollover, then rolled back
     if connection.vendor == "postgresql":
         assert partitions() == [f"market_order_s{old.pk}"]
+        assert partitions("market_bestprice") == [f"market_bestprice_s{old.pk}"]
+        assert tables_like("market_bestprice_s") == [f"market_bestprice_s{old.pk}"]
 
 
 @pytest.mark.django_db
@@ -714,6 +739,8 @@ def test_a_load_left_before_it_finished_leaves_nothing_behind(esi, upstreams):
     assert MarketSnapshot.objects.get() == old
     if connection.vendor == "postgresql":
         assert partitions() == [f"market_order_s{old.pk}"]
+        assert partitions("market_bestprice") == [f"market_bestprice_s{old.pk}"]
+        assert tables_like("market_bestprice_s") == [f"market_bestprice_s{old.pk}"]
 
 
 @pytest.mark.django_db
