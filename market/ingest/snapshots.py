@@ -627,29 +627,37 @@ def partitions_prune() -> list[str]:
     Outside a transaction the detach is CONCURRENTLY, so readers never wait; a partition that
     cannot be dropped now (lock held too long) is left for the next run.
     """
+    # The partitions first, the current snapshots after: a partition is attached in the
+    # transaction that makes its snapshot current, so any partition listed here is either
+    # current by the next statement or superseded for good. The other order drops the book of a
+    # snapshot that commits in between (another region's ingest, the next hub of the same
+    # process while this runs on the landings thread), and the detaches below, each waiting
+    # for the transactions in flight, make "in between" last seconds: its tops read empty.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT parent.relname, child.relname, inh.inhdetachpending
+            FROM pg_inherits inh
+            JOIN pg_class child ON child.oid = inh.inhrelid
+            JOIN pg_class parent ON parent.oid = inh.inhparent
+            WHERE inh.inhparent = ANY(%s::regclass[])
+            """,
+            [[parent for parent, _ in PARTITIONED]],
+        )
+        partitions = cursor.fetchall()
     current = set(MarketSnapshot.objects.current().values_list("id", flat=True))
+    prefixes = dict(PARTITIONED)
     dropped = []
-    for parent, prefix in PARTITIONED:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                SELECT child.relname, inh.inhdetachpending
-                FROM pg_inherits inh
-                JOIN pg_class child ON child.oid = inh.inhrelid
-                WHERE inh.inhparent = %s::regclass
-                """,
-                [parent],
-            )
-            partitions = cursor.fetchall()
-        for name, detach_pending in partitions:
-            if not name.startswith(prefix) or int(name.removeprefix(prefix)) in current:
-                continue
-            try:
-                _partition_drop(parent, name, detach_pending=detach_pending)
-            except DatabaseError as exc:
-                log.warning("could not drop old partition %s yet: %s", name, exc)
-                continue
-            dropped.append(name)
+    for parent, name, detach_pending in sorted(partitions):
+        prefix = prefixes[parent]
+        if not name.startswith(prefix) or int(name.removeprefix(prefix)) in current:
+            continue
+        try:
+            _partition_drop(parent, name, detach_pending=detach_pending)
+        except DatabaseError as exc:
+            log.warning("could not drop old partition %s yet: %s", name, exc)
+            continue
+        dropped.append(name)
     return dropped
 
 
