@@ -433,11 +433,19 @@ class BestPrice(models.Model):
     """The top of one station's book for one type in a snapshot, so pages never scan orders.
 
     Bid = highest buy order, ask = lowest sell order; volumes are units still on offer.
+
+    On PostgreSQL the table is partitioned by snapshot, as ``Order`` is: each snapshot's book
+    tops are COPYed into a table of their own, attached in the swap and dropped when superseded.
     """
 
     pk = models.CompositePrimaryKey("snapshot_id", "location_id", "type_id")
+    # No index of its own: the primary key's leads with it.
     snapshot = models.ForeignKey(
-        MarketSnapshot, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+        MarketSnapshot,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     region_id = models.IntegerField()
     location_id = models.BigIntegerField()

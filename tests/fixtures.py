@@ -26,6 +26,7 @@ from accounts.replay import DEMO_CLIENT_ID, DEMO_CLIENT_SECRET
 from accounts.tests.factories import ALL_SCOPES, character_link_replay, upstreams_configure
 from lenny.replay import ReplayServer, replay_server_build, upstream_settings
 from market.esi.limits import EsiLimits
+from market.ingest.background import background_wait
 from market.ledger.sync import character_sync
 from market.ledger.tests.factories import sde_sample_load, trading_history_hand_made
 
@@ -53,6 +54,16 @@ def _clean_cache() -> Iterator[None]:
     # What this process learnt of ESI's error limit goes with the shared count.
     EsiLimits.answered_forget()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _landings_done() -> Iterator[None]:
+    """What the test's ingests handed to the background threads (``market.ingest.background``:
+    the ``snapshot_landed`` receivers, the tidy-up) is done before its database is flushed:
+    otherwise it runs on in the next test, against that test's data (a desk warm-up then reads
+    a flushed book and logs types=0, a tidy-up detaches partitions under the next fixture)."""
+    yield
+    background_wait()
 
 
 @pytest.fixture(scope="session")

@@ -29,7 +29,8 @@ from django.db import connection
 
 from lenny.lib.money import CENT, isk_decimal
 from market.ingest.columns import order_columns
-from market.ingest.payloads import EsiOrder, _rows_encoder
+from market.ingest.payloads import EsiOrder
+from market.ingest.pgcopy import Column, copy_data, numeric_parts
 from market.ingest.sqlite import _sqlite_chunks_insert
 from market.models import MarketSnapshot
 
@@ -48,7 +49,8 @@ BOOK_TOP_COLUMNS = (
 )
 # … and every column of a BestPrice row the ingest writes.
 BEST_PRICE_COLUMNS = (*BOOK_TOP_COLUMNS, "depth_bid", "depth_ask", "best_bid_min_volume")
-BEST_PRICE_TABLE_COLUMNS = ("snapshot_id", "region_id", *BEST_PRICE_COLUMNS)
+BEST_PRICE_COPY_COLUMNS = ("region_id", *BEST_PRICE_COLUMNS)
+BEST_PRICE_TABLE_COLUMNS = ("snapshot_id", *BEST_PRICE_COPY_COLUMNS)
 
 # The share of a side's units the depth price averages over: 1 / DEPTH_DIVISOR (5 %).
 DEPTH_DIVISOR = 20
@@ -289,27 +291,69 @@ class OrderBookTops:
         return self.tops().rows(*prefix, columns=BOOK_TOP_COLUMNS)
 
 
-def best_prices_csv(snapshot: MarketSnapshot, tops: BookTops) -> bytes:
-    """The snapshot's BestPrice rows as CSV (numbers, and ``null`` for no price; see
-    orders_csv), in primary-key order: the new rows then append at the index's right edge
-    instead of splitting pages all over it."""
-    rows = list(tops.rows(snapshot.id, snapshot.region_id))
-    if not rows:
-        return b""
-    return _rows_encoder.encode(rows)[2:-2].replace(b"],[", b"\n") + b"\n"
+def best_prices_copy_data(snapshot: MarketSnapshot, tops: BookTops) -> bytes:
+    """The snapshot's BestPrice rows as binary COPY data (see ``pgcopy``) of
+    BEST_PRICE_COPY_COLUMNS: their snapshot id is the partition's default."""
+    prices = {}
+    for name, side in (("best_bid", "has_bid"), ("best_ask", "has_ask")):
+        prices[name] = (*numeric_parts(getattr(tops, name)), ~getattr(tops, side))
+    for name, side in (("depth_bid", "has_bid"), ("depth_ask", "has_ask")):
+        # cents / 100, whose shortest text is the exact cents; the rare Decimal as it is.
+        whole, hundredths = numeric_parts(getattr(tops, name))
+        for book, value in tops.depth_exact.get(name, {}).items():
+            whole[book], hundredths[book] = divmod(int(value * 100), 100)
+        prices[name] = (whole, hundredths, ~getattr(tops, side))
+    n = len(tops)
+    columns = []
+    for name in BEST_PRICE_COPY_COLUMNS:
+        if name in prices:
+            whole, hundredths, null = prices[name]
+            columns.append(Column("numeric", whole, null=null, hundredths=hundredths))
+        elif name == "region_id":
+            columns.append(Column("int4", np.full(n, snapshot.region_id, dtype=np.int64)))
+        else:
+            columns.append(Column(_BEST_PRICE_KINDS[name], getattr(tops, name)))
+    return copy_data(columns, header=True, trailer=True)
 
 
-def _best_prices_copy(data: bytes) -> None:
-    columns = ", ".join(BEST_PRICE_TABLE_COLUMNS)
-    with (
-        connection.cursor() as cursor,
-        connection.wrap_database_errors,
-        cursor.copy(
-            f"COPY market_bestprice ({columns}) FROM STDIN (FORMAT csv, NULL 'null')"
-        ) as copy,
-    ):
-        if data:
+_BEST_PRICE_KINDS = {
+    "location_id": "int8",
+    "type_id": "int4",
+    "bid_count": "int4",
+    "ask_count": "int4",
+    "best_bid_volume": "int8",
+    "best_ask_volume": "int8",
+    "bid_volume": "int8",
+    "ask_volume": "int8",
+    "best_bid_min_volume": "int4",
+}
+
+
+def best_prices_partition(snapshot: MarketSnapshot) -> str:
+    return f"market_bestprice_s{int(snapshot.id)}"
+
+
+def _best_prices_copy(snapshot: MarketSnapshot, data: bytes) -> None:
+    """PostgreSQL: the snapshot's BestPrice rows into a table of their own, indexed, for the
+    swap to attach as a partition of ``market_bestprice`` (see ``_order_partition_create``: the
+    same steps as the orders', for the same reasons: no index kept up to date row by row, and
+    the superseded book tops are dropped with their table, not deleted row by row)."""
+    partition = best_prices_partition(snapshot)
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        cursor.execute(f"CREATE TABLE {partition} (LIKE market_bestprice)")
+        cursor.execute(
+            f"ALTER TABLE {partition} ALTER COLUMN snapshot_id SET DEFAULT {int(snapshot.id)}, "
+            f"ADD CONSTRAINT {partition}_snapshot CHECK (snapshot_id = {int(snapshot.id)})"
+        )
+        with cursor.copy(
+            f"COPY {partition} ({', '.join(BEST_PRICE_COPY_COLUMNS)}) "
+            "FROM STDIN (FORMAT binary, FREEZE)"
+        ) as copy:
             copy.write(data)
+        cursor.execute(
+            f"ALTER TABLE {partition} ADD PRIMARY KEY (snapshot_id, location_id, type_id)"
+        )
+        cursor.execute(f"CREATE INDEX ON {partition} (snapshot_id, type_id)")
 
 
 def _best_prices_insert(snapshot: MarketSnapshot, tops: BookTops) -> None:

@@ -1,60 +1,70 @@
-"""A snapshot's orders as numpy columns: what the book tops and the liquidity inference compute
-over, vectorised, instead of looping over 400k Python objects.
+"""A snapshot's orders as numpy columns: what the ingest COPYs (``pgcopy``), and what the book
+tops and the liquidity inference compute over, vectorised, instead of looping over 400k Python
+objects.
 
-Each page's orders become one structured array as the page arrives (from the tuples its COPY
-rows are made of, so nothing is decoded twice), and :func:`order_columns` joins the pages.
+Each page's orders become one structured array as the page arrives (:func:`orders_array`), and
+:func:`order_columns` joins the pages. Every field of an order is there, already converted: the
+range as its index in ``RANGES`` and ``issued`` as microseconds since the Unix epoch, so each
+text is read once, here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import get_args
 
 import numpy as np
 
-from market.ingest.payloads import ORDER_COLUMNS, EsiOrder, MarketDataError, orders_rows
+from market.ingest.payloads import ORDER_COLUMNS, EsiOrder, MarketDataError, OrderRange, orders_rows
+from market.ingest.pgcopy import Column, copy_data, numeric_parts
 from market.ingest.sqlite import _issued_parse
 
-# What the computations read of an order. ``issued`` stays ESI's text (at most 40 characters,
-# as the payload allows) until :func:`issued_seconds` reads it.
+# Every field of an order, in ORDER_COLUMNS order. ``range`` is an index into RANGES; ``issued``
+# is microseconds since 1970-01-01 UTC (exact: PostgreSQL keeps microseconds too).
 ORDER_DTYPE = np.dtype(
     [
         ("order_id", "i8"),
         ("type_id", "i4"),
         ("location_id", "i8"),
+        ("system_id", "i4"),
         ("is_buy_order", "?"),
         ("price", "f8"),
         ("volume_remain", "i8"),
         ("volume_total", "i8"),
         ("min_volume", "i8"),
+        ("range", "u1"),
         ("duration", "i8"),
-        ("issued", "S40"),
+        ("issued", "i8"),
     ]
 )
+assert ORDER_DTYPE.names == ORDER_COLUMNS, "ORDER_DTYPE follows EsiOrder's fields"
+ORDER_EMPTY = np.empty(0, dtype=ORDER_DTYPE)
+RANGES: tuple[str, ...] = get_args(OrderRange)
+RANGE_CODES = {name: code for code, name in enumerate(RANGES)}
+_RANGE_BYTES = tuple(name.encode() for name in RANGES)
 SECONDS_A_DAY = 86_400
+MICROSECONDS = 1_000_000
 ESI_ISSUED_LENGTH = len("2026-01-02T03:04:05Z")
-_POSITIONS = [(name, ORDER_COLUMNS.index(name)) for name in ORDER_DTYPE.names]
+_RANGE = ORDER_COLUMNS.index("range")
+_ISSUED = ORDER_COLUMNS.index("issued")
+_NUMBERS = [(name, i) for i, name in enumerate(ORDER_COLUMNS) if i not in (_RANGE, _ISSUED)]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def orders_array(rows: list[tuple]) -> np.ndarray:
-    """Orders given as :func:`~market.ingest.payloads.orders_rows` tuples, as ORDER_DTYPE.
-
-    Column by column (one transposition, then each column converted in C): several times
-    quicker than converting tuple by tuple."""
-    array = np.zeros(len(rows), dtype=ORDER_DTYPE)
+    """Orders given as :func:`~market.ingest.payloads.orders_rows` tuples (ESI's fields, as
+    validated by the decoder), as ORDER_DTYPE. Column by column: one transposition, then each
+    column converted in C, several times quicker than tuple by tuple. An ``issued`` that is not
+    a date and time raises MarketDataError naming the order."""
+    array = np.empty(len(rows), dtype=ORDER_DTYPE)
     if not rows:
         return array
     columns = list(zip(*rows, strict=True))
-    for name, position in _POSITIONS[:-1]:
+    for name, position in _NUMBERS:
         array[name] = columns[position]
-    issued = columns[_POSITIONS[-1][1]]
-    blob = "".join(issued).encode()
-    if len(blob) == ESI_ISSUED_LENGTH * len(rows) and set(map(len, issued)) == {ESI_ISSUED_LENGTH}:
-        # ESI's form, all ASCII: the page's dates are one buffer of fixed-width strings.
-        array["issued"] = np.frombuffer(blob, dtype=f"S{ESI_ISSUED_LENGTH}")
-    else:
-        # Anything else as UTF-8 (a hostile one, outside ASCII, is then refused by
-        # issued_seconds(), and by PostgreSQL's COPY first).
-        array["issued"] = [text.encode("utf-8", "replace")[:40] for text in issued]
+    array["range"] = np.fromiter(map(RANGE_CODES.__getitem__, columns[_RANGE]), np.uint8, len(rows))
+    array["issued"] = issued_microseconds(columns[_ISSUED], array["order_id"])
     return array
 
 
@@ -70,53 +80,60 @@ def order_columns(pages: Iterable[np.ndarray | Sequence[EsiOrder]]) -> np.ndarra
     return np.concatenate(parts)
 
 
-# "2026-01-02T03:04:05Z": the separators' positions.
-_SEPARATORS = {4: "-", 7: "-", 10: "T", 13: ":", 16: ":", 19: "Z"}
-
-
 def issued_seconds(orders: np.ndarray) -> np.ndarray:
-    """Each order's ``issued`` as Unix seconds (int64). ESI's form (``2026-01-02T03:04:05Z``)
-    is read with array arithmetic; anything else goes through ``datetime.fromisoformat`` one by
-    one, and an unreadable one raises MarketDataError naming the order."""
-    n = len(orders)
+    """Each order's ``issued`` as whole Unix seconds (int64)."""
+    return orders["issued"] // MICROSECONDS
+
+
+# "2026-01-02T03:04:05Z": the separators' positions, and each digit's weight in year, month,
+# day, hours, minutes and seconds.
+_ESI_TEMPLATE = np.frombuffer(b"0000-00-00T00:00:00Z", dtype=np.uint8)
+_ESI_DIGIT = np.frombuffer(b"1111-11-11T11:11:11Z", dtype=np.uint8) == ord("1")
+_ESI_WEIGHTS = np.zeros((ESI_ISSUED_LENGTH, 6))  # float: numpy multiplies those fastest
+for _field, _positions in enumerate(((0, 1, 2, 3), (5, 6), (8, 9), (11, 12), (14, 15), (17, 18))):
+    for _power, _position in enumerate(reversed(_positions)):
+        _ESI_WEIGHTS[_position, _field] = 10**_power
+
+
+def issued_microseconds(texts: Sequence[str], order_ids: np.ndarray) -> np.ndarray:
+    """ESI's ``issued`` texts as microseconds since the Unix epoch (int64). ESI's form
+    (``2026-01-02T03:04:05Z``) is read with array arithmetic over the texts' bytes; anything
+    else goes through ``datetime.fromisoformat`` one by one, and an unreadable one raises
+    MarketDataError naming the order (``order_ids[i]`` is text ``i``'s)."""
+    n = len(texts)
+    micros = np.empty(n, dtype=np.int64)
     if not n:
-        return np.empty(0, dtype=np.int64)
-    raw = _text_bytes(orders, "issued")
-    usual = raw[:, ESI_ISSUED_LENGTH] == 0 if raw.shape[1] > ESI_ISSUED_LENGTH else np.ones(n, bool)
-    for position, char in _SEPARATORS.items():
-        usual &= raw[:, position] == ord(char)
-
-    def number(*positions: int) -> np.ndarray:
-        nonlocal usual
-        value = np.zeros(n, dtype=np.int64)
-        for position in positions:
-            digit = raw[:, position] - np.uint8(ord("0"))  # wraps below "0": > 9 too
-            usual &= digit <= 9
-            value = value * 10 + digit
-        return value
-
-    year, month, day = number(0, 1, 2, 3), number(5, 6), number(8, 9)
-    clock = number(11, 12) * 3600 + number(14, 15) * 60 + number(17, 18)
-    usual &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
-    seconds = _days_from_civil(year, month, day) * SECONDS_A_DAY + clock
-    for i in np.flatnonzero(~usual).tolist():
-        seconds[i] = _issued_seconds_slow(orders["issued"][i], order_id=int(orders["order_id"][i]))
-    return seconds
+        return micros
+    blob = "".join(texts).encode()
+    if len(blob) == n * ESI_ISSUED_LENGTH and set(map(len, texts)) == {ESI_ISSUED_LENGTH}:
+        raw = np.frombuffer(blob, dtype=np.uint8).reshape(n, ESI_ISSUED_LENGTH)
+        seconds, usual = _esi_seconds(raw)
+        micros[:] = seconds * MICROSECONDS
+        slow = np.flatnonzero(~usual).tolist()
+    else:  # some text is not of ESI's length (or not ASCII): each one on its own
+        slow = range(n)
+    for i in slow:
+        micros[i] = _issued_microseconds_slow(texts[i], order_id=int(order_ids[i]))
+    return micros
 
 
-def _text_bytes(orders: np.ndarray, name: str) -> np.ndarray:
-    """A text field's bytes as an (n, width) uint8 view of the records, without a copy when the
-    records are contiguous."""
-    width = orders.dtype[name].itemsize
-    if orders.flags.c_contiguous:
-        return np.ndarray(
-            (len(orders), width),
-            dtype=np.uint8,
-            buffer=orders,
-            offset=orders.dtype.fields[name][1],
-            strides=(orders.itemsize, 1),
-        )
-    return np.ascontiguousarray(orders[name]).view(np.uint8).reshape(len(orders), width)
+def _esi_seconds(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Unix seconds of (n, 20) bytes in ESI's form, and which rows really were in it."""
+    digits = raw - _ESI_TEMPLATE  # the digits' values where ESI puts digits (wraps below "0")
+    usual = np.all(np.where(_ESI_DIGIT, digits <= 9, digits == 0), axis=1)
+    # Exact: at most 9999 in float64.
+    year, month, day, hours, minutes, seconds = (digits @ _ESI_WEIGHTS).astype(np.int64).T
+    # Out of range (a 31st of February, 24:00) is left to the slow path, which refuses it.
+    usual &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= _month_days(year, month))
+    usual &= (hours <= 23) & (minutes <= 59) & (seconds <= 59)
+    clock = hours * 3600 + minutes * 60 + seconds
+    return _days_from_civil(year, month, day) * SECONDS_A_DAY + clock, usual
+
+
+def _month_days(year: np.ndarray, month: np.ndarray) -> np.ndarray:
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(month, 0, 12)]
+    return days + (leap & (month == 2))
 
 
 def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -129,9 +146,35 @@ def _days_from_civil(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np
     return era * 146_097 + day_of_era - 719_468
 
 
-def _issued_seconds_slow(raw: bytes, *, order_id: int) -> int:
-    text = bytes(raw).decode("utf-8", "replace")
+def _issued_microseconds_slow(text: str, *, order_id: int) -> int:
     try:
-        return int(_issued_parse(text, order_id=order_id).timestamp())
-    except (ValueError, OverflowError):
+        return (_issued_parse(text, order_id=order_id) - _EPOCH) // timedelta(microseconds=1)
+    except OverflowError:
         raise MarketDataError(f"order {order_id}: issued {text!r} is not a date and time") from None
+
+
+def orders_copy_data(pages: Sequence[np.ndarray], *, header: bool, trailer: bool) -> bytes:
+    """ORDER_DTYPE arrays as binary COPY data of the ORDER_COLUMNS (see ``pgcopy``)."""
+    orders = pages[0] if len(pages) == 1 else np.concatenate(pages) if pages else ORDER_EMPTY
+    whole, hundredths = numeric_parts(orders["price"])
+    kinds = {
+        "order_id": "int8",
+        "type_id": "int4",
+        "location_id": "int8",
+        "system_id": "int4",
+        "is_buy_order": "bool",
+        "volume_remain": "int4",
+        "volume_total": "int4",
+        "min_volume": "int4",
+        "duration": "int4",
+        "issued": "timestamptz",
+    }
+    columns = []
+    for name in ORDER_COLUMNS:
+        if name == "price":
+            columns.append(Column("numeric", whole, hundredths=hundredths))
+        elif name == "range":
+            columns.append(Column("text", orders["range"], texts=_RANGE_BYTES))
+        else:
+            columns.append(Column(kinds[name], orders[name]))
+    return copy_data(columns, header=header, trailer=trailer)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import Annotated, Literal
@@ -20,7 +18,8 @@ OrderRange = Literal[
 
 
 class EsiOrder(msgspec.Struct, gc=False):
-    # Field order = the COPY column order below; astuple() hands them over in one C call.
+    # Field order = ORDER_COLUMNS, the COPY's column order; astuple() hands them over in one C
+    # call.
     order_id: Id
     type_id: Int32
     location_id: Id
@@ -32,8 +31,8 @@ class EsiOrder(msgspec.Struct, gc=False):
     min_volume: Int32
     range: OrderRange
     duration: Int32
-    # Kept as ESI's text: PostgreSQL's COPY parses and validates it far faster than Python can
-    # build and re-format 400k datetimes (and rejects a malformed one, naming line and column).
+    # Kept as ESI's text here: ``market.ingest.columns`` reads a whole page's with array
+    # arithmetic, far faster than 400k datetimes built one by one.
     issued: Annotated[str, msgspec.Meta(min_length=10, max_length=40)]
 
 
@@ -92,35 +91,7 @@ def orders_unique(pages: Iterable[bytes]) -> Iterator[list[EsiOrder]]:
         yield orders_first_seen(orders, seen)
 
 
-_rows_encoder = msgspec.json.Encoder()
-
-
-def orders_csv(orders: list[EsiOrder]) -> bytes:
-    """The orders as CSV lines in ORDER_COLUMNS order, for ``COPY … (FORMAT csv)``.
-
-    msgspec writes the rows as JSON arrays in one C call, ``[[1,34,…,"region",90,"2026-…"],[…]]``,
-    which is CSV once the brackets are gone and each ``],[`` is a line break: numbers and
-    ``true``/``false`` read the same, and strings are double-quoted. That holds unless a string
-    has a backslash (JSON's escapes are not CSV's) or a ``],[`` of its own; such pages (only a
-    hostile ``issued`` can do it) go through the csv module instead.
-    """
-    return orders_rows_csv(orders_rows(orders))
-
-
 def orders_rows(orders: list[EsiOrder]) -> list[tuple]:
     """Each order's fields as a tuple in ORDER_COLUMNS order (one C call each)."""
     astuple = msgspec.structs.astuple
     return [astuple(order) for order in orders]
-
-
-def orders_rows_csv(rows: list[tuple]) -> bytes:
-    """:func:`orders_csv` of rows already made by :func:`orders_rows`."""
-    if not rows:
-        return b""
-    encoded = _rows_encoder.encode(rows)
-    if b"\\" not in encoded and encoded.count(b"],[") == len(rows) - 1:
-        return encoded[2:-2].replace(b"],[", b"\n") + b"\n"
-    buffer = io.StringIO()
-    # Every string quoted, so an empty one stays a string (unquoted empty is NULL in COPY CSV).
-    csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC).writerows(rows)
-    return buffer.getvalue().encode()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -34,8 +34,9 @@ from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from market.esi import EsiClient, EsiError
-from market.ingest.book_tops import _best_prices_copy, _best_prices_insert
-from market.ingest.columns import orders_array
+from market.ingest.background import background_submit
+from market.ingest.book_tops import _best_prices_copy, _best_prices_insert, best_prices_partition
+from market.ingest.columns import orders_array, orders_copy_data
 from market.ingest.liquidity import (
     PairTrades,
     SnapshotSummary,
@@ -52,7 +53,6 @@ from market.ingest.payloads import (
     orders_first_seen,
     orders_page_decode,
     orders_rows,
-    orders_rows_csv,
 )
 from market.ingest.sqlite import (
     _orders_insert,
@@ -60,7 +60,7 @@ from market.ingest.sqlite import (
     _sqlite_orphans_delete,
     _sqlite_rows_delete,
 )
-from market.models import BestPrice, MarketSnapshot, snapshot_landed
+from market.models import MarketSnapshot, snapshot_landed
 
 if TYPE_CHECKING:
     from psycopg import Copy
@@ -70,6 +70,9 @@ log = logging.getLogger("market.ingest")
 ORDERS_PATH = "/markets/{region_id}/orders/"
 # Metadata of superseded and failed fetches kept per region, for the admin and /healthz.
 SNAPSHOT_RECORDS_KEPT = 50
+# Orders converted and sent to the COPY at a time: a few pages, so the array operations are not
+# paid per page of 1,000, and PostgreSQL still gets them while ESI's later pages come.
+COPY_BATCH_ROWS = 2000
 
 
 class SnapshotError(Exception):
@@ -194,7 +197,7 @@ def book_fetch(
         raise SnapshotError(
             f"{book}: snapshot not replaced ({message}); the previous snapshot is still current"
         ) from exc
-    _snapshot_tidy(snapshot, started=started)
+    _after_landing(_snapshot_tidy, snapshot)
     status = "stored" if snapshot.is_current else "superseded"
     return SnapshotOutcome(region_id, status, snapshot, snapshot.seconds, structure_id)
 
@@ -232,7 +235,7 @@ def snapshot_store(
         for number, body in enumerate(pages, start=1):
             load.page(number, body)
         snapshot = load.finish(last_modified=last_modified, expires=expires)
-    _snapshot_tidy(snapshot, started=started)
+    _after_landing(_snapshot_tidy, snapshot)
     return snapshot
 
 
@@ -273,6 +276,10 @@ class SnapshotLoad:
         self._seen: set[int] = set()
         # Each page, for the book tops (and on SQLite the inserts) in finish(): see page().
         self._loaded: list[np.ndarray | list[EsiOrder]] = []
+        # PostgreSQL: orders not COPYed yet (sent COPY_BATCH_ROWS at a time), and whether the
+        # next data sent begins the COPY (its signature).
+        self._unsent: list[EsiOrder] = []
+        self._copy_header = True
 
     def __enter__(self) -> SnapshotLoad:
         return self
@@ -305,14 +312,10 @@ class SnapshotLoad:
         decoded = orders_page_decode(number, body)
         orders = orders_first_seen(decoded, self._seen)
         if self._postgres:
-            rows = orders_rows(orders)
-            if self._copy is None:
-                self._copy_begin()
-            with connection.wrap_database_errors:
-                self._copy.write(orders_rows_csv(rows))
-            # The orders are kept as numpy columns (from the same tuples as the COPY rows): a
-            # third of their bodies' size, and what finish() computes the book tops over.
-            self._loaded.append(orders_array(rows))
+            # Converted and COPYed a few pages at a time (see _copy_send).
+            self._unsent.extend(orders)
+            if len(self._unsent) >= COPY_BATCH_ROWS:
+                self._copy_send()
         else:
             self._loaded.append(orders)
         self.pages += 1
@@ -320,6 +323,7 @@ class SnapshotLoad:
 
     def restart(self) -> None:
         """ESI's snapshot rolled over under page 1: empty the table, every page comes again."""
+        self._unsent = []
         if self._copy is not None:
             self._copy_end()
             with connection.cursor() as cursor:
@@ -372,19 +376,48 @@ class SnapshotLoad:
             cursor = copying.enter_context(connection.cursor())
             # FREEZE: the table is new in this transaction, so its rows can be written already
             # visible to all; the first readers then do not rewrite every page to set hint bits.
-            # CSV: see orders_csv.
+            # Binary: see market.ingest.pgcopy.
             self._copy = copying.enter_context(
                 cursor.copy(
                     f"COPY {_partition_name(snapshot.id)} ({', '.join(ORDER_COLUMNS)}) "
-                    "FROM STDIN (FORMAT csv, FREEZE)"
+                    "FROM STDIN (FORMAT binary, FREEZE)"
                 )
             )
         self._copying = copying
+        self._copy_header = True
 
-    def _copy_end(self) -> None:
+    def _copy_send(self, *, last: bool = False) -> None:
+        """Send the orders not sent yet (``last``: and the end of the COPY's data)."""
+        self._copy_write(self._unsent_columns(), last=last)
+
+    def _unsent_columns(self) -> np.ndarray:
+        """The orders not sent yet as numpy columns, every field converted once: what the COPY
+        sends, and what finish() computes the book tops over (kept in ``_loaded``)."""
+        columns = orders_array(orders_rows(self._unsent))
+        self._unsent = []
+        if len(columns):
+            self._loaded.append(columns)
+        return columns
+
+    def _copy_write(self, columns: np.ndarray, *, last: bool) -> None:
+        if not len(columns) and not last:
+            return
+        if self._copy is None:
+            if not len(columns):
+                return  # no COPY was begun, and none is needed
+            self._copy_begin()
+        # In PostgreSQL's binary form (see market.ingest.pgcopy).
+        data = orders_copy_data([columns], header=self._copy_header, trailer=last)
+        self._copy_header = False
+        with connection.wrap_database_errors:
+            self._copy.write(data)
+
+    def _copy_end(self, last: np.ndarray | None = None) -> None:
+        """End the COPY, after the orders not sent yet (or ``last``, made of them already)."""
+        self._copy_write(self._unsent_columns() if last is None else last, last=True)
         copying, self._copying, self._copy = self._copying, None, None
         if copying is not None:
-            # PostgreSQL reports a value it refuses (naming line and column) here at the latest.
+            # PostgreSQL reports a value it refuses here at the latest.
             with connection.wrap_database_errors:
                 copying.close()
 
@@ -406,19 +439,20 @@ class SnapshotLoad:
         tops_ready: Future[SnapshotSummary] = Future()
         trades_ready: Future[SnapshotSummary] = Future()
         landed: Future[bool] = Future()
+        last = self._unsent_columns()  # every page is in _loaded from here on
         summary_submit(
             snapshot,
             self._loaded,
             previous=previous,
-            csv=True,
+            copy=True,
             tops_ready=tops_ready,
             trades_ready=trades_ready,
             landed=landed,
         )
         try:
-            self._copy_end()
+            self._copy_end(last)
             _partition_index(snapshot)
-            _best_prices_copy(tops_ready.result().best_prices_csv)
+            _best_prices_copy(snapshot, tops_ready.result().best_prices_data)
             summary = trades_ready.result()
             self._loaded = []
             summary_complete(summary, previous=previous)
@@ -483,16 +517,22 @@ def _snapshot_swap(
         snapshot.save()
         if not postgres:
             return snapshot.id
-        BestPrice.objects.filter(snapshot=snapshot).delete()
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE {_partition_name(snapshot.id)}")
+            cursor.execute(
+                f"DROP TABLE {_partition_name(snapshot.id)}, {best_prices_partition(snapshot)}"
+            )
         return None
     if postgres:
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"ALTER TABLE market_order ATTACH PARTITION {_partition_name(snapshot.id)} "
-                f"FOR VALUES IN ({int(snapshot.id)})"
-            )
+            # Both were indexed like their parents and carry the CHECK that spares the scan.
+            for parent, partition in (
+                ("market_order", _partition_name(snapshot.id)),
+                ("market_bestprice", best_prices_partition(snapshot)),
+            ):
+                cursor.execute(
+                    f"ALTER TABLE {parent} ATTACH PARTITION {partition} "
+                    f"FOR VALUES IN ({int(snapshot.id)})"
+                )
     if trades is not None and previous is not None and compared is not None:
         if previous.pk == compared.pk:
             pair_trades_write(
@@ -509,17 +549,33 @@ def _snapshot_swap(
         MarketSnapshot.objects.filter(pk=previous.pk).update(
             is_current=False, status=MarketSnapshot.Status.SUPERSEDED
         )
-        if postgres:
-            BestPrice.objects.filter(snapshot_id=previous.pk).delete()
     snapshot.is_current = True
     snapshot.seconds = time.monotonic() - started
     snapshot.save()
-    transaction.on_commit(lambda: snapshot_landed.send(sender=MarketSnapshot, snapshot=snapshot))
+    transaction.on_commit(lambda: _landed_announce(snapshot))
     return None if postgres or previous is None else previous.pk
 
 
-def _snapshot_tidy(snapshot: MarketSnapshot, *, started: float) -> None:
-    """Housekeeping after the swap committed: the new snapshot is in whatever happens here."""
+def _landed_announce(snapshot: MarketSnapshot) -> None:
+    _after_landing(snapshot_landed.send, sender=MarketSnapshot, snapshot=snapshot)
+
+
+def _after_landing(function: Callable, /, *args, **kwargs) -> None:
+    """Run what follows a swap's commit (the ``snapshot_landed`` receivers, the tidy-up): on
+    PostgreSQL on the landings thread (``market.ingest.background``), so the ingest is done when
+    its book is current, not when the desk's warm-up is or the old partitions are dropped; that
+    thread reads the committed snapshot through its own connection. Inside an enclosing
+    transaction (tests) another connection would not see the snapshot yet, and on SQLite a
+    second writer would only contend for its one write lock: there it runs here, at once."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+        background_submit("landings", function, *args, **kwargs)
+    else:
+        function(*args, **kwargs)
+
+
+def _snapshot_tidy(snapshot: MarketSnapshot) -> None:
+    """Housekeeping after the swap committed: the new snapshot is in whatever happens here (its
+    ``seconds`` count until its book was current)."""
     try:
         if connection.vendor == "postgresql":
             partitions_prune()
@@ -531,8 +587,6 @@ def _snapshot_tidy(snapshot: MarketSnapshot, *, started: float) -> None:
             structure_id=snapshot.structure_id,
             today=timezone.now().date(),
         )
-        snapshot.seconds = time.monotonic() - started
-        MarketSnapshot.objects.filter(pk=snapshot.pk).update(seconds=snapshot.seconds)
     except DatabaseError as exc:
         log.warning(
             "market snapshot %s stored, but cleaning up after it failed: %s", snapshot.pk, exc
@@ -572,40 +626,51 @@ def _partition_index(snapshot: MarketSnapshot) -> None:
         cursor.execute(f"CREATE INDEX ON {partition} (snapshot_id, type_id)")
 
 
-def partitions_prune() -> list[str]:
-    """Detach and drop order partitions whose snapshot is no longer current.
+# The tables partitioned by snapshot, and the prefix of their partitions' names.
+PARTITIONED = (("market_order", "market_order_s"), ("market_bestprice", "market_bestprice_s"))
 
-    Outside a transaction the detach is CONCURRENTLY, so readers of market_order never wait;
-    a partition that cannot be dropped now (lock held too long) is left for the next run.
+
+def partitions_prune() -> list[str]:
+    """Detach and drop the order and book-top partitions whose snapshot is no longer current.
+
+    Outside a transaction the detach is CONCURRENTLY, so readers never wait; a partition that
+    cannot be dropped now (lock held too long) is left for the next run.
     """
+    # The partitions first, the current snapshots after: a partition is attached in the
+    # transaction that makes its snapshot current, so any partition listed here is either
+    # current by the next statement or superseded for good. The other order drops the book of a
+    # snapshot that commits in between (another region's ingest, the next hub of the same
+    # process while this runs on the landings thread), and the detaches below, each waiting
+    # for the transactions in flight, make "in between" last seconds: its tops read empty.
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT child.relname, inh.inhdetachpending
+            SELECT parent.relname, child.relname, inh.inhdetachpending
             FROM pg_inherits inh
             JOIN pg_class child ON child.oid = inh.inhrelid
-            WHERE inh.inhparent = 'market_order'::regclass
-            """
+            JOIN pg_class parent ON parent.oid = inh.inhparent
+            WHERE inh.inhparent = ANY(%s::regclass[])
+            """,
+            [[parent for parent, _ in PARTITIONED]],
         )
         partitions = cursor.fetchall()
     current = set(MarketSnapshot.objects.current().values_list("id", flat=True))
+    prefixes = dict(PARTITIONED)
     dropped = []
-    for name, detach_pending in partitions:
-        if (
-            not name.startswith("market_order_s")
-            or int(name.removeprefix("market_order_s")) in current
-        ):
+    for parent, name, detach_pending in sorted(partitions):
+        prefix = prefixes[parent]
+        if not name.startswith(prefix) or int(name.removeprefix(prefix)) in current:
             continue
         try:
-            _partition_drop(name, detach_pending=detach_pending)
+            _partition_drop(parent, name, detach_pending=detach_pending)
         except DatabaseError as exc:
-            log.warning("could not drop old order partition %s yet: %s", name, exc)
+            log.warning("could not drop old partition %s yet: %s", name, exc)
             continue
         dropped.append(name)
     return dropped
 
 
-def _partition_drop(name: str, *, detach_pending: bool) -> None:
+def _partition_drop(parent: str, name: str, *, detach_pending: bool) -> None:
     with connection.cursor() as cursor:
         if connection.in_atomic_block:
             # Tests run inside a transaction, where CONCURRENTLY is not allowed.
@@ -614,7 +679,7 @@ def _partition_drop(name: str, *, detach_pending: bool) -> None:
         cursor.execute("SET lock_timeout = '10s'")
         try:
             how = "FINALIZE" if detach_pending else "CONCURRENTLY"
-            cursor.execute(f"ALTER TABLE market_order DETACH PARTITION {name} {how}")
+            cursor.execute(f"ALTER TABLE {parent} DETACH PARTITION {name} {how}")
             cursor.execute(f"DROP TABLE {name}")
         finally:
             cursor.execute("RESET lock_timeout")

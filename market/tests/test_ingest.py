@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
+from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.utils.module_loading import import_string
 from django_q.models import Schedule
 
@@ -19,11 +19,12 @@ from market.ingest import (
     ORDER_COLUMNS,
     MarketDataError,
     OrderBookTops,
-    orders_csv,
     orders_decode,
     orders_first_seen,
     orders_unique,
 )
+from market.ingest.columns import RANGES, orders_array, orders_copy_data
+from market.ingest.payloads import orders_rows
 from market.models import MarketSnapshot
 from market.tests.factories import FORGE
 
@@ -141,48 +142,99 @@ def test_book_tops_keep_structures_and_stations_apart():
     ]
 
 
-# --- COPY rows (pure) ---------------------------------------------------------------------------
+# --- COPY data (binary) -------------------------------------------------------------------------
 
 
-def csv_rows(data: bytes) -> list[list[str]]:
-    """What PostgreSQL's COPY … (FORMAT csv) reads: the same quoting rules as Python's csv."""
-    return list(csv.reader(io.StringIO(data.decode(), newline="")))
-
-
-def test_orders_become_csv_lines_in_column_order():
-    orders = [order(order_id=1), order(order_id=2, is_buy_order=True, price=1e16, range="3")]
+def copied(orders: list[dict]) -> list[tuple]:
+    """The orders as the ingest COPYs them (PostgreSQL's binary format), read back."""
     [decoded] = orders_decode([page(*orders)])
+    columns = orders_array(orders_rows(decoded))
+    names = ", ".join(ORDER_COLUMNS)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE copied (LIKE market_order)")
+        cursor.execute("ALTER TABLE copied ALTER COLUMN snapshot_id SET DEFAULT 0")
+        with cursor.copy(f"COPY copied ({names}) FROM STDIN (FORMAT binary)") as copy:
+            copy.write(orders_copy_data([columns], header=True, trailer=True))
+        cursor.execute(f"SELECT {names} FROM copied ORDER BY order_id")
+        return cursor.fetchall()
 
-    rows = csv_rows(orders_csv(decoded))
 
-    assert rows == [
-        ["1", "34", "60003760", "30000142", "false", "5.5", "100", "200", "1", "region", "90",
-         "2026-01-02T03:04:05Z"],
-        ["2", "34", "60003760", "30000142", "true", "1e16", "100", "200", "1", "3", "90",
-         "2026-01-02T03:04:05Z"],
-    ]  # fmt: skip
-    assert len(rows[0]) == len(ORDER_COLUMNS)
-    assert orders_csv([]) == b""
+def as_text_reads_them(orders: list[dict]) -> list[tuple]:
+    """What PostgreSQL makes of the same orders given as text, as the ingest's CSV used to send
+    them: each value's JSON text (the price's as the float it was decoded to) cast to its column."""
+    casts = (
+        "bigint", "integer", "bigint", "integer", "boolean", "numeric(20,2)", "integer",
+        "integer", "integer", "varchar(12)", "integer", "timestamptz",
+    )  # fmt: skip
+    selects, params = [], []
+    for o in sorted(orders, key=lambda o: o["order_id"]):
+        texts = [
+            json.dumps(o[name]) if name != "price" else repr(float(o[name]))
+            for name in ORDER_COLUMNS
+        ]
+        texts = [t.strip('"') for t in texts]
+        selects.append(", ".join(f"%s::{cast}" for cast in casts))
+        params += texts
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(f"SELECT {s}" for s in selects), params)
+        return cursor.fetchall()
+
+
+@pytest.mark.django_db
+def test_orders_are_copied_exactly_as_postgresql_reads_their_text():
+    if connection.vendor != "postgresql":
+        pytest.skip("the binary COPY is PostgreSQL's")
+    prices = [0, 0.01, 5.5, 5.675, 0.005, 1234567.891, 1e16, 99999999999999.99, 12345678901234567]
+    issued = [
+        "2026-01-02T03:04:05Z",
+        "2024-02-29T23:59:59Z",
+        "1999-12-31T00:00:00Z",
+        "2026-01-02T03:04:05.123456Z",  # not ESI's form: read one by one, exactly
+        "2026-01-02T03:04:05+02:00",
+        "2026-01-02 03:04:05",  # no zone: UTC
+    ]
+    orders = [
+        order(
+            order_id=n + 1,
+            price=prices[n % len(prices)],
+            range=RANGES[n % len(RANGES)],
+            issued=issued[n % len(issued)],
+            is_buy_order=n % 2 == 0,
+            volume_remain=n,
+        )
+        for n in range(max(len(prices), len(RANGES), len(issued)))
+    ]
+    orders.append(
+        order(order_id=2**63 - 1, type_id=2**31 - 1, location_id=1_035_466_617_946,
+              volume_total=2**31 - 1, min_volume=2**31 - 1, duration=2**31 - 1)
+    )  # fmt: skip
+
+    rows = copied(orders)
+
+    assert rows == as_text_reads_them(orders)
+    assert rows[3][5] == Decimal("5.68")  # '5.675' to the cent, half away from zero
+    assert {row[9] for row in rows} == set(RANGES)
 
 
 @pytest.mark.parametrize(
     "issued",
     [
         '2026-01-02T03:04:05Z",true,1],[42',  # a quote, commas and a row break as JSON writes it
-        "2026-01-02T03:04:05Z],[7,8,9",  # a row break without any escape
+        "2026-01-02T03:04:05Z],[7,8,9",
         "2026-01-02\\T03:04:05Z",  # a backslash
         "2026-01-02T03:04:05Z\n4,5,6",  # a line break
         "2026-01-02 03:04:05 Café",
+        "2026-02-30T03:04:05Z",  # ESI's form, no such day
+        "yesterday at noon",
     ],
 )
-def test_hostile_text_stays_in_its_own_column(issued):
-    [decoded] = orders_decode([page(order(order_id=1, issued=issued), order(order_id=2))])
+def test_an_issued_that_is_not_a_date_and_time_is_refused_naming_the_order(issued):
+    [decoded] = orders_decode([page(order(order_id=1), order(order_id=42, issued=issued))])
 
-    rows = csv_rows(orders_csv(decoded))
+    with pytest.raises(MarketDataError) as refused:
+        orders_array(orders_rows(decoded))
 
-    assert [row[-1] for row in rows] == [issued, ORDER["issued"]]
-    assert [row[0] for row in rows] == ["1", "2"]
-    assert {len(row) for row in rows} == {len(ORDER_COLUMNS)}
+    assert str(refused.value) == f"order 42: issued {issued!r} is not a date and time"
 
 
 # --- jobs, schedules, health --------------------------------------------------------------------

@@ -17,7 +17,8 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from market.ingest import snapshot_fetch, snapshot_store
-from market.ingest.liquidity import state_load, states_kept_wait
+from market.ingest.background import background_wait
+from market.ingest.liquidity import state_load
 from market.ingest.liquidity.state import state_from_database
 from market.models import BestPrice, MarketSnapshot, ObservedDay, StationTradeDay
 from market.tests.factories import AMARR, DOMAIN, FORGE, JITA, iso
@@ -288,7 +289,7 @@ def test_the_state_read_back_from_the_database_is_the_one_kept_in_the_cache():
         ]
     )
 
-    states_kept_wait()  # kept by the book-tops thread once the snapshot landed
+    background_wait()  # kept by the book-tops thread once the snapshot landed
     kept, read = state_load(snapshot), state_from_database(snapshot)
 
     assert kept is not None and kept.at == int(P.timestamp())
@@ -305,7 +306,7 @@ def test_a_snapshot_that_did_not_land_keeps_no_state_for_the_next_ingest():
     current = store([o(1, "4.00", 1000, buy=True)], C)
     late = store([o(1, "4.00", 1, buy=True)], P)  # older: superseded on arrival
 
-    states_kept_wait()
+    background_wait()
     assert late.status == MarketSnapshot.Status.SUPERSEDED
     assert state_load(late) is None
     assert state_load(current) is not None
@@ -331,7 +332,7 @@ def test_without_the_cached_state_the_database_gives_the_same_trades():
     later = P + timedelta(hours=3)
     before, after = books(later)
     store(before, later)
-    states_kept_wait()
+    background_wait()
     cache.clear()  # flushed, or the first run after a deploy
     store(after, later + timedelta(minutes=5))
 

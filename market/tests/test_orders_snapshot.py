@@ -23,8 +23,10 @@ from django.db.models import Count
 from django.utils import timezone
 
 from market.ingest import SnapshotError, snapshot_fetch
+from market.ingest.background import background_wait
 from market.models import BestPrice, MarketSnapshot, Order
-from market.tests.factories import DOMAIN, FORGE
+from market.tests.factories import AMARR, DOMAIN, FORGE, HUBS_BY_KEY, JITA, book_store
+from market.tests.factories import order as esi_order
 
 ORDERS = f"/esi/markets/{FORGE}/orders/"
 
@@ -52,13 +54,24 @@ def pages_sent(upstreams, path: str = ORDERS) -> Counter:
     return Counter(int(r.arg("page")) for r in upstreams.requests(path))
 
 
-def partitions() -> list[str]:
+def partitions(parent: str = "market_order") -> list[str]:
     if connection.vendor != "postgresql":
         return []
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-            "WHERE i.inhparent = 'market_order'::regclass ORDER BY 1"
+            "WHERE i.inhparent = %s::regclass ORDER BY 1",
+            [parent],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def tables_like(prefix: str) -> list[str]:
+    """Tables whose name starts with ``prefix``, attached as partitions or not."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT relname FROM pg_class WHERE relkind = 'r' AND relname LIKE %s ORDER BY 1",
+            [prefix + "%"],
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -159,6 +172,8 @@ def test_an_expired_snapshot_is_replaced_and_the_old_one_is_gone(esi, upstreams)
     assert set(BestPrice.objects.values_list("snapshot_id", flat=True)) == {second.pk}
     if connection.vendor == "postgresql":
         assert partitions() == [f"market_order_s{second.pk}"]
+        assert partitions("market_bestprice") == [f"market_bestprice_s{second.pk}"]
+        assert tables_like("market_bestprice_s") == [f"market_bestprice_s{second.pk}"]
 
 
 @pytest.mark.django_db
@@ -401,6 +416,8 @@ def test_an_order_the_database_refuses_rolls_the_whole_snapshot_back(esi, upstre
     assert_still_the_old_snapshot(old, old_book)
     if connection.vendor == "postgresql":
         assert partitions() == [f"market_order_s{old.pk}"]
+        assert partitions("market_bestprice") == [f"market_bestprice_s{old.pk}"]
+        assert tables_like("market_bestprice_s") == [f"market_bestprice_s{old.pk}"]
 
 
 # --- readers during a swap ----------------------------------------------------------------------
@@ -448,11 +465,104 @@ def test_readers_see_the_old_book_or_the_new_one_never_a_mix(esi, upstreams):
     assert set(map(tuple, seen)) <= {((first.pk, 20000),), ((second.pk, 20000),)}, seen
     assert seen[0] == [(first.pk, 20000)] and seen[-1] == [(second.pk, 20000)], seen
     if connection.vendor == "postgresql":
-        # The superseded partition was detached concurrently and dropped.
+        # The superseded partitions were detached concurrently and dropped, after the commit.
+        background_wait()
         assert partitions() == [f"market_order_s{second.pk}"]
+        assert partitions("market_bestprice") == [f"market_bestprice_s{second.pk}"]
+        assert tables_like("market_bestprice_s") == [f"market_bestprice_s{second.pk}"]
     else:
         # The superseded book's rows were deleted once the new one was current.
         assert set(Order.objects.values_list("snapshot_id", flat=True).distinct()) == {second.pk}
+
+
+# --- the tidy-up after a swap ---------------------------------------------------------------------
+
+
+def desk_build(types: int = 30) -> list[MarketSnapshot]:
+    """A book at every hub, as the browser tests' desk fixture stores them (one after the other,
+    each hub's landing and tidy-up on the landings thread while the next hub is stored)."""
+    snapshots = []
+    for step, hub in enumerate(HUBS_BY_KEY.values()):
+        rows = []
+        for n in range(types):
+            bid = 100_000_000 + n * 1_000_000 + step * 40_000_000
+            rows += [
+                esi_order(100 + n, bid, 1000, buy=True, hub=hub),
+                esi_order(100 + n, bid * 115 // 100, 1000, hub=hub),
+            ]
+        snapshots.append(book_store(hub.region_id, rows))
+    return snapshots
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_book_that_lands_while_old_partitions_are_dropped_keeps_its_own(monkeypatch):
+    """Another worker's book commits while a tidy-up is dropping old partitions (a concurrent
+    detach waits for the transactions in flight, the other worker's among them): it is current,
+    so its orders and book tops stay, whenever it committed."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the partitions are PostgreSQL's")
+    from market.ingest import snapshots
+
+    old = book_store(
+        JITA.region_id, [esi_order(34, "5.00", 10, buy=True), esi_order(34, "6.00", 10)]
+    )
+    background_wait()
+    # Partitions of a snapshot no longer current, left for the next run: a drop that timed out,
+    # or what a flush of the test database leaves (TRUNCATE keeps the partitions).
+    MarketSnapshot.objects.filter(pk=old.pk).update(
+        is_current=False, status=MarketSnapshot.Status.SUPERSEDED
+    )
+    landed: list[MarketSnapshot] = []
+    drop = snapshots._partition_drop
+
+    def drop_while_a_book_lands(parent: str, name: str, *, detach_pending: bool) -> None:
+        if not landed:
+            amarr = [
+                esi_order(34, "7.00", 10, buy=True, hub=AMARR),
+                esi_order(34, "8.00", 10, hub=AMARR),
+            ]
+            landed.append(book_store(AMARR.region_id, amarr))
+            background_wait()  # its own landing and tidy-up (which drops the old ones too)
+        drop(parent, name, detach_pending=detach_pending)
+
+    monkeypatch.setattr(snapshots, "_partition_drop", drop_while_a_book_lands)
+    snapshots.partitions_prune()
+    background_wait()
+
+    (amarr,) = landed
+    assert BestPrice.objects.current(region_id=AMARR.region_id).count() == 1
+    assert Order.objects.current(region_id=AMARR.region_id).count() == 2
+    assert partitions() == [f"market_order_s{amarr.pk}"]
+    assert partitions("market_bestprice") == [f"market_bestprice_s{amarr.pk}"]
+
+
+def desk_complete(snapshots: list[MarketSnapshot]) -> None:
+    """Every hub's book is current with its 30 book tops and 60 orders, and no other partition
+    is left."""
+    for hub, snapshot in zip(HUBS_BY_KEY.values(), snapshots, strict=True):
+        assert MarketSnapshot.objects.current_ids()[hub.region_id] == snapshot.pk
+        assert BestPrice.objects.current(region_id=hub.region_id).count() == 30, hub.key
+        assert Order.objects.current(region_id=hub.region_id).count() == 60, hub.key
+    if connection.vendor == "postgresql":
+        ids = [snapshot.pk for snapshot in snapshots]
+        assert set(partitions("market_bestprice")) == {f"market_bestprice_s{pk}" for pk in ids}
+        assert set(partitions()) == {f"market_order_s{pk}" for pk in ids}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_desk_built_after_a_flush_has_book_tops_at_every_hub():
+    """What the browser tests do when two of them build the desk in one session: the database
+    is flushed in between (its partitions survive the TRUNCATE) and the second build's tidy-ups
+    drop them while the next hubs' books land."""
+    first = desk_build()
+    background_wait()
+    desk_complete(first)
+    # As the test runner flushes between tests: the snapshot ids go on, the partitions stay.
+    call_command("flush", interactive=False, verbosity=0, reset_sequences=False)
+
+    second = desk_build()
+    background_wait()
+    desk_complete(second)
 
 
 # --- the command ---------------------------------------------------------------------------------
@@ -505,6 +615,10 @@ def test_an_older_book_stored_late_does_not_replace_a_newer_one(esi, upstreams):
 
     assert late.status == "superseded" and not late.is_current
     assert_still_the_old_snapshot(current, book)
+    if connection.vendor == "postgresql":
+        # The late book's tables (its orders and its book tops) went with it.
+        assert tables_like("market_order_s") == [f"market_order_s{current.pk}"]
+        assert tables_like("market_bestprice_s") == [f"market_bestprice_s{current.pk}"]
 
 
 # --- streaming: pages stored while later ones are on their way ------------------------------------
@@ -594,6 +708,8 @@ def test_a_rollover_detected_mid_stream_leaves_the_old_snapshot_intact(esi, upst
     assert failed.pages == 3  # stored when page 4 showed the rollover, then rolled back
     if connection.vendor == "postgresql":
         assert partitions() == [f"market_order_s{old.pk}"]
+        assert partitions("market_bestprice") == [f"market_bestprice_s{old.pk}"]
+        assert tables_like("market_bestprice_s") == [f"market_bestprice_s{old.pk}"]
 
 
 @pytest.mark.django_db
@@ -714,6 +830,8 @@ def test_a_load_left_before_it_finished_leaves_nothing_behind(esi, upstreams):
     assert MarketSnapshot.objects.get() == old
     if connection.vendor == "postgresql":
         assert partitions() == [f"market_order_s{old.pk}"]
+        assert partitions("market_bestprice") == [f"market_bestprice_s{old.pk}"]
+        assert tables_like("market_bestprice_s") == [f"market_bestprice_s{old.pk}"]
 
 
 @pytest.mark.django_db

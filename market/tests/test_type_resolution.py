@@ -20,6 +20,7 @@ from django.utils import timezone
 from django_q.models import Task
 
 from market.esi import EsiClient
+from market.ingest.background import background_wait
 from market.ledger.tests.factories import sde_sample_load
 from market.models import BestPrice, Group, MarketSnapshot, Type, UnresolvedType
 from market.queries import StationRef, station_book, type_search
@@ -326,6 +327,7 @@ def test_a_snapshot_that_lands_queues_the_resolution_which_the_worker_runs(
     sde_sample_load()
 
     task = schedule_run("lenny:market-orders-jita")
+    background_wait()  # the snapshot_landed receivers, run once the snapshot committed
 
     assert task.success, task.result
     snapshot = MarketSnapshot.objects.get(is_current=True, region_id=JITA.region_id)

@@ -47,14 +47,18 @@ lost it.
 from __future__ import annotations
 
 import logging
-import os
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
 
-from market.ingest.book_tops import BookTops, best_prices_csv, book_sort, book_tops_compute
+from market.ingest.background import background_submit
+from market.ingest.book_tops import (
+    BookTops,
+    best_prices_copy_data,
+    book_sort,
+    book_tops_compute,
+)
 from market.ingest.columns import order_columns
 from market.ingest.liquidity.inference import (
     FIRST_STATION_ID,
@@ -92,7 +96,7 @@ class SnapshotSummary:
     ingest, and what traded since the previous snapshot (None when not comparable)."""
 
     tops: BookTops
-    best_prices_csv: bytes | None = None
+    best_prices_data: bytes | None = None
     current: CurrentBook | None = None
     trades: PairTrades | None = None
     # The previous snapshot's state was not in the cache: read it from the database, on the
@@ -108,12 +112,12 @@ def snapshot_summarise(
     pages: list,
     *,
     previous: MarketSnapshot | None,
-    csv: bool = False,
+    copy: bool = False,
     tops_ready: Future | None = None,
     trades_ready: Future | None = None,
     landed: Future | None = None,
 ) -> SnapshotSummary:
-    """The book tops (and their CSV for COPY when ``csv``), the inference against ``previous``,
+    """The book tops (and their binary COPY data when ``copy``), the inference against ``previous``,
     and this snapshot's state kept for the next ingest. It touches the cache but never the
     database, so it can run on another thread; ``tops_ready`` gets the summary as soon as the
     book tops are in it (the caller stores them while the trades are worked out), and
@@ -125,7 +129,7 @@ def snapshot_summarise(
         orders = order_columns(pages)
         book = book_sort(orders)
         tops = book_tops_compute(book)
-        summary = SnapshotSummary(tops, best_prices_csv(snapshot, tops) if csv else None)
+        summary = SnapshotSummary(tops, best_prices_copy_data(snapshot, tops) if copy else None)
     except BaseException as exc:
         if tops_ready is not None:
             tops_ready.set_exception(exc)
@@ -145,7 +149,7 @@ def snapshot_summarise(
                 summary.previous_missing = True
             else:
                 summary.trades = trades_infer(previous_state, summary.current)
-                if csv:
+                if copy:
                     summary.trades.copy_csv  # noqa: B018 (encoded here, off the swap's path)
     except BaseException as exc:
         if trades_ready is not None:
@@ -169,43 +173,10 @@ def _state_keep(snapshot: MarketSnapshot, orders, *, at: int, book) -> None:
         log.exception("could not keep the book state of snapshot %s", snapshot.pk)
 
 
-# The threads the book tops, the trades and the state are computed on (two: regions ingested at
-# once by one process each get one). They outlive the ingest that submitted the work: the state
-# for the next ingest is kept after the snapshot has landed. One pool per process: a forked
-# worker does not inherit the threads of its parent's pool.
-_summaries: tuple[int, ThreadPoolExecutor] | None = None
-_pending: set[Future] = set()
-_pending_lock = threading.Lock()
-
-
-def _summaries_pool() -> ThreadPoolExecutor:
-    global _summaries
-    with _pending_lock:
-        if _summaries is None or _summaries[0] != os.getpid():
-            _summaries = (os.getpid(), ThreadPoolExecutor(2, thread_name_prefix="book-tops"))
-        return _summaries[1]
-
-
 def summary_submit(snapshot: MarketSnapshot, pages: list, **kwargs) -> Future:
-    """:func:`snapshot_summarise` on a book-tops thread (the caller waits on the futures it
-    passes, not on this one)."""
-    done = _summaries_pool().submit(snapshot_summarise, snapshot, pages, **kwargs)
-    with _pending_lock:
-        _pending.add(done)
-    done.add_done_callback(_forget)
-    return done
-
-
-def _forget(done: Future) -> None:
-    with _pending_lock:
-        _pending.discard(done)
-
-
-def states_kept_wait(timeout: float = 60) -> None:
-    """Wait until the states of the snapshots stored so far are kept (tests, benchmarks)."""
-    with _pending_lock:
-        pending = list(_pending)
-    wait(pending, timeout=timeout)
+    """:func:`snapshot_summarise` on a thread of its own (see ``market.ingest.background``; the
+    caller waits on the futures it passes, not on this one)."""
+    return background_submit("summaries", snapshot_summarise, snapshot, pages, **kwargs)
 
 
 def summary_complete(summary: SnapshotSummary, *, previous: MarketSnapshot | None) -> None:
@@ -227,7 +198,6 @@ __all__ = [
     "liquidity_prune",
     "pair_trades_write",
     "snapshot_summarise",
-    "states_kept_wait",
     "summary_complete",
     "summary_submit",
     "trades_infer",

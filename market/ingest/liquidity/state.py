@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 import pickle
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from django.core.cache import cache
 from django.db import connection
 
 from market.ingest.book_tops import SortedBook, book_sort
-from market.ingest.columns import ORDER_DTYPE, SECONDS_A_DAY, issued_seconds
+from market.ingest.columns import ORDER_DTYPE, RANGE_CODES, SECONDS_A_DAY, issued_seconds
 from market.models import MarketSnapshot, Order
 
 log = logging.getLogger("market.ingest")
@@ -149,27 +149,39 @@ def state_load(snapshot: MarketSnapshot) -> BookState | None:
 
 def state_from_database(snapshot: MarketSnapshot) -> BookState:
     """The state of a stored snapshot, from its orders in the database."""
-    columns = ORDER_DTYPE.names[:-1]
     table = Order._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # ISO text in UTC, as ESI writes it, so issued_seconds() reads both the same way.
-            issued = "to_char(issued AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
-            price = "price::float8"
+    postgres = connection.vendor == "postgresql"
+    select = []
+    for name in ORDER_DTYPE.names:
+        if name == "price":
+            select.append("price::float8" if postgres else "CAST(price AS REAL)")
+        elif name == "issued" and postgres:
+            # Microseconds since the Unix epoch, as ORDER_DTYPE keeps them (exact: numeric).
+            select.append("(EXTRACT(EPOCH FROM issued) * 1000000)::bigint")
         else:
-            issued, price = "issued", "CAST(price AS REAL)"
-        select = ", ".join(price if name == "price" else name for name in columns)
+            select.append(name)
+    with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {select}, {issued} FROM {table} WHERE snapshot_id = %s", [snapshot.id]
+            f"SELECT {', '.join(select)} FROM {table} WHERE snapshot_id = %s", [snapshot.id]
         )
         rows = cursor.fetchall()
-    if connection.vendor != "postgresql":
-        rows = [(*row[:-1], _sqlite_issued(row[-1])) for row in rows]
+    range_at, issued_at = ORDER_DTYPE.names.index("range"), ORDER_DTYPE.names.index("issued")
+    rows = [
+        (
+            *row[:range_at],
+            RANGE_CODES[row[range_at]],
+            *row[range_at + 1 : issued_at],
+            row[issued_at] if postgres else _sqlite_issued(row[issued_at]),
+        )
+        for row in rows
+    ]
     orders = np.array(rows, dtype=ORDER_DTYPE) if rows else np.empty(0, dtype=ORDER_DTYPE)
     return state_from_orders(orders, at=snapshot_time(snapshot))
 
 
-def _sqlite_issued(value: datetime | str) -> bytes:
+def _sqlite_issued(value: datetime | str) -> int:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return (value - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
