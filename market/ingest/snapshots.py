@@ -194,12 +194,28 @@ def book_fetch(
             error=message[:2000],
         )
         log.warning("market snapshot of %s failed: %s", book, message)
+        if isinstance(exc, DatabaseError) and connection.vendor == "postgresql":
+            _partitions_heal()
         raise SnapshotError(
             f"{book}: snapshot not replaced ({message}); the previous snapshot is still current"
         ) from exc
     _after_landing(_snapshot_tidy, snapshot)
     status = "stored" if snapshot.is_current else "superseded"
     return SnapshotOutcome(region_id, status, snapshot, snapshot.seconds, structure_id)
+
+
+def _partitions_heal() -> None:
+    """After a database error, drop the partitions no current snapshot owns. Normally the tidy-up
+    after each landed snapshot does it; but a table left under the name of the next snapshot
+    (a database flushed or restored with its sequences set back, while the partitions stayed)
+    makes every ingest fail before it lands, so the tidy-up would never come."""
+    try:
+        dropped = partitions_prune()
+    except DatabaseError as exc:
+        log.warning("could not drop the partitions of old snapshots: %s", exc)
+        return
+    if dropped:
+        log.info("dropped %d partitions of snapshots no longer current", len(dropped))
 
 
 def _failure_message(exc: Exception) -> str:

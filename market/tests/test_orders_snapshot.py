@@ -869,3 +869,32 @@ def test_rows_left_by_a_load_that_died_are_deleted_by_the_next_snapshot(esi, ups
     assert (dead.status, dead.error) == (MarketSnapshot.Status.FAILED, "the load was interrupted")
     loading.refresh_from_db()
     assert loading.status == MarketSnapshot.Status.OK
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_flush_that_set_the_ids_back_one_failed_ingest_clears_the_old_tables(
+    esi, upstreams
+):
+    """`manage.py flush` (or a restore) sets the snapshot ids back while the partitions stay: the
+    next snapshot's table name is taken. That ingest fails with a clear error, drops the tables
+    no current snapshot owns, and the next one lands."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the partitions are PostgreSQL's")
+    snapshot_fetch(region_id=FORGE)
+    background_wait()
+    MarketSnapshot.objects.all().delete()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('market_marketsnapshot', 'id'), %s, false)",
+            [min(int(name.removeprefix("market_order_s")) for name in partitions())],
+        )
+
+    with pytest.raises(SnapshotError, match="already exists"):
+        snapshot_fetch(region_id=FORGE, force=True)
+    assert partitions() == [] and partitions("market_bestprice") == []
+
+    outcome = snapshot_fetch(region_id=FORGE, force=True)
+    background_wait()
+    assert outcome.status == "stored"
+    assert Order.objects.current(region_id=FORGE).count() == 3000
+    assert partitions() == [f"market_order_s{outcome.snapshot.pk}"]
