@@ -13,6 +13,7 @@ from django_q.models import Schedule, Task
 
 from accounts.scopes import UNIVERSE_STRUCTURES_SCOPE
 from accounts.tests.factories import ALL_SCOPES, DEMO_PILOT, character_link_replay
+from market.ingest.background import background_wait
 from market.models import MarketSnapshot, Structure
 from market.replay.structures import NULLSEC_KEEPSTAR, PERIMETER_TTT
 from market.structures.queries import structure_current_snapshot
@@ -55,7 +56,10 @@ def test_the_structure_schedule_runs_through_django_q2_to_a_stored_book(
     structure_retime(structure=Structure.objects.get(pk=TTT), minutes=15)
     assert Schedule.objects.get(name=name).minutes == 15
     Schedule.objects.filter(name=name).delete()
-    q_broker.purge_queue()  # the new book's queued type resolution: not this test's
+    # The new book's type resolution, queued by its landing receivers (on their own thread once
+    # the book committed): not this test's.
+    background_wait()
+    q_broker.purge_queue()
     assert schedule_run("lenny:structure-schedules").success
     assert Schedule.objects.filter(name=name).exists()
 
