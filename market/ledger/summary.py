@@ -263,9 +263,20 @@ def _summarise(
     summary.unknown_cost_sales = result.unknown_cost_sales[-UNKNOWN_SALES_KEPT:]
 
 
+# What the overview shows of the open orders (not ``last_seen``, which every orders sync moves).
+_ORDER_FIELDS = (
+    "id",
+    "character_id",
+    "is_buy_order",
+    "price",
+    "volume_remain",
+    "escrow",
+    "undercut_since",
+)
 # One round trip for everything the ledger's caches are keyed by. Rows of the wallet tables are
 # only ever added (or pruned): a count and the largest id change with either. The open orders
-# change in place (undercut checks, fills), so their rows are hashed whole; there are few.
+# change in place (undercut checks, fills), so the columns the overview shows of them are hashed
+# (``_ORDER_FIELDS``); there are few.
 _STATE_SQL = """
 WITH own AS (
     SELECT id, character_id, name, needs_relogin, scopes::text AS scopes
@@ -287,7 +298,9 @@ SELECT
         WHERE character_id IN (SELECT id FROM own)),
     (SELECT concat_ws(',', count(*), max(id)) FROM market_walletbalance
         WHERE character_id IN (SELECT id FROM own)),
-    (SELECT md5(string_agg(o::text, '|' ORDER BY o.id)) FROM market_characterorder o
+    (SELECT md5(string_agg(concat_ws(',', o.id, o.character_id, o.is_buy_order, o.price,
+        o.volume_remain, o.escrow, o.undercut_since), '|' ORDER BY o.id))
+        FROM market_characterorder o
         WHERE o.state = 'open' AND o.character_id IN (SELECT id FROM own))
 """
 
@@ -337,7 +350,7 @@ def _state_orm(*, user: Any) -> tuple:
         sorted(characters.values_list("pk", "needs_relogin", "scopes")),
         count_last(journal),
         count_last(WalletBalance.objects.filter(character__owner=user)),
-        sorted(CharacterOrder.objects.owned_by(user).open().values_list()),
+        sorted(CharacterOrder.objects.owned_by(user).open().values_list(*_ORDER_FIELDS)),
     )
 
 

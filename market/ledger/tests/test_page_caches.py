@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.urls import reverse
+from django.utils import timezone
 
-from market.ledger.models import LedgerSync
-from market.ledger.queries import ledger_compute
+from market.ledger.models import CharacterOrder, LedgerSync, WalletBalance, WalletTransaction
+from market.ledger.queries import ledger_compute, ledger_state
 from market.ledger.sync import character_sync
 from market.ledger.tests.factories import trading_history_hand_made
 
@@ -118,3 +121,42 @@ def test_another_user_never_sees_a_cached_ledger(client, user, other_user, hand_
         assert hand_made.name not in html, name
     assert "No EVE character is linked" in theirs["ledger:home"]
     assert "Link an EVE character to see its transactions" in theirs["ledger:transactions"]
+
+
+def test_an_undercut_found_between_syncs_shows_on_the_overview(client, user, hand_made, sde_loaded):
+    client.force_login(user)
+    assert figure(client.get(reverse("ledger:home")).content.decode(), "undercut") == "0 undercut"
+
+    # What the undercut check writes when a new snapshot beats the order (no sync involved).
+    CharacterOrder.objects.filter(character=hand_made, state="open").update(
+        undercut_since=timezone.now(), undercut_by=Decimal("1.00")
+    )
+
+    assert figure(client.get(reverse("ledger:home")).content.decode(), "undercut") == "1 undercut"
+
+
+@pytest.mark.parametrize("vendor", ["postgresql", "sqlite"])
+def test_the_fingerprints_follow_the_data(user, hand_made, monkeypatch, vendor):
+    # "sqlite": the several-query fallback the embedded database uses, on this database.
+    monkeypatch.setattr(connection, "vendor", vendor)
+    first = ledger_state(user=user)
+    assert ledger_state(user=user) == first
+
+    WalletBalance.objects.create(
+        character=hand_made, recorded_at=timezone.now(), balance=Decimal("123.45")
+    )
+    balance = ledger_state(user=user)
+    assert balance.summary == first.summary and balance.pages != first.pages
+
+    WalletTransaction.objects.create(
+        character=hand_made,
+        transaction_id=99_999,
+        date=timezone.now(),
+        type_id=TRITANIUM,
+        quantity=1,
+        unit_price=Decimal("200.00"),
+        is_buy=False,
+        location_id=60003760,
+    )
+    trade = ledger_state(user=user)
+    assert trade.summary != balance.summary and trade.pages != balance.pages
