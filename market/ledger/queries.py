@@ -2,8 +2,11 @@
 
 The profit figures come from ``market.ledger.summary`` (the pure ``realized_profit`` fed with the
 user's transactions, the fee rows of their journals and every version of their orders, cached);
-this module re-exports what the pages use of it. The transactions filter and the open orders
-desk's rows are read here too, so the views only parse requests and render.
+this module re-exports what the pages use of it. The overview's other figures (balances, open
+orders, journal kept, the chart) are cached beside it under ``ledger_state``'s fingerprint of the
+user's data, so a page view between two syncs reads one cache entry, not the history. The
+transactions filter and the open orders desk's rows are read here too, so the views only parse
+requests and render.
 """
 
 from __future__ import annotations
