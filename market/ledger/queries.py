@@ -2,8 +2,11 @@
 
 The profit figures come from ``market.ledger.summary`` (the pure ``realized_profit`` fed with the
 user's transactions, the fee rows of their journals and every version of their orders, cached);
-this module re-exports what the pages use of it. The transactions filter and the open orders
-desk's rows are read here too, so the views only parse requests and render.
+this module re-exports what the pages use of it. The overview's other figures (balances, open
+orders, journal kept, the chart) are cached beside it under ``ledger_state``'s fingerprint of the
+user's data, so a page view between two syncs reads one cache entry, not the history. The
+transactions filter and the open orders desk's rows are read here too, so the views only parse
+requests and render.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Count, Max, Min, OuterRef, QuerySet, Subquery
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -30,8 +34,10 @@ from market.ledger.models import (
 )
 from market.ledger.profit import ProfitLine
 from market.ledger.summary import (
+    LedgerState,
     LedgerSummary,
     ledger_compute,
+    ledger_state,
     ledger_summary,
     profit_before_period,
 )
@@ -42,18 +48,24 @@ from market.structures.queries import structure_names
 __all__ = [
     "CHART_DAYS",
     "PERIODS",
+    "CharacterFigures",
     "CharacterOverview",
     "LedgerSummary",
     "OpenOrdersTotals",
+    "OverviewFigures",
     "characters_overview",
+    "characters_with_syncs",
     "chart_data",
+    "chart_finish",
     "journal_kept",
     "latest_balances",
     "ledger_compute",
+    "ledger_state",
     "ledger_summary",
     "location_names",
     "open_orders_totals",
     "orders_desk",
+    "overview_figures",
     "period_start",
     "profit_before_period",
     "profit_first_sync_pending",
@@ -65,19 +77,21 @@ PERIODS: dict[str, int | None] = {"7": 7, "30": 30, "90": 90, "365": 365, "all":
 CHART_DAYS = 90
 
 
-def profit_first_sync_pending(*, user: Any) -> list[str]:
+def profit_first_sync_pending(*, user: Any, characters: list[Character] | None = None) -> list[str]:
     """Names of the user's usable characters whose journal or transactions have not synced once.
 
     Until both have, profit would count the journal's broker fees without the trades they paid
     for: a pilot linked a minute ago saw -525,272,364.49 ISK "realized". The pages say the first
     sync is under way instead. An endpoint whose scope was not granted never syncs: not waited on.
+    ``characters``: the user's, with their ``ledger_syncs`` prefetched (read here otherwise).
     """
     needed = {LedgerSync.Endpoint.JOURNAL, LedgerSync.Endpoint.TRANSACTIONS}
+    if characters is None:
+        characters = list(Character.objects.filter(owner=user).prefetch_related("ledger_syncs"))
     pending = []
-    characters = Character.objects.filter(owner=user, needs_relogin=False).prefetch_related(
-        "ledger_syncs"
-    )
-    for character in characters.order_by("name"):
+    for character in sorted(characters, key=lambda character: character.name):
+        if character.needs_relogin:
+            continue
         done = {
             sync.endpoint
             for sync in character.ledger_syncs.all()
@@ -206,8 +220,9 @@ def _journal_balances(
     )
 
 
-def chart_data(summary: LedgerSummary, *, user: Any, days: int = CHART_DAYS) -> dict[str, Any]:
-    """Realized profit per day and wallet balance over time, as uPlot wants them (epochs)."""
+def _chart_base(summary: LedgerSummary, *, user: Any, days: int = CHART_DAYS) -> dict[str, Any]:
+    """Realized profit per day and wallet balance over time, up to the latest reading: the same
+    until the data or the day changes (``chart_finish`` carries it to the moment shown)."""
     today = timezone.now().date()
     since = today - timedelta(days=days - 1)
     by_day = summary.by_day
@@ -235,38 +250,147 @@ def chart_data(summary: LedgerSummary, *, user: Any, days: int = CHART_DAYS) -> 
             before[character.character_id] = max(earlier, key=lambda reading: reading[1])[2]
     series_ids = sorted({character_id for character_id, _, _ in readings} | set(before))
     times = sorted({int(when.timestamp()) for _, when, _ in readings})
-    now = int(timezone.now().timestamp())
-    if series_ids and (not times or times[-1] < now):
-        times.append(now)  # carry the latest balance to today
     current = {character_id: before.get(character_id) for character_id in series_ids}
     by_time: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
     for character_id, when, balance in readings:
         by_time[int(when.timestamp())].append((character_id, balance))
     columns: dict[int, list[float | None]] = {character_id: [] for character_id in series_ids}
     totals: list[float | None] = []
-    for moment in times:
-        for character_id, balance in by_time.get(moment, []):
-            current[character_id] = balance
+
+    def column_add() -> None:
         known = [value for value in current.values() if value is not None]
         for character_id in series_ids:
             value = current[character_id]
             columns[character_id].append(None if value is None else float(value))
         totals.append(float(sum(known)) if known else None)
+
+    for moment in times:
+        for character_id, balance in by_time.get(moment, []):
+            current[character_id] = balance
+        column_add()
+    series = [
+        {"label": names.get(character_id, str(character_id)), "values": columns[character_id]}
+        for character_id in series_ids
+    ] + ([{"label": "All characters", "values": totals}] if len(series_ids) > 1 else [])
+    # What each series reads after its last reading: carried to "now" when the chart is shown.
+    column_add()
+    carried = [columns[character_id].pop() for character_id in series_ids]
+    carried += [totals.pop()] if len(series_ids) > 1 else []
     return {
-        "range": [profit_days[0], now],
+        "range": [profit_days[0], None],
         "profit": {"days": profit_days, "values": profits},
-        "balance": {
-            "times": times,
-            "series": [
-                {
-                    "label": names.get(character_id, str(character_id)),
-                    "values": columns[character_id],
-                }
-                for character_id in series_ids
-            ]
-            + ([{"label": "All characters", "values": totals}] if len(series_ids) > 1 else []),
-        },
+        "balance": {"times": times, "series": series},
+        "carried": carried,
     }
+
+
+def chart_finish(base: dict[str, Any], *, now: int | None = None) -> dict[str, Any]:
+    """``_chart_base``'s chart (cached as it was) up to ``now``: the latest balances carried to
+    today, as uPlot wants them."""
+    now = int(timezone.now().timestamp()) if now is None else now
+    balance = base["balance"]
+    times, series = balance["times"], balance["series"]
+    if series and (not times or times[-1] < now):
+        times = [*times, now]
+        series = [
+            {**line, "values": [*line["values"], last]}
+            for line, last in zip(series, base["carried"], strict=True)
+        ]
+    return {
+        "range": [base["range"][0], now],
+        "profit": base["profit"],
+        "balance": {"times": times, "series": series},
+    }
+
+
+def chart_data(summary: LedgerSummary, *, user: Any, days: int = CHART_DAYS) -> dict[str, Any]:
+    """Realized profit per day and wallet balance over time, as uPlot wants them (epochs)."""
+    return chart_finish(_chart_base(summary, user=user, days=days))
+
+
+@dataclass
+class CharacterFigures:
+    """One character's figures on the overview that only change with its synced data."""
+
+    balance: WalletBalance | None
+    orders: OpenOrdersTotals
+    realized: ProfitLine
+    journal_rows: int
+    journal_since: datetime | None
+
+
+@dataclass
+class OverviewFigures:
+    """The overview's figures: the same until the user's data, cost method or the UTC day
+    changes, so cached under ``LedgerState.pages`` (a page view reads them in one cache get
+    instead of the whole history). Shaped like the summary where the template reads that."""
+
+    error: str
+    totals: ProfitLine
+    inventory_cost: Decimal
+    realized_30: ProfitLine
+    loss_before_30: Decimal | None
+    orders: OpenOrdersTotals
+    wallet_total: Decimal
+    characters: dict[int, CharacterFigures]  # by character database id
+    chart: dict[str, Any]  # ``_chart_base``'s: carried to now when shown
+    uncached: bool = False
+
+
+OVERVIEW_VERSION = 1  # bump when OverviewFigures changes shape
+OVERVIEW_CACHE_SECONDS = 86_400
+
+
+def overview_figures(
+    *, user: Any, method: str, state: LedgerState | None = None
+) -> OverviewFigures:
+    """The user's overview figures, from the cache unless their data changed since."""
+    state = state or ledger_state(user=user)
+    today = timezone.now().date()
+    key = f"ledger:overview:{user.pk}:{OVERVIEW_VERSION}:{method}:{today}:{state.pages}"
+    figures = cache.get(key)
+    if figures is None:
+        figures = _overview_compute(user=user, method=method, state=state, today=today)
+        if not figures.uncached:
+            cache.set(key, figures, OVERVIEW_CACHE_SECONDS)
+    return figures
+
+
+def _overview_compute(
+    *, user: Any, method: str, state: LedgerState, today: date
+) -> OverviewFigures:
+    summary = ledger_summary(user=user, method=method, state=state)
+    since = today - timedelta(days=PERIODS["30"] - 1)
+    balances = latest_balances(user=user)
+    orders = open_orders_totals(user=user)
+    realized = summary.by_character(since=since)
+    kept = journal_kept(user=user)
+    before = profit_before_period(summary, since=since)
+    characters = {
+        character.pk: CharacterFigures(
+            balance=balances.get(character.pk),
+            orders=orders[character.pk],
+            realized=realized.get(character.character_id, ProfitLine()),
+            journal_rows=kept.get(character.pk, (0, None))[0],
+            journal_since=kept.get(character.pk, (0, None))[1],
+        )
+        for character in Character.objects.owned_by(user).only("pk", "character_id")
+    }
+    return OverviewFigures(
+        error=summary.error,
+        totals=summary.totals,
+        inventory_cost=summary.inventory_cost,
+        realized_30=summary.total(since=since),
+        # Shown only when it makes "all time" smaller than "30 days", to say why.
+        loss_before_30=-before if before < 0 else None,
+        orders=orders[None],
+        wallet_total=sum(
+            (row.balance.balance for row in characters.values() if row.balance), start=Decimal(0)
+        ),
+        characters=characters,
+        chart=_chart_base(summary, user=user),
+        uncached=summary.uncached,
+    )
 
 
 @dataclass
@@ -281,33 +405,38 @@ class CharacterOverview:
     journal_since: datetime | None
 
 
+def characters_with_syncs(*, user: Any) -> list[Character]:
+    """The user's characters with their LedgerSync rows (two queries), read fresh every view:
+    the sync states and ages change without new data."""
+    return list(Character.objects.owned_by(user).prefetch_related("ledger_syncs"))
+
+
 def characters_overview(
-    *, user: Any, summary: LedgerSummary, since: date
+    *, characters: list[Character], figures: OverviewFigures
 ) -> list[CharacterOverview]:
-    balances = latest_balances(user=user)
-    orders = open_orders_totals(user=user)
-    realized = summary.by_character(since=since)
-    kept = journal_kept(user=user)
-    syncs: dict[int, dict[str, LedgerSync]] = defaultdict(dict)
-    for row in LedgerSync.objects.filter(character__owner=user):
-        syncs[row.character_id][row.endpoint] = row
+    """One row per character of ``characters_with_syncs``, with its cached figures."""
     needed = {spec.scope for spec in ENDPOINTS.values()}
-    return [
-        CharacterOverview(
-            character=character,
-            balance=balances.get(character.pk),
-            syncs=[
-                syncs[character.pk].get(key) or LedgerSync(character=character, endpoint=key)
-                for key in ENDPOINTS
-            ],
-            missing_scopes=[s for s in character.missing_scopes if s in needed],
-            orders=orders[character.pk],
-            realized=realized.get(character.character_id, ProfitLine()),
-            journal_rows=kept.get(character.pk, (0, None))[0],
-            journal_since=kept.get(character.pk, (0, None))[1],
+    empty = CharacterFigures(None, OpenOrdersTotals(), ProfitLine(), 0, None)
+    rows = []
+    for character in characters:
+        syncs = {row.endpoint: row for row in character.ledger_syncs.all()}
+        numbers = figures.characters.get(character.pk, empty)
+        rows.append(
+            CharacterOverview(
+                character=character,
+                balance=numbers.balance,
+                syncs=[
+                    syncs.get(key) or LedgerSync(character=character, endpoint=key)
+                    for key in ENDPOINTS
+                ],
+                missing_scopes=[s for s in character.missing_scopes if s in needed],
+                orders=numbers.orders,
+                realized=numbers.realized,
+                journal_rows=numbers.journal_rows,
+                journal_since=numbers.journal_since,
+            )
         )
-        for character in Character.objects.owned_by(user)
-    ]
+    return rows
 
 
 # --- the transactions page and the open orders desk ------------------------------------------

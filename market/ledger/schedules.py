@@ -143,12 +143,17 @@ class SyncFailing:
         return f"{self.schedule_name}: the last {self.failures} syncs failed: {self.reason}"
 
 
-def ledger_sync_stale(*, user: Any) -> list[SyncFailing]:
+def ledger_sync_stale(
+    *, user: Any, characters: Iterable[Character] | None = None
+) -> list[SyncFailing]:
     """The user's characters' endpoints whose data is stale because their syncs keep failing
-    (for the ledger page)."""
-    return ledger_sync_failing(
-        characters=Character.objects.owned_by(user).usable().prefetch_related("ledger_syncs")
-    )
+    (for the ledger page). ``characters``: the user's, their ``ledger_syncs`` prefetched, when
+    the page read them already."""
+    if characters is None:
+        characters = Character.objects.owned_by(user).usable().prefetch_related("ledger_syncs")
+    else:
+        characters = [character for character in characters if not character.needs_relogin]
+    return ledger_sync_failing(characters=characters)
 
 
 def ledger_sync_failing(
@@ -237,15 +242,27 @@ class RefreshProgress:
         return round(100 * self.done / self.total) if self.total else 100
 
 
-def ledger_refresh_progress(*, user: Any) -> RefreshProgress:
+def ledger_refresh_progress(
+    *, user: Any, characters: Iterable[Character] | None = None
+) -> RefreshProgress:
+    """``characters``: the user's, their ``ledger_syncs`` prefetched, when the page has them."""
     stale_before = timezone.now() - REFRESH_STALE_AFTER
-    rows = list(
-        LedgerSync.objects.filter(
-            character__owner=user,
-            character__needs_relogin=False,
-            refresh_requested_at__gte=stale_before,
+    if characters is None:
+        rows = list(
+            LedgerSync.objects.filter(
+                character__owner=user,
+                character__needs_relogin=False,
+                refresh_requested_at__gte=stale_before,
+            )
         )
-    )
+    else:
+        rows = [
+            row
+            for character in characters
+            if not character.needs_relogin
+            for row in character.ledger_syncs.all()
+            if row.refresh_requested_at is not None and row.refresh_requested_at >= stale_before
+        ]
     finished = [row for row in rows if not row.refresh_pending(stale_before=stale_before)]
     return RefreshProgress(
         total=len(rows),

@@ -14,12 +14,15 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Max
 
 from accounts.models import Character
 from market.ledger.models import (
+    CharacterOrder,
     CharacterOrderVersion,
     LedgerPreference,
+    WalletBalance,
     WalletJournalEntry,
     WalletTransaction,
 )
@@ -260,32 +263,113 @@ def _summarise(
     summary.unknown_cost_sales = result.unknown_cost_sales[-UNKNOWN_SALES_KEPT:]
 
 
-def _fingerprint(*, user: Any, method: str) -> str:
+# What the overview shows of the open orders (not ``last_seen``, which every orders sync moves).
+_ORDER_FIELDS = (
+    "id",
+    "character_id",
+    "is_buy_order",
+    "price",
+    "volume_remain",
+    "escrow",
+    "undercut_since",
+)
+# One round trip for everything the ledger's caches are keyed by. Rows of the wallet tables are
+# only ever added (or pruned): a count and the largest id change with either. The open orders
+# change in place (undercut checks, fills), so the columns the overview shows of them are hashed
+# (``_ORDER_FIELDS``); there are few.
+_STATE_SQL = """
+WITH own AS (
+    SELECT id, character_id, name, needs_relogin, scopes::text AS scopes
+    FROM accounts_character WHERE owner_id = %(user)s
+)
+SELECT
+    (SELECT string_agg(concat_ws(',', character_id, name), ';' ORDER BY character_id) FROM own),
+    (SELECT concat_ws(',', count(*), max(id)) FROM market_wallettransaction
+        WHERE character_id IN (SELECT id FROM own)),
+    (SELECT concat_ws(',', count(*), max(id)) FROM market_walletjournalentry
+        WHERE character_id IN (SELECT id FROM own) AND ref_type = ANY(%(ref_types)s)
+        AND amount IS NOT NULL),
+    (SELECT concat_ws(',', count(*), max(v.id)) FROM market_characterorderversion v
+        JOIN market_characterorder o ON o.id = v.order_id
+        WHERE o.character_id IN (SELECT id FROM own)),
+    (SELECT md5(string_agg(concat_ws(',', id, needs_relogin, scopes), ';' ORDER BY id))
+        FROM own),
+    (SELECT concat_ws(',', count(*), max(id)) FROM market_walletjournalentry
+        WHERE character_id IN (SELECT id FROM own)),
+    (SELECT concat_ws(',', count(*), max(id)) FROM market_walletbalance
+        WHERE character_id IN (SELECT id FROM own)),
+    (SELECT md5(string_agg(concat_ws(',', o.id, o.character_id, o.is_buy_order, o.price,
+        o.volume_remain, o.escrow, o.undercut_since), '|' ORDER BY o.id))
+        FROM market_characterorder o
+        WHERE o.state = 'open' AND o.character_id IN (SELECT id FROM own))
+"""
+
+
+@dataclass(frozen=True)
+class LedgerState:
+    """Fingerprints of one user's ledger data, read in one query.
+
+    ``summary`` changes whenever anything the profit summary is computed from does; ``pages``
+    also whenever the overview's other figures could (balances, the whole journal, open orders,
+    which characters are linked and what they granted).
+    """
+
+    summary: str
+    pages: str
+
+
+def ledger_state(*, user: Any) -> LedgerState:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_STATE_SQL, {"user": user.pk, "ref_types": list(LEDGER_REF_TYPES)})
+            row = cursor.fetchone()
+    else:
+        row = _state_orm(user=user)
+    summary = (SUMMARY_VERSION, *row[:4])
+    pages = (*summary, *row[4:])
+    return LedgerState(
+        summary=hashlib.blake2b(repr(summary).encode(), digest_size=12).hexdigest(),
+        pages=hashlib.blake2b(repr(pages).encode(), digest_size=12).hexdigest(),
+    )
+
+
+def _state_orm(*, user: Any) -> tuple:
+    """``_STATE_SQL``'s figures in several queries, for the embedded SQLite."""
+
+    def count_last(rows) -> tuple:
+        figures = rows.aggregate(n=Count("pk"), last=Max("pk"))
+        return figures["n"], figures["last"]
+
+    characters = Character.objects.owned_by(user)
+    journal = WalletJournalEntry.objects.filter(character__owner=user)
+    return (
+        sorted(characters.values_list("character_id", "name")),
+        count_last(WalletTransaction.objects.filter(character__owner=user)),
+        count_last(journal.filter(ref_type__in=LEDGER_REF_TYPES, amount__isnull=False)),
+        count_last(CharacterOrderVersion.objects.filter(order__character__owner=user)),
+        sorted(characters.values_list("pk", "needs_relogin", "scopes")),
+        count_last(journal),
+        count_last(WalletBalance.objects.filter(character__owner=user)),
+        sorted(CharacterOrder.objects.owned_by(user).open().values_list(*_ORDER_FIELDS)),
+    )
+
+
+def _fingerprint(*, user: Any, method: str, state: LedgerState | None = None) -> str:
     """Changes whenever anything the summary is computed from does (rows are only ever added)."""
-    counts = [
-        WalletTransaction.objects.filter(character__owner=user).aggregate(
-            n=Count("pk"), last=Max("pk")
-        ),
-        WalletJournalEntry.objects.filter(
-            character__owner=user, ref_type__in=LEDGER_REF_TYPES
-        ).aggregate(n=Count("pk"), last=Max("pk")),
-        CharacterOrderVersion.objects.filter(order__character__owner=user).aggregate(
-            n=Count("pk"), last=Max("pk")
-        ),
-    ]
-    characters = sorted(Character.objects.owned_by(user).values_list("character_id", "name"))
-    state = (SUMMARY_VERSION, method, characters, [(c["n"], c["last"]) for c in counts])
-    return hashlib.blake2b(repr(state).encode(), digest_size=12).hexdigest()
+    state = state or ledger_state(user=user)
+    return f"{method}:{state.summary}"
 
 
-def ledger_summary(*, user: Any, method: str | None = None) -> LedgerSummary:
+def ledger_summary(
+    *, user: Any, method: str | None = None, state: LedgerState | None = None
+) -> LedgerSummary:
     """The user's ledger summary, from the cache unless their data changed since it was made.
 
     Computing it reads the whole history (seconds for a hundred thousand trades), so the sync
     jobs warm it after adding rows and a page view rarely pays for it.
     """
     method = method or LedgerPreference.for_user(user).cost_method
-    key = f"ledger:summary:{user.pk}:{_fingerprint(user=user, method=method)}"
+    key = f"ledger:summary:{user.pk}:{_fingerprint(user=user, method=method, state=state)}"
     summary = cache.get(key)
     if summary is None:
         _, summary = ledger_compute(user=user, method=method)

@@ -12,7 +12,8 @@ import logging
 
 from accounts.models import Character
 from lenny.schedules import periodic_job
-from market.ledger.queries import ledger_summary
+from market.ledger.models import LedgerPreference
+from market.ledger.queries import ledger_summary, overview_figures
 from market.ledger.schedules import character_schedules_ensure, ledger_sync_failing
 from market.ledger.sync import PROFIT_ENDPOINTS, character_endpoint_sync
 
@@ -25,12 +26,17 @@ def ledger_endpoint_sync(*, character_id: int, endpoint: str) -> str:
     if character is None:
         return f"character {character_id} is no longer linked"
     outcome = character_endpoint_sync(character=character, endpoint=endpoint)
-    if outcome.new_rows and endpoint in PROFIT_ENDPOINTS:
-        # Compute the owner's profit now, in the worker, so their next page view finds it ready.
+    if outcome.new_rows:
+        # Compute the owner's profit (new trades) and overview figures (new trades, balances or
+        # orders) now, in the worker, so their next page view finds them ready.
+        owner = character.owner
         try:
-            ledger_summary(user=character.owner)
+            method = LedgerPreference.for_user(owner).cost_method
+            if endpoint in PROFIT_ENDPOINTS:
+                ledger_summary(user=owner, method=method)
+            overview_figures(user=owner, method=method)
         except Exception:
-            ledger_log.exception("ledger summary of user %s not computed", character.owner_id)
+            ledger_log.exception("ledger figures of user %s not computed", character.owner_id)
     return outcome.summary()
 
 

@@ -6,7 +6,9 @@ page that would confirm it exists.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from functools import cached_property
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -74,29 +76,60 @@ def _form_errors(form) -> list[str]:
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     preference = LedgerPreference.for_user(request.user)
-    summary = queries.ledger_summary(user=request.user, method=preference.cost_method)
-    since = queries.period_start("30")
-    characters = queries.characters_overview(user=request.user, summary=summary, since=since)
-    before = queries.profit_before_period(summary, since=since)
+    # What only changes with a sync is one cache get; the sync states are read fresh.
+    figures = queries.overview_figures(user=request.user, method=preference.cost_method)
+    characters = queries.characters_with_syncs(user=request.user)
     return render(
         request,
         "ledger/home.html",
         {
-            "summary": summary,
+            "summary": figures,
             "preference": preference,
-            "characters": characters,
-            "wallet_total": sum(
-                (row.balance.balance for row in characters if row.balance), start=0
+            "characters": queries.characters_overview(characters=characters, figures=figures),
+            "wallet_total": figures.wallet_total,
+            "realized_30": figures.realized_30,
+            "loss_before_30": figures.loss_before_30,
+            "orders": figures.orders,
+            "chart": queries.chart_finish(figures.chart),
+            "progress": ledger_refresh_progress(user=request.user, characters=characters),
+            "first_sync_pending": queries.profit_first_sync_pending(
+                user=request.user, characters=characters
             ),
-            "realized_30": summary.total(since=since),
-            # Shown only when it makes "all time" smaller than "30 days", to say why.
-            "loss_before_30": -before if before < 0 else None,
-            "orders": queries.open_orders_totals(user=request.user)[None],
-            "chart": queries.chart_data(summary, user=request.user),
-            "progress": ledger_refresh_progress(user=request.user),
-            "first_sync_pending": queries.profit_first_sync_pending(user=request.user),
+            # The stale-sync notice reads the same rows (ledger/_sync_stale.html).
+            "synced_characters": characters,
         },
     )
+
+
+class _TransactionsPage:
+    """The visible page of the transactions table, read only when the template renders it: a
+    table from the fragment cache (``{% cache %}`` in ledger/transactions.html, keyed by
+    ``key``) costs no count, no rows and no names."""
+
+    def __init__(self, *, user, character: Character | None, data: dict, sort: str, query: str):
+        self.user, self.character, self.data, self.sort = user, character, data, sort
+        state = queries.ledger_state(user=user)
+        # The rows follow from the user's transactions (and character names: ``summary``) and
+        # the filter; the links in the table from the query string.
+        filters = sorted((name, str(value)) for name, value in data.items())
+        self.key = hashlib.blake2b(
+            repr((state.summary, filters, sort, query)).encode(), digest_size=12
+        ).hexdigest()
+
+    @cached_property
+    def page(self):
+        rows = queries.transactions_filtered(
+            user=self.user, character=self.character, data=self.data
+        )
+        page = Paginator(
+            rows.order_by(*TRANSACTION_SORTS[self.sort]), TRANSACTIONS_PER_PAGE
+        ).get_page(self.data.get("page") or 1)
+        names = queries.type_names(row.type_id for row in page)
+        places = queries.location_names(row.location_id for row in page)
+        for row in page:
+            row.type_name = names[row.type_id]
+            row.location_name = places[row.location_id]
+        return page
 
 
 @login_required
@@ -107,21 +140,15 @@ def transactions(request: HttpRequest) -> HttpResponse:
     valid = form.is_valid()
     data = form.cleaned_data if valid else {}
     character = _own_character(request, data.get("character"))
-    rows = queries.transactions_filtered(user=request.user, character=character, data=data)
     sort = data.get("sort") or "-date"
-    page = Paginator(rows.order_by(*TRANSACTION_SORTS[sort]), TRANSACTIONS_PER_PAGE).get_page(
-        data.get("page") or 1
-    )
-    names = queries.type_names(row.type_id for row in page)
-    places = queries.location_names(row.location_id for row in page)
-    for row in page:
-        row.type_name = names[row.type_id]
-        row.location_name = places[row.location_id]
     query = request.GET.copy()
     query.pop("page", None)
+    listing = _TransactionsPage(
+        user=request.user, character=character, data=data, sort=sort, query=query.urlencode()
+    )
     context = {
         "form": form,
-        "page": page,
+        "listing": listing,
         "sort": sort,
         "query": query.urlencode(),
         "characters": characters,
@@ -137,19 +164,92 @@ def transactions(request: HttpRequest) -> HttpResponse:
     )
 
 
+class _ProfitTables:
+    """The profit page's figures, worked out only when the template renders them: a page whose
+    tables come from the fragment cache (``{% cache %}`` in ledger/profit.html, keyed by
+    ``key``) reads neither the summary nor the item names."""
+
+    def __init__(self, *, user, method: str, state: queries.LedgerState, period: str) -> None:
+        self.user, self.method, self.state = user, method, state
+        self.since = queries.period_start(period)
+        # Everything the tables show follows from these; the day moves the period's start.
+        self.key = f"{method}:{period}:{self.since}:{timezone.now().date()}:{state.summary}"
+
+    @cached_property
+    def summary(self) -> queries.LedgerSummary:
+        return queries.ledger_summary(user=self.user, method=self.method, state=self.state)
+
+    @cached_property
+    def total(self):
+        return self.summary.total(since=self.since)
+
+    @cached_property
+    def _by_item(self):
+        return self.summary.by_item(since=self.since)
+
+    @cached_property
+    def _unknown(self):
+        return self.summary.unknown_sales(since=self.since)[-UNKNOWN_SALES_SHOWN:]
+
+    @cached_property
+    def _names(self) -> dict[int, str]:
+        return queries.type_names(
+            [*self._by_item, *self.summary.inventory, *(sale.type_id for sale in self._unknown)]
+        )
+
+    @cached_property
+    def items(self) -> list:
+        names, inventory = self._names, self.summary.inventory
+        return sorted(
+            (
+                (names[type_id], type_id, line, inventory.get(type_id))
+                for type_id, line in self._by_item.items()
+            ),
+            key=lambda item: (-item[2].realized_profit, item[0]),
+        )
+
+    @cached_property
+    def days(self) -> list:
+        since = self.since
+        return [
+            (day, line)
+            for day, line in reversed(self.summary.by_day.items())
+            if since is None or day >= since
+        ]
+
+    @cached_property
+    def by_character(self) -> list:
+        characters = self.summary.character_names
+        return sorted(
+            (characters.get(character_id, str(character_id)), line)
+            for character_id, line in self.summary.by_character(since=self.since).items()
+        )
+
+    @cached_property
+    def inventory(self) -> list:
+        return sorted(
+            (
+                (self._names[type_id], position)
+                for type_id, position in self.summary.inventory.items()
+            ),
+            key=lambda item: -item[1].cost,
+        )
+
+    @cached_property
+    def unknown_sales(self) -> list:
+        return [(sale, self._names[sale.type_id]) for sale in reversed(self._unknown)]
+
+
 @login_required
 @require_GET
 def profit(request: HttpRequest) -> HttpResponse:
     form = ProfitFilterForm(request.GET)
     period = form.period_or_default()
     preference = LedgerPreference.for_user(request.user)
-    summary = queries.ledger_summary(user=request.user, method=preference.cost_method)
-    since = queries.period_start(period)
-    by_item = summary.by_item(since=since)
-    inventory = summary.inventory
-    unknown = summary.unknown_sales(since=since)[-UNKNOWN_SALES_SHOWN:]
-    names = queries.type_names([*by_item, *inventory, *(sale.type_id for sale in unknown)])
-    characters = summary.character_names
+    method = preference.cost_method
+    state = queries.ledger_state(user=request.user)
+    # The chart is the overview's, cached with its figures.
+    figures = queries.overview_figures(user=request.user, method=method, state=state)
     return render(
         request,
         "ledger/profit.html",
@@ -161,30 +261,8 @@ def profit(request: HttpRequest) -> HttpResponse:
             "preference_form": LedgerPreferenceForm(
                 instance=preference, initial={"next": request.get_full_path()}
             ),
-            "summary": summary,
-            "total": summary.total(since=since),
-            "items": sorted(
-                (
-                    (names[type_id], type_id, line, inventory.get(type_id))
-                    for type_id, line in by_item.items()
-                ),
-                key=lambda item: (-item[2].realized_profit, item[0]),
-            ),
-            "days": [
-                (day, line)
-                for day, line in reversed(summary.by_day.items())
-                if since is None or day >= since
-            ],
-            "by_character": sorted(
-                (characters.get(character_id, str(character_id)), line)
-                for character_id, line in summary.by_character(since=since).items()
-            ),
-            "inventory": sorted(
-                ((names[type_id], position) for type_id, position in inventory.items()),
-                key=lambda item: -item[1].cost,
-            ),
-            "unknown_sales": [(sale, names[sale.type_id]) for sale in reversed(unknown)],
-            "chart": queries.chart_data(summary, user=request.user),
+            "tables": _ProfitTables(user=request.user, method=method, state=state, period=period),
+            "chart": queries.chart_finish(figures.chart),
         },
         status=200 if form.is_valid() else 400,
     )

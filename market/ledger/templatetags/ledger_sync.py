@@ -16,8 +16,12 @@ register = template.Library()
 
 
 @register.simple_tag
-def ledger_syncs_stale(user: Any) -> list[SyncFailing]:
-    """``{% ledger_syncs_stale request.user as stale %}``: nothing for an anonymous user."""
+def ledger_syncs_stale(user: Any, characters: Any = None) -> list[SyncFailing]:
+    """``{% ledger_syncs_stale request.user as stale %}``: nothing for an anonymous user.
+    ``characters``: the user's with their ``ledger_syncs`` prefetched, when the view has them
+    (a view without them leaves the variable unset: read here)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return []
-    return ledger_sync_stale(user=user)
+    if not isinstance(characters, list):
+        characters = None
+    return ledger_sync_stale(user=user, characters=characters)
