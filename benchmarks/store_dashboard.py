@@ -160,7 +160,8 @@ def main() -> None:
     wants = WantedCard.objects.filter(owner=user).count()
     cells = CheckResult.objects.filter(card__wanted_by__owner=user).count()
     listings = sum(
-        len(x) for x in CheckResult.objects.filter(card__wanted_by__owner=user).values_list(
+        len(x)
+        for x in CheckResult.objects.filter(card__wanted_by__owner=user).values_list(
             "listings", flat=True
         )
     )
@@ -192,9 +193,11 @@ def main() -> None:
         cache.clear()
         return page()
 
-    pk = WantedCard.objects.filter(owner=user).order_by("card__name").values_list("pk", flat=True)[
-        wants // 2
-    ]
+    pk = (
+        WantedCard.objects.filter(owner=user)
+        .order_by("card__name")
+        .values_list("pk", flat=True)[wants // 2]
+    )
 
     def row() -> int:
         response = client.get(f"/stores/wants/{pk}/", HTTP_HX_REQUEST="true")

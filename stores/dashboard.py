@@ -1,0 +1,248 @@
+"""The want list's rows and its "where to buy", each rendered once per change and cached.
+
+A row (a want and its stock cell at each of the user's stores) was ~3 ms of template work and
+a page has one per wanted card; the stock behind it changes when a check lands, a few times a
+day. So each row's HTML is cached under a key made of everything the row shows: the user, the
+want (amount, card, specs, last change), the stores (name, city, currency), each store's check
+of the card (status, when, pending, error). Anything else changes the key, never the cached
+HTML: a key either names the row as it is, or is never asked for again (and expires).
+
+The cached HTML carries marks where each answer puts its own words: the CSRF token, and when a
+store was checked ("checked 5 minutes ago" must not stay "5 minutes" in a cache).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache as memoized
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.template.loader import get_template
+from django.utils import translation
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from stores.availability import BuyPlan, Purchase, buy_plan_choose, purchase_options
+from stores.models import CheckResult, Store, WantedCard
+from stores.stock import TimeAgo, stock_attach, stores_preferred
+
+ROW_TEMPLATE = "stores/dashboard.html#want_row"
+SUMMARY_TEMPLATE = "stores/dashboard.html#where_to_buy"
+# Bump when what a row shows changes in Python (the template's own text is in the key).
+VERSION = 1
+# Long enough to outlive a day of rechecks; a row nobody asks for goes.
+ROW_TTL = 24 * 3600
+# The csrf_token tag's output for this mark: the input is matched whole, and user text in a
+# row is escaped (its quotes would read &quot;), so only the tag can produce it.
+CSRF_MARK = "csrf-token-of-the-answer"
+CSRF_INPUT = '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+
+
+# "checked ⟦ago 1733150000123456⟧": microseconds since the epoch, whole (no float rounding).
+AGO_MARK = re.compile(r"\u27e6ago (\d+)\u27e7")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def _ago_mark(value: datetime | None) -> str:
+    return "" if value is None else f"\u27e6ago {(value - EPOCH) // MICROSECOND}\u27e7"
+
+
+def _ago_fill(html: str, ago: TimeAgo) -> str:
+    """Each mark's time as naturaltime says it now. A mark in a store's own text (a listing's
+    name) would read as a time too: plain words, never markup."""
+    return AGO_MARK.sub(lambda m: ago(EPOCH + int(m.group(1)) * MICROSECOND), html)
+
+
+@memoized
+def _template_digest() -> str:
+    """The dashboard template's text, hashed: a deploy that changes it renders rows anew."""
+    origin = get_template("stores/dashboard.html").origin.name
+    return hashlib.sha1(Path(origin).read_bytes()).hexdigest()[:12]
+
+
+@dataclass
+class Rows:
+    """The want list's rows as cache keys; their HTML and "where to buy" read when asked."""
+
+    owner_id: int
+    wants: list[WantedCard]
+    stores: list[Store]
+    keys: list[str]
+    pending: list[bool]  # per row: a check of its card is running at one of the stores
+    ago: TimeAgo
+    _entries: list[dict[str, Any]] | None = None
+
+    @property
+    def stock_pending(self) -> bool:
+        return any(self.pending)
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Each row's cached entry (its HTML, what its card costs at each store), the rows
+        that changed rendered anew."""
+        if self._entries is not None:
+            return self._entries
+        found = cache.get_many(self.keys)
+        missing = [(k, w) for k, w in zip(self.keys, self.wants, strict=True) if k not in found]
+        if missing:
+            wants = [w for _, w in missing]
+            stock_attach(owner=self.owner_id, wants=wants, stores=self.stores, ago=_ago_mark)
+            template = get_template(ROW_TEMPLATE)
+            fresh = {}
+            for key, wanted in missing:
+                by_store = {store.pk: cell.offers for store, cell in wanted.stock}
+                currencies = {store.pk: store.currency for store in self.stores}
+                options = purchase_options(
+                    wanted.pk, wanted.card.name, wanted.amount, by_store, currencies=currencies
+                )
+                fresh[key] = {
+                    "html": template.render({"wanted": wanted, "csrf_token": CSRF_MARK}),
+                    # What "where to buy" needs of the row: a few numbers, not its listings.
+                    "options": [(p.store, p.total, p.currency, p.copies) for p in options],
+                }
+            cache.set_many(fresh, ROW_TTL)
+            found.update(fresh)
+        self._entries = [found[key] for key in self.keys]
+        return self._entries
+
+    def html(self, request: HttpRequest) -> SafeString:
+        """The rows' HTML, with this answer's CSRF token in each form."""
+        html = _ago_fill("".join(entry["html"] for entry in self.entries()), self.ago)
+        if html:
+            html = html.replace(
+                CSRF_INPUT.format(CSRF_MARK), format_html(CSRF_INPUT, get_token(request))
+            )
+        # Rendered by the template from escaped values; the token is Django's own.
+        return mark_safe(html)
+
+    def plan(self) -> BuyPlan:
+        by_pk = {store.pk: store for store in self.stores}
+        return buy_plan_choose(
+            [
+                (
+                    w.pk,
+                    w.card.name,
+                    w.amount,
+                    [
+                        Purchase(w.pk, w.card.name, w.amount, by_pk[s], total, currency, copies)
+                        for s, total, currency, copies in entry["options"]
+                    ],
+                )
+                for w, entry in zip(self.wants, self.entries(), strict=True)
+            ]
+        )
+
+
+def _row_key(
+    *,
+    owner_id: int,
+    wanted: WantedCard,
+    stores: Sequence[Store],
+    checks: dict[tuple[int, int], tuple],
+    lost: Any,
+) -> str:
+    parts: list[Any] = [
+        VERSION,
+        _template_digest(),
+        translation.get_language(),
+        settings.STORE_POLL_SECONDS,
+        owner_id,
+        wanted.pk,
+        wanted.amount,
+        wanted.updated_at.isoformat(),
+        wanted.card_id,
+        wanted.card.name,
+        wanted.card.front_face_name,
+    ]
+    for spec in wanted.specs.all():
+        parts.append(spec.pk)
+        parts.extend(spec.identity())
+        parts.append(spec.set.code if spec.set_id else "")
+    for store in stores:
+        parts += [store.pk, store.name, store.city, store.currency]
+        check = checks.get((store.pk, wanted.card_id))
+        if check is None:
+            parts.append(None)
+            continue
+        pk, status, checked_at, attempted_at, queued_at, error = check
+        parts += [
+            pk,
+            status,
+            checked_at and checked_at.isoformat(),
+            attempted_at and attempted_at.isoformat(),
+            queued_at is not None and queued_at > lost,
+            error,
+        ]
+    digest = hashlib.sha1(repr(parts).encode()).hexdigest()
+    return f"stores:want-row:{owner_id}:{wanted.pk}:{digest}"
+
+
+def rows_read(*, owner: Any, wants: list[WantedCard]) -> Rows:
+    """``wants`` (``WantedCard.objects.for_owner(owner)``) as the want list's rows: the key of
+    each, from what it shows (its cached HTML is read by `Rows.entries`)."""
+    stores = stores_preferred(owner=owner)
+    ago = TimeAgo()
+    lost = ago.now - timedelta(seconds=settings.STORE_CHECK_LOST_AFTER)
+    # What the keys need, without the listings (most of a check's bytes).
+    checks = {
+        (store_id, card_id): (pk, status, checked_at, attempted_at, queued_at, error)
+        for pk, store_id, card_id, status, checked_at, attempted_at, queued_at, error in (
+            CheckResult.objects.filter(
+                store__in=stores, card_id__in={w.card_id for w in wants}
+            ).values_list(
+                "pk",
+                "store_id",
+                "card_id",
+                "status",
+                "checked_at",
+                "attempted_at",
+                "queued_at",
+                "error",
+            )
+        )
+    }
+    # A check queued and not given up for lost shows as "checking…" or "rechecking…"
+    # (`stores.availability.stock_cell`): the row polls for its answer.
+    pending = [
+        any(
+            (check := checks.get((store.pk, w.card_id))) is not None
+            and check[4] is not None
+            and check[4] > lost
+            for store in stores
+        )
+        for w in wants
+    ]
+    keys = [
+        _row_key(owner_id=owner.pk, wanted=w, stores=stores, checks=checks, lost=lost)
+        for w in wants
+    ]
+    return Rows(owner_id=owner.pk, wants=wants, stores=stores, keys=keys, pending=pending, ago=ago)
+
+
+def summary_render(*, rows: Rows) -> SafeString:
+    """ "Where to buy" for ``rows``: cached under the rows' keys (it shows nothing else), so
+    its poll reads no row while nothing changed."""
+    parts = [VERSION, _template_digest(), settings.STORE_POLL_SECONDS, rows.keys]
+    parts.append([(s.pk, s.name, s.city, s.currency) for s in rows.stores])
+    key = f"stores:where-to-buy:{rows.owner_id}:{hashlib.sha1(repr(parts).encode()).hexdigest()}"
+    html = cache.get(key)
+    if html is None:
+        html = get_template(SUMMARY_TEMPLATE).render(
+            {
+                "stores": rows.stores,
+                "plan": rows.plan(),
+                "stock_pending": rows.stock_pending,
+                "poll_seconds": settings.STORE_POLL_SECONDS,
+            }
+        )
+        cache.set(key, html, ROW_TTL)
+    return mark_safe(html)
