@@ -24,6 +24,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import BooleanField, ExpressionWrapper, Q, TextField, prefetch_related_objects
+from django.db.models.functions import Cast
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.loader import get_template
@@ -32,7 +34,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from stores.availability import BuyPlan, Purchase, buy_plan_choose, purchase_options
-from stores.models import CheckResult, Store, WantedCard
+from stores.models import CheckResult, Store, WantedCard, WantSpec
 from stores.stock import TimeAgo, stock_attach, stores_preferred
 
 ROW_TEMPLATE = "stores/dashboard.html#want_row"
@@ -95,6 +97,7 @@ class Rows:
         missing = [(k, w) for k, w in zip(self.keys, self.wants, strict=True) if k not in found]
         if missing:
             wants = [w for _, w in missing]
+            prefetch_related_objects(wants, "specs__set")
             stock_attach(owner=self.owner_id, wants=wants, stores=self.stores, ago=_ago_mark)
             template = get_template(ROW_TEMPLATE)
             fresh = {}
@@ -146,11 +149,11 @@ def _row_key(
     *,
     owner_id: int,
     wanted: WantedCard,
-    stores: Sequence[Store],
+    specs: Sequence[tuple],
+    stores: Sequence[tuple],
     checks: dict[tuple[int, int], tuple],
-    lost: Any,
 ) -> str:
-    parts: list[Any] = [
+    parts = [
         VERSION,
         _template_digest(),
         translation.get_language(),
@@ -158,71 +161,71 @@ def _row_key(
         owner_id,
         wanted.pk,
         wanted.amount,
-        wanted.updated_at.isoformat(),
+        wanted.updated_at.timestamp(),
         wanted.card_id,
         wanted.card.name,
         wanted.card.front_face_name,
+        specs,
+        stores,
+        [checks.get((store[0], wanted.card_id)) for store in stores],
     ]
-    for spec in wanted.specs.all():
-        parts.append(spec.pk)
-        parts.extend(spec.identity())
-        parts.append(spec.set.code if spec.set_id else "")
-    for store in stores:
-        parts += [store.pk, store.name, store.city, store.currency]
-        check = checks.get((store.pk, wanted.card_id))
-        if check is None:
-            parts.append(None)
-            continue
-        pk, status, checked_at, attempted_at, queued_at, error = check
-        parts += [
-            pk,
-            status,
-            checked_at and checked_at.isoformat(),
-            attempted_at and attempted_at.isoformat(),
-            queued_at is not None and queued_at > lost,
-            error,
-        ]
     digest = hashlib.sha1(repr(parts).encode()).hexdigest()
     return f"stores:want-row:{owner_id}:{wanted.pk}:{digest}"
 
 
-def rows_read(*, owner: Any, wants: list[WantedCard]) -> Rows:
-    """``wants`` (``WantedCard.objects.for_owner(owner)``) as the want list's rows: the key of
-    each, from what it shows (its cached HTML is read by `Rows.entries`)."""
+def rows_read(*, owner: Any, want_id: int | None = None) -> Rows:
+    """``owner``'s wants (or the one ``want_id``) as the want list's rows: the key of each,
+    from what it shows (its cached HTML is read by `Rows.entries`)."""
+    wants_of = WantedCard.objects.filter(owner=owner)
+    if want_id is not None:
+        wants_of = wants_of.filter(pk=want_id)
+    wants = list(wants_of.select_related("card"))
+    specs: dict[int, list[tuple]] = {}
+    spec_rows = WantSpec.objects.filter(wanted__in=wants_of).values_list(
+        "wanted_id",
+        "pk",
+        "set__code",
+        "collector_number",
+        "finish",
+        "worst_condition",
+        "language",
+        "max_price",
+    )
+    for spec in spec_rows:
+        specs.setdefault(spec[0], []).append(spec)
     stores = stores_preferred(owner=owner)
     ago = TimeAgo()
     lost = ago.now - timedelta(seconds=settings.STORE_CHECK_LOST_AFTER)
-    # What the keys need, without the listings (most of a check's bytes).
-    checks = {
-        (store_id, card_id): (pk, status, checked_at, attempted_at, queued_at, error)
-        for pk, store_id, card_id, status, checked_at, attempted_at, queued_at, error in (
-            CheckResult.objects.filter(
-                store__in=stores, card_id__in={w.card_id for w in wants}
-            ).values_list(
-                "pk",
-                "store_id",
-                "card_id",
-                "status",
-                "checked_at",
-                "attempted_at",
-                "queued_at",
-                "error",
-            )
-        )
-    }
-    # A check queued and not given up for lost shows as "checking…" or "rechecking…"
-    # (`stores.availability.stock_cell`): the row polls for its answer.
+    # What the keys need, without the listings (most of a check's bytes); times as text, which
+    # PostgreSQL writes faster than Python reads timestamps.
+    check_rows = CheckResult.objects.filter(
+        store__in=stores, card__wanted_by__in=wants_of
+    ).values_list(
+        "store_id",
+        "card_id",
+        "pk",
+        "status",
+        Cast("checked_at", TextField()),
+        Cast("attempted_at", TextField()),
+        # A check queued and not given up for lost shows as "checking…" or "rechecking…"
+        # (`stores.availability.stock_cell`): the row polls for its answer.
+        ExpressionWrapper(Q(queued_at__gt=lost), output_field=BooleanField()),
+        "error",
+    )
+    checks = {(row[0], row[1]): row[2:] for row in check_rows}
+    store_parts = [(s.pk, s.name, s.city, s.currency) for s in stores]
     pending = [
-        any(
-            (check := checks.get((store.pk, w.card_id))) is not None
-            and check[4] is not None
-            and check[4] > lost
-            for store in stores
-        )
+        any((check := checks.get((s.pk, w.card_id))) is not None and check[4] for s in stores)
         for w in wants
     ]
     keys = [
-        _row_key(owner_id=owner.pk, wanted=w, stores=stores, checks=checks, lost=lost)
+        _row_key(
+            owner_id=owner.pk,
+            wanted=w,
+            specs=specs.get(w.pk, ()),
+            stores=store_parts,
+            checks=checks,
+        )
         for w in wants
     ]
     return Rows(owner_id=owner.pk, wants=wants, stores=stores, keys=keys, pending=pending, ago=ago)

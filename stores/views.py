@@ -49,7 +49,7 @@ DEMO_DECK = Path(__file__).resolve().parent / "demo_deck.txt"
 def _stock(request: HttpRequest) -> dict[str, Any]:
     """The user's wants as rendered rows with their stock per store, and "where to buy" them
     (both cached until what they show changes: `stores.dashboard`)."""
-    rows = rows_read(owner=request.user, wants=list(WantedCard.objects.for_owner(request.user)))
+    rows = rows_read(owner=request.user)
     return {
         "wants": rows.wants,
         "stores": rows.stores,
@@ -84,8 +84,7 @@ def _fresh(request: HttpRequest, wanted: WantedCard) -> WantedCard:
 def _row(request: HttpRequest, wanted: WantedCard, **context) -> HttpResponse:
     if not any(context.values()):
         # The row as the page shows it (polled every few seconds while checks run): cached.
-        fresh = WantedCard.objects.for_owner(request.user).get(pk=wanted.pk)
-        return HttpResponse(rows_read(owner=request.user, wants=[fresh]).html(request))
+        return HttpResponse(rows_read(owner=request.user, want_id=wanted.pk).html(request))
     context["wanted"] = _fresh(request, wanted)
     return render(request, "stores/dashboard.html#want_row", context)
 
@@ -334,8 +333,7 @@ def wants_export(request: HttpRequest) -> HttpResponse:
 @require_GET
 def stock_summary(request: HttpRequest) -> HttpResponse:
     """The "where to buy" summary; the dashboard polls it while checks are running."""
-    rows = rows_read(owner=request.user, wants=list(WantedCard.objects.for_owner(request.user)))
-    return HttpResponse(summary_render(rows=rows))
+    return HttpResponse(summary_render(rows=rows_read(owner=request.user)))
 
 
 @login_required
