@@ -24,7 +24,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import BooleanField, ExpressionWrapper, Q, TextField, prefetch_related_objects
+from django.db.models import BooleanField, ExpressionWrapper, Q, TextField
 from django.db.models.functions import Cast
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
@@ -72,12 +72,23 @@ def _template_digest() -> str:
     return hashlib.sha1(Path(origin).read_bytes()).hexdigest()[:12]
 
 
+@dataclass(frozen=True)
+class WantLine:
+    """What a want's key and "where to buy" need of it (no model: a page reads a hundred)."""
+
+    pk: int
+    amount: int
+    updated_at: datetime
+    card_id: int
+    card_name: str  # its front face, which matching reads too, is part of the name
+
+
 @dataclass
 class Rows:
     """The want list's rows as cache keys; their HTML and "where to buy" read when asked."""
 
     owner_id: int
-    wants: list[WantedCard]
+    wants: list[WantLine]
     stores: list[Store]
     keys: list[str]
     pending: list[bool]  # per row: a check of its card is running at one of the stores
@@ -96,12 +107,17 @@ class Rows:
         found = cache.get_many(self.keys)
         missing = [(k, w) for k, w in zip(self.keys, self.wants, strict=True) if k not in found]
         if missing:
-            wants = [w for _, w in missing]
-            prefetch_related_objects(wants, "specs__set")
+            wants = list(
+                WantedCard.objects.for_owner(self.owner_id).filter(
+                    pk__in=[w.pk for _, w in missing]
+                )
+            )
+            by_pk = {wanted.pk: wanted for wanted in wants}
             stock_attach(owner=self.owner_id, wants=wants, stores=self.stores, ago=_ago_mark)
             template = get_template(ROW_TEMPLATE)
             fresh = {}
-            for key, wanted in missing:
+            for key, line in missing:
+                wanted = by_pk[line.pk]
                 by_store = {store.pk: cell.offers for store, cell in wanted.stock}
                 currencies = {store.pk: store.currency for store in self.stores}
                 options = purchase_options(
@@ -133,10 +149,10 @@ class Rows:
             [
                 (
                     w.pk,
-                    w.card.name,
+                    w.card_name,
                     w.amount,
                     [
-                        Purchase(w.pk, w.card.name, w.amount, by_pk[s], total, currency, copies)
+                        Purchase(w.pk, w.card_name, w.amount, by_pk[s], total, currency, copies)
                         for s, total, currency, copies in entry["options"]
                     ],
                 )
@@ -148,7 +164,7 @@ class Rows:
 def _row_key(
     *,
     owner_id: int,
-    wanted: WantedCard,
+    wanted: WantLine,
     specs: Sequence[tuple],
     stores: Sequence[tuple],
     checks: dict[tuple[int, int], tuple],
@@ -163,8 +179,7 @@ def _row_key(
         wanted.amount,
         wanted.updated_at.timestamp(),
         wanted.card_id,
-        wanted.card.name,
-        wanted.card.front_face_name,
+        wanted.card_name,
         specs,
         stores,
         [checks.get((store[0], wanted.card_id)) for store in stores],
@@ -179,7 +194,10 @@ def rows_read(*, owner: Any, want_id: int | None = None) -> Rows:
     wants_of = WantedCard.objects.filter(owner=owner)
     if want_id is not None:
         wants_of = wants_of.filter(pk=want_id)
-    wants = list(wants_of.select_related("card"))
+    wants = [
+        WantLine(*row)
+        for row in wants_of.values_list("pk", "amount", "updated_at", "card_id", "card__name")
+    ]
     specs: dict[int, list[tuple]] = {}
     spec_rows = WantSpec.objects.filter(wanted__in=wants_of).values_list(
         "wanted_id",
