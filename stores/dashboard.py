@@ -117,7 +117,11 @@ class Rows:
             template = get_template(ROW_TEMPLATE)
             fresh = {}
             for key, line in missing:
-                wanted = by_pk[line.pk]
+                wanted = by_pk.get(line.pk)
+                if wanted is None:
+                    # Deleted since its key was read: the page shows it no more (not cached).
+                    found[key] = {"html": "", "options": []}
+                    continue
                 by_store = {store.pk: cell.offers for store, cell in wanted.stock}
                 currencies = {store.pk: store.currency for store in self.stores}
                 options = purchase_options(
@@ -128,7 +132,8 @@ class Rows:
                     # What "where to buy" needs of the row: a few numbers, not its listings.
                     "options": [(p.store, p.total, p.currency, p.copies) for p in options],
                 }
-            cache.set_many(fresh, ROW_TTL)
+            if fresh:
+                cache.set_many(fresh, ROW_TTL)
             found.update(fresh)
         self._entries = [found[key] for key in self.keys]
         return self._entries

@@ -13,7 +13,7 @@ from django.contrib.humanize.templatetags.humanize import NaturalTimeFormatter, 
 from django.utils import timezone
 
 from stores.adapters import Listing
-from stores.availability import BuyPlan, CheckState, buy_plan, stock_cell
+from stores.availability import CheckState, stock_cell
 from stores.models import CheckResult, Store, WantedCard
 
 
@@ -113,12 +113,3 @@ def stock_attach(
         wanted.best = min(offering, key=lambda pair: pair[1].best.price, default=None)
         wanted.stock_poll_seconds = settings.STORE_POLL_SECONDS
     return stores
-
-
-def stock_plan(*, wants: Iterable[WantedCard]) -> BuyPlan:
-    """ "Where to buy" for wants that went through `stock_attach`."""
-    rows = [
-        (w.pk, w.card.name, w.amount, {store: cell.offers for store, cell in w.stock})
-        for w in wants
-    ]
-    return buy_plan(rows, currencies={store: store.currency for w in wants for store, _ in w.stock})
