@@ -7,12 +7,13 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.template.loader import render_to_string
 from django.test import Client
 from django.utils import timezone
 
 from stores import stock
 from stores.dashboard import CSRF_MARK, rows_read
-from stores.models import CheckResult, PreferredStore, WantSpec
+from stores.models import CheckResult, PreferredStore, WantedCard, WantSpec
 from stores.tests.test_dashboard import answered, cells, listing, text
 from tests.fixtures import HTMX
 
@@ -138,3 +139,33 @@ def test_another_users_row_never_comes_from_my_cache(
     (their_key,) = rows_read(owner=other_user).keys
     assert my_key.startswith(f"stores:want-row:{user.pk}:{mine.pk}:")
     assert their_key.startswith(f"stores:want-row:{other_user.pk}:{theirs.pk}:")
+
+
+def test_a_row_from_the_cache_is_the_row_the_template_renders(shopper, user, shops, want, card):
+    wanted = want(user, "Mystic Snake", 2, worst_condition="LP")
+    snake = card("Mystic Snake")
+    result = answered(
+        shops["dice-saloon"], snake, listing("0.80", quantity=1), listing("1.10", quantity=2)
+    )
+    # Mid-minute: "checked 10 minutes ago" reads the same in every answer of the test.
+    CheckResult.objects.filter(pk=result.pk).update(
+        checked_at=timezone.now() - timedelta(minutes=10, seconds=30)
+    )
+    CheckResult.objects.create(store=shops["harlequins"], card=snake, queued_at=timezone.now())
+
+    def tokens_out(html: str) -> str:
+        return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "CSRF", html)
+
+    cold = tokens_out(shopper.get("/stores/").content.decode())
+    warm = tokens_out(shopper.get("/stores/").content.decode())
+    cold, warm = (re.sub(r'(X-CSRFToken": "|nonce=")[^"]+', "", x) for x in (cold, warm))
+    assert cold == warm
+
+    fresh = WantedCard.objects.for_owner(user).get(pk=wanted.pk)
+    stock.stock_attach(owner=user, wants=[fresh])
+    direct = render_to_string(
+        "stores/dashboard.html#want_row", {"wanted": fresh, "csrf_token": "x"}
+    )
+    cached = shopper.get(f"/stores/wants/{wanted.pk}/", **HTMX).content.decode()
+    assert tokens_out(cached) == tokens_out(direct)
+    assert tokens_out(direct) in warm
