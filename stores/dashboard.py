@@ -34,11 +34,13 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from stores.availability import BuyPlan, Purchase, buy_plan_choose, purchase_options
+from stores.forms import WantAddForm
 from stores.models import CheckResult, Store, WantedCard, WantSpec
 from stores.stock import TimeAgo, stock_attach, stores_preferred
 
 ROW_TEMPLATE = "stores/dashboard.html#want_row"
 SUMMARY_TEMPLATE = "stores/dashboard.html#where_to_buy"
+WANT_FORM_TEMPLATE = "stores/dashboard.html#want_form"
 # Bump when what a row shows changes in Python (the template's own text is in the key).
 VERSION = 1
 # Long enough to outlive a day of rechecks; a row nobody asks for goes.
@@ -65,11 +67,38 @@ def _ago_fill(html: str, ago: TimeAgo) -> str:
     return AGO_MARK.sub(lambda m: ago(EPOCH + int(m.group(1)) * MICROSECOND), html)
 
 
-@memoized
 def _template_digest() -> str:
-    """The dashboard template's text, hashed: a deploy that changes it renders rows anew."""
+    """The dashboard template's text, hashed: a deploy that changes it renders rows anew (and
+    so does an edit while developing, when templates are read again on every page)."""
+    if settings.DEBUG:
+        return _template_digest_now()
+    return _template_digest_once()
+
+
+def _template_digest_now() -> str:
     origin = get_template("stores/dashboard.html").origin.name
     return hashlib.sha1(Path(origin).read_bytes()).hexdigest()[:12]
+
+
+_template_digest_once = memoized(_template_digest_now)
+
+
+@memoized
+def _want_form_blank(digest: str) -> str:
+    return get_template(WANT_FORM_TEMPLATE).render({"form": WantAddForm(), "csrf_token": CSRF_MARK})
+
+
+def want_form_blank(request: HttpRequest) -> SafeString:
+    """The empty "add a card" form: the same on every page, so made once per process (and
+    template text), with this answer's CSRF token put in."""
+    html = _want_form_blank(_template_digest())
+    return mark_safe(_csrf_fill(html, request))
+
+
+def _csrf_fill(html: str, request: HttpRequest) -> str:
+    if not html:
+        return html
+    return html.replace(CSRF_INPUT.format(CSRF_MARK), format_html(CSRF_INPUT, get_token(request)))
 
 
 @dataclass(frozen=True)
@@ -141,10 +170,7 @@ class Rows:
     def html(self, request: HttpRequest) -> SafeString:
         """The rows' HTML, with this answer's CSRF token in each form."""
         html = _ago_fill("".join(entry["html"] for entry in self.entries()), self.ago)
-        if html:
-            html = html.replace(
-                CSRF_INPUT.format(CSRF_MARK), format_html(CSRF_INPUT, get_token(request))
-            )
+        html = _csrf_fill(html, request)
         # Rendered by the template from escaped values; the token is Django's own.
         return mark_safe(html)
 

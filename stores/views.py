@@ -25,7 +25,7 @@ from stores.checks import (
     checks_queue_for_want,
     preferred_stores_set,
 )
-from stores.dashboard import rows_read, summary_render
+from stores.dashboard import rows_read, summary_render, want_form_blank
 from stores.decklists import decklist_parse
 from stores.forms import TOO_LONG, DecklistForm, WantAddForm, WantAmountForm, WantSpecForm
 from stores.models import PreferredStore, StockAlert, WantedCard, WantSpec
@@ -60,7 +60,9 @@ def _stock(request: HttpRequest) -> dict[str, Any]:
 
 
 def _dashboard(request: HttpRequest, **context) -> HttpResponse:
-    context.setdefault("form", WantAddForm())
+    if "form" not in context:
+        context["form"] = WantAddForm()
+        context["want_form_html"] = want_form_blank(request)
     return render(
         request,
         "stores/dashboard.html",
