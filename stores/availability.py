@@ -41,6 +41,7 @@ class StockCell:
     checked_at: datetime | None = None
     rechecking: bool = False  # a check is running while an older answer is shown
     error: str = ""
+    checked_ago: str = ""  # ``checked_at`` as the page says it ("5 minutes ago"), when known
 
     @property
     def best(self) -> Listing | None:
@@ -183,6 +184,26 @@ def cover_cost(offers: Sequence[Listing], amount: int) -> tuple[Decimal, int]:
     return total, found
 
 
+def purchase_options(
+    want_id: int,
+    card_name: str,
+    amount: int,
+    by_store: Mapping[Any, Sequence[Listing]],
+    *,
+    currencies: Mapping[Any, str] | None = None,
+) -> list[Purchase]:
+    """What ``amount`` copies of one card cost at each store that has some (`cover_cost`)."""
+    currencies = currencies or {}
+    options = []
+    for store, offers in by_store.items():
+        if not offers:
+            continue
+        total, found = cover_cost(offers, amount)
+        currency = offers[0].currency or currencies.get(store, "")
+        options.append(Purchase(want_id, card_name, amount, store, total, currency, found))
+    return options
+
+
 def buy_plan(
     rows: Sequence[tuple[int, str, int, Mapping[Any, Sequence[Listing]]]],
     *,
@@ -193,17 +214,20 @@ def buy_plan(
 
     Prices are compared as the stores print them: a user's stores sell in one currency.
     """
-    currencies = currencies or {}
+    return buy_plan_choose(
+        [
+            (want_id, card_name, amount, purchase_options(*row, currencies=currencies))
+            for row in rows
+            for want_id, card_name, amount, _ in [row]
+        ]
+    )
+
+
+def buy_plan_choose(rows: Sequence[tuple[int, str, int, Sequence[Purchase]]]) -> BuyPlan:
+    """`buy_plan` over each card's `purchase_options` (a cache may keep those per card)."""
     plan = BuyPlan()
     totals: dict[Any, StoreTotal] = {}
-    for want_id, card_name, amount, by_store in rows:
-        options = []
-        for store, offers in by_store.items():
-            if not offers:
-                continue
-            total, found = cover_cost(offers, amount)
-            currency = offers[0].currency or currencies.get(store, "")
-            options.append(Purchase(want_id, card_name, amount, store, total, currency, found))
+    for want_id, card_name, amount, options in rows:
         covering = [p for p in options if p.copies >= amount]
         if covering:
             best = min(covering, key=lambda p: (p.total, -p.copies))

@@ -3,15 +3,17 @@ there (`stores.availability`'s cells and "where to buy", over the latest `CheckR
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import timedelta
+import dataclasses
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.humanize.templatetags.humanize import NaturalTimeFormatter, naturaltime
 from django.utils import timezone
 
 from stores.adapters import Listing
-from stores.availability import BuyPlan, CheckState, buy_plan, stock_cell
+from stores.availability import CheckState, stock_cell
 from stores.models import CheckResult, Store, WantedCard
 
 
@@ -26,18 +28,59 @@ def stores_currency(stores: Iterable[Store]) -> str:
     return currencies.pop() if len(currencies) == 1 else ""
 
 
-def stock_attach(*, owner: Any, wants: Iterable[WantedCard]) -> list[Store]:
-    """Give each want ``stock`` — a (store, StockCell) per store ``owner`` buys from — and
-    ``stock_pending`` (a check of it is still running). Returns those stores, by name."""
+class TimeAgo:
+    """``naturaltime`` ("5 minutes ago") of many times against one ``now``, each distinct
+    answer worked out once: a page of 500 stock cells asks for it 500 times."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self.now = now or timezone.now()
+        self._said: dict[tuple[str, int], str] = {}
+
+    def __call__(self, value: datetime | None) -> str:
+        if value is None:
+            return ""
+        delta = self.now - value
+        if delta.days != 0 or delta.seconds == 0:
+            # A day or more (calendar-aware), in the future, or now: Django's own words.
+            return str(naturaltime(value))
+        # Under a day: naturaltime says seconds, minutes or hours, from the delta alone.
+        seconds = delta.seconds
+        if seconds < 60:
+            bucket = ("past-second", seconds)
+        elif seconds < 3600:
+            bucket = ("past-minute", seconds // 60)
+        else:
+            bucket = ("past-hour", seconds // 3600)
+        said = self._said.get(bucket)
+        if said is None:
+            said = self._said[bucket] = str(
+                NaturalTimeFormatter.time_strings[bucket[0]] % {"count": bucket[1]}
+            )
+        return said
+
+
+def stock_attach(
+    *,
+    owner: Any,
+    wants: Iterable[WantedCard],
+    stores: list[Store] | None = None,
+    ago: Callable[[datetime], str] | None = None,
+) -> list[Store]:
+    """Give each want ``stock`` — a (store, StockCell) per store ``owner`` buys from (or
+    ``stores``, when the caller read them) — and ``stock_pending`` (a check of it is still
+    running). ``ago`` words each cell's ``checked_at`` (`TimeAgo`). Returns those stores, by name."""
     wants = list(wants)
-    stores = stores_preferred(owner=owner)
+    if stores is None:
+        stores = stores_preferred(owner=owner)
+    ago = ago or TimeAgo()
+    now = getattr(ago, "now", None) or timezone.now()
     results = {
         (r.store_id, r.card_id): r
         for r in CheckResult.objects.filter(
             store__in=stores, card_id__in={w.card_id for w in wants}
         )
     }
-    lost = timezone.now() - timedelta(seconds=settings.STORE_CHECK_LOST_AFTER)
+    lost = now - timedelta(seconds=settings.STORE_CHECK_LOST_AFTER)
     currency = stores_currency(stores)
     for wanted in wants:
         criteria = wanted.criteria()
@@ -58,9 +101,10 @@ def stock_attach(*, owner: Any, wants: Iterable[WantedCard]) -> list[Store]:
                     pending=result.queued_at is not None and result.queued_at > lost,
                     error=result.error,
                 )
-            wanted.stock.append(
-                (store, stock_cell(store_id=store.pk, criteria=criteria, state=state))
-            )
+            cell = stock_cell(store_id=store.pk, criteria=criteria, state=state)
+            if cell.checked_at is not None:
+                cell = dataclasses.replace(cell, checked_ago=ago(cell.checked_at))
+            wanted.stock.append((store, cell))
         wanted.stock_pending = any(
             cell.state == "pending" or cell.rechecking for _, cell in wanted.stock
         )
@@ -69,12 +113,3 @@ def stock_attach(*, owner: Any, wants: Iterable[WantedCard]) -> list[Store]:
         wanted.best = min(offering, key=lambda pair: pair[1].best.price, default=None)
         wanted.stock_poll_seconds = settings.STORE_POLL_SECONDS
     return stores
-
-
-def stock_plan(*, wants: Iterable[WantedCard]) -> BuyPlan:
-    """ "Where to buy" for wants that went through `stock_attach`."""
-    rows = [
-        (w.pk, w.card.name, w.amount, {store: cell.offers for store, cell in w.stock})
-        for w in wants
-    ]
-    return buy_plan(rows, currencies={store: store.currency for w in wants for store, _ in w.stock})

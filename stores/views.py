@@ -5,7 +5,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core import signing
@@ -26,10 +25,11 @@ from stores.checks import (
     checks_queue_for_want,
     preferred_stores_set,
 )
+from stores.dashboard import rows_read, summary_render, want_form_blank
 from stores.decklists import decklist_parse
 from stores.forms import TOO_LONG, DecklistForm, WantAddForm, WantAmountForm, WantSpecForm
 from stores.models import PreferredStore, StockAlert, WantedCard, WantSpec
-from stores.stock import stock_attach, stock_plan, stores_currency, stores_preferred
+from stores.stock import stock_attach, stores_currency, stores_preferred
 from stores.templatetags.catalog_status import CATALOG_NOTICE
 from stores.wants import (
     MERGE_MODES,
@@ -47,20 +47,22 @@ DEMO_DECK = Path(__file__).resolve().parent / "demo_deck.txt"
 
 
 def _stock(request: HttpRequest) -> dict[str, Any]:
-    """The user's wants with their stock per store, and "where to buy" them."""
-    wants = list(WantedCard.objects.for_owner(request.user))
-    stores = stock_attach(owner=request.user, wants=wants)
+    """The user's wants as rendered rows with their stock per store, and "where to buy" them
+    (both cached until what they show changes: `stores.dashboard`)."""
+    rows = rows_read(owner=request.user)
     return {
-        "wants": wants,
-        "stores": stores,
-        "plan": stock_plan(wants=wants),
-        "stock_pending": any(w.stock_pending for w in wants),
-        "poll_seconds": settings.STORE_POLL_SECONDS,
+        "wants": rows.wants,
+        "stores": rows.stores,
+        "rows_html": rows.html(request),
+        "where_to_buy": summary_render(rows=rows),
+        "stock_pending": rows.stock_pending,
     }
 
 
 def _dashboard(request: HttpRequest, **context) -> HttpResponse:
-    context.setdefault("form", WantAddForm())
+    if "form" not in context:
+        context["form"] = WantAddForm()
+        context["want_form_html"] = want_form_blank(request)
     return render(
         request,
         "stores/dashboard.html",
@@ -82,6 +84,9 @@ def _fresh(request: HttpRequest, wanted: WantedCard) -> WantedCard:
 
 
 def _row(request: HttpRequest, wanted: WantedCard, **context) -> HttpResponse:
+    if not any(context.values()):
+        # The row as the page shows it (polled every few seconds while checks run): cached.
+        return HttpResponse(rows_read(owner=request.user, want_id=wanted.pk).html(request))
     context["wanted"] = _fresh(request, wanted)
     return render(request, "stores/dashboard.html#want_row", context)
 
@@ -330,7 +335,7 @@ def wants_export(request: HttpRequest) -> HttpResponse:
 @require_GET
 def stock_summary(request: HttpRequest) -> HttpResponse:
     """The "where to buy" summary; the dashboard polls it while checks are running."""
-    return render(request, "stores/dashboard.html#where_to_buy", _stock(request))
+    return HttpResponse(summary_render(rows=rows_read(owner=request.user)))
 
 
 @login_required

@@ -1,0 +1,300 @@
+"""The want list's rows and its "where to buy", each rendered once per change and cached.
+
+A row (a want and its stock cell at each of the user's stores) was ~3 ms of template work and
+a page has one per wanted card; the stock behind it changes when a check lands, a few times a
+day. So each row's HTML is cached under a key made of everything the row shows: the user, the
+want (amount, card, specs, last change), the stores (name, city, currency), each store's check
+of the card (status, when, pending, error). Anything else changes the key, never the cached
+HTML: a key either names the row as it is, or is never asked for again (and expires).
+
+The cached HTML carries marks where each answer puts its own words: the CSRF token, and when a
+store was checked ("checked 5 minutes ago" must not stay "5 minutes" in a cache).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache as memoized
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import BooleanField, ExpressionWrapper, Q, TextField
+from django.db.models.functions import Cast
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.template.loader import get_template
+from django.utils import translation
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from stores.availability import BuyPlan, Purchase, buy_plan_choose, purchase_options
+from stores.forms import WantAddForm
+from stores.models import CheckResult, Store, WantedCard, WantSpec
+from stores.stock import TimeAgo, stock_attach, stores_preferred
+
+ROW_TEMPLATE = "stores/dashboard.html#want_row"
+SUMMARY_TEMPLATE = "stores/dashboard.html#where_to_buy"
+WANT_FORM_TEMPLATE = "stores/dashboard.html#want_form"
+# Bump when what a row shows changes in Python (the template's own text is in the key).
+VERSION = 1
+# Long enough to outlive a day of rechecks; a row nobody asks for goes.
+ROW_TTL = 24 * 3600
+# The csrf_token tag's output for this mark: the input is matched whole, and user text in a
+# row is escaped (its quotes would read &quot;), so only the tag can produce it.
+CSRF_MARK = "csrf-token-of-the-answer"
+CSRF_INPUT = '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+
+
+# "checked ⟦ago 1733150000123456⟧": microseconds since the epoch, whole (no float rounding).
+AGO_MARK = re.compile(r"\u27e6ago (\d+)\u27e7")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def _ago_mark(value: datetime | None) -> str:
+    return "" if value is None else f"\u27e6ago {(value - EPOCH) // MICROSECOND}\u27e7"
+
+
+def _ago_fill(html: str, ago: TimeAgo) -> str:
+    """Each mark's time as naturaltime says it now. A mark in a store's own text (a listing's
+    name) would read as a time too: plain words, never markup."""
+    return AGO_MARK.sub(lambda m: ago(EPOCH + int(m.group(1)) * MICROSECOND), html)
+
+
+def _template_digest() -> str:
+    """The dashboard template's text, hashed: a deploy that changes it renders rows anew (and
+    so does an edit while developing, when templates are read again on every page)."""
+    if settings.DEBUG:
+        return _template_digest_now()
+    return _template_digest_once()
+
+
+def _template_digest_now() -> str:
+    origin = get_template("stores/dashboard.html").origin.name
+    return hashlib.sha1(Path(origin).read_bytes()).hexdigest()[:12]
+
+
+_template_digest_once = memoized(_template_digest_now)
+
+
+@memoized
+def _want_form_blank(digest: str) -> str:
+    return get_template(WANT_FORM_TEMPLATE).render({"form": WantAddForm(), "csrf_token": CSRF_MARK})
+
+
+def want_form_blank(request: HttpRequest) -> SafeString:
+    """The empty "add a card" form: the same on every page, so made once per process (and
+    template text), with this answer's CSRF token put in."""
+    html = _want_form_blank(_template_digest())
+    return mark_safe(_csrf_fill(html, request))
+
+
+def _csrf_fill(html: str, request: HttpRequest) -> str:
+    if not html:
+        return html
+    return html.replace(CSRF_INPUT.format(CSRF_MARK), format_html(CSRF_INPUT, get_token(request)))
+
+
+@dataclass(frozen=True)
+class WantLine:
+    """What a want's key and "where to buy" need of it (no model: a page reads a hundred)."""
+
+    pk: int
+    amount: int
+    updated_at: datetime
+    card_id: int
+    card_name: str  # its front face, which matching reads too, is part of the name
+
+
+@dataclass
+class Rows:
+    """The want list's rows as cache keys; their HTML and "where to buy" read when asked."""
+
+    owner_id: int
+    wants: list[WantLine]
+    stores: list[Store]
+    keys: list[str]
+    pending: list[bool]  # per row: a check of its card is running at one of the stores
+    ago: TimeAgo
+    _entries: list[dict[str, Any]] | None = None
+
+    @property
+    def stock_pending(self) -> bool:
+        return any(self.pending)
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Each row's cached entry (its HTML, what its card costs at each store), the rows
+        that changed rendered anew."""
+        if self._entries is not None:
+            return self._entries
+        found = cache.get_many(self.keys)
+        missing = [(k, w) for k, w in zip(self.keys, self.wants, strict=True) if k not in found]
+        if missing:
+            wants = list(
+                WantedCard.objects.for_owner(self.owner_id).filter(
+                    pk__in=[w.pk for _, w in missing]
+                )
+            )
+            by_pk = {wanted.pk: wanted for wanted in wants}
+            stock_attach(owner=self.owner_id, wants=wants, stores=self.stores, ago=_ago_mark)
+            template = get_template(ROW_TEMPLATE)
+            fresh = {}
+            for key, line in missing:
+                wanted = by_pk.get(line.pk)
+                if wanted is None:
+                    # Deleted since its key was read: the page shows it no more (not cached).
+                    found[key] = {"html": "", "options": []}
+                    continue
+                by_store = {store.pk: cell.offers for store, cell in wanted.stock}
+                currencies = {store.pk: store.currency for store in self.stores}
+                options = purchase_options(
+                    wanted.pk, wanted.card.name, wanted.amount, by_store, currencies=currencies
+                )
+                fresh[key] = {
+                    "html": template.render({"wanted": wanted, "csrf_token": CSRF_MARK}),
+                    # What "where to buy" needs of the row: a few numbers, not its listings.
+                    "options": [(p.store, p.total, p.currency, p.copies) for p in options],
+                }
+            if fresh:
+                cache.set_many(fresh, ROW_TTL)
+            found.update(fresh)
+        self._entries = [found[key] for key in self.keys]
+        return self._entries
+
+    def html(self, request: HttpRequest) -> SafeString:
+        """The rows' HTML, with this answer's CSRF token in each form."""
+        html = _ago_fill("".join(entry["html"] for entry in self.entries()), self.ago)
+        html = _csrf_fill(html, request)
+        # Rendered by the template from escaped values; the token is Django's own.
+        return mark_safe(html)
+
+    def plan(self) -> BuyPlan:
+        by_pk = {store.pk: store for store in self.stores}
+        return buy_plan_choose(
+            [
+                (
+                    w.pk,
+                    w.card_name,
+                    w.amount,
+                    [
+                        Purchase(w.pk, w.card_name, w.amount, by_pk[s], total, currency, copies)
+                        for s, total, currency, copies in entry["options"]
+                    ],
+                )
+                for w, entry in zip(self.wants, self.entries(), strict=True)
+            ]
+        )
+
+
+def _row_key(
+    *,
+    owner_id: int,
+    wanted: WantLine,
+    specs: Sequence[tuple],
+    stores: Sequence[tuple],
+    checks: dict[tuple[int, int], tuple],
+) -> str:
+    parts = [
+        VERSION,
+        _template_digest(),
+        translation.get_language(),
+        settings.STORE_POLL_SECONDS,
+        owner_id,
+        wanted.pk,
+        wanted.amount,
+        wanted.updated_at.timestamp(),
+        wanted.card_id,
+        wanted.card_name,
+        specs,
+        stores,
+        [checks.get((store[0], wanted.card_id)) for store in stores],
+    ]
+    digest = hashlib.sha1(repr(parts).encode()).hexdigest()
+    return f"stores:want-row:{owner_id}:{wanted.pk}:{digest}"
+
+
+def rows_read(*, owner: Any, want_id: int | None = None) -> Rows:
+    """``owner``'s wants (or the one ``want_id``) as the want list's rows: the key of each,
+    from what it shows (its cached HTML is read by `Rows.entries`)."""
+    wants_of = WantedCard.objects.filter(owner=owner)
+    if want_id is not None:
+        wants_of = wants_of.filter(pk=want_id)
+    wants = [
+        WantLine(*row)
+        for row in wants_of.values_list("pk", "amount", "updated_at", "card_id", "card__name")
+    ]
+    specs: dict[int, list[tuple]] = {}
+    spec_rows = WantSpec.objects.filter(wanted__in=wants_of).values_list(
+        "wanted_id",
+        "pk",
+        "set__code",
+        "collector_number",
+        "finish",
+        "worst_condition",
+        "language",
+        "max_price",
+    )
+    for spec in spec_rows:
+        specs.setdefault(spec[0], []).append(spec)
+    stores = stores_preferred(owner=owner)
+    ago = TimeAgo()
+    lost = ago.now - timedelta(seconds=settings.STORE_CHECK_LOST_AFTER)
+    # What the keys need, without the listings (most of a check's bytes); times as text, which
+    # PostgreSQL writes faster than Python reads timestamps.
+    check_rows = CheckResult.objects.filter(
+        store__in=stores, card__wanted_by__in=wants_of
+    ).values_list(
+        "store_id",
+        "card_id",
+        "pk",
+        "status",
+        Cast("checked_at", TextField()),
+        Cast("attempted_at", TextField()),
+        # A check queued and not given up for lost shows as "checking…" or "rechecking…"
+        # (`stores.availability.stock_cell`): the row polls for its answer.
+        ExpressionWrapper(Q(queued_at__gt=lost), output_field=BooleanField()),
+        "error",
+    )
+    checks = {(row[0], row[1]): row[2:] for row in check_rows}
+    store_parts = [(s.pk, s.name, s.city, s.currency) for s in stores]
+    pending = [
+        any((check := checks.get((s.pk, w.card_id))) is not None and check[4] for s in stores)
+        for w in wants
+    ]
+    keys = [
+        _row_key(
+            owner_id=owner.pk,
+            wanted=w,
+            specs=specs.get(w.pk, ()),
+            stores=store_parts,
+            checks=checks,
+        )
+        for w in wants
+    ]
+    return Rows(owner_id=owner.pk, wants=wants, stores=stores, keys=keys, pending=pending, ago=ago)
+
+
+def summary_render(*, rows: Rows) -> SafeString:
+    """ "Where to buy" for ``rows``: cached under the rows' keys (it shows nothing else), so
+    its poll reads no row while nothing changed."""
+    parts = [VERSION, _template_digest(), settings.STORE_POLL_SECONDS, rows.keys]
+    parts.append([(s.pk, s.name, s.city, s.currency) for s in rows.stores])
+    key = f"stores:where-to-buy:{rows.owner_id}:{hashlib.sha1(repr(parts).encode()).hexdigest()}"
+    html = cache.get(key)
+    if html is None:
+        html = get_template(SUMMARY_TEMPLATE).render(
+            {
+                "stores": rows.stores,
+                "plan": rows.plan(),
+                "stock_pending": rows.stock_pending,
+                "poll_seconds": settings.STORE_POLL_SECONDS,
+            }
+        )
+        cache.set(key, html, ROW_TTL)
+    return mark_safe(html)
