@@ -292,6 +292,29 @@ def liquidity_timers_install() -> _CriticalPath:
     return critical
 
 
+def replay_forge_prepare(state_url: str, *, orders: int) -> None:
+    """The replay's Forge at ``orders`` orders, 1,000 a page, its next snapshot newer than the
+    one stored (a snapshot older than the current one would be dropped as superseded)."""
+    from market.models import MarketSnapshot
+
+    knobs = {
+        "orders": {str(FORGE): orders},
+        "page_size": 1000,
+        "expiry_seconds": 300,
+        # ESI's market bucket (12,000 tokens in 15 min) pays for 7 full Forge ingests: more
+        # runs than --runs 3 would wait for it, which is not what is measured here.
+        "rate_limit": "1000000/15m",
+    }
+    requests.post(state_url, json=knobs, timeout=30).raise_for_status()
+    stored = MarketSnapshot.objects.filter(region_id=FORGE, is_current=True).first()
+    ahead = (
+        (stored.last_modified.timestamp() - time.time()) if stored and stored.last_modified else 0
+    )
+    requests.post(
+        state_url, json={"advance": {str(FORGE): max(0, int(ahead // 300)) + 1}}, timeout=30
+    ).raise_for_status()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=400_000)
@@ -324,24 +347,7 @@ def main() -> None:
         # Snapshots five minutes apart, each newer than the one stored before (a snapshot
         # older than the current one would be dropped as superseded).
         state_url = f"{base_url}/esi/_replay/state"
-        knobs = {
-            "orders": {str(FORGE): args.orders},
-            "page_size": 1000,
-            "expiry_seconds": 300,
-            # ESI's market bucket (12,000 tokens in 15 min) pays for 7 full Forge ingests: more
-            # runs than --runs 3 would wait for it, which is not what is measured here.
-            "rate_limit": "1000000/15m",
-        }
-        requests.post(state_url, json=knobs, timeout=30).raise_for_status()
-        stored = MarketSnapshot.objects.filter(region_id=FORGE, is_current=True).first()
-        ahead = (
-            (stored.last_modified.timestamp() - time.time())
-            if stored and stored.last_modified
-            else 0
-        )
-        requests.post(
-            state_url, json={"advance": {str(FORGE): max(0, int(ahead // 300)) + 1}}, timeout=30
-        ).raise_for_status()
+        replay_forge_prepare(state_url, orders=args.orders)
         print(f"replay: building The Forge's book ({args.orders:,} orders)…", flush=True)
 
         def next_snapshot() -> None:

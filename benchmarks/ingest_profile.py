@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lenny.settings")
 
-from ingest_orders import FORGE, free_port, replay_start  # noqa: E402
+from ingest_orders import FORGE, free_port, replay_forge_prepare, replay_start  # noqa: E402
 
 # (module, attribute, label): what is timed. Functions looked up through a module's globals at
 # call time are patched where they are looked up.
@@ -161,22 +161,7 @@ def main() -> None:
     state_url = f"{base_url}/esi/_replay/state"
     results = []
     try:
-        knobs = {
-            "orders": {str(FORGE): args.orders},
-            "page_size": 1000,
-            "expiry_seconds": 300,
-            "rate_limit": "1000000/15m",
-        }
-        requests.post(state_url, json=knobs, timeout=30).raise_for_status()
-        stored = MarketSnapshot.objects.filter(region_id=FORGE, is_current=True).first()
-        ahead = (
-            (stored.last_modified.timestamp() - time.time())
-            if stored and stored.last_modified
-            else 0
-        )
-        requests.post(
-            state_url, json={"advance": {str(FORGE): max(0, int(ahead // 300)) + 1}}, timeout=30
-        ).raise_for_status()
+        replay_forge_prepare(state_url, orders=args.orders)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
             backend = cursor.fetchone()[0]

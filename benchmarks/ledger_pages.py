@@ -28,17 +28,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lenny.settings")
 os.environ.setdefault("LENNY_MANIFEST_STATIC", "0")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 
 BENCH_USER = "ledger-bench"
-DEMO_PILOT = 2112625428  # the replay's demo pilot (market/ledger/replay)
-SCOPES = [
-    "esi-wallet.read_character_wallet.v1",
-    "esi-markets.read_character_orders.v1",
-    "esi-markets.structure_markets.v1",
-]
 SAMPLE_SDE = ROOT / "market" / "replay" / "data" / "sde"
 CPU_TARGET_MS = 20.0
 PAGES = {
@@ -53,15 +48,12 @@ PAGES = {
 
 def pilot_load() -> int:
     """The user with the demo pilot linked and synced (reused when present): their id."""
+    from bench_people import pilot_link_and_sync
     from django.contrib.auth import get_user_model
     from django.test.utils import override_settings
 
-    from accounts.characters import character_link
-    from accounts.replay import DEMO_CLIENT_ID, sso_tokens_issue
-    from accounts.sso import access_token_claims
     from lenny.replay import replay_server_build, upstream_settings
     from market.ledger.models import WalletTransaction
-    from market.ledger.sync import character_sync
     from market.models import Type
     from market.sde import sde_import
 
@@ -78,18 +70,7 @@ def pilot_load() -> int:
         with override_settings(
             **upstream_settings(server.base_url), ESI_BACKOFF_BASE=0.01, ESI_BACKOFF_MAX=0.05
         ):
-            answer = sso_tokens_issue(
-                server, character_id=DEMO_PILOT, name="Lenny Demo Pilot", scopes=SCOPES
-            )
-            claims = access_token_claims(answer["access_token"], client_id=DEMO_CLIENT_ID)
-            pilot = character_link(
-                user=user,
-                claims=claims,
-                access_token=answer["access_token"],
-                refresh_token=answer["refresh_token"],
-            )
-            outcomes = character_sync(character=pilot)
-            print("synced: " + "; ".join(o.summary() for o in outcomes), flush=True)
+            pilot_link_and_sync(server, user, label="synced")
     finally:
         server.stop()
     return user.pk

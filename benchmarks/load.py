@@ -61,12 +61,6 @@ JITA, AMARR = 60003760, 60008494
 CLIENTS = 16
 CARDS = 100
 BENCH_USER = "load-bench"
-DEMO_PILOT = 2112625428  # the replay's demo pilot (market/ledger/replay)
-SCOPES = [
-    "esi-wallet.read_character_wallet.v1",
-    "esi-markets.read_character_orders.v1",
-    "esi-markets.structure_markets.v1",
-]
 # Web CPU per answer the issue asks for at 16 clients: what lets 16 users share 2 cores.
 PAGE_CPU_TARGET_MS = 20.0
 JSON_CPU_TARGET_MS = 5.0
@@ -288,20 +282,16 @@ def people_load(cards: int) -> int:
     """The logged-in user: the replay's demo pilot linked and its wallet synced (ledger), and
     ``cards`` wanted cards checked at the five replay stores (store dashboard). Reused when
     present. Returns the user's id."""
+    from bench_people import cards_want_and_check, pilot_link_and_sync
     from django.contrib.auth import get_user_model
     from django.test.utils import override_settings
     from store_checks import card_objects
 
-    from accounts.characters import character_link
     from accounts.models import Character
-    from accounts.replay import DEMO_CLIENT_ID, sso_tokens_issue
-    from accounts.sso import access_token_claims
     from lenny.replay import replay_server_build, upstream_settings
     from market.ledger.models import WalletTransaction
-    from market.ledger.sync import character_sync
     from stores.catalog import catalog_import
-    from stores.checks import check_run
-    from stores.models import Card, CheckResult, PreferredStore, Store, WantedCard
+    from stores.models import Card, CheckResult, PreferredStore, Store
     from stores.replay import SITES
 
     user, _ = get_user_model().objects.get_or_create(
@@ -320,18 +310,7 @@ def people_load(cards: int) -> int:
             ESI_BACKOFF_MAX=0.05,
         ):
             if not synced:
-                answer = sso_tokens_issue(
-                    server, character_id=DEMO_PILOT, name="Lenny Demo Pilot", scopes=SCOPES
-                )
-                claims = access_token_claims(answer["access_token"], client_id=DEMO_CLIENT_ID)
-                pilot = character_link(
-                    user=user,
-                    claims=claims,
-                    access_token=answer["access_token"],
-                    refresh_token=answer["refresh_token"],
-                )
-                outcomes = character_sync(character=pilot)
-                print("ledger: " + "; ".join(o.summary() for o in outcomes), flush=True)
+                pilot_link_and_sync(server, user, label="ledger")
             objects = card_objects(cards)
             if Card.objects.filter(printings__set__code__startswith="bm").count() < cards:
                 with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as handle:
@@ -353,19 +332,7 @@ def people_load(cards: int) -> int:
                 )
                 PreferredStore.objects.get_or_create(user=user, store=store)
                 stores.append(store)
-            wanted = list(Card.objects.filter(printings__set__code__startswith="bm").distinct())
-            for card in wanted[:cards]:
-                WantedCard.objects.get_or_create(owner=user, card=card, defaults={"amount": 2})
-            started = time.monotonic()
-            for store in stores:
-                for card in wanted[:cards]:
-                    result, _ = CheckResult.objects.get_or_create(store=store, card=card)
-                    check_run(result_id=result.pk, refresh=True)
-            print(
-                f"stores: {len(wanted[:cards])} cards checked at {len(stores)} replay stores "
-                f"in {time.monotonic() - started:.0f} s",
-                flush=True,
-            )
+            cards_want_and_check(user, stores, cards=cards, label="stores")
     finally:
         server.stop()
     assert Character.objects.filter(owner=user).exists()

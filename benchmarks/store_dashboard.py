@@ -72,13 +72,13 @@ def scratch_database(*, reuse: bool) -> bool:
 
 def data_build(cards: int) -> None:
     """The store user as ``load.py`` builds it: ``cards`` wants, each checked at 5 stores."""
+    from bench_people import cards_want_and_check
     from django.contrib.auth import get_user_model
     from store_checks import card_objects
 
     from lenny.replay import replay_server_build
     from stores.catalog import catalog_import
-    from stores.checks import check_run
-    from stores.models import Card, CheckResult, PreferredStore, Store, WantedCard
+    from stores.models import PreferredStore, Store
     from stores.replay import SITES
 
     objects = card_objects(cards)
@@ -103,19 +103,7 @@ def data_build(cards: int) -> None:
             )
             PreferredStore.objects.create(user=user, store=store)
             stores.append(store)
-        wanted = list(Card.objects.filter(printings__set__code__startswith="bm").distinct())
-        for card in wanted[:cards]:
-            WantedCard.objects.create(owner=user, card=card, amount=2)
-        started = time.monotonic()
-        for store in stores:
-            for card in wanted[:cards]:
-                result, _ = CheckResult.objects.get_or_create(store=store, card=card)
-                check_run(result_id=result.pk, refresh=True)
-        print(
-            f"data: {len(wanted[:cards])} cards checked at {len(stores)} replay stores "
-            f"in {time.monotonic() - started:.0f} s",
-            flush=True,
-        )
+        cards_want_and_check(user, stores, cards=cards, label="data")
     finally:
         server.stop()
 
