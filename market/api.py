@@ -309,7 +309,16 @@ def station_trading_api(request: HttpRequest) -> HttpResponse:
                 "reasons": {code: rows for code, _, rows in result.hidden},
             },
             **envelope,
-            "results": [_trading_row(row, result.types_with_history) for row in page_rows],
+            # Encoded once per view and page: the same rows for every caller until the next
+            # snapshot (or other fees and filters).
+            "results": result.fragment(
+                ("api", tuple(row.type_id for row in page_rows)),
+                lambda: msgspec.Raw(
+                    _encoder.encode(
+                        [_trading_row(row, result.types_with_history) for row in page_rows]
+                    )
+                ),
+            ),
         }
     )
 

@@ -78,8 +78,6 @@ TRADING_FILTERS = (
     "trades_daily",
 )
 TRADING_SORT = "-achievable_daily_profit"
-# Pages of rows kept per view (a view is one snapshot, fees and filters; most visits see page 1).
-FRAGMENTS_KEPT = 8
 UNKNOWN = "—"
 _SHOWN = Context(prec=80)
 
@@ -269,15 +267,14 @@ def _rows_html(
         share_text,
         cap_text,
     )
-    html = result.fragments.get(key)
-    if html is None:
+
+    def make() -> SafeString:
         lines = [_trading_line(row, row.type_id in result.types_with_history) for row in rows]
-        html = trading_rows_html(
+        return trading_rows_html(
             lines, station=station, hide=hide, share_text=share_text, cap_text=cap_text
         )
-        if len(result.fragments) < FRAGMENTS_KEPT:
-            result.fragments[key] = html
-    return html
+
+    return result.fragment(key, make)
 
 
 @require_GET

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import partial
 from operator import attrgetter
+from typing import TypeVar
 
 from django.db.models import Q
 from django.utils import timezone
@@ -43,6 +44,11 @@ from market.trading import (
     station_trading_rows,
 )
 from market.trading.flags import hidden_summary
+
+# Pages of rows kept per view (a view is one snapshot, fees and filters; most visits see page 1)
+# as the page's HTML and the API's JSON.
+FRAGMENTS_KEPT = 8
+Fragment = TypeVar("Fragment")
 
 # A watched day shorter than this says too little about a slow type to call it "not daily".
 TRADES_DAILY_MIN_HOURS = 6
@@ -124,6 +130,17 @@ class TradingResult:
     station_watched: bool = False
     # Rendered pieces of these rows, kept as long as this view is (``_View.fragments``).
     fragments: dict = field(default_factory=dict)
+
+    def fragment(self, key: Hashable, make: Callable[[], Fragment]) -> Fragment:
+        """What a page or an API answer makes of some of these rows (``key`` says which and
+        how), made once per view: the next trader asking for the same and the polls reuse it.
+        At most FRAGMENTS_KEPT are kept; two threads may both make a missing one, alike."""
+        found = self.fragments.get(key)
+        if found is None:
+            found = make()
+            if len(self.fragments) < FRAGMENTS_KEPT:
+                self.fragments[key] = found
+        return found
 
     @property
     def hidden(self) -> list[tuple[str, str, int]]:
