@@ -54,7 +54,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lenny.settings")
-os.environ.setdefault("LOG_LEVEL", "WARNING")  # the data load's thousands of ESI lines
 
 FORGE, DOMAIN = 10000002, 10000043
 JITA, AMARR = 60003760, 60008494
@@ -826,6 +825,9 @@ def main(argv: list[str] | None = None) -> None:
         # The replay builds The Forge's full book (~400k orders) on the whole hub history.
         os.environ.setdefault("ESI_REPLAY_HISTORY", str(archive))
 
+    # The data load's thousands of ESI lines; set here, not at import: the tests import this
+    # module, and every server a test starts would inherit it.
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
 
     django.setup()

@@ -410,7 +410,8 @@ def server_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")
+        # LOG_LEVEL too: tests read the servers' INFO lines, whatever this process was given.
+        if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE", "LOG_LEVEL")
     }
     env.update(LENNY_DATA_DIR=str(tmp_path / "data"), DEBUG="0", **extra)
     return env
