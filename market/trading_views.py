@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Context, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -24,6 +24,7 @@ from accounts.fees import FeeRates
 from accounts.models import trading_profile_of
 from lenny.lib.htmx import no_change, poll_unchanged
 from lenny.lib.tables import Column, query_params, query_url, table_page
+from market.cells import UNKNOWN, num_cell, number_text, volume_text
 from market.forms import StationTradingForm
 from market.queries import (
     DEFAULT_STATION,
@@ -78,27 +79,6 @@ TRADING_FILTERS = (
     "trades_daily",
 )
 TRADING_SORT = "-achievable_daily_profit"
-UNKNOWN = "—"
-_SHOWN = Context(prec=80)
-
-
-def number_text(value: Decimal, places: int) -> str:
-    """``value`` as the template filter ``floatformat:"<places>g"`` writes it in English: half
-    up, thousands separated, no "-0.00"; a negative ``places`` leaves out the decimals of a
-    whole number (``-1``: 12 → "12", 12.04 → "12.0")."""
-    if places <= 0 and value == value.to_integral_value():
-        return f"{int(value):,}"
-    rounded = value.quantize(Decimal(1).scaleb(-abs(places)), ROUND_HALF_UP, _SHOWN)
-    if not rounded:
-        rounded = rounded.copy_abs()
-    return f"{rounded:,.{abs(places)}f}"
-
-
-def volume_text(value: Decimal | None) -> str:
-    """A daily volume: whole units from 100 up, one decimal below (as ``_desk.html#volume``)."""
-    if value is None:
-        return UNKNOWN
-    return number_text(value, 0 if value >= 100 else -1)
 
 
 def _isk(value: Decimal | None, places: int = 2) -> str:
@@ -151,14 +131,6 @@ def _trading_line(row: StationTradingRow, has_history: bool) -> TradingLine:
 # The table's body is written here, not by a template loop: 50 rows of 17 cells were some 3,000
 # template nodes, 55 ms of CPU on every page; these strings take 3. The markup is the table's,
 # so it stays next to the cells' texts above; the page around it is ``market/trading.html``.
-_CELL = '<td class="num{cls}"{title}>{text}</td>'
-
-
-def _cell(text: str, *classes: str, title: str | None = None) -> str:
-    names = "".join(f" {name}" for name in classes if name)
-    return _CELL.format(
-        cls=names, title="" if title is None else f' title="{escape(title)}"', text=text
-    )
 
 
 def trading_rows_html(
@@ -202,41 +174,41 @@ def trading_rows_html(
         history = line.has_history
         out.append(
             head
-            + _cell(cells["best_bid"], hide["best_bid"])
-            + _cell(cells["best_ask"], hide["best_ask"])
-            + _cell(cells["profit"], "good" if row.profit > 0 else "bad")
-            + _cell(cells["margin"])
-            + _cell(
+            + num_cell(cells["best_bid"], hide["best_bid"])
+            + num_cell(cells["best_ask"], hide["best_ask"])
+            + num_cell(cells["profit"], "good" if row.profit > 0 else "bad")
+            + num_cell(cells["margin"])
+            + num_cell(
                 cells["station_daily_volume"],
                 hide["station_daily_volume"],
                 "muted" if unknown_station else "",
                 title=unwatched if unknown_station else None,
             )
-            + _cell(
+            + num_cell(
                 cells["achievable_daily_profit"],
                 hide["achievable_daily_profit"],
                 "bad" if row.achievable_daily_profit < 0 else "",
                 title=f"profit per unit × {cells['achievable_units']} units a day",  # noqa: RUF001
             )
-            + _cell(
+            + num_cell(
                 cells["achievable_units"],
                 hide["achievable_units"],
                 title=f"{share_text} of {basis}{capped}",
             )
-            + _cell(
+            + num_cell(
                 cells["daily_volume"],
                 hide["daily_volume"],
                 "" if history else "muted",
                 title=None if history else no_history,
             )
-            + _cell(
+            + num_cell(
                 cells["daily_profit"],
                 hide["daily_profit"],
                 ("bad" if row.daily_profit < 0 else "") if history else "muted",
                 title=None if history else no_history,
             )
             + "".join(
-                _cell(cells[key], hide[key])
+                num_cell(cells[key], hide[key])
                 for key in (
                     "depth_price_bid",
                     "depth_price_ask",

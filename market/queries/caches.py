@@ -92,6 +92,31 @@ class _Memo:
             self._entries.clear()
 
 
+# Pages kept per view (a view is one snapshot, fees and filters; most visits see page 1), as
+# the page's HTML and the API's JSON.
+FRAGMENTS_KEPT = 8
+Fragment = TypeVar("Fragment")
+
+
+class Fragments:
+    """For a desk query's answer whose ``fragments`` dict lives as long as the memoized view it
+    came from (the same snapshot, fees and filters): what a page or an API answer makes of some
+    of its rows, made once (``fragment``)."""
+
+    fragments: dict
+
+    def fragment(self, key: Hashable, make: Callable[[], Fragment]) -> Fragment:
+        """``make()``, or what it made for ``key`` (which rows, shown how) before: the next
+        trader asking for the same and the polls reuse it. At most FRAGMENTS_KEPT are kept; two
+        threads may both make a missing one, alike."""
+        found = self.fragments.get(key)
+        if found is None:
+            found = make()
+            if len(self.fragments) < FRAGMENTS_KEPT:
+                self.fragments[key] = found
+        return found
+
+
 # A book a desk view reads: ("region", region id) for a region's book, ("structure", structure
 # id) for a tracked structure's own (``MarketSnapshot.structure_id``).
 Book = tuple[str, int]

@@ -23,7 +23,7 @@ import numpy as np
 
 from accounts.fees import FeeRates
 from market.queries.books import BookTop, RegionAge, StationBook, book_ages, station_book
-from market.queries.caches import _hauls, _recent, book_of
+from market.queries.caches import Fragments, _hauls, _recent, book_of
 from market.queries.haul_books import HaulBook, haul_book
 from market.queries.sde import jump_graph, jumps_between
 from market.queries.stations import HUB_STATIONS, StationRef
@@ -67,7 +67,7 @@ HUB_HAULING_COLUMNS = (*HAULING_COLUMNS, "origin_name", "destination_name")
 
 
 @dataclass
-class HaulingResult:
+class HaulingResult(Fragments):
     origins: tuple[StationRef, ...]
     destinations: tuple[StationRef, ...]
     ages: dict[tuple[int, int], RegionAge]  # by ``StationRef.book_key``
@@ -82,6 +82,8 @@ class HaulingResult:
     excluded_categories: frozenset[int] = frozenset()
     # Each end's book tops, by station: the prices and volumes the rows' flags were read from.
     tops: dict[int, dict[int, BookTop]] = field(default_factory=dict)
+    # Rendered pages of these rows, kept with the memoized answer (``Fragments``).
+    fragments: dict = field(default_factory=dict)
 
     @property
     def hidden(self) -> int:
@@ -395,9 +397,9 @@ def hauling(
             rows = _default_sort(rows)
         else:
             rows = rows_sort(rows, order_by=order_by, columns=HUB_HAULING_COLUMNS)
-        answer = (rows, counted)
+        answer = (rows, counted, {})
         _hauls.put(answer_key, answer)
-    rows, counted = answer
+    rows, counted, fragments = answer
     arguments = dict(
         origin=origin,
         destination=destination,
@@ -432,6 +434,7 @@ def hauling(
         reasons=hidden_summary(flagged),
         excluded_categories=excluded_categories,
         tops={station_id: book.tops for station_id, book in books.items()},
+        fragments=fragments,
     )
 
 

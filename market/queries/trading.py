@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Hashable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from functools import partial
 from operator import attrgetter
-from typing import TypeVar
 
 from django.db.models import Q
 from django.utils import timezone
@@ -32,7 +31,7 @@ from django.utils import timezone
 from accounts.fees import FeeRates
 from market.models import Category, StationTradeDay, TypeRegionStats
 from market.queries.books import RegionAge, StationBook, book_ages, station_book
-from market.queries.caches import _recent, _sde, _trading, book_of
+from market.queries.caches import Fragments, _recent, _sde, _trading, book_of
 from market.queries.liquidity import STATION_VOLUME_DAYS, observed_days, window_start
 from market.queries.sde import market_group_tree
 from market.queries.stations import StationRef
@@ -44,11 +43,6 @@ from market.trading import (
     station_trading_rows,
 )
 from market.trading.flags import hidden_summary
-
-# Pages of rows kept per view (a view is one snapshot, fees and filters; most visits see page 1)
-# as the page's HTML and the API's JSON.
-FRAGMENTS_KEPT = 8
-Fragment = TypeVar("Fragment")
 
 # A watched day shorter than this says too little about a slow type to call it "not daily".
 TRADES_DAILY_MIN_HOURS = 6
@@ -110,7 +104,7 @@ class TradingFilters:
 
 
 @dataclass
-class TradingResult:
+class TradingResult(Fragments):
     station: StationRef
     age: RegionAge
     rows: list[StationTradingRow]
@@ -130,17 +124,6 @@ class TradingResult:
     station_watched: bool = False
     # Rendered pieces of these rows, kept as long as this view is (``_View.fragments``).
     fragments: dict = field(default_factory=dict)
-
-    def fragment(self, key: Hashable, make: Callable[[], Fragment]) -> Fragment:
-        """What a page or an API answer makes of some of these rows (``key`` says which and
-        how), made once per view: the next trader asking for the same and the polls reuse it.
-        At most FRAGMENTS_KEPT are kept; two threads may both make a missing one, alike."""
-        found = self.fragments.get(key)
-        if found is None:
-            found = make()
-            if len(self.fragments) < FRAGMENTS_KEPT:
-                self.fragments[key] = found
-        return found
 
     @property
     def hidden(self) -> list[tuple[str, str, int]]:

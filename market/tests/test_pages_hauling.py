@@ -198,3 +198,28 @@ def test_a_bad_parameter_is_named(client, hauling_books, query, message):
     response = client.get(URL + query)
     assert response.status_code == 400
     assert message in response.content.decode()
+
+
+def test_a_new_snapshot_shows_new_rows_where_the_same_page_was_shown_before(client, hauling_books):
+    # The rows' HTML is kept with the plan of a snapshot: the same page again reuses it...
+    first = table(client.get(f"{URL}&sales_tax=0.1"))
+    assert table(client.get(f"{URL}&sales_tax=0.1")) == first
+    # ...and a new book at the destination is a new plan, with rows of its own.
+    book_store(
+        AMARR.region_id,
+        [
+            order(TRITANIUM, "7.00", 4500, buy=True, hub=AMARR),
+            order(PYERITE, "20.00", 600, buy=True, hub=AMARR),
+        ],
+    )
+    rows = table(client.get(f"{URL}&sales_tax=0.1"))
+    assert rows[0]["Item"] == "Tritanium" and rows[0]["Sell revenue"] == "31,500"
+    assert rows[0] != first[0]
+
+
+def test_a_type_name_is_shown_as_text_never_as_markup(client, hauling_books):
+    market_type(TRITANIUM, '<script>alert("x")</script> & Co')
+    response = client.get(URL)
+    body = response.content.decode()
+    assert '<script>alert("x")</script>' not in body
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; Co" in body

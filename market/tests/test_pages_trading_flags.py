@@ -19,10 +19,10 @@ from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from accounts.models import TradingProfile
+from market.cells import number_text, volume_text
 from market.models import BestPrice, Category, Group, ObservedDay, StationTradeDay, Type
 from market.queries import caches_clear
 from market.tests.factories import JITA, book_store, daily_volume, market_type, order
-from market.trading_views import number_text, volume_text
 from tests.fixtures import api_bad_parameter
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_desk")]
