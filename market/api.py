@@ -416,6 +416,18 @@ def hauling_api(request: HttpRequest) -> HttpResponse:
                 ],
             },
             **envelope,
-            "results": [_hauling_row(row, result.tops) for row in page_rows],
+            # Encoded once per plan and page (the plan is kept until its books move on).
+            "results": result.fragment(
+                (
+                    "api",
+                    tuple(
+                        (row.type_id, row.origin.station_id, row.destination.station_id)
+                        for row in page_rows
+                    ),
+                ),
+                lambda: msgspec.Raw(
+                    _encoder.encode([_hauling_row(row, result.tops) for row in page_rows])
+                ),
+            ),
         }
     )
