@@ -501,7 +501,7 @@ class EsiClient:
                 # The whole body in one read, which also hands the connection back to the pool.
                 body = response.read(decode_content=True)
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                self.limits.request_done()
+                self.limits.request_done(lost=True)
                 elapsed = (time.monotonic() - started) * 1000
                 # To urllib3 a refused connection is a kind of ConnectTimeoutError too.
                 timed_out = isinstance(exc, urllib3.exceptions.TimeoutError) and not isinstance(
@@ -519,14 +519,14 @@ class EsiClient:
                     time.sleep(self._backoff(attempt))
                 continue
             except BaseException:
-                self.limits.request_done()
+                self.limits.request_done(lost=True)
                 raise
             elapsed = (time.monotonic() - started) * 1000
             status = response.status
             try:
                 self.limits.observe(route, status, response.headers, view, count_tokens=public)
             finally:
-                self.limits.request_done(response.headers)
+                self.limits.request_done(response.headers, status=response.status)
             cache_state = "revalidated" if status == 304 else "miss"
             self._log(path, page_number, status, cache_state, elapsed, attempt)
             if status == 304:

@@ -46,12 +46,21 @@ LIMITS_REFRESH = 0.1
 IN_FLIGHT_POLL = 0.02
 
 # This process's requests sent and not yet answered, every client and thread together. ESI counts
-# an error when it answers, after Lenny looked at the limit: near the margin only as many may be
-# on their way as errors are left above it, or twenty pages in flight that all fail would take the
-# limit past zero (a 420 for every worker). Other processes' requests on their way are not known
-# here; ESI_ERROR_LIMIT_MARGIN is what covers them.
+# an error when it answers, after Lenny looked at the limit: only as many may be on their way, all
+# workers together, as errors are left above the margin, or the pages in flight of two workers
+# that all fail take the limit past zero (a 420 for every worker). So a request goes out only
+# with an error permit: a worker takes permits from a count every worker shares (ERRORS_HELD, in
+# batches of PERMITS_BATCH: one cache round trip per batch, not per page), never beyond the errors
+# left above the margin; a request answered without an error frees its permit for the next one,
+# an error (or an answer that never came, which ESI may still count) spends it, and a worker
+# gives back what it holds once it has nothing on its way.
 _in_flight = 0
 _in_flight_lock = threading.Lock()
+# Error permits this process holds in the shared count (each request on its way holds one).
+_permits = 0
+PERMITS_BATCH = 10
+# A worker that died holding permits leaves them counted until nobody took any for this long.
+PERMITS_KEEP = 300
 # The error limit as this process's own answers told it, updated with the count above in one
 # step (the shared count is read apart from it and may lag by an answer or two).
 _answered_errors: dict[str, float] | None = None
@@ -93,6 +102,7 @@ class EsiLimits:
     the cache so every worker on every machine sees what one of them learned."""
 
     ERRORS = CACHE_PREFIX + "limit:errors"
+    ERRORS_HELD = CACHE_PREFIX + "limit:errors_held"
     PAUSED = CACHE_PREFIX + "limit:paused"
 
     def __init__(
@@ -230,36 +240,81 @@ class EsiLimits:
             raise
 
     def _in_flight_take(self, route: str, view: _LimitsView | None) -> tuple[float, str]:
-        """Count a request on its way, unless the errors it could bring (with the others on
-        their way) would reach the margin: then how long to wait before looking again."""
-        global _in_flight
+        """Count a request on its way, with an error permit, unless the errors it could bring
+        (with every worker's others on their way) would reach the margin: then how long to wait
+        before looking again."""
+        global _in_flight, _permits
         shared = self._state(self._keys(self._group(route)), view).get(self.ERRORS)
-        now = time.time()
         with _in_flight_lock:
-            known = [
-                errors["remain"]
-                for errors in (shared, _answered_errors)
-                if errors and errors["reset_at"] > now
-            ]
-            if known and min(known) - _in_flight <= self.error_margin:
+            known = self._errors_known(shared)
+            if known is None:  # no answer told the limit yet: the first one will
+                _in_flight += 1
+                return 0.0, ""
+            if known - _in_flight <= self.error_margin:
                 return IN_FLIGHT_POLL, (
-                    f"{_in_flight} requests on their way with ESI's error limit at {min(known)}"
+                    f"{_in_flight} requests on their way with ESI's error limit at {known}"
                 )
+            if _in_flight >= _permits:
+                taken, held = self._permits_take(known)
+                _permits += taken
+                if not taken:
+                    return IN_FLIGHT_POLL, (
+                        f"{held} requests of all workers on their way with ESI's error limit "
+                        f"at {known}"
+                    )
             _in_flight += 1
         return 0.0, ""
 
+    def _errors_known(self, shared: dict | None) -> int | None:
+        """The lowest count of errors left that the shared state or this process's own answers
+        tell for the current window (None: neither knows). Under _in_flight_lock."""
+        now = time.time()
+        known = [
+            errors["remain"]
+            for errors in (shared, _answered_errors)
+            if errors and errors["reset_at"] > now
+        ]
+        return min(known) if known else None
+
+    def _permits_take(self, known: int) -> tuple[int, int]:
+        """Take up to PERMITS_BATCH permits from the shared count, never past the errors left
+        above the margin: (how many were taken, how many every worker holds). The errors left
+        are read again after the count: an error spends its permit after it is shared, so any
+        error the count no longer holds is in what is read."""
+        held = _incr(self.cache, self.ERRORS_HELD, PERMITS_BATCH, PERMITS_KEEP)
+        self.cache.touch(self.ERRORS_HELD, PERMITS_KEEP)
+        fresh = self._errors_known(self.cache.get(self.ERRORS))
+        left = (min(known, fresh) if fresh is not None else known) - self.error_margin
+        over = min(PERMITS_BATCH, max(0, held - left))
+        if over:
+            self.cache.decr(self.ERRORS_HELD, over)
+        return PERMITS_BATCH - over, held - over
+
+    def _permits_give_back(self, count: int) -> None:
+        """Return ``count`` permits to the shared count (they left with an error, or unused)."""
+        if count:
+            with contextlib.suppress(ValueError):  # the count expired: nothing to give back to
+                self.cache.decr(self.ERRORS_HELD, count)
+
     @staticmethod
     def answered_forget() -> None:
-        """Forget what this process's answers told of the error limit (the shared count was
-        cleared: a test's fresh replay ESI)."""
-        global _answered_errors
+        """Forget what this process's answers told of the error limit, and its permits (the
+        shared counts were cleared: a test's fresh replay ESI)."""
+        global _answered_errors, _permits
         with _in_flight_lock:
             _answered_errors = None
+            _permits = 0
 
-    def request_done(self, headers: Mapping[str, str] | None = None) -> None:
-        """The request counted by before_request() was answered (``headers``, after observe())
-        or failed on its way."""
-        global _in_flight, _answered_errors
+    def request_done(
+        self,
+        headers: Mapping[str, str] | None = None,
+        *,
+        status: int | None = None,
+        lost: bool = False,
+    ) -> None:
+        """The request counted by before_request() was answered (``headers`` and ``status``,
+        after observe()), was sent and got no answer (``lost``), or never went out (neither)."""
+        global _in_flight, _answered_errors, _permits
         remain = _int_header(headers, "X-ESI-Error-Limit-Remain") if headers else None
         reset = _int_header(headers, "X-ESI-Error-Limit-Reset") if headers else None
         with _in_flight_lock:
@@ -269,6 +324,11 @@ class EsiLimits:
                 known = _answered_errors
                 if known is None or remain < known["remain"] or reset_at - known["reset_at"] >= 1.5:
                     _answered_errors = {"remain": remain, "reset_at": reset_at}
+            # An error spends its permit; ESI may count one for an answer that never came.
+            errored = lost or (status is not None and status >= 400)
+            give_back = _permits if not _in_flight else min(_permits, int(errored))
+            _permits -= give_back
+        self._permits_give_back(give_back)
 
     def observe(
         self,

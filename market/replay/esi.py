@@ -430,9 +430,19 @@ class EsiReplay:
     def fault_finish(self, resp: ReplayResponse) -> ReplayResponse:
         """An injected fault under ``/esi``, answered as ESI answers errors: an error (4xx/5xx)
         counts against the error limit and every answer carries the limit headers and pays its
-        tokens, unless the fault sets those headers itself (a 420 or 429 of its own)."""
+        tokens, unless the fault sets those headers itself (a 420 or 429 of its own). Past the
+        error limit it is a 420, as every other answer is then."""
         given = {name.lower() for name in resp.headers}
         if "x-esi-error-limit-remain" not in given:
+            # ESI looks at the error limit before anything else: past it, every answer is a 420.
+            with self._lock:
+                remain, reset = self._limit_state(time.time())
+            if remain <= 0:
+                return ReplayResponse.error(
+                    420,
+                    ERROR_LIMITED,
+                    {"X-ESI-Error-Limit-Remain": "0", "X-ESI-Error-Limit-Reset": str(reset)},
+                )
             resp.headers.update(self._limit_headers(resp.status))
         if "x-ratelimit-remaining" not in given and resp.status not in (420, 429):
             resp.headers.update(self._rate_headers(resp.status))

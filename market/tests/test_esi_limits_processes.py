@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,62 @@ def test_two_worker_processes_stay_within_esis_limits_together(esi, upstreams):
     ]
     assert all(by_worker)
     assert max(min(times) for times in by_worker) < min(max(times) for times in by_worker)
+
+
+# One worker of an ESI outage: a single paged fetch (20 pages in flight), from the moment given.
+OUTAGE_WORKER = """
+import json, sys, time
+import django
+django.setup()
+from market.esi import EsiClient, EsiError
+region, start_at = json.loads(sys.argv[1])
+time.sleep(max(0.0, start_at - time.time()))
+try:
+    EsiClient().get_paged(f"/markets/{region}/orders/", params={"order_type": "all"}, raw=True,
+                          conditional=False)
+    print("fetched")
+except EsiError as exc:
+    print(f"failed: {exc}")
+"""
+
+
+def test_two_workers_in_an_esi_outage_never_take_the_error_limit_past_zero(esi, upstreams):
+    # ESI fails every page but the first, slowly: each worker has twenty pages on their way
+    # when the error limit nears the margin. Each worker alone keeps its own requests in flight
+    # within the errors left above the margin; together they must too, or the pages of both
+    # that all fail take the limit past zero and ESI answers 420 to every worker for a minute.
+    esi.configure(error_limit=60, error_window=30)
+    for page in range(2, 31):
+        upstreams.fault(
+            r"/markets/\d+/orders/", query={"page": str(page)}, status=502, latency=0.1, times=None
+        )
+    start_at = time.time() + 4
+    env = {"ESI_ERROR_LIMIT_MARGIN": "10", "ESI_MAX_WAIT": "1", "ESI_MAX_RETRIES": "3"}
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", OUTAGE_WORKER, json.dumps([FORGE, start_at])],
+            cwd=ROOT,
+            env={**worker_env(upstreams, number), **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for number in range(2)
+    ]
+    outcomes = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err[-2000:]
+        outcomes.append(out.strip().splitlines()[-1])
+
+    assert all(outcome.startswith("failed") for outcome in outcomes), outcomes
+    log = upstreams.requests("/esi/markets/")
+    statuses = Counter(r.status for r in log)
+    # Never past the limit: no 420. The workers stop near the margin (60 - 10 errors), give or
+    # take the answers that come back out of order between them; without the shared permits,
+    # their forty pages in flight took it to 70.
+    assert statuses[420] == 0, statuses
+    assert 30 <= statuses[502] <= 60 - 10 + 5, statuses
+    # Both fetched at once: each had its first page.
+    firsts = Counter(r.headers.get("User-Agent", "")[-8:] for r in log if r.status == 200)
+    assert firsts == {"worker-0": 1, "worker-1": 1}, firsts
