@@ -44,6 +44,12 @@ default, 1000 a page).
 Before each ingest the tables a swap leaves dead rows in are vacuumed, as autovacuum does between
 two runs five minutes apart (this project's test set-up runs with autovacuum off).
 
+Before each timed step (each ingest, each raw way) PostgreSQL is made to CHECKPOINT, so that no
+step pays for the one before: every step writes a few hundred MB of WAL, and with the default
+``max_wal_size`` (1 GB) a step would otherwise meet a checkpoint started by the step before it,
+and the full-page writes that follow one (the server's log showed three WAL-triggered
+checkpoints during one run of this benchmark without it).
+
 The replay's listen backlog is raised from Python's default of 5: the client opens its 20
 connections at once, and a backlog of 5 makes the kernel drop some of the connection requests,
 which then wait a whole second for their retransmission — a cost of the stand-in server (ESI
@@ -169,6 +175,7 @@ def land(
 
     with psycopg.connect(database_url, autocommit=True) as setup:
         setup.execute(f"DROP TABLE IF EXISTS {RAW_TABLE}")
+        setup.execute("CHECKPOINT")  # see checkpoint_before()
     parts = [files[form]] if streams == 1 else [files[f"binary {n}"] for n in range(streams)]
     connections = [psycopg.connect(database_url) for _ in parts]
     try:
@@ -364,6 +371,7 @@ def main() -> None:
                     "VACUUM market_bestprice, market_marketsnapshot, market_stationtradeday, "
                     "market_observedday"
                 )
+                cursor.execute("CHECKPOINT")  # see the module's docstring
             current = MarketSnapshot.objects.filter(region_id=FORGE, is_current=True).first()
             if infer and current is not None:
                 state_save(current, state_from_database(current))

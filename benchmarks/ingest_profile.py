@@ -178,6 +178,7 @@ def main() -> None:
                         "VACUUM market_bestprice, market_marketsnapshot, "
                         "market_stationtradeday, market_observedday"
                     )
+                    cursor.execute("CHECKPOINT")  # as ingest_orders.py does, and why
                 current = MarketSnapshot.objects.filter(region_id=FORGE, is_current=True).first()
                 if current is not None and not args.no_infer:
                     state_save(current, state_from_database(current))
