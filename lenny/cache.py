@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
@@ -56,11 +56,40 @@ def cache_errors_raised() -> Iterator[None]:
         _degrading.reset(token)
 
 
+class ReusedClientRedisCacheClient(RedisCacheClient):
+    """Django's Redis cache client, keeping one ``redis.Redis`` per connection pool.
+
+    Django builds a new ``redis.Redis`` for every cache call, and building one (it copies a table
+    of about 170 response callbacks) took 190 µs of CPU here, more than the round trip it was
+    built for (150 µs): a page's ten cache calls paid 2 ms for it, a Forge fetch's 200 calls 40 ms
+    on the threads that compete with its decoding. A ``redis.Redis`` is safe to share between
+    threads (each command takes a connection from the pool), and the pool reopens connections
+    after a fork or an outage, so keeping one changes nothing else.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        index = self._get_connection_pool_index(write)
+        client = self._clients.get(index)
+        if client is None:
+            client = self._clients[index] = self._client(
+                connection_pool=self._get_connection_pool(write)
+            )
+        return client
+
+
 class DegradingRedisCache(RedisCache):
     """Django's RedisCache; in a web request a Redis error is a miss (see the module docstring)."""
 
     last_warning_at = 0.0  # shared: one warning per process, not per thread
     skip_until = 0.0  # per instance, i.e. per thread and per configured cache
+
+    def __init__(self, server: str, params: dict) -> None:
+        super().__init__(server, params)
+        self._class = ReusedClientRedisCacheClient
 
     def _tolerant(self, operation: str, call: Callable[[], T], fallback: T) -> T:
         degrading = _degrading.get()

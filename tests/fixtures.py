@@ -269,9 +269,13 @@ class ThrowawayRedis:
     """A redis-server of the test's own, so stopping it hurts no other test."""
 
     def __init__(self) -> None:
+        self.url = f"redis://127.0.0.1:{free_port()}/0"
+        self.start()
+
+    def start(self) -> None:
+        """Start it (again, on the same port: a Redis that comes back)."""
         import redis
 
-        self.url = f"redis://127.0.0.1:{free_port()}/0"
         port = self.url.rsplit(":", 1)[1].split("/")[0]
         self.process = subprocess.Popen(
             [
