@@ -61,10 +61,43 @@ def _ago_mark(value: datetime | None) -> str:
     return "" if value is None else f"\u27e6ago {(value - EPOCH) // MICROSECOND}\u27e7"
 
 
-def _ago_fill(html: str, ago: TimeAgo) -> str:
-    """Each mark's time as naturaltime says it now. A mark in a store's own text (a listing's
-    name) would read as a time too: plain words, never markup."""
-    return AGO_MARK.sub(lambda m: ago(EPOCH + int(m.group(1)) * MICROSECOND), html)
+# Either mark, found in one pass: the CSRF input whole (group 1) or a time (group 2).
+MARKS = re.compile(f"({re.escape(CSRF_INPUT.format(CSRF_MARK))})|{AGO_MARK.pattern}")
+
+
+def _marks_split(html: str) -> list[str | int | None]:
+    """``html`` cut at its marks, once per change of the rows: text, mark, text, …, text,
+    where a mark is a time (microseconds since the epoch) or None (the CSRF input). A time
+    mark in a store's own text (a listing's name) reads as a time too: plain words, never
+    markup."""
+    pieces: list[str | int | None] = []
+    start = 0
+    for match in MARKS.finditer(html):
+        pieces.append(html[start : match.start()])
+        pieces.append(None if match.group(1) else int(match.group(2)))
+        start = match.end()
+    pieces.append(html[start:])
+    return pieces
+
+
+def _marks_fill(pieces: list[str | int | None], request: HttpRequest, ago: TimeAgo) -> str:
+    """The HTML with this answer's words at the marks: its CSRF token, and each time as
+    naturaltime says it now (a page has ~500 time marks, and a few distinct times)."""
+    if pieces == [""]:
+        return ""
+    token = format_html(CSRF_INPUT, get_token(request))
+    said: dict[int, str] = {}
+    out: list[str] = []
+    for piece in pieces:
+        if isinstance(piece, str):
+            out.append(piece)
+        elif piece is None:
+            out.append(token)
+        else:
+            if piece not in said:
+                said[piece] = ago(EPOCH + piece * MICROSECOND)
+            out.append(said[piece])
+    return "".join(out)
 
 
 def _template_digest() -> str:
@@ -122,6 +155,7 @@ class Rows:
     keys: list[str]
     pending: list[bool]  # per row: a check of its card is running at one of the stores
     ago: TimeAgo
+    whole: bool  # every want of the owner, not one row
     _entries: list[dict[str, Any]] | None = None
 
     @property
@@ -168,11 +202,26 @@ class Rows:
         return self._entries
 
     def html(self, request: HttpRequest) -> SafeString:
-        """The rows' HTML, with this answer's CSRF token in each form."""
-        html = _ago_fill("".join(entry["html"] for entry in self.entries()), self.ago)
-        html = _csrf_fill(html, request)
+        """The rows' HTML, with this answer's CSRF token in each form.
+
+        The whole list is also kept joined and cut at its marks, in one entry per user (so
+        one user's page costs one entry however often it changes), under the digest of its
+        rows' keys: a page that changed nothing reads one entry instead of a hundred."""
+        pieces = None
+        if self.whole:
+            digest = hashlib.sha1("\n".join(self.keys).encode()).hexdigest()
+            page_key = f"stores:want-rows:{self.owner_id}"
+            kept = cache.get(page_key)
+            if kept is not None and kept[0] == digest:
+                pieces = kept[1]
+        if pieces is None:
+            entries = self.entries()
+            pieces = _marks_split("".join(entry["html"] for entry in entries))
+            # A row deleted since its key was read has no HTML: its key must not name a list.
+            if self.whole and all(entry["html"] for entry in entries):
+                cache.set(page_key, (digest, pieces), ROW_TTL)
         # Rendered by the template from escaped values; the token is Django's own.
-        return mark_safe(html)
+        return mark_safe(_marks_fill(pieces, request, self.ago))
 
     def plan(self) -> BuyPlan:
         by_pk = {store.pk: store for store in self.stores}
@@ -194,29 +243,38 @@ class Rows:
 
 def _row_key(
     *,
+    shared: str,
     owner_id: int,
     wanted: WantLine,
     specs: Sequence[tuple],
-    stores: Sequence[tuple],
-    checks: dict[tuple[int, int], tuple],
+    checks: list[tuple | None],
 ) -> str:
+    """``shared``: the parts every row of the page has in common (`_rows_shared`), made once;
+    ``checks``: the row's card's check at each of the stores, in their order."""
     parts = [
-        VERSION,
-        _template_digest(),
-        translation.get_language(),
-        settings.STORE_POLL_SECONDS,
-        owner_id,
         wanted.pk,
         wanted.amount,
         wanted.updated_at.timestamp(),
         wanted.card_id,
         wanted.card_name,
         specs,
-        stores,
-        [checks.get((store[0], wanted.card_id)) for store in stores],
+        checks,
     ]
-    digest = hashlib.sha1(repr(parts).encode()).hexdigest()
+    digest = hashlib.sha1((shared + repr(parts)).encode()).hexdigest()
     return f"stores:want-row:{owner_id}:{wanted.pk}:{digest}"
+
+
+def _rows_shared(*, owner_id: int, stores: Sequence[tuple]) -> str:
+    return repr(
+        [
+            VERSION,
+            _template_digest(),
+            translation.get_language(),
+            settings.STORE_POLL_SECONDS,
+            owner_id,
+            stores,
+        ]
+    )
 
 
 def rows_read(*, owner: Any, want_id: int | None = None) -> Rows:
@@ -262,22 +320,32 @@ def rows_read(*, owner: Any, want_id: int | None = None) -> Rows:
         "error",
     )
     checks = {(row[0], row[1]): row[2:] for row in check_rows}
-    store_parts = [(s.pk, s.name, s.city, s.currency) for s in stores]
-    pending = [
-        any((check := checks.get((s.pk, w.card_id))) is not None and check[4] for s in stores)
-        for w in wants
-    ]
-    keys = [
-        _row_key(
-            owner_id=owner.pk,
-            wanted=w,
-            specs=specs.get(w.pk, ()),
-            stores=store_parts,
-            checks=checks,
+    shared = _rows_shared(
+        owner_id=owner.pk, stores=[(s.pk, s.name, s.city, s.currency) for s in stores]
+    )
+    store_ids = [s.pk for s in stores]
+    keys, pending = [], []
+    for w in wants:
+        row_checks = [checks.get((store_id, w.card_id)) for store_id in store_ids]
+        pending.append(any(check is not None and check[4] for check in row_checks))
+        keys.append(
+            _row_key(
+                shared=shared,
+                owner_id=owner.pk,
+                wanted=w,
+                specs=specs.get(w.pk, ()),
+                checks=row_checks,
+            )
         )
-        for w in wants
-    ]
-    return Rows(owner_id=owner.pk, wants=wants, stores=stores, keys=keys, pending=pending, ago=ago)
+    return Rows(
+        owner_id=owner.pk,
+        wants=wants,
+        stores=stores,
+        keys=keys,
+        pending=pending,
+        ago=ago,
+        whole=want_id is None,
+    )
 
 
 def summary_render(*, rows: Rows) -> SafeString:
