@@ -40,7 +40,8 @@ from stores.stock import TimeAgo, stock_attach, stores_preferred
 ROW_TEMPLATE = "stores/dashboard.html#want_row"
 SUMMARY_TEMPLATE = "stores/dashboard.html#where_to_buy"
 WANT_FORM_TEMPLATE = "stores/dashboard.html#want_form"
-# Bump when what a row shows changes in Python (the template's own text is in the key).
+# Bump when what a row shows changes in Python (the template's own text is in the key), or
+# the form of what is kept.
 VERSION = 1
 # Long enough to outlive a day of rechecks; a row nobody asks for goes.
 ROW_TTL = 24 * 3600
@@ -64,39 +65,40 @@ def _ago_mark(value: datetime | None) -> str:
 MARKS = re.compile(f"({re.escape(CSRF_INPUT.format(CSRF_MARK))})|{AGO_MARK.pattern}")
 
 
-def _marks_split(html: str) -> list[str | int | None]:
-    """``html`` cut at its marks, once per change of the rows: text, mark, text, …, text,
-    where a mark is a time (microseconds since the epoch) or None (the CSRF input). A time
-    mark in a store's own text (a listing's name) reads as a time too: plain words, never
-    markup."""
-    pieces: list[str | int | None] = []
-    start = 0
-    for match in MARKS.finditer(html):
-        pieces.append(html[start : match.start()])
-        pieces.append(None if match.group(1) else int(match.group(2)))
-        start = match.end()
-    pieces.append(html[start:])
-    return pieces
+@dataclass(frozen=True)
+class Marked:
+    """HTML with its marks made into `str.format` fields, once per change of the rows: ``{n}``
+    for the n-th distinct time (``times[n]``, microseconds since the epoch), ``{csrf}`` for
+    the CSRF input; the text's own braces doubled. Filling it is one call, not a pass over
+    ~500 marks in Python."""
+
+    text: str
+    times: tuple[int, ...]
 
 
-def _marks_fill(pieces: list[str | int | None], request: HttpRequest, ago: TimeAgo) -> str:
+def _marks_split(html: str) -> Marked:
+    """``html``'s marks as fields. A time mark in a store's own text (a listing's name) reads
+    as a time too: plain words, never markup."""
+    fields: dict[int, int] = {}
+
+    def field(match: re.Match) -> str:
+        if match.group(1):
+            return "{csrf}"
+        return f"{{{fields.setdefault(int(match.group(2)), len(fields))}}}"
+
+    text = MARKS.sub(field, html.replace("{", "{{").replace("}", "}}"))
+    return Marked(text=text, times=tuple(fields))
+
+
+def _marks_fill(marked: Marked, request: HttpRequest, ago: TimeAgo) -> str:
     """The HTML with this answer's words at the marks: its CSRF token, and each time as
-    naturaltime says it now (a page has ~500 time marks, and a few distinct times)."""
-    if pieces == [""]:
+    naturaltime says it now."""
+    if not marked.text:
         return ""
     token = format_html(CSRF_INPUT, get_token(request))
-    said: dict[int, str] = {}
-    out: list[str] = []
-    for piece in pieces:
-        if isinstance(piece, str):
-            out.append(piece)
-        elif piece is None:
-            out.append(token)
-        else:
-            if piece not in said:
-                said[piece] = ago(EPOCH + piece * MICROSECOND)
-            out.append(said[piece])
-    return "".join(out)
+    return marked.text.format(
+        *(ago(EPOCH + time * MICROSECOND) for time in marked.times), csrf=token
+    )
 
 
 def _template_digest() -> str:
@@ -206,21 +208,22 @@ class Rows:
         The whole list is also kept joined and cut at its marks, in one entry per user (so
         one user's page costs one entry however often it changes), under the digest of its
         rows' keys: a page that changed nothing reads one entry instead of a hundred."""
-        pieces = None
+        marked = None
         if self.whole:
             digest = hashlib.sha1("\n".join(self.keys).encode()).hexdigest()
-            page_key = f"stores:want-rows:{self.owner_id}"
-            kept = cache.get(page_key)
+            # Plain values, not the dataclass: what is kept does not depend on a class's pickle.
+            list_key = f"stores:want-list:{VERSION}:{self.owner_id}"
+            kept = cache.get(list_key)
             if kept is not None and kept[0] == digest:
-                pieces = kept[1]
-        if pieces is None:
+                marked = Marked(text=kept[1], times=kept[2])
+        if marked is None:
             entries = self.entries()
-            pieces = _marks_split("".join(entry["html"] for entry in entries))
+            marked = _marks_split("".join(entry["html"] for entry in entries))
             # A row deleted since its key was read has no HTML: its key must not name a list.
             if self.whole and all(entry["html"] for entry in entries):
-                cache.set(page_key, (digest, pieces), ROW_TTL)
+                cache.set(list_key, (digest, marked.text, marked.times), ROW_TTL)
         # Rendered by the template from escaped values; the token is Django's own.
-        return mark_safe(_marks_fill(pieces, request, self.ago))
+        return mark_safe(_marks_fill(marked, request, self.ago))
 
     def plan(self) -> BuyPlan:
         by_pk = {store.pk: store for store in self.stores}

@@ -197,3 +197,17 @@ def test_the_kept_list_follows_wants_added_and_removed(shopper, user, shops, wan
     assert f'id="want-{snake.pk}"' not in html and f'id="want-{lotus.pk}"' in html
     lotus.delete()
     assert f'id="want-{lotus.pk}"' not in text(shopper.get("/stores/"))
+
+
+def test_a_stores_braces_and_lookalike_marks_read_as_its_own_words(
+    shopper, user, shops, want, card
+):
+    # The kept list fills its marks with str.format: a store's text with braces in it must
+    # read as the store wrote it, page after page.
+    wanted = want(user, "Mystic Snake")
+    odd = "Masters {0} {csrf} {{x}} }"
+    answered(shops["dice-saloon"], card("Mystic Snake"), listing("0.80", set_name=odd))
+    for _ in range(2):  # rendered, then kept
+        html = shopper.get("/stores/").content.decode()
+        assert "Masters {0} {csrf} {{x}} }" in html
+        assert f'<tr id="want-{wanted.pk}"' in html
