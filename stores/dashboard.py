@@ -19,13 +19,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache as memoized
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import BooleanField, ExpressionWrapper, Q, TextField
-from django.db.models.functions import Cast
+from django.db import connection
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.template.loader import get_template
@@ -35,14 +35,15 @@ from django.utils.safestring import SafeString, mark_safe
 
 from stores.availability import BuyPlan, Purchase, buy_plan_choose, purchase_options
 from stores.forms import WantAddForm
-from stores.models import CheckResult, Store, WantedCard, WantSpec
+from stores.models import Store, WantedCard
 from stores.stock import TimeAgo, stock_attach, stores_preferred
 
 ROW_TEMPLATE = "stores/dashboard.html#want_row"
 SUMMARY_TEMPLATE = "stores/dashboard.html#where_to_buy"
 WANT_FORM_TEMPLATE = "stores/dashboard.html#want_form"
-# Bump when what a row shows changes in Python (the template's own text is in the key).
-VERSION = 1
+# Bump when what a row shows changes in Python (the template's own text is in the key), or
+# the form of what is kept.
+VERSION = 2
 # Long enough to outlive a day of rechecks; a row nobody asks for goes.
 ROW_TTL = 24 * 3600
 # The csrf_token tag's output for this mark: the input is matched whole, and user text in a
@@ -61,10 +62,46 @@ def _ago_mark(value: datetime | None) -> str:
     return "" if value is None else f"\u27e6ago {(value - EPOCH) // MICROSECOND}\u27e7"
 
 
-def _ago_fill(html: str, ago: TimeAgo) -> str:
-    """Each mark's time as naturaltime says it now. A mark in a store's own text (a listing's
-    name) would read as a time too: plain words, never markup."""
-    return AGO_MARK.sub(lambda m: ago(EPOCH + int(m.group(1)) * MICROSECOND), html)
+# Either mark, found in one pass: the CSRF input whole (group 1) or a time (group 2).
+MARKS = re.compile(f"({re.escape(CSRF_INPUT.format(CSRF_MARK))})|{AGO_MARK.pattern}")
+
+
+@dataclass(frozen=True)
+class Marked:
+    """HTML cut at its marks, once per change of the rows: ``texts[0]``, mark 0, ``texts[1]``,
+    …, ``texts[-1]``, where mark n is ``marks[n]``: 0 for the CSRF input, k for the k-th
+    distinct time (``times[k - 1]``, microseconds since the epoch). Filling it is a join of
+    C iterators, not a pass over ~600 marks in Python."""
+
+    texts: tuple[str, ...]
+    marks: tuple[int, ...]
+    times: tuple[int, ...]
+
+
+def _marks_split(html: str) -> Marked:
+    """``html``'s marks, numbered. A time mark in a store's own text (a listing's name) reads
+    as a time too: plain words, never markup."""
+    texts, marks, times = [], [], {}
+    start = 0
+    for match in MARKS.finditer(html):
+        texts.append(html[start : match.start()])
+        marks.append(0 if match.group(1) else times.setdefault(int(match.group(2)), len(times) + 1))
+        start = match.end()
+    texts.append(html[start:])
+    return Marked(texts=tuple(texts), marks=tuple(marks), times=tuple(times))
+
+
+def _marks_fill(marked: Marked, request: HttpRequest, ago: TimeAgo) -> str:
+    """The HTML with this answer's words at the marks: its CSRF token, and each time as
+    naturaltime says it now."""
+    if marked.texts == ("",):
+        return ""
+    words = [
+        format_html(CSRF_INPUT, get_token(request)),
+        *(ago(EPOCH + time * MICROSECOND) for time in marked.times),
+    ]
+    between = zip(marked.texts, map(words.__getitem__, marked.marks), strict=False)
+    return "".join(chain(chain.from_iterable(between), marked.texts[-1:]))
 
 
 def _template_digest() -> str:
@@ -107,7 +144,7 @@ class WantLine:
 
     pk: int
     amount: int
-    updated_at: datetime
+    updated_at: str  # as the database writes it: only compared
     card_id: int
     card_name: str  # its front face, which matching reads too, is part of the name
 
@@ -122,6 +159,7 @@ class Rows:
     keys: list[str]
     pending: list[bool]  # per row: a check of its card is running at one of the stores
     ago: TimeAgo
+    whole: bool  # every want of the owner, not one row
     _entries: list[dict[str, Any]] | None = None
 
     @property
@@ -168,11 +206,27 @@ class Rows:
         return self._entries
 
     def html(self, request: HttpRequest) -> SafeString:
-        """The rows' HTML, with this answer's CSRF token in each form."""
-        html = _ago_fill("".join(entry["html"] for entry in self.entries()), self.ago)
-        html = _csrf_fill(html, request)
+        """The rows' HTML, with this answer's CSRF token in each form.
+
+        The whole list is also kept joined and cut at its marks, in one entry per user (so
+        one user's page costs one entry however often it changes), under the digest of its
+        rows' keys: a page that changed nothing reads one entry instead of a hundred."""
+        marked = None
+        if self.whole:
+            digest = hashlib.sha1("\n".join(self.keys).encode()).hexdigest()
+            # Plain values, not the dataclass: what is kept does not depend on a class's pickle.
+            list_key = f"stores:want-list:{VERSION}:{self.owner_id}"
+            kept = cache.get(list_key)
+            if kept is not None and kept[0] == digest:
+                marked = Marked(*kept[1:])
+        if marked is None:
+            entries = self.entries()
+            marked = _marks_split("".join(entry["html"] for entry in entries))
+            # A row deleted since its key was read has no HTML: its key must not name a list.
+            if self.whole and all(entry["html"] for entry in entries):
+                cache.set(list_key, (digest, marked.texts, marked.marks, marked.times), ROW_TTL)
         # Rendered by the template from escaped values; the token is Django's own.
-        return mark_safe(html)
+        return mark_safe(_marks_fill(marked, request, self.ago))
 
     def plan(self) -> BuyPlan:
         by_pk = {store.pk: store for store in self.stores}
@@ -194,90 +248,118 @@ class Rows:
 
 def _row_key(
     *,
+    shared: str,
     owner_id: int,
     wanted: WantLine,
     specs: Sequence[tuple],
-    stores: Sequence[tuple],
-    checks: dict[tuple[int, int], tuple],
+    checks: list[tuple | None],
 ) -> str:
+    """``shared``: the parts every row of the page has in common (`_rows_shared`), made once;
+    ``checks``: the row's card's check at each of the stores, in their order."""
     parts = [
-        VERSION,
-        _template_digest(),
-        translation.get_language(),
-        settings.STORE_POLL_SECONDS,
-        owner_id,
         wanted.pk,
         wanted.amount,
-        wanted.updated_at.timestamp(),
+        wanted.updated_at,
         wanted.card_id,
         wanted.card_name,
         specs,
-        stores,
-        [checks.get((store[0], wanted.card_id)) for store in stores],
+        checks,
     ]
-    digest = hashlib.sha1(repr(parts).encode()).hexdigest()
+    digest = hashlib.sha1((shared + repr(parts)).encode()).hexdigest()
     return f"stores:want-row:{owner_id}:{wanted.pk}:{digest}"
+
+
+def _rows_shared(*, owner_id: int, stores: Sequence[tuple]) -> str:
+    return repr(
+        [
+            VERSION,
+            _template_digest(),
+            translation.get_language(),
+            settings.STORE_POLL_SECONDS,
+            owner_id,
+            stores,
+        ]
+    )
+
+
+# What the rows' keys are made of, read with three plain statements: as ORM querysets they
+# cost ~3 ms of Python to build and compile on every page, for ~1 ms of reading. Times are
+# read as text (PostgreSQL writes text faster than Python reads timestamps; they are only
+# compared); a check's listings (most of its bytes) are not read at all.
+_WANTS_SQL = """
+    SELECT w.id, w.amount, CAST(w.updated_at AS TEXT), w.card_id, c.name
+    FROM stores_wantedcard w JOIN stores_card c ON c.id = w.card_id
+    WHERE w.owner_id = %s {and_want} ORDER BY c.name
+"""
+_SPECS_SQL = """
+    SELECT s.wanted_id, s.id, st.code, s.collector_number, s.finish, s.worst_condition,
+           s.language, s.max_price
+    FROM stores_wantspec s JOIN stores_wantedcard w ON w.id = s.wanted_id
+    LEFT JOIN stores_set st ON st.id = s.set_id
+    WHERE w.owner_id = %s {and_want} ORDER BY s.id
+"""
+# A check queued and not given up for lost shows as "checking…" or "rechecking…"
+# (`stores.availability.stock_cell`): the row polls for its answer.
+_CHECKS_SQL = """
+    SELECT r.store_id, r.card_id, r.id, r.status, CAST(r.checked_at AS TEXT),
+           CAST(r.attempted_at AS TEXT), r.queued_at > %s, r.error
+    FROM stores_checkresult r JOIN stores_wantedcard w ON w.card_id = r.card_id
+    WHERE w.owner_id = %s {and_want} AND r.store_id IN ({stores})
+"""
 
 
 def rows_read(*, owner: Any, want_id: int | None = None) -> Rows:
     """``owner``'s wants (or the one ``want_id``) as the want list's rows: the key of each,
     from what it shows (its cached HTML is read by `Rows.entries`)."""
-    wants_of = WantedCard.objects.filter(owner=owner)
-    if want_id is not None:
-        wants_of = wants_of.filter(pk=want_id)
-    wants = [
-        WantLine(*row)
-        for row in wants_of.values_list("pk", "amount", "updated_at", "card_id", "card__name")
-    ]
-    specs: dict[int, list[tuple]] = {}
-    spec_rows = WantSpec.objects.filter(wanted__in=wants_of).values_list(
-        "wanted_id",
-        "pk",
-        "set__code",
-        "collector_number",
-        "finish",
-        "worst_condition",
-        "language",
-        "max_price",
-    )
-    for spec in spec_rows:
-        specs.setdefault(spec[0], []).append(spec)
     stores = stores_preferred(owner=owner)
     ago = TimeAgo()
     lost = ago.now - timedelta(seconds=settings.STORE_CHECK_LOST_AFTER)
-    # What the keys need, without the listings (most of a check's bytes); times as text, which
-    # PostgreSQL writes faster than Python reads timestamps.
-    check_rows = CheckResult.objects.filter(
-        store__in=stores, card__wanted_by__in=wants_of
-    ).values_list(
-        "store_id",
-        "card_id",
-        "pk",
-        "status",
-        Cast("checked_at", TextField()),
-        Cast("attempted_at", TextField()),
-        # A check queued and not given up for lost shows as "checking…" or "rechecking…"
-        # (`stores.availability.stock_cell`): the row polls for its answer.
-        ExpressionWrapper(Q(queued_at__gt=lost), output_field=BooleanField()),
-        "error",
+    and_want, want_params = ("AND w.id = %s", [want_id]) if want_id is not None else ("", [])
+    owned = [owner.pk, *want_params]
+    with connection.cursor() as cursor:
+        cursor.execute(_WANTS_SQL.format(and_want=and_want), owned)
+        wants = [WantLine(*row) for row in cursor.fetchall()]
+        specs: dict[int, list[tuple]] = {}
+        cursor.execute(_SPECS_SQL.format(and_want=and_want), owned)
+        for spec in cursor.fetchall():
+            specs.setdefault(spec[0], []).append(spec)
+        checks: dict[tuple[int, int], tuple] = {}
+        if stores and wants:
+            cursor.execute(
+                _CHECKS_SQL.format(and_want=and_want, stores=", ".join(["%s"] * len(stores))),
+                [
+                    connection.ops.adapt_datetimefield_value(lost),
+                    *owned,
+                    *(store.pk for store in stores),
+                ],
+            )
+            checks = {(row[0], row[1]): row[2:] for row in cursor.fetchall()}
+    shared = _rows_shared(
+        owner_id=owner.pk, stores=[(s.pk, s.name, s.city, s.currency) for s in stores]
     )
-    checks = {(row[0], row[1]): row[2:] for row in check_rows}
-    store_parts = [(s.pk, s.name, s.city, s.currency) for s in stores]
-    pending = [
-        any((check := checks.get((s.pk, w.card_id))) is not None and check[4] for s in stores)
-        for w in wants
-    ]
-    keys = [
-        _row_key(
-            owner_id=owner.pk,
-            wanted=w,
-            specs=specs.get(w.pk, ()),
-            stores=store_parts,
-            checks=checks,
+    store_ids = [s.pk for s in stores]
+    keys, pending = [], []
+    for w in wants:
+        row_checks = [checks.get((store_id, w.card_id)) for store_id in store_ids]
+        pending.append(any(check is not None and check[4] for check in row_checks))
+        keys.append(
+            _row_key(
+                shared=shared,
+                owner_id=owner.pk,
+                wanted=w,
+                specs=specs.get(w.pk, ()),
+                checks=row_checks,
+            )
         )
-        for w in wants
-    ]
-    return Rows(owner_id=owner.pk, wants=wants, stores=stores, keys=keys, pending=pending, ago=ago)
+    return Rows(
+        owner_id=owner.pk,
+        wants=wants,
+        stores=stores,
+        keys=keys,
+        pending=pending,
+        ago=ago,
+        whole=want_id is None,
+    )
 
 
 def summary_render(*, rows: Rows) -> SafeString:

@@ -124,9 +124,11 @@ class CatalogStatus:
 
 
 def catalog_status() -> CatalogStatus:
+    """Where the import stands, as the notice shows it: only while the catalog is empty (so
+    the pages of a filled catalog ask the cache nothing)."""
     empty = catalog_is_empty()
     return CatalogStatus(
         empty=empty,
-        progress=catalog_progress(),
+        progress=catalog_progress() if empty else None,
         failure=catalog_last_failure() if empty else None,
     )

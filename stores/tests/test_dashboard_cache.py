@@ -169,3 +169,45 @@ def test_a_row_from_the_cache_is_the_row_the_template_renders(shopper, user, sho
     cached = shopper.get(f"/stores/wants/{wanted.pk}/", **HTMX).content.decode()
     assert tokens_out(cached) == tokens_out(direct)
     assert tokens_out(direct) in warm
+
+
+def rows_tokenless(html: str) -> str:
+    rows = re.search(r'<tbody id="want-rows">.*?</tbody>', html).group(0)
+    return re.sub(r'value="[A-Za-z0-9]{64}"', 'value="TOKEN"', rows)
+
+
+def test_the_kept_list_follows_wants_added_and_removed(shopper, user, shops, want, card):
+    # The page keeps the whole list in one entry: a want added or removed, or another tab's
+    # list, must never bring back a list that is no more.
+    snake = want(user, "Mystic Snake")
+    answered(shops["dice-saloon"], card("Mystic Snake"), listing("0.80", quantity=1))
+    html = text(shopper.get("/stores/"))
+    assert f'id="want-{snake.pk}"' in html
+    assert rows_tokenless(text(shopper.get("/stores/"))) == rows_tokenless(html)  # kept
+
+    lotus = want(user, "Black Lotus")
+    html = text(shopper.get("/stores/"))
+    assert f'id="want-{snake.pk}"' in html and f'id="want-{lotus.pk}"' in html
+    # One row's refresh does not replace the kept list.
+    shopper.get(f"/stores/wants/{lotus.pk}/", **HTMX)
+    assert f'id="want-{snake.pk}"' in text(shopper.get("/stores/"))
+
+    snake.delete()
+    html = text(shopper.get("/stores/"))
+    assert f'id="want-{snake.pk}"' not in html and f'id="want-{lotus.pk}"' in html
+    lotus.delete()
+    assert f'id="want-{lotus.pk}"' not in text(shopper.get("/stores/"))
+
+
+def test_a_stores_braces_and_lookalike_marks_read_as_its_own_words(
+    shopper, user, shops, want, card
+):
+    # The kept list fills its marks with str.format: a store's text with braces in it must
+    # read as the store wrote it, page after page.
+    wanted = want(user, "Mystic Snake")
+    odd = "Masters {0} {csrf} {{x}} }"
+    answered(shops["dice-saloon"], card("Mystic Snake"), listing("0.80", set_name=odd))
+    for _ in range(2):  # rendered, then kept
+        html = shopper.get("/stores/").content.decode()
+        assert "Masters {0} {csrf} {{x}} }" in html
+        assert f'<tr id="want-{wanted.pk}"' in html
