@@ -22,7 +22,7 @@ from functools import partial
 import numpy as np
 
 from accounts.fees import FeeRates
-from market.queries.books import BookTop, RegionAge, StationBook, book_ages, station_book
+from market.queries.books import BookTop, RegionAge, StationBook, station_books
 from market.queries.caches import Fragments, _hauls, _recent, book_of
 from market.queries.haul_books import HaulBook, haul_book
 from market.queries.sde import jump_graph, jumps_between
@@ -351,10 +351,9 @@ def hauling(
     rows_sort([], order_by=order_by, columns=HUB_HAULING_COLUMNS)  # a bad column: 400
     origins = (origin,) if origin else HUB_STATIONS
     destinations = (destination,) if destination else HUB_STATIONS
-    ages = book_ages((*origins, *destinations))
     trips = [(a, b) for a in origins for b in destinations if a.station_id != b.station_id]
     stations = {station.station_id: station for station in (*origins, *destinations)}
-    books = {station_id: station_book(station) for station_id, station in stations.items()}
+    ages, books = station_books(stations.values())
     graph = jump_graph()
     planned_trips = []
     read: list[_Trip] = []
