@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
@@ -56,8 +56,31 @@ def cache_errors_raised() -> Iterator[None]:
         _degrading.reset(token)
 
 
+class _ClientPerPool(RedisCacheClient):
+    """Django's Redis cache client, keeping one ``redis.Redis`` per connection pool: Django makes
+    a new one for every cache call, and making one (its hundred response callbacks) costs
+    0.15 ms of CPU, about as much as the call itself. A ``redis.Redis`` is thread-safe (each
+    command takes a connection from the pool), and each thread has its own cache object
+    anyway."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: dict[int, Any] = {}
+
+    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
+        pool = self._get_connection_pool(write)  # kept by Django for the client's lifetime
+        client = self._clients.get(id(pool))
+        if client is None:
+            client = self._clients[id(pool)] = self._client(connection_pool=pool)
+        return client
+
+
 class DegradingRedisCache(RedisCache):
     """Django's RedisCache; in a web request a Redis error is a miss (see the module docstring)."""
+
+    def __init__(self, server: Any, params: dict[str, Any]) -> None:
+        super().__init__(server, params)
+        self._class = _ClientPerPool
 
     last_warning_at = 0.0  # shared: one warning per process, not per thread
     skip_until = 0.0  # per instance, i.e. per thread and per configured cache
