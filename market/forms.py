@@ -546,20 +546,12 @@ class HaulingForm(CategoriesForm):
             )
         return share
 
-    def market_share(self, user: Any) -> Decimal:
+    def market_share(self, profile: TradingProfile | None) -> Decimal:
         """The ``share`` of the URL, else the trader's profile's, else 10 %."""
         given = self.get("share")
         if given is not None:
             return given
-        if user.is_authenticated:
-            found = (
-                TradingProfile.objects.filter(user=user)
-                .values_list("market_share", flat=True)
-                .first()
-            )
-            if found is not None:
-                return found
-        return DEFAULT_MARKET_SHARE
+        return profile.market_share if profile else DEFAULT_MARKET_SHARE
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()

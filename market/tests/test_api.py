@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from accounts.models import TradingProfile
@@ -493,12 +495,22 @@ def test_a_kept_hauling_answer_is_each_callers_own(client, haul, user):
     assert trader["fees"] == {"sales_tax": 0.036, "broker_fee": 0.03}
 
 
-def test_a_warm_hauling_answer_reads_the_database_twice(client, haul, django_assert_num_queries):
+def test_a_warm_hauling_answer_reads_the_database_twice(client, haul, user):
     """Once its plan is kept, an answer asks the database only which snapshots are current and
-    whether the stargate map changed (each JSON answer's CPU is mostly its reads)."""
+    whether the stargate map changed (each JSON answer's CPU is mostly its reads); a trader's
+    also reads their session and profile, once."""
     client.get(HAUL)
-    with django_assert_num_queries(2):
+    with CaptureQueriesContext(connection) as anonymous:
         assert client.get(f"{HAUL}&page_size=1").status_code == 200
+    assert len(anonymous) == 2
+    TradingProfile.objects.create(user=user, accounting_level=5)
+    client.force_login(user)
+    client.get(HAUL)
+    with CaptureQueriesContext(connection) as trader:
+        assert client.get(f"{HAUL}&page_size=1").status_code == 200
+    profile_reads = [q for q in trader if TradingProfile._meta.db_table in q["sql"]]
+    assert len(profile_reads) == 1
+    assert len(trader) <= 5  # the session, the user, the profile, the snapshots, the map
 
 
 def test_hauling_with_nothing_worth_it_is_empty(client, haul):
