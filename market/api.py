@@ -18,7 +18,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
 from accounts.fees import DEFAULT_FEE_RATES, FeeRates
-from accounts.models import fee_rates_for, trading_profile_of
+from accounts.models import trading_profile_of
 from lenny.lib.money import CENT, isk_show
 from lenny.lib.tables import rows_page
 from market.forms import (
@@ -373,10 +373,12 @@ def hauling_api(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _invalid(form)
     data = form.cleaned_data
-    rates = form.rates(fee_rates_for(request.user))
+    # The trader's profile, read once: their fees, share and categories.
+    profile = trading_profile_of(request.user)
+    rates = form.rates(profile.fee_rates() if profile else DEFAULT_FEE_RATES)
     route = data.get("route") or "shortest"
-    share = form.market_share(request.user)
-    excluded = form.excluded_categories(trading_profile_of(request.user))
+    share = form.market_share(profile)
+    excluded = form.excluded_categories(profile)
     try:
         result = hauling(
             origin=data.get("from_station_id"),

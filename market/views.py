@@ -617,7 +617,7 @@ def hauling_view(request: HttpRequest) -> HttpResponse:
             rates=rates,
             route=data.get("route") or "shortest",
             order_by=sort,
-            share=form.market_share(request.user),
+            share=form.market_share(profile),
             include_flagged=include_flagged,
             excluded_categories=excluded,
         )

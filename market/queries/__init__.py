@@ -44,6 +44,7 @@ from market.queries.books import (
     region_ages,
     snapshot_marker,
     station_book,
+    station_books,
 )
 from market.queries.caches import (
     BOOK_TTL_SECONDS,
@@ -151,6 +152,7 @@ __all__ = [
     "region_name",
     "snapshot_marker",
     "station_book",
+    "station_books",
     "station_get",
     "station_region",
     "station_trading",

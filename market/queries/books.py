@@ -20,12 +20,12 @@ from typing import Any
 import msgspec
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Q
 from django.utils import timezone
 
 from lenny.lib.money import isk_store
 from lenny.lib.timefmt import duration_text
 from market.models import (
+    REGION_BOOK,
     SHIP_CATEGORY_ID,
     BestPrice,
     Group,
@@ -57,6 +57,8 @@ class RegionAge:
     last_modified: datetime | None = None
     expires: datetime | None = None
     last_error: str = ""
+    # When the snapshot was fetched: with its id, what names it in the caches (``station_books``).
+    fetched_at: datetime | None = None
     # A tracked structure's own book (then ``region_name`` is the structure's name); 0: the
     # region's book.
     structure_id: int = 0
@@ -93,8 +95,7 @@ class RegionAge:
 def region_ages(region_ids: Iterable[int]) -> dict[int, RegionAge]:
     """Each region's current snapshot, and its latest failure when newer, in one query."""
     region_ids = list(dict.fromkeys(region_ids))
-    snapshots = MarketSnapshot.objects.regions().filter(region_id__in=region_ids)
-    found = _book_snapshots(snapshots, key=lambda snapshot: snapshot.region_id)
+    found = _book_snapshots(region_ids, by_structure=False)
     return {
         region_id: _age(region_id, region_name(region_id), *found.get(region_id, (None, "")))
         for region_id in region_ids
@@ -114,8 +115,7 @@ def book_ages(stations: Iterable[StationRef]) -> dict[tuple[int, int], RegionAge
     }
     structures = {station.station_id: station for station in stations if station.is_structure}
     if structures:
-        snapshots = MarketSnapshot.objects.filter(structure_id__in=list(structures))
-        found = _book_snapshots(snapshots, key=lambda snapshot: snapshot.structure_id)
+        found = _book_snapshots(list(structures), by_structure=True)
         for structure_id, station in structures.items():
             snapshot, error = found.get(structure_id, (None, ""))
             ages[station.book_key] = _age(
@@ -124,19 +124,41 @@ def book_ages(stations: Iterable[StationRef]) -> dict[tuple[int, int], RegionAge
     return ages
 
 
+# What ``_age`` reads of a snapshot (the other columns stay unread).
+_AGE_COLUMNS = (
+    "id, region_id, structure_id, is_current, status, orders, last_modified, expires, "
+    "fetched_at, error"
+)
+
+
 def _book_snapshots(
-    snapshots: Any, *, key: Callable[[MarketSnapshot], int]
+    ids: list[int], *, by_structure: bool
 ) -> dict[int, tuple[MarketSnapshot | None, str]]:
-    """Each book's current snapshot and the error of its latest failure when newer than it."""
+    """Each book's current snapshot and the error of its latest failure when newer than it, by
+    region (the regions' own books) or ``by_structure`` (tracked structures' own). Plain SQL:
+    every desk answer asks, and building the ORM's query cost a JSON answer 0.7 ms of CPU."""
+    if not ids:
+        return {}
+    marks = ", ".join(["%s"] * len(ids))
+    where = (
+        f"structure_id IN ({marks})"
+        if by_structure
+        else f"structure_id = %s AND region_id IN ({marks})"
+    )
+    params = ids if by_structure else [REGION_BOOK, *ids]
+    snapshots = MarketSnapshot.objects.raw(
+        f"SELECT {_AGE_COLUMNS} FROM {MarketSnapshot._meta.db_table} WHERE {where} "
+        "AND (is_current OR status = %s) ORDER BY region_id, structure_id, fetched_at DESC",
+        [*params, MarketSnapshot.Status.FAILED],
+    )
     current: dict[int, MarketSnapshot] = {}
     failures: dict[int, MarketSnapshot] = {}
-    for snapshot in snapshots.filter(
-        Q(is_current=True) | Q(status=MarketSnapshot.Status.FAILED)
-    ).order_by("region_id", "structure_id", "-fetched_at"):
+    for snapshot in snapshots:
+        book = snapshot.structure_id if by_structure else snapshot.region_id
         if snapshot.is_current:
-            current[key(snapshot)] = snapshot
+            current[book] = snapshot
         else:
-            failures.setdefault(key(snapshot), snapshot)
+            failures.setdefault(book, snapshot)
     found = {}
     for book in current.keys() | failures.keys():
         snapshot, failure = current.get(book), failures.get(book)
@@ -165,6 +187,7 @@ def _age(
         last_modified=snapshot.last_modified or snapshot.fetched_at,
         expires=snapshot.expires,
         last_error=error,
+        fetched_at=snapshot.fetched_at,
         structure_id=structure_id,
     )
 
@@ -475,12 +498,40 @@ def station_book(station: StationRef) -> StationBook:
     )
     if current is None:
         return StationBook(station, None)
+    return _station_book_of(station, *current, history_version)
 
+
+def station_books(
+    stations: Iterable[StationRef],
+) -> tuple[dict[tuple[int, int], RegionAge], dict[int, StationBook]]:
+    """``book_ages`` of these locations and each one's ``station_book``, by station id, in one
+    read of the history versions and the ages' query (one more with tracked structures): the
+    ages name each book's current snapshot. A JSON answer from memoized plans costs little
+    more than these reads, so each read saved is felt on every answer."""
+    stations = list(dict.fromkeys(stations))
+    # Read before the snapshots, as ``station_book`` does.
+    versions = history_versions({station.region_id for station in stations})
+    ages = book_ages(stations)
+    books = {}
+    for station in stations:
+        age = ages[station.book_key]
+        if age.snapshot_id is None or age.fetched_at is None:
+            books[station.station_id] = StationBook(station, None)
+        else:
+            books[station.station_id] = _station_book_of(
+                station, age.snapshot_id, age.fetched_at, versions[station.region_id]
+            )
+    return ages, books
+
+
+def _station_book_of(
+    station: StationRef, snapshot_id: int, fetched_at: datetime, history_version: str
+) -> StationBook:
     def load() -> StationBook:
-        return _book_tops_shared(station, *current, history_version) or book_tops_publish(
-            station, history_version=history_version
-        )
+        return _book_tops_shared(
+            station, snapshot_id, fetched_at, history_version
+        ) or book_tops_publish(station, history_version=history_version)
 
     # Should a newer snapshot land between the two reads, the book read is the newer one: right
     # for this request, and the next request keys the newer snapshot properly.
-    return _books.get((station.station_id, *current, history_version), load)
+    return _books.get((station.station_id, snapshot_id, fetched_at, history_version), load)

@@ -30,10 +30,10 @@ from django.utils import timezone
 
 from accounts.fees import FeeRates
 from market.models import Category, StationTradeDay, TypeRegionStats
-from market.queries.books import RegionAge, StationBook, book_ages, station_book
+from market.queries.books import RegionAge, StationBook, station_books
 from market.queries.caches import Fragments, _recent, _sde, _trading, book_of
 from market.queries.liquidity import STATION_VOLUME_DAYS, observed_days, window_start
-from market.queries.sde import market_group_tree
+from market.queries.sde import market_group_tree, sde_rows
 from market.queries.stations import StationRef
 from market.trading import (
     DEFAULT_MARKET_SHARE,
@@ -198,8 +198,8 @@ def station_trading(
     ``trading.station_trading_rows`` with the trader's fees, cap and share, filtered and sorted;
     flagged rows only with ``include_flagged`` (their count per reason either way)."""
     rows_sort([], order_by=order_by, columns=STATION_TRADING_COLUMNS)  # a bad column: 400
-    age = book_ages([station])[station.book_key]
-    book = station_book(station)
+    ages, books = station_books([station])
+    age, book = ages[station.book_key], books[station.station_id]
     if book.snapshot_id is None:
         return TradingResult(station, age, [], rates, volume_cap, market_share=market_share)
 
@@ -336,4 +336,4 @@ def market_categories() -> list[CategoryChoice]:
             .values_list("id", "name")
         ]
 
-    return _sde.get(("categories", Category.objects.count()), build)
+    return _sde.get(("categories", sde_rows(Category)), build)

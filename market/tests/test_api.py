@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from accounts.models import TradingProfile
@@ -459,6 +461,56 @@ def test_any_hub_to_any_hub_plans_every_trip(client, haul):
     ]
     from_jita = client.get(f"/api/market/hauling?from_station_id={JITA.station_id}").json()
     assert len(from_jita["trips"]) == 4
+
+
+def test_a_new_snapshot_is_a_new_hauling_answer(client, haul):
+    """Answers are kept per snapshot: the next one at either end is planned and shown anew,
+    without anything forgetting the kept plans."""
+    before = client.get(f"{HAUL}&sales_tax=0.1").json()
+    assert only_row(client.get(f"{HAUL}&sales_tax=0.1"))["sells"][0]["price"] == 6.0
+    landed = book_store(AMARR.region_id, [order(TRITANIUM, "6.50", 150, buy=True, hub=AMARR)])
+    after = client.get(f"{HAUL}&sales_tax=0.1").json()
+    amarr = [age for age in after["snapshots"] if age["region_id"] == AMARR.region_id]
+    assert amarr[0]["snapshot_id"] == landed.id
+    assert landed.id not in [age["snapshot_id"] for age in before["snapshots"]]
+    assert after["results"][0]["sells"] == [{"price": 6.5, "quantity": 150}]
+
+
+def test_a_kept_hauling_answer_is_each_callers_own(client, haul, user):
+    """A plan kept for the default fees is not shown to a trader with others, nor theirs to
+    anyone else."""
+
+    def tax(body: dict) -> Decimal:
+        row = body["results"][0]
+        return Decimal(str(row["fees_and_tax"])) / Decimal(str(row["sell_revenue"]))
+
+    anonymous = client.get(HAUL).json()
+    TradingProfile.objects.create(user=user, accounting_level=5)
+    client.force_login(user)
+    trader = client.get(HAUL).json()
+    client.logout()
+    again = client.get(HAUL).json()
+    assert tax(anonymous) == tax(again) == Decimal("0.08")
+    assert tax(trader).quantize(Decimal("0.0001")) == Decimal("0.0360")
+    assert trader["fees"] == {"sales_tax": 0.036, "broker_fee": 0.03}
+
+
+def test_a_warm_hauling_answer_reads_the_database_twice(client, haul, user):
+    """Once its plan is kept, an answer asks the database only which snapshots are current and
+    whether the stargate map changed (each JSON answer's CPU is mostly its reads); a trader's
+    also reads their session and profile, once."""
+    client.get(HAUL)
+    with CaptureQueriesContext(connection) as anonymous:
+        assert client.get(f"{HAUL}&page_size=1").status_code == 200
+    assert len(anonymous) == 2
+    TradingProfile.objects.create(user=user, accounting_level=5)
+    client.force_login(user)
+    client.get(HAUL)
+    with CaptureQueriesContext(connection) as trader:
+        assert client.get(f"{HAUL}&page_size=1").status_code == 200
+    profile_reads = [q for q in trader if TradingProfile._meta.db_table in q["sql"]]
+    assert len(profile_reads) == 1
+    assert len(trader) <= 5  # the session, the user, the profile, the snapshots, the map
 
 
 def test_hauling_with_nothing_worth_it_is_empty(client, haul):
