@@ -179,6 +179,30 @@ def test_a_market_group_filter_covers_its_whole_subtree(client, jita_book, miner
     assert names(response) == ["Pyerite", "Tritanium"]
 
 
+def test_the_market_group_select_lists_the_tree_with_the_chosen_group_selected(
+    client, jita_book, minerals
+):
+    materials = MarketGroup.objects.create(id=533, name="Materials & <Ores>")
+    minerals.parent = materials
+    minerals.save()
+
+    chosen = HTMLParser(client.get(f"{URL}?market_group=1857").text)
+    select = chosen.css_first("select[name=market_group]")
+    options = [
+        (o.attributes["value"], o.text(), "selected" in o.attributes) for o in select.css("option")
+    ]
+    assert options == [
+        ("", "All groups", False),
+        ("533", "All Materials & <Ores>", False),
+        ("1857", "Minerals", True),
+    ]
+    assert select.css_first("optgroup").attributes["label"] == "Materials & <Ores>"
+    # The next page, with no group or one that is not in the tree, selects none.
+    for query in ("", "?market_group=1857%22%3E", "?market_group=99"):
+        page = HTMLParser(client.get(f"{URL}{query}").text)
+        assert not page.css("select[name=market_group] option[selected]"), query
+
+
 def test_a_volume_cap_limits_the_daily_profit(client, jita_book):
     response = client.get(f"{URL}?{SKILLED}&sort=type_name&volume_cap=200")
     assert table(response)[0]["Region profit / day"] == "124"  # 0.619 x 200 = 123.80
