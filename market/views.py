@@ -286,7 +286,7 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
     location_id = station.station_id if scope == "station" else None
 
     # The hubs and the tracked structures side by side (a structure's prices are its own book's).
-    quotes = hub_quotes(type_id, [*HUB_STATIONS, *structures])
+    quotes = hub_quotes(type_id, [*HUB_STATIONS, *structures], marker=marker)
     here = next(q for q in quotes if q.station.station_id == station.station_id)
 
     def books_build() -> dict[str, dict[str, Any]]:

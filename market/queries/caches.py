@@ -176,6 +176,8 @@ _hauls = _Memo(size=96, ttl=BOOK_TTL_SECONDS)
 # Each hub's whole order book as hauling reads it (``market.queries.haul_books``), per snapshot.
 _haul_books = _Memo(size=10, ttl=BOOK_TTL_SECONDS)
 _sde = _Memo(size=4, ttl=SDE_TTL_SECONDS)
+# An item page's figures at each hub, per type (a few hundred types are most of the visits).
+_quotes = _Memo(size=512, ttl=BOOK_TTL_SECONDS)
 # What ``market.prewarm`` makes again for each new snapshot, per process.
 _recent = _Recent(size=12)
 
@@ -183,7 +185,7 @@ _recent = _Recent(size=12)
 def caches_clear(*, keep_sde: bool = False) -> None:
     """Forget what this process keeps (tests; after an SDE import in a shell). ``keep_sde``
     forgets only what depends on the snapshots, as a new snapshot does (benchmarks)."""
-    snapshots = (_books, _trading, _hauls, _haul_books)
+    snapshots = (_books, _trading, _hauls, _haul_books, _quotes)
     for memo in snapshots if keep_sde else (*snapshots, _sde):
         memo.clear()
     if not keep_sde:

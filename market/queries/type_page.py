@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import (
     Case,
@@ -36,6 +37,7 @@ from market.models import (
     UnresolvedType,
 )
 from market.queries.books import RegionAge, book_ages
+from market.queries.caches import _quotes
 from market.queries.liquidity import StationTypeLiquidity, type_liquidity_at
 from market.queries.stations import HUB_STATIONS, StationRef
 
@@ -129,13 +131,44 @@ class HubQuote:
         return self.spread / self.best_bid * 100
 
 
-def hub_quotes(type_id: int, stations: Sequence[StationRef] = HUB_STATIONS) -> list[HubQuote]:
+def hub_quotes(
+    type_id: int, stations: Sequence[StationRef] = HUB_STATIONS, *, marker: str | None = None
+) -> list[HubQuote]:
     """The type's best bid and ask at each of ``stations`` (the five hubs, and the tracked
     structures the page's trader may see), side by side, with the depth prices and the
     station's observed volume (five queries). A structure's prices come from its own book; its
-    daily volume, like a hub's, is its region's."""
+    daily volume, like a hub's, is its region's.
+
+    With ``marker`` (``snapshot_marker`` of these books: their snapshots and history versions)
+    the figures are kept per process under it, so the next page of the same type until the next
+    snapshot reads only the books' ages (one query). The ages are read on every call: a fetch
+    that found no new book still changes when the next one is due, or its last error."""
     stations = list(stations)
     ages = book_ages(stations)
+
+    def build() -> dict[int, _QuoteFigures]:
+        return _quote_figures(type_id, stations, ages)
+
+    if marker is None:
+        figures = build()
+    else:
+        key = (type_id, marker, tuple(station.station_id for station in stations))
+        figures = _quotes.get(key, build)
+    quotes = []
+    for station in stations:
+        figure = figures[station.station_id]
+        quotes.append(HubQuote(station=station, age=ages[station.book_key], **figure))
+    return quotes
+
+
+# HubQuote's fields but the station and its book's age.
+_QuoteFigures = dict[str, Any]
+
+
+def _quote_figures(
+    type_id: int, stations: list[StationRef], ages: dict[tuple[int, int], RegionAge]
+) -> dict[int, _QuoteFigures]:
+    """HubQuote's fields but the station and its book's age, by station id."""
     snapshot_ids = [age.snapshot_id for age in ages.values() if age.snapshot_id is not None]
     tops = {
         (top.snapshot_id, top.location_id): top
@@ -154,27 +187,22 @@ def hub_quotes(type_id: int, stations: Sequence[StationRef] = HUB_STATIONS) -> l
     liquidity = type_liquidity_at(
         type_id=type_id, stations=[(s.station_id, s.region_id) for s in stations]
     )
-    quotes = []
+    figures = {}
     for station in stations:
-        age = ages[station.book_key]
-        top = tops.get((age.snapshot_id, station.station_id))
+        top = tops.get((ages[station.book_key].snapshot_id, station.station_id))
         stat = stats.get(station.region_id)
-        quotes.append(
-            HubQuote(
-                station=station,
-                age=age,
-                best_bid=top.best_bid if top else None,
-                best_ask=top.best_ask if top else None,
-                bid_volume=top.bid_volume if top else 0,
-                ask_volume=top.ask_volume if top else 0,
-                daily_volume=stat.avg_daily_volume if stat and stat.has_history else None,
-                daily_isk=stat.avg_daily_isk if stat and stat.has_history else None,
-                depth_bid=top.depth_bid if top else None,
-                depth_ask=top.depth_ask if top else None,
-                liquidity=liquidity.get(station.station_id),
-            )
-        )
-    return quotes
+        figures[station.station_id] = {
+            "best_bid": top.best_bid if top else None,
+            "best_ask": top.best_ask if top else None,
+            "bid_volume": top.bid_volume if top else 0,
+            "ask_volume": top.ask_volume if top else 0,
+            "daily_volume": stat.avg_daily_volume if stat and stat.has_history else None,
+            "daily_isk": stat.avg_daily_isk if stat and stat.has_history else None,
+            "depth_bid": top.depth_bid if top else None,
+            "depth_ask": top.depth_ask if top else None,
+            "liquidity": liquidity.get(station.station_id),
+        }
+    return figures
 
 
 def history_days(

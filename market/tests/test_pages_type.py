@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from market.tests.factories import (
@@ -239,3 +241,43 @@ def test_the_kept_books_and_history_follow_each_new_snapshot_and_history(client,
     history_version_bump(region_id=JITA.region_id)  # what new history landing does
     assert before != 7
     assert chart("?days=30")["volume"][-1] == 7
+
+
+def test_the_hub_quotes_follow_each_new_snapshot_and_history_and_are_read_once_per_book(
+    client, tritanium
+):
+    """The five hubs' figures are kept per process until one of their books or histories
+    moves: a second view of the type reads only the books' ages for them."""
+    from market.models import TypeRegionStats
+    from market.queries import history_version_bump
+
+    url = f"/market/types/{TRITANIUM}/"
+
+    def quotes() -> dict[str, list[str]]:
+        html = HTMLParser(client.get(url).content.decode())
+        return {
+            tr.css_first("th a").text(strip=True): [td.text(strip=True) for td in tr.css("td")]
+            for tr in html.css("#hub-quotes tbody tr")
+        }
+
+    first = quotes()
+    assert first["Amarr"] == ["5.50", "6.50", "1.00", "—"]
+    with CaptureQueriesContext(connection) as warm:
+        assert quotes() == first
+    assert not [q for q in warm.captured_queries if "market_bestprice" in q["sql"]]
+
+    # A new Amarr book shows at once.
+    book_store(
+        AMARR.region_id,
+        [
+            order(TRITANIUM, "5.60", 10, buy=True, hub=AMARR),
+            order(TRITANIUM, "6.40", 10, hub=AMARR),
+        ],
+    )
+    assert quotes()["Amarr"] == ["5.60", "6.40", "0.80", "—"]
+    # New history of The Forge: its 30-day volume shows at once too.
+    TypeRegionStats.objects.filter(region_id=JITA.region_id, type_id=TRITANIUM).update(
+        avg_daily_volume=2000
+    )
+    history_version_bump(region_id=JITA.region_id)
+    assert quotes()["Jita"][3] == "2,000"
