@@ -70,6 +70,19 @@ def test_a_truncated_body_breaks_the_read(server):
         requests.get(server.url("/things/1/"), timeout=5).json()
 
 
+def test_a_client_that_gives_up_is_a_note_in_the_log_not_a_traceback(server, capfd, caplog):
+    # A slow, large answer: the client times out and leaves before the replay writes it.
+    server.fault(r"/things/", status=200, body="x" * 4_000_000, latency=0.5)
+    with caplog.at_level("INFO", logger="lenny.replay"), pytest.raises(requests.Timeout):
+        requests.get(server.url("/things/1/"), timeout=0.1)
+    time.sleep(1.0)
+
+    assert "Traceback" not in capfd.readouterr().err
+    assert any("the client left before its answer was sent" in m for m in caplog.messages)
+    # … and the replay answers the next client as before.
+    assert requests.get(server.url("/things/2/"), timeout=5).json()["id"] == 2
+
+
 def test_faults_and_log_are_controllable_over_http(server):
     requests.post(
         server.url("/_replay/faults"), json={"pattern": "/things/", "status": 503}, timeout=5
