@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 from lenny.management.commands.run import web_command_build
@@ -74,6 +75,40 @@ def test_the_access_log_never_shows_the_oauth_code_or_state(tmp_path, transactio
     # Ordinary parameters stay readable, so the log is still useful.
     assert "/market/?region=10000002" in text
     assert "next=/ledger/" in text
+
+
+def test_an_access_log_format_that_prints_headers_still_masks_their_secrets(
+    tmp_path, transactional_db
+):
+    # An operator's own format (gunicorn's --access-logformat) may print request headers: the
+    # credentials among them are masked, the rest is written as it came.
+    port = free_port()
+    env = server_env(tmp_path, DATABASE_URL=shared_database_url())
+    line_format = (
+        'ACCESS "%(r)s" %(s)s cookie=%({Cookie}i)s auth=%({authorization}i)s via=%({X-Via}i)s'
+    )
+    argv = [
+        *web_command_build(bind=f"127.0.0.1:{port}", workers=1),
+        "--access-logformat",
+        line_format,
+    ]
+    log = tmp_path / "web.log"
+    with web_server(argv, port, env, log) as base:
+        request = urllib.request.Request(
+            base + "/market/?code=SECRETCODE123",
+            headers={
+                "Cookie": "sessionid=COOKIESECRET1",
+                "Authorization": "Bearer AUTHSECRET2",
+                "X-Via": "desk-proxy",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=20) as answer:
+            assert answer.status == 200
+        time.sleep(0.5)  # gunicorn writes the line after the response
+    line = next(line for line in log.read_text().splitlines() if line.startswith("ACCESS"))
+    assert line == (
+        'ACCESS "GET /market/?code=******** HTTP/1.1" 200 cookie=******** auth=******** via=desk-proxy'
+    )
 
 
 def test_runserver_with_debug_off_serves_pages_and_static_files_before_collectstatic(
