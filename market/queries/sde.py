@@ -8,6 +8,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from django.contrib.postgres.lookups import TrigramSimilar
 from django.contrib.postgres.search import TrigramSimilarity
@@ -47,19 +48,38 @@ def type_search(query: str, *, limit: int = 10) -> list[TypeHit]:
     text = " ".join(query.split())[:100]
     if not text:
         return []
-    types = Type.objects.filter(published=True)
-    # One query, the names starting with the text ranked first: the autocomplete asks on every
-    # key press, and a second query for "containing" cost as much again (planning included).
+    sql, params = _type_search_sql(connection.alias, limit)
+    like = connection.ops.prep_for_like_query(text)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_text_put(param, like) for param in params])
+        rows = cursor.fetchall()
+    hits = [TypeHit(type_id, name, group_name or "") for type_id, name, group_name in rows]
+    if not hits:
+        hits = _types_alike(text, types=Type.objects.filter(published=True), limit=limit)
+    return hits
+
+
+# Stands for the searched text while the search's SQL is compiled (no name holds it).
+_TEXT = "\x00searched\x00"
+
+
+@lru_cache(maxsize=8)
+def _type_search_sql(alias: str, limit: int) -> tuple[str, tuple]:
+    """The search's SQL and parameters, compiled once from the ORM's query: the autocomplete
+    asks on every key press, and building this query took 70 % of its CPU (1.3 ms of 1.9).
+    One query, the names starting with the text ranked first. ``_text_put`` puts the text in."""
     rows = (
-        types.filter(name__icontains=text)
-        .alias(starts=Case(When(name__istartswith=text, then=0), default=1))
+        Type.objects.filter(published=True, name__icontains=_TEXT)
+        .alias(starts=Case(When(name__istartswith=_TEXT, then=0), default=1))
         .order_by("starts", Length("name"), "name")
         .values_list("id", "name", "group__name")[:limit]
     )
-    hits = [TypeHit(type_id, name, group_name or "") for type_id, name, group_name in rows]
-    if not hits:
-        hits = _types_alike(text, types=types, limit=limit)
-    return hits
+    return rows.query.get_compiler(using=alias).as_sql()
+
+
+def _text_put(param: object, like: str) -> object:
+    # The lookups' LIKE patterns hold the text as Django escapes it (prep_for_like_query).
+    return param.replace(_TEXT, like) if isinstance(param, str) else param
 
 
 # Below this, difflib's likeness of two names is chance, not a typo (pg_trgm has its own 0.3).
