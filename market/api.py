@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import msgspec
+from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
@@ -45,6 +46,7 @@ from market.queries import (
     station_trading,
     station_volume,
 )
+from market.queries.caches import BOOK_TTL_SECONDS
 from market.trading import StationTradingRow, TradingInputError
 
 DEFAULT_PAGE_SIZE = 100
@@ -132,16 +134,45 @@ def orders(request: HttpRequest) -> HttpResponse:
     size = form.get("page_size", DEFAULT_PAGE_SIZE)
     structure = form.structure()
     if structure is not None and structure.region_id == region_id:
-        selected = Order.objects.current_of_structure(structure_id=structure.station_id)
         age = book_ages([structure])[structure.book_key]
     else:
-        selected = Order.objects.current(region_id=region_id)
         age = region_ages([region_id])[region_id]
-    for name in ("type_id", "location_id", "is_buy_order"):
-        if form.cleaned_data.get(name) is not None:
-            selected = selected.filter(**{name: form.cleaned_data[name]})
-    if form.get("after") is not None:
-        selected = selected.filter(order_id__gt=form.cleaned_data["after"])
+    filters = {
+        name: form.cleaned_data[name]
+        for name in ("type_id", "location_id", "is_buy_order")
+        if form.cleaned_data.get(name) is not None
+    }
+    rows, last = _orders_page(age, filters=filters, after=form.get("after"), size=size)
+    following = _next_url(request, after=last) if last is not None else None
+    return _json({"snapshot": _age(age), "next": following, "results": rows})
+
+
+# A page of a book's orders as the API writes it, for as long as the book's snapshot is current.
+ORDERS_PAGE_TTL_SECONDS = BOOK_TTL_SECONDS
+
+
+def _orders_page(
+    age: RegionAge, *, filters: dict[str, Any], after: int | None, size: int
+) -> tuple[msgspec.Raw, int | None]:
+    """The JSON of one page of the orders of the book ``age`` names (the snapshot the envelope
+    shows, so the two always agree), and the last order id when more follow. A snapshot's
+    orders never change: the page is kept in the shared cache under the snapshot's id and
+    fetch time (ids start again after a restore) and the query, and bots paging through the
+    same books read it from there instead of PostgreSQL."""
+    if age.snapshot_id is None:
+        return msgspec.Raw(b"[]"), None
+    query = ":".join(f"{name}={value}" for name, value in sorted(filters.items()))
+    key = (
+        f"market:api-orders:{age.snapshot_id}:{age.fetched_at.timestamp() if age.fetched_at else ''}"
+        f":{query}:after={after}:size={size}"
+    )
+    found = cache.get(key)
+    if found is not None:
+        body, last = found
+        return msgspec.Raw(body), last
+    selected = Order.objects.filter(snapshot_id=age.snapshot_id, **filters)
+    if after is not None:
+        selected = selected.filter(order_id__gt=after)
     rows = list(
         selected.order_by("order_id").values(
             "order_id",
@@ -158,11 +189,15 @@ def orders(request: HttpRequest) -> HttpResponse:
             "issued",
         )[: size + 1]
     )
-    following = None
+    last = None
     if len(rows) > size:
         rows = rows[:size]
-        following = _next_url(request, after=rows[-1]["order_id"])
-    return _json({"snapshot": _age(age), "next": following, "results": rows})
+        last = rows[-1]["order_id"]
+    body = _encoder.encode(rows)
+    # Nothing found may be a snapshot replaced (its partition dropped) since its age was read.
+    if rows:
+        cache.set(key, (body, last), ORDERS_PAGE_TTL_SECONDS)
+    return msgspec.Raw(body), last
 
 
 @require_GET

@@ -125,6 +125,27 @@ def test_orders_page_on_with_next(client, forge):
     assert seen == [11, 12, 13, 14, 15]
 
 
+def test_a_new_snapshot_s_orders_show_at_once_and_a_page_is_read_once(client, forge):
+    url = f"/api/market/orders?region_id={JITA.region_id}&type_id={TRITANIUM}&page_size=2"
+    first = client.get(url)
+    assert [row["order_id"] for row in first.json()["results"]] == [11, 12]
+    # The same page again is the same answer, without reading the orders again.
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(url)
+    assert again.content == first.content
+    assert not [q for q in queries.captured_queries if "market_order" in q["sql"]]
+    # The next page is its own query, and the last one says no more follow.
+    body = client.get(first.json()["next"]).json()
+    assert [row["order_id"] for row in body["results"]] == [13] and body["next"] is None
+
+    # A new book replaces the old one: its orders, not the old snapshot's page.
+    newer = book_store(JITA.region_id, [order(TRITANIUM, "5.50", 70, order_id=21)])
+    body = client.get(url).json()
+    assert body["snapshot"]["snapshot_id"] == newer.id
+    assert [(row["order_id"], row["price"]) for row in body["results"]] == [(21, 5.5)]
+    assert body["next"] is None
+
+
 def test_orders_of_a_region_without_a_snapshot_are_an_empty_list(client, forge):
     body = client.get(f"/api/market/orders?region_id={AMARR.region_id}").json()
     assert body == {
