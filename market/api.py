@@ -157,16 +157,21 @@ def _orders_page(
     """The JSON of one page of the orders of the book ``age`` names (the snapshot the envelope
     shows, so the two always agree), and the last order id when more follow. A snapshot's
     orders never change: the page is kept in the shared cache under the snapshot's id and
-    fetch time (ids start again after a restore) and the query, and bots paging through the
-    same books read it from there instead of PostgreSQL."""
+    fetch time (ids start again after a restore) and the query, and the next caller asking the
+    same reads it from there instead of PostgreSQL.
+
+    Only a type's pages are kept: those are what traders and their tools ask again and again.
+    A crawl of a whole region reads each page once, and keeping its pages would hold some
+    100 MB per Forge snapshot in the Redis that is also the task queue (no eviction there)."""
     if age.snapshot_id is None:
         return msgspec.Raw(b"[]"), None
+    keep = "type_id" in filters
     query = ":".join(f"{name}={value}" for name, value in sorted(filters.items()))
     key = (
         f"market:api-orders:{age.snapshot_id}:{age.fetched_at.timestamp() if age.fetched_at else ''}"
         f":{query}:after={after}:size={size}"
     )
-    found = cache.get(key)
+    found = cache.get(key) if keep else None
     if found is not None:
         body, last = found
         return msgspec.Raw(body), last
@@ -195,7 +200,7 @@ def _orders_page(
         last = rows[-1]["order_id"]
     body = _encoder.encode(rows)
     # Nothing found may be a snapshot replaced (its partition dropped) since its age was read.
-    if rows:
+    if keep and rows:
         cache.set(key, (body, last), ORDERS_PAGE_TTL_SECONDS)
     return msgspec.Raw(body), last
 

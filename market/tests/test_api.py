@@ -138,6 +138,13 @@ def test_a_new_snapshot_s_orders_show_at_once_and_a_page_is_read_once(client, fo
     body = client.get(first.json()["next"]).json()
     assert [row["order_id"] for row in body["results"]] == [13] and body["next"] is None
 
+    # A crawl of the whole region reads each page once: those pages are not kept.
+    crawl = f"/api/market/orders?region_id={JITA.region_id}&page_size=2"
+    client.get(crawl)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(crawl)
+    assert [q for q in queries.captured_queries if "market_order" in q["sql"]]
+
     # A new book replaces the old one: its orders, not the old snapshot's page.
     newer = book_store(JITA.region_id, [order(TRITANIUM, "5.50", 70, order_id=21)])
     body = client.get(url).json()
