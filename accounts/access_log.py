@@ -37,14 +37,24 @@ class RedactingGunicornLogger(Logger):
             if name not in atoms:
                 continue
             value = atoms[name]
-            header = name[1:-2] if name.startswith("{") else ""
-            if header in SECRET_HEADERS:
+            if _header(name) in SECRET_HEADERS:
                 shown[name] = REDACTED
             elif isinstance(value, str):
                 shown[name] = redact(value)
             else:
                 shown[name] = value
         return shown
+
+
+def _header(atom: str) -> str:
+    """The header an atom prints, in lower case: ``{cookie}i`` and the environ's
+    ``{http_cookie}e`` are both "cookie"; "" for the other atoms."""
+    if not atom.startswith("{"):
+        return ""
+    name, kind = atom[1:-2], atom[-1]
+    if kind == "e" and name.startswith("http_"):
+        return name.removeprefix("http_").replace("_", "-")
+    return name
 
 
 @lru_cache(maxsize=8)

@@ -14,7 +14,6 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import msgspec
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
@@ -31,7 +30,7 @@ from market.forms import (
     StationVolumeForm,
     structure_hidden,
 )
-from market.models import Order
+from market.models import MarketSnapshot, Order
 from market.queries import (
     HAULING_DEFAULT_SORT,
     STATION_VOLUME_DAYS,
@@ -46,7 +45,7 @@ from market.queries import (
     station_trading,
     station_volume,
 )
-from market.queries.caches import BOOK_TTL_SECONDS
+from market.queries.caches import _order_pages
 from market.trading import StationTradingRow, TradingInputError
 
 DEFAULT_PAGE_SIZE = 100
@@ -133,49 +132,55 @@ def orders(request: HttpRequest) -> HttpResponse:
     region_id = form.cleaned_data["region_id"]
     size = form.get("page_size", DEFAULT_PAGE_SIZE)
     structure = form.structure()
-    if structure is not None and structure.region_id == region_id:
-        age = book_ages([structure])[structure.book_key]
-    else:
-        age = region_ages([region_id])[region_id]
     filters = {
         name: form.cleaned_data[name]
         for name in ("type_id", "location_id", "is_buy_order")
         if form.cleaned_data.get(name) is not None
     }
-    rows, last = _orders_page(age, filters=filters, after=form.get("after"), size=size)
+    # A book replaced between reading its age and its rows answers nothing: read both again.
+    for _attempt in range(2):
+        if structure is not None and structure.region_id == region_id:
+            age = book_ages([structure])[structure.book_key]
+        else:
+            age = region_ages([region_id])[region_id]
+        page = _orders_page(age, filters=filters, after=form.get("after"), size=size)
+        if page is not None:
+            break
+    else:
+        page = msgspec.Raw(b"[]"), None
+    rows, last = page
     following = _next_url(request, after=last) if last is not None else None
     return _json({"snapshot": _age(age), "next": following, "results": rows})
 
 
-# A page of a book's orders as the API writes it, for as long as the book's snapshot is current.
-ORDERS_PAGE_TTL_SECONDS = BOOK_TTL_SECONDS
-
-
 def _orders_page(
     age: RegionAge, *, filters: dict[str, Any], after: int | None, size: int
-) -> tuple[msgspec.Raw, int | None]:
+) -> tuple[msgspec.Raw, int | None] | None:
     """The JSON of one page of the orders of the book ``age`` names (the snapshot the envelope
-    shows, so the two always agree), and the last order id when more follow. A snapshot's
-    orders never change: the page is kept in the shared cache under the snapshot's id and
-    fetch time (ids start again after a restore) and the query, and the next caller asking the
-    same reads it from there instead of PostgreSQL.
+    shows, so the two always agree) and the last order id when more follow; None when that
+    snapshot is no longer current (a new book landed since ``age`` was read).
 
-    Only a type's pages are kept: those are what traders and their tools ask again and again.
-    A crawl of a whole region reads each page once, and keeping its pages would hold some
-    100 MB per Forge snapshot in the Redis that is also the task queue (no eviction there)."""
+    A snapshot's orders never change, so a page of a type's orders, the question traders and
+    their tools ask again and again, is kept in this process under the snapshot's id and fetch
+    time (ids start again after a restore) and the query. Only pages of at most the default
+    size: the memo holds 256, a few MB. A crawl of a whole region reads each page once and is
+    not kept."""
     if age.snapshot_id is None:
         return msgspec.Raw(b"[]"), None
-    keep = "type_id" in filters
-    query = ":".join(f"{name}={value}" for name, value in sorted(filters.items()))
-    key = (
-        f"market:api-orders:{age.snapshot_id}:{age.fetched_at.timestamp() if age.fetched_at else ''}"
-        f":{query}:after={after}:size={size}"
-    )
-    found = cache.get(key) if keep else None
+    key = (age.snapshot_id, age.fetched_at, tuple(sorted(filters.items())), after, size)
+    keep = "type_id" in filters and size <= DEFAULT_PAGE_SIZE
+    found = _order_pages.peek(key) if keep else None
     if found is not None:
         body, last = found
         return msgspec.Raw(body), last
-    selected = Order.objects.filter(snapshot_id=age.snapshot_id, **filters)
+    # Still current in the same statement: SQLite deletes a replaced book's rows after the swap
+    # and PostgreSQL drops its partition, so rows of a snapshot no longer current may be partial.
+    book = (
+        Order.objects.current_of_structure(structure_id=age.structure_id)
+        if age.structure_id
+        else Order.objects.current(region_id=age.region_id)
+    )
+    selected = book.filter(snapshot_id=age.snapshot_id, **filters)
     if after is not None:
         selected = selected.filter(order_id__gt=after)
     rows = list(
@@ -194,14 +199,15 @@ def _orders_page(
             "issued",
         )[: size + 1]
     )
+    if not rows and not MarketSnapshot.objects.filter(pk=age.snapshot_id, is_current=True).exists():
+        return None
     last = None
     if len(rows) > size:
         rows = rows[:size]
         last = rows[-1]["order_id"]
     body = _encoder.encode(rows)
-    # Nothing found may be a snapshot replaced (its partition dropped) since its age was read.
-    if keep and rows:
-        cache.set(key, (body, last), ORDERS_PAGE_TTL_SECONDS)
+    if keep:
+        _order_pages.put(key, (body, last))
     return msgspec.Raw(body), last
 
 

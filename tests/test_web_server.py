@@ -86,6 +86,7 @@ def test_an_access_log_format_that_prints_headers_still_masks_their_secrets(
     env = server_env(tmp_path, DATABASE_URL=shared_database_url())
     line_format = (
         'ACCESS "%(r)s" %(s)s cookie=%({Cookie}i)s auth=%({authorization}i)s via=%({X-Via}i)s'
+        " env=%({http_cookie}e)s"
     )
     argv = [
         *web_command_build(bind=f"127.0.0.1:{port}", workers=1),
@@ -108,6 +109,7 @@ def test_an_access_log_format_that_prints_headers_still_masks_their_secrets(
     line = next(line for line in log.read_text().splitlines() if line.startswith("ACCESS"))
     assert line == (
         'ACCESS "GET /market/?code=******** HTTP/1.1" 200 cookie=******** auth=******** via=desk-proxy'
+        " env=********"
     )
 
 

@@ -178,6 +178,8 @@ _haul_books = _Memo(size=10, ttl=BOOK_TTL_SECONDS)
 _sde = _Memo(size=4, ttl=SDE_TTL_SECONDS)
 # An item page's figures at each hub, per type (a few hundred types are most of the visits).
 _quotes = _Memo(size=512, ttl=BOOK_TTL_SECONDS)
+# Pages of a type's orders as the orders API writes them (at most 100 rows each, ~25 KB).
+_order_pages = _Memo(size=256, ttl=BOOK_TTL_SECONDS)
 # What ``market.prewarm`` makes again for each new snapshot, per process.
 _recent = _Recent(size=12)
 
@@ -185,7 +187,7 @@ _recent = _Recent(size=12)
 def caches_clear(*, keep_sde: bool = False) -> None:
     """Forget what this process keeps (tests; after an SDE import in a shell). ``keep_sde``
     forgets only what depends on the snapshots, as a new snapshot does (benchmarks)."""
-    snapshots = (_books, _trading, _hauls, _haul_books, _quotes)
+    snapshots = (_books, _trading, _hauls, _haul_books, _quotes, _order_pages)
     for memo in snapshots if keep_sde else (*snapshots, _sde):
         memo.clear()
     if not keep_sde:
