@@ -239,7 +239,8 @@ class IdField(_QuickCopy, _ExplainedErrors, forms.IntegerField):
         return f"must be a whole {self.noun} id{_given(value)}"
 
     def out_of_bounds(self, value: Any) -> str:
-        return f"is not a {self.noun} id: {value}"
+        article = "an" if self.noun[0] in "aeiou" else "a"
+        return f"is not {article} {self.noun} id: {value}"
 
 
 def structure_hidden(location_id: int, *, user: Any) -> bool:

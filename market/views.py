@@ -152,14 +152,19 @@ def _priced_page(
     status = 200
     if not form.is_valid():
         context["error"] = _form_error(form)
+        context["error_fields"] = list(form.errors)  # marked in the form (market.js after a swap)
         status = 400
     else:
         try:
             context.update(table(form.rates(profile)))
         except TradingInputError as error:
             context["error"] = f"{error.param}: {error.message}"
+            context["error_fields"] = [error.param]
             status = 400
-    return page_or_partial(request, template, context, partials=[target], status=status)
+    # The table's answer also brings the title and heading (``desk-answer``): they name the hubs.
+    return page_or_partial(
+        request, template, context, partials={target: "desk-answer"}, status=status
+    )
 
 
 # --- home, search, market groups -----------------------------------------------------------------
@@ -278,7 +283,8 @@ def type_detail(request: HttpRequest, type_id: int) -> HttpResponse:
     if poll_unchanged(request, marker):
         return no_change()
     item = type_get(type_id)
-    if item is None and not type_on_market(type_id):
+    # An unpublished SDE type ("#System", NPC-only items) has no market page, unless ESI trades it.
+    if (item is None or not item.published) and not type_on_market(type_id):
         raise Http404("no such type")
     data = form.cleaned_data if valid else {}
     days = data.get("days") or 90

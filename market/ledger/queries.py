@@ -82,24 +82,30 @@ def profit_first_sync_pending(*, user: Any, characters: list[Character] | None =
 
     Until both have, profit would count the journal's broker fees without the trades they paid
     for: a pilot linked a minute ago saw -525,272,364.49 ISK "realized". The pages say the first
-    sync is under way instead. An endpoint whose scope was not granted never syncs: not waited on.
-    ``characters``: the user's, with their ``ledger_syncs`` prefetched (read here otherwise).
+    sync is under way instead. ``characters``: the user's, with their ``ledger_syncs``
+    prefetched (read here otherwise).
     """
-    needed = {LedgerSync.Endpoint.JOURNAL, LedgerSync.Endpoint.TRANSACTIONS}
     if characters is None:
         characters = list(Character.objects.filter(owner=user).prefetch_related("ledger_syncs"))
-    pending = []
-    for character in sorted(characters, key=lambda character: character.name):
-        if character.needs_relogin:
-            continue
-        done = {
-            sync.endpoint
-            for sync in character.ledger_syncs.all()
-            if sync.last_success is not None or sync.status == LedgerSync.Status.MISSING_SCOPE
-        }
-        if not needed <= done:
-            pending.append(character.name)
-    return pending
+    return [
+        character.name
+        for character in sorted(characters, key=lambda character: character.name)
+        if character_profit_pending(character)
+    ]
+
+
+def character_profit_pending(character: Character) -> bool:
+    """Whether the character's profit waits on its first sync: usable, and its journal or its
+    transactions never synced (an endpoint whose scope was not granted never syncs: not waited
+    on). Its ``ledger_syncs`` prefetched, or read here."""
+    if character.needs_relogin:
+        return False
+    done = {
+        sync.endpoint
+        for sync in character.ledger_syncs.all()
+        if sync.last_success is not None or sync.status == LedgerSync.Status.MISSING_SCOPE
+    }
+    return not {LedgerSync.Endpoint.JOURNAL, LedgerSync.Endpoint.TRANSACTIONS} <= done
 
 
 def period_start(period: str) -> date | None:
@@ -403,6 +409,7 @@ class CharacterOverview:
     realized: ProfitLine
     journal_rows: int
     journal_since: datetime | None
+    profit_pending: bool  # its first sync is under way: its profit would count fees alone
 
 
 def characters_with_syncs(*, user: Any) -> list[Character]:
@@ -434,6 +441,7 @@ def characters_overview(
                 realized=numbers.realized,
                 journal_rows=numbers.journal_rows,
                 journal_since=numbers.journal_since,
+                profit_pending=character_profit_pending(character),
             )
         )
     return rows

@@ -115,8 +115,21 @@ def test_one_trip_adds_up_to_its_totals(client, hauling_books):
 
 def test_a_first_visit_plans_jita_to_amarr(client, hauling_books):
     response = client.get("/market/hauling/")
-    assert "<h1>Hauling from Jita to Amarr</h1>" in response.content.decode()
+    assert '<h1 id="desk-heading">Hauling from Jita to Amarr</h1>' in response.content.decode()
     assert len(table(response)) == 2
+
+
+def test_an_htmx_answer_brings_the_heading_and_title_of_the_hubs_chosen(client, hauling_books):
+    """The form swaps only the table: the heading and the tab's title, which name the hubs,
+    come with it (out of band), or they would still name the hubs the page opened with."""
+    response = client.get(
+        "/market/hauling/?from_station_id=&to_station_id=",
+        headers={"HX-Request": "true", "HX-Target": "hauling-table"},
+    )
+    text = response.content.decode()
+    assert "<form" not in text and text.count('<section id="hauling-table"') == 1
+    assert "<title>Hauling · Lenny</title>" in text
+    assert '<h1 id="desk-heading" hx-swap-oob="true">Hauling</h1>' in text
 
 
 def test_any_hub_to_any_hub_shows_each_trip(client, hauling_books):

@@ -4,6 +4,7 @@ achievable ranking: test_pages_trading_flags.py.)"""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -297,8 +298,14 @@ def test_an_htmx_filter_swaps_only_the_table(client, jita_book):
     )
     assert response.status_code == 200
     text = response.content.decode()
-    assert text.lstrip().startswith('<section id="trading-table"')
-    assert "<html" not in text
+    # The table, and the title and heading (out of band) that name the hub.
+    assert re.match(
+        r"\s*<title>Station trading · Jita · Lenny</title>\s*"
+        r'<h1 id="desk-heading" hx-swap-oob="true">Station trading at Jita</h1>\s*'
+        r'<section id="trading-table"',
+        text,
+    )
+    assert "<html" not in text and "<form" not in text
     assert names(response) == ["Isogen"]
     # The filter form's hidden sort follows the table (out of band) so the next filter keeps it.
     assert 'id="trading-sort"' in text and 'hx-swap-oob="true"' in text

@@ -9,6 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
+from market.models import Type
 from market.tests.factories import (
     AMARR,
     DODIXIE,
@@ -174,6 +175,14 @@ def test_a_hub_without_a_snapshot_says_so(client, tritanium):
 
 def test_an_unknown_type_is_a_404(client, sde_loaded):
     assert client.get("/market/types/999999/").status_code == 404
+
+
+def test_an_unpublished_type_off_the_market_is_a_404(client, sde_loaded):
+    """Type 0 ("#System") is in the SDE, never on the market: no page of empty hub tables."""
+    Type.objects.update_or_create(pk=0, defaults={"name": "#System", "published": False})
+    assert client.get("/market/types/0/").status_code == 404
+    book_store(JITA.region_id, [order(0, "10", 1)])  # should ESI ever list it, it has its page
+    assert client.get("/market/types/0/").status_code == 200
 
 
 def test_a_type_newer_than_the_sde_still_has_its_page(client, sde_loaded):

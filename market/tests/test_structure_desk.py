@@ -324,6 +324,9 @@ def test_the_item_page_shows_the_hubs_and_the_structures_side_by_side(client, de
     row = row[: row.index("</tr>")]
     assert "1,100.00" in row and "1,500.00" in row
     assert reverse("market:structure_detail", args=[TTT]) in row
+    # A structure's book is fetched on its own schedule (with a pilot's token): its age is shown.
+    assert re.search(r"<small[^>]*data-age>orders [^<]+ old</small>", row)
+    assert "Region&#x27;s daily volume" in quotes or "Region's daily volume" in quotes
     assert "Secret Hideout" not in html
     volume = html[html.index('id="station-volume"') :]
     assert TTT_NAME in volume[: volume.index("</table>")]

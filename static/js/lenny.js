@@ -18,4 +18,29 @@
       event.preventDefault();
     }
   });
+
+  // Enter in an edited filter fires "change" and then "submit" on the same form, and a form with
+  // hx-trigger="submit, change" asks for the page on both: the second request would abort the
+  // first (hx-sync replace) only to ask for the same page again. A form's request identical to
+  // the one it has in flight is not sent; a different one still replaces it.
+  const inFlight = new WeakMap(); // form -> {query, xhr}
+  const formQuery = (form) => new URLSearchParams(new FormData(form)).toString();
+  document.addEventListener("htmx:confirm", (event) => {
+    const form = event.detail && event.detail.elt;
+    if (!(form instanceof HTMLFormElement)) return;
+    const sent = inFlight.get(form);
+    if (sent && sent.query === formQuery(form)) event.preventDefault();
+  });
+  document.addEventListener("htmx:beforeSend", (event) => {
+    const form = event.detail && event.detail.elt;
+    if (form instanceof HTMLFormElement) {
+      inFlight.set(form, { query: formQuery(form), xhr: event.detail.xhr });
+    }
+  });
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const form = event.detail && event.detail.elt;
+    if (!(form instanceof HTMLFormElement)) return;
+    const sent = inFlight.get(form);
+    if (sent && sent.xhr === event.detail.xhr) inFlight.delete(form);
+  });
 })();

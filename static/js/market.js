@@ -92,6 +92,22 @@
     }).observe(box);
   };
 
+  // A filter form swaps only its table: after each swap its fields are marked as the answer
+  // says (the error names its fields in data-fields), as a whole page load renders them.
+  const markInvalid = () => {
+    document.querySelectorAll("form[hx-target]").forEach((form) => {
+      const table = document.querySelector(form.getAttribute("hx-target"));
+      if (!table) return;
+      const alert = table.querySelector("[role=alert][data-fields]");
+      const wrong = new Set(alert ? alert.dataset.fields.split(" ") : []);
+      form.querySelectorAll("input[name], select[name]").forEach((field) => {
+        if (field.type === "hidden") return;
+        if (wrong.has(field.name)) field.setAttribute("aria-invalid", "true");
+        else field.removeAttribute("aria-invalid");
+      });
+    });
+  };
+
   const refresh = () => {
     ages();
     document.querySelectorAll("[data-history-chart]").forEach(drawChart);
@@ -130,6 +146,7 @@
 
   document.addEventListener("DOMContentLoaded", refresh);
   document.addEventListener("htmx:afterSettle", refresh);
+  document.addEventListener("htmx:afterSettle", markInvalid);
   setInterval(ages, 30_000);
   if (document.readyState !== "loading") refresh();
 })();

@@ -42,6 +42,14 @@ def test_a_trader_filters_the_table_and_opens_an_items_chart(page, jita):
     page.goto("/market/trading/?include_flagged=1")
     rows = page.locator("#trading-rows tbody tr")
     expect(rows).to_have_count(3)
+    asked: list[str] = []
+    page.on(
+        "request", lambda request: "min_margin=0.1" in request.url and asked.append(request.url)
+    )
+    console_errors: list[str] = []
+    page.on(
+        "console", lambda message: message.type == "error" and console_errors.append(message.text)
+    )
 
     page.get_by_label("Min margin").fill("0.1")
     page.get_by_label("Min margin").press("Enter")
@@ -49,6 +57,10 @@ def test_a_trader_filters_the_table_and_opens_an_items_chart(page, jita):
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("Isogen")
     expect(page).to_have_url(re.compile(r"min_margin=0\.1"))
+    # Enter fires the field's "change" and the form's "submit": one request, none aborted.
+    page.wait_for_load_state("networkidle")
+    assert len(asked) == 1, asked
+    assert console_errors == []
 
     page.get_by_role("link", name="Margin").click()
     expect(page).to_have_url(re.compile(r"sort=-margin"))
@@ -68,6 +80,24 @@ def test_a_trader_filters_the_table_and_opens_an_items_chart(page, jita):
     expect(page.locator("figcaption")).to_contain_text("30 days with trades")
     expect(page.locator("[data-history-chart] .uplot canvas").first).to_be_visible()
     expect(page).to_have_url(re.compile(r"days=30"))
+
+
+def test_a_bad_filter_is_named_and_its_field_marked_after_a_swap(page, jita):
+    page.goto("/market/trading/?include_flagged=1")
+    margin = page.get_by_label("Min margin")
+    margin.fill("abc")
+    margin.press("Enter")
+
+    expect(page.locator("#trading-table [role=alert]")).to_contain_text(
+        "min_margin: enter a number"
+    )
+    expect(margin).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Min daily volume")).not_to_have_attribute("aria-invalid", "true")
+
+    margin.fill("0.1")
+    margin.press("Enter")
+    expect(page.locator("#trading-rows tbody tr")).to_have_count(1)
+    expect(margin).not_to_have_attribute("aria-invalid", "true")
 
 
 def test_an_open_table_polls_only_while_its_tab_is_visible(page, jita):

@@ -60,6 +60,9 @@ def test_picking_the_tower_in_the_selector_shows_its_own_book(page, perimeter):
     selector.select_option(label=TTT_NAME)
 
     expect(page).to_have_url(re.compile(rf"station_id={TTT}"))
+    # The heading and the tab's title, outside the swapped table, name the tower too.
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Tranquility Trading Tower")
+    expect(page).to_have_title(re.compile(r"Station trading · .*Tranquility Trading Tower"))
     expect(tritanium).to_contain_text("4.00")
     expect(tritanium).to_contain_text("4.60")
     expect(page.locator("#trading-table p.age")).to_contain_text(f"{TTT_NAME}: orders")

@@ -319,9 +319,14 @@ def test_until_journal_and_transactions_have_synced_profit_says_the_first_sync_i
     assert figure(page, "profit-pending") == "first sync under way"
     assert 'data-figure="profit-30"' not in page and 'data-figure="profit-all"' not in page
     assert "journal and transactions not synced yet" in page
+    # Nor in the character's row (the demo's showed -532,798,401.25), nor as the chart's days.
+    row = re.search(rf'<tr data-character="{pilot.character_id}">.*?</tr>', page, re.S)[0]
+    assert "data-profit-pending" in row and not re.search(r"-[\d,]+\.\d\d", row)
+    assert 'data-chart="profit"' not in page and "data-chart-pending" in page
 
     character_sync(character=pilot, endpoints=["transactions"])
     page = text(client.get(reverse("ledger:home")))
 
     assert 'data-figure="profit-pending"' not in page
+    assert "data-profit-pending" not in page and 'data-chart="profit"' in page
     assert figure(page, "profit-all") == "775.60"
