@@ -245,9 +245,19 @@ class StationTypeLiquidity:
     ask_reprices_daily: Decimal
 
     @property
+    def daily_units(self) -> Decimal:
+        return self.sold_daily + self.bought_daily
+
+    @property
     def probable_percent(self) -> Decimal | None:
-        total = self.sold_daily + self.bought_daily
+        total = self.daily_units
         return (self.probable_daily / total * 100) if total else None
+
+    def above_region(self, region_daily: Decimal | None) -> bool:
+        """More a day than the whole region's 30-day average: a few watched hours of a slow
+        type (one sale in the first hour reads as 24 a day). The desk counts at most the
+        region's; the item page says so beside what it observed."""
+        return region_daily is not None and self.daily_units > region_daily
 
 
 def type_liquidity_at(

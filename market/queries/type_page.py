@@ -118,6 +118,11 @@ class HubQuote:
     liquidity: StationTypeLiquidity | None = None
 
     @property
+    def liquidity_above_region(self) -> bool:
+        """What was observed here a day is more than the whole region trades: too few hours."""
+        return self.liquidity is not None and self.liquidity.above_region(self.daily_volume)
+
+    @property
     def spread(self) -> Decimal | None:
         if self.best_bid is None or self.best_ask is None:
             return None

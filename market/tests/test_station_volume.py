@@ -16,7 +16,8 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from market.ingest import snapshot_store
 from market.models import ObservedDay, StationTradeDay
-from market.tests.factories import AMARR, JITA, order
+from market.queries import caches_clear
+from market.tests.factories import AMARR, JITA, daily_volume, order
 from tests.fixtures import api_bad_parameter as bad
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fresh_desk")]
@@ -233,3 +234,22 @@ def test_the_type_page_shows_each_hubs_observed_volume_competition_and_depth(cli
     )
     # Jita's book now: a bid of 700 at 4.01 and an ask of 20 at 5.50: depth = best.
     assert summary(response, "depth") == "4.01 / 5.50 ISK"
+
+
+def test_an_observed_volume_above_the_regions_says_the_hours_are_too_few(client, sde_loaded):
+    """Two watched hours of a slow type read as more than its whole region trades a day: the
+    page says so beside the figure (the desk counts at most the region's)."""
+    trading_at_jita()
+    watched(2)  # 3,600 sold + 660 bought a day, observed
+    daily_volume(JITA.region_id, TRITANIUM, "1000")
+
+    response = client.get(f"/market/types/{TRITANIUM}/")
+
+    html = HTMLParser(response.content.decode())
+    notes = [node.text(strip=True) for node in html.css("[data-above-region]")]
+    assert notes == ["more than the region's 1,000 a day: 2.0 h watched is too few to tell"] * 2
+    assert station_volume_rows(response)["Jita"][:2] == ["3,600", "660"]  # still shown
+
+    daily_volume(JITA.region_id, TRITANIUM, "10000")
+    caches_clear()  # the page's figures are kept per snapshot
+    assert "data-above-region" not in client.get(f"/market/types/{TRITANIUM}/").content.decode()
