@@ -1,14 +1,18 @@
-"""Middleware that keeps pages answering while a backing service is away, and the CSP header."""
+"""Middleware that keeps pages answering while a backing service is away, the CSP header, and
+htmx requests after the session ended."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
+from django.shortcuts import resolve_url
+from django_htmx.http import HttpResponseClientRedirect
 
 from lenny.cache import cache_errors_tolerated
 
@@ -45,3 +49,27 @@ class ContentSecurityPolicyMiddleware(CSPMiddleware):
             update["img-src"] = [*update.get("img-src", []), f"{images.scheme}://{images.netloc}"]
             parts.update = update
         return parts
+
+
+class HtmxLoginRedirectMiddleware:
+    """An htmx request whose session has ended is sent to the login page as a whole page.
+
+    ``login_required`` answers a 302 to the login page; htmx would follow it and swap the login
+    page into the element it meant to update (a table row, the add form). For an htmx request
+    that redirect becomes ``HX-Redirect``, whose ``next`` is the page the user was on (the
+    request's own URL may be a POST-only endpoint that a GET after the login would refuse).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        htmx = getattr(request, "htmx", None)
+        if not htmx or response.status_code != 302:
+            return response
+        login = resolve_url(settings.LOGIN_URL)
+        if urlsplit(response["Location"]).path != login:
+            return response
+        after = htmx.current_url_abs_path or "/"
+        return HttpResponseClientRedirect(f"{login}?{urlencode({REDIRECT_FIELD_NAME: after})}")

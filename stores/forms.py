@@ -134,6 +134,10 @@ class WantAddForm(SpecFieldsMixin):
 
 
 class WantAmountForm(forms.ModelForm):
+    # The add form's bounds: the model field's own would say "at least 0" for -1 and "at least
+    # 1" for 0.
+    amount = forms.IntegerField(min_value=1, max_value=MAX_AMOUNT)
+
     class Meta:
         model = WantedCard
         fields = ["amount"]

@@ -43,4 +43,33 @@
     const sent = inFlight.get(form);
     if (sent && sent.xhr === event.detail.xhr) inFlight.delete(form);
   });
+
+  // An htmx request that failed swaps nothing, so without a word the page would look as if the
+  // edit had been saved. Say so at the top of the page, until the next request succeeds.
+  const failure = (status) => {
+    if (status === 0) return "Lenny could not be reached, so nothing was saved. Check the connection and try again.";
+    if (status === 403) return "This page's session has changed (a log in or out in another tab?), so nothing was saved. Reload the page to go on.";
+    if (status >= 500) return `Lenny failed to answer (error ${status}), so nothing was saved. Try again in a moment.`;
+    return `That request was refused (error ${status}), so nothing was changed. Reload the page to see what is saved.`;
+  };
+  const notice = (text) => {
+    let box = document.getElementById("request-failed");
+    if (!text) {
+      if (box) box.remove();
+      return;
+    }
+    if (!box) {
+      box = document.createElement("p");
+      box.id = "request-failed";
+      box.className = "message error";
+      box.setAttribute("role", "alert");
+      (document.querySelector("main") || document.body).prepend(box);
+    }
+    box.textContent = text;
+  };
+  document.addEventListener("htmx:responseError", (event) => notice(failure(event.detail.xhr.status)));
+  document.addEventListener("htmx:sendError", () => notice(failure(0)));
+  document.addEventListener("htmx:afterRequest", (event) => {
+    if (event.detail.successful) notice("");
+  });
 })();

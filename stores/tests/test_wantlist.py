@@ -257,11 +257,20 @@ def test_the_amount_is_edited_inline(alice, user, want):
     assert wanted.amount == 3
 
 
-@pytest.mark.parametrize("amount", ["0", "-1", "abc", "10000"])
-def test_a_bad_amount_is_refused_in_the_row(alice, user, want, amount):
+@pytest.mark.parametrize(
+    ("amount", "error"),
+    [
+        ("0", "greater than or equal to 1."),
+        ("-1", "greater than or equal to 1."),  # not "0", which is refused too
+        ("abc", "Enter a whole number."),
+        ("10000", "less than or equal to 9999."),
+    ],
+)
+def test_a_bad_amount_is_refused_in_the_row(alice, user, want, amount, error):
     wanted = want(user, "Black Lotus", 2)
     r = alice.post(f"/stores/wants/{wanted.pk}/amount", {"amount": amount}, **HTMX)
     assert 'aria-invalid="true"' in text(r) and 'class="bad"' in text(r)
+    assert error in text(r)
     wanted.refresh_from_db()
     assert wanted.amount == 2
 

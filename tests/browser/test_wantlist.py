@@ -83,6 +83,71 @@ def test_the_keyboard_picks_a_suggestion_and_a_typo_offers_did_you_mean(alice_pa
     assert page.evaluate("window.noReload") is True
 
 
+def test_the_suggestions_follow_every_keystroke_not_only_the_first_list(alice_page, user):
+    """The want form swaps itself whole (outerHTML): the suggestions' box must not inherit that,
+    or the first list replaces the box and every later keystroke has nowhere to go."""
+    page = alice_page
+    errors: list[str] = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    card = page.get_by_label("Card", exact=True)
+    options = page.locator(".autocomplete [role=option]")
+    card.press_sequentially("mox", delay=40)
+    expect(options.first).to_contain_text("Mox")
+    first_list = options.all_text_contents()
+
+    card.press_sequentially(" j", delay=40)
+    expect(options.first).to_have_text("Mox Jet")
+    expect(options).not_to_have_count(len(first_list))  # a new list, not the first one frozen
+
+    card.press("Escape")
+    card.fill("")
+    card.press_sequentially("black lo", delay=40)
+    expect(options.first).to_have_text("Black Lotus")
+    assert errors == []
+
+
+def _want(user, name: str, amount: int) -> None:
+    card = Card.objects.filter(name=name).first()
+    wanted_card_merge(owner=user, card=card, amount=amount)
+
+
+def test_an_edit_after_the_session_ended_goes_to_the_login_page_not_into_the_row(alice_page, user):
+    _want(user, "Mystic Snake", 1)
+    page = alice_page
+    page.reload()
+    page.context.clear_cookies(name=settings.SESSION_COOKIE_NAME)  # logged out elsewhere
+
+    amount = page.get_by_label("Amount of Mystic Snake")
+    amount.fill("2")
+    amount.press("Tab")
+
+    page.wait_for_url("**/accounts/login/?next=%2Fstores%2F")
+    expect(page.locator("h1")).to_have_count(1)
+    assert WantedCard.objects.get(owner=user).amount == 1
+
+
+def test_a_refused_edit_says_nothing_was_saved(alice_page, user):
+    _want(user, "Mystic Snake", 1)
+    page = alice_page
+    page.reload()
+    page.context.clear_cookies(name=settings.CSRF_COOKIE_NAME)  # the CSRF secret rotated
+
+    amount = page.get_by_label("Amount of Mystic Snake")
+    amount.fill("2")
+    amount.press("Tab")
+
+    notice = page.locator("#request-failed[role=alert]")
+    expect(notice).to_contain_text("nothing was saved. Reload the page")
+    assert WantedCard.objects.get(owner=user).amount == 1
+    page.reload()
+    amount = page.get_by_label("Amount of Mystic Snake")
+    with page.expect_response("**/amount"):
+        amount.fill("3")
+        amount.press("Tab")
+    expect(page.locator("#request-failed")).to_have_count(0)
+    assert WantedCard.objects.get(owner=user).amount == 3
+
+
 def test_the_want_list_pages_fit_a_phone_screen(alice_page, user):
     page = alice_page
     store = Store.objects.create(
