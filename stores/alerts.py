@@ -21,7 +21,7 @@ from django.utils import timezone
 from stores.adapters import Listing
 from stores.listings import CONDITION_LABELS, money_format
 from stores.matching import WantCriteria, listings_matching
-from stores.models import CheckResult, StockAlert, Store, WantedCard
+from stores.models import CheckResult, StockAlert, Store, WantedCard, printing_numbers
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,9 @@ def alerts_raise(
     before = [Listing.from_dict(x) for x in previous]
     after = [Listing.from_dict(x) for x in listings]
     alerts = []
+    set_numbers = printing_numbers(wants)
     for wanted in wants:
-        criteria = WantCriteria.from_criteria(wanted.criteria())
+        criteria = WantCriteria.from_criteria(wanted.criteria(set_numbers=set_numbers))
         found = listings_matching(after, criteria)
         if not found or listings_matching(before, criteria):
             continue

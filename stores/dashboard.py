@@ -291,9 +291,15 @@ _WANTS_SQL = """
     FROM stores_wantedcard w JOIN stores_card c ON c.id = w.card_id
     WHERE w.owner_id = %s {and_want} ORDER BY c.name
 """
+# A numbered spec matches a store that lists no numbers when its set has no other printing of
+# the card (`WantSpec.criteria`): the set's count of them is part of the row.
 _SPECS_SQL = """
     SELECT s.wanted_id, s.id, st.code, s.collector_number, s.finish, s.worst_condition,
-           s.language, s.max_price
+           s.language, s.max_price,
+           CASE WHEN s.collector_number <> '' THEN (
+               SELECT COUNT(DISTINCT p.collector_number) FROM stores_printing p
+               WHERE p.card_id = w.card_id AND p.set_id = s.set_id AND NOT p.digital
+           ) END
     FROM stores_wantspec s JOIN stores_wantedcard w ON w.id = s.wanted_id
     LEFT JOIN stores_set st ON st.id = s.set_id
     WHERE w.owner_id = %s {and_want} ORDER BY s.id

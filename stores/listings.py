@@ -436,3 +436,8 @@ def set_codes_by_name(sets: Iterable[tuple[str, str]]) -> dict[str, str]:
 def set_code_lookup(set_name: str, codes: Mapping[str, str]) -> str:
     """The code of the set a store calls ``set_name``, or "" when the catalog has no such set."""
     return codes.get(set_name_key(set_name), "") if set_name else ""
+
+
+def collector_key(number: str) -> str:
+    """A collector number folded for comparison: "0157" ~ "157", "229A" ~ "229a"."""
+    return number.strip().lower().lstrip("0") or ("0" if number.strip() else "")

@@ -21,6 +21,7 @@ from stores.catalog.names import name_normalise
 from stores.listings import (
     CONDITIONS,
     FINISHES,
+    collector_key,
     condition_at_least,
     condition_rank,
     set_name_key,
@@ -104,6 +105,9 @@ class WantCriteria:
     set_code: str = ANY
     set_name: str = ANY
     collector_number: str = ANY
+    # The catalog has no other printing of the card in the set: a listing of the set that
+    # gives no number (Crystal Commerce never does) is this printing.
+    number_implied_by_set: bool = False
     finish: str = ANY  # "", "any", or one of FINISHES
     worst_condition: str = ANY  # "" or one of CONDITIONS
     language: str = ANY
@@ -137,10 +141,6 @@ class WantCriteria:
             raise ValueError(f"max price {self.max_price!r} is not a non-negative Decimal")
 
 
-def _collector_key(number: str) -> str:
-    return number.strip().lower().lstrip("0") or ("0" if number.strip() else "")
-
-
 def listing_mismatch(listing: Listing, want: WantCriteria) -> str | None:
     """Why ``listing`` does not satisfy ``want``, or None when it does."""
     if not name_matches(listing.name, want.card_name, listing.set_name):
@@ -158,10 +158,12 @@ def listing_mismatch(listing: Listing, want: WantCriteria) -> str | None:
                 f"set {listing.set_name or 'unknown'!r} is not {want.set_name or want.set_code!r}"
             )
     if want.collector_number:
-        # A store that does not list numbers cannot promise the variant the user asked for.
         if not listing.collector_number:
-            return "the store does not say which collector number this is"
-        if _collector_key(listing.collector_number) != _collector_key(want.collector_number):
+            # A store that lists no numbers promises the printing asked for only when the set
+            # (matched above) has no other printing of the card.
+            if not (want.number_implied_by_set and (want.set_code or want.set_name)):
+                return "the store does not say which collector number this is"
+        elif collector_key(listing.collector_number) != collector_key(want.collector_number):
             return f"collector number {listing.collector_number} is not {want.collector_number}"
     if want.finish not in (ANY, "any") and listing.finish != want.finish:
         return f"finish {listing.finish} is not {want.finish}"

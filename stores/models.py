@@ -10,6 +10,7 @@ a spec against a card's printings, the deck-list import) are `stores.wants`'s.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,7 +23,7 @@ from django.db.models import Q
 
 from stores.adapters import PLATFORM_CHOICES, base_url_clean
 from stores.decklists import LineSpec
-from stores.listings import SCRYFALL_LANGUAGES, money_format
+from stores.listings import SCRYFALL_LANGUAGES, collector_key, money_format
 
 MAX_AMOUNT = 9999
 # What a want without specs accepts.
@@ -207,16 +208,25 @@ class WantedCard(models.Model):
     def __str__(self) -> str:
         return f"{self.amount} {self.card.name}"
 
-    def criteria(self) -> dict[str, Any]:
+    def criteria(
+        self, *, set_numbers: Mapping[tuple[int, int], set[str]] | None = None
+    ) -> dict[str, Any]:
         """This want as plain data for matching store listings against it.
 
         ``specs`` is a list of alternatives (any of them will do); an empty list means any copy.
+        ``set_numbers``: :func:`printing_numbers` of many wants at once (read here otherwise).
         """
+        specs = list(self.specs.all())
+        if set_numbers is None:
+            set_numbers = printing_numbers([self])
         return {
             "name": self.card.name,
             "front_face": self.card.front_face_name,
             "amount": self.amount,
-            "specs": [spec.criteria() for spec in self.specs.all()],
+            "specs": [
+                spec.criteria(set_numbers=set_numbers.get((self.card_id, spec.set_id), set()))
+                for spec in specs
+            ],
         }
 
     def spec_add(self, **spec: Any) -> bool:
@@ -340,16 +350,44 @@ class WantSpec(models.Model):
             max_price=None if self.max_price is None else Decimal(self.max_price),
         )
 
-    def criteria(self) -> dict[str, Any]:
+    def criteria(self, *, set_numbers: set[str] = frozenset()) -> dict[str, Any]:
+        """``set_numbers``: the card's collector numbers in this spec's set, in the catalog."""
         return {
             "set_code": self.set.code if self.set_id else "",
             "set_name": self.set.name if self.set_id else "",
             "collector_number": self.collector_number,
+            # Crystal Commerce lists no numbers: the set says which printing when the card has
+            # only this one there (Driven // Despair is HOU 157 and nothing else in HOU).
+            "number_implied_by_set": bool(self.collector_number)
+            and {collector_key(n) for n in set_numbers} == {collector_key(self.collector_number)},
             "finish": self.finish,
             "worst_condition": self.worst_condition,
             "language": self.language,
             "max_price": self.max_price,
         }
+
+
+def printing_numbers(wants: Iterable[WantedCard]) -> dict[tuple[int, int], set[str]]:
+    """The collector numbers of each (card, set) the wants' numbered specs name, among the
+    catalog's paper printings: one query for all of them (none when no spec has a number)."""
+    pairs = {
+        (want.card_id, spec.set_id)
+        for want in wants
+        for spec in want.specs.all()
+        if spec.set_id and spec.collector_number
+    }
+    numbers: dict[tuple[int, int], set[str]] = {}
+    if not pairs:
+        return numbers
+    rows = Printing.objects.filter(
+        card_id__in={card for card, _ in pairs},
+        set_id__in={set_id for _, set_id in pairs},
+        digital=False,
+    ).values_list("card_id", "set_id", "collector_number")
+    for card_id, set_id, number in rows.distinct():
+        if (card_id, set_id) in pairs:
+            numbers.setdefault((card_id, set_id), set()).add(number)
+    return numbers
 
 
 # --- Stores and stock checks ------------------------------------------------------------------

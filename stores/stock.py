@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from stores.adapters import Listing
 from stores.availability import CheckState, stock_cell
-from stores.models import CheckResult, PreferredStore, Store, WantedCard
+from stores.models import CheckResult, PreferredStore, Store, WantedCard, printing_numbers
 
 # Read on every stores page: in plain SQL, ~0.4 ms of CPU where the queryset took ~1.2 ms (most
 # of it building and compiling the join).
@@ -90,8 +90,9 @@ def stock_attach(
     }
     lost = now - timedelta(seconds=settings.STORE_CHECK_LOST_AFTER)
     currency = stores_currency(stores)
+    set_numbers = printing_numbers(wants)
     for wanted in wants:
-        criteria = wanted.criteria()
+        criteria = wanted.criteria(set_numbers=set_numbers)
         # A max price is in the stores' currency: the spec chips say which.
         wanted.currency = currency
         wanted.stock = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -12,7 +13,7 @@ from django.utils import timezone
 
 from stores.adapters import Listing
 from stores.availability import CheckState, buy_plan, cover_cost, stock_cell
-from stores.models import CheckResult, PreferredStore
+from stores.models import CheckResult, PreferredStore, Printing, Set
 from tests.fixtures import HTMX
 
 pytestmark = pytest.mark.django_db
@@ -104,6 +105,25 @@ def test_each_row_shows_the_cheapest_matching_copy_or_why_not_per_store(
         "not checked yet",
     ]
     assert 'href="https://shop.example/products/mystic-snake"' in html
+
+
+def test_a_printing_the_set_settles_matches_at_a_store_that_lists_no_numbers(
+    shopper, user, shops, want, card
+):
+    """Crystal Commerce pages never give collector numbers. Masters 25 has one Mystic Snake
+    (208): a listing of that set is that printing, so an Arena line's "(A25) 208" finds it.
+    Once the catalog knows a second Mystic Snake in the set, the set no longer says which."""
+    snake = card("Mystic Snake")
+    a25 = Set.objects.get(code="a25")
+    wanted = want(user, "Mystic Snake", 1, set=a25, collector_number="208")
+    answered(shops["harlequins"], snake, listing("0.25", collector_number=""))
+
+    assert cells(text(shopper.get("/stores/")), wanted.pk)[1] == "£0.25 NM · 1"
+
+    Printing.objects.create(
+        scryfall_id=uuid.uuid4(), card=snake, set=a25, collector_number="208s", lang="en"
+    )
+    assert cells(text(shopper.get("/stores/")), wanted.pk)[1] == "not in stock"
 
 
 def test_a_cell_counts_the_copies_its_price_buys_and_prices_the_rest(

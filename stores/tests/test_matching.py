@@ -103,6 +103,28 @@ def test_it_folds_names_the_same_way_whatever_the_spelling():
         ({}, {"collector_number": "0257"}, None),
         ({}, {"collector_number": "283"}, "collector number 257 is not 283"),
         ({"collector_number": ""}, {"collector_number": "257"}, "does not say"),
+        # A store that lists no numbers (Crystal Commerce): the set settles the printing when the
+        # card has no other one in it; not without a set to match, nor in another set.
+        (
+            {"collector_number": ""},
+            {"set_code": "grn", "collector_number": "257", "number_implied_by_set": True},
+            None,
+        ),
+        (
+            {"collector_number": ""},
+            {"collector_number": "257", "number_implied_by_set": True},
+            "does not say",
+        ),
+        (
+            {"collector_number": "", "set_code": "rtr"},
+            {"set_code": "grn", "collector_number": "257", "number_implied_by_set": True},
+            "set rtr is not grn",
+        ),
+        (
+            {},
+            {"set_code": "grn", "collector_number": "283", "number_implied_by_set": True},
+            "collector number 257 is not 283",
+        ),
         ({}, {"finish": "any"}, None),
         ({}, {"finish": "nonfoil"}, None),
         ({}, {"finish": "foil"}, "finish nonfoil is not foil"),
