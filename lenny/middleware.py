@@ -15,6 +15,7 @@ from django.shortcuts import resolve_url
 from django_htmx.http import HttpResponseClientRedirect
 
 from lenny.cache import cache_errors_tolerated
+from lenny.views import method_not_allowed
 
 
 class ServiceOutageMiddleware:
@@ -73,3 +74,27 @@ class HtmxLoginRedirectMiddleware:
             return response
         after = htmx.current_url_abs_path or "/"
         return HttpResponseClientRedirect(f"{login}?{urlencode({REDIRECT_FIELD_NAME: after})}")
+
+
+class MethodNotAllowedPageMiddleware:
+    """A browser's visit to a POST-only address gets a page with the site's way back.
+
+    ``require_POST`` answers an empty 405; after a form's error left such an address in the
+    address bar, pressing Enter there showed a blank page. htmx and API requests keep the bare
+    answer.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code == 405
+            and request.method in ("GET", "HEAD")
+            and not getattr(request, "htmx", False)
+            and not request.path.startswith("/api/")
+            and not getattr(response, "content", b"x")
+        ):
+            return method_not_allowed(request, response.get("Allow", "POST"))
+        return response

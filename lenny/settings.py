@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "lenny.middleware.HtmxLoginRedirectMiddleware",
+    "lenny.middleware.MethodNotAllowedPageMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
 

@@ -8,6 +8,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template import loader
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from redis.exceptions import RedisError
@@ -104,6 +105,24 @@ def server_error(request: HttpRequest) -> HttpResponse:
 
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     return _error_page("404.html", status=404, title="Page not found", request_path=request.path)
+
+
+def method_not_allowed(request: HttpRequest, allowed: str) -> HttpResponse:
+    """A visit to an address that only takes a form's submission (after a failed form left it
+    in the address bar): a page that says so and leads back, not Django's empty 405."""
+    back = request.META.get("HTTP_REFERER", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = ""
+    response = _error_page(
+        "405.html",
+        status=405,
+        title="Nothing to see at this address",
+        request_path=request.path,
+        allowed=allowed,
+        back=back,
+    )
+    response["Allow"] = allowed
+    return response
 
 
 def favicon(request: HttpRequest) -> FileResponse:

@@ -31,3 +31,24 @@ def test_an_htmx_request_s_other_redirects_are_left_alone(client, user):
     response = client.get("/market/trading", headers=HTMX)  # CommonMiddleware's slash
 
     assert response.status_code == 301 and "HX-Redirect" not in response
+
+
+@pytest.mark.embedded
+def test_a_visit_to_a_post_only_address_is_a_page_leading_back(client, user):
+    """After a failed add without JS the address bar shows /stores/wants/add: Enter there
+    showed Django's empty 405, a blank page."""
+    client.force_login(user)
+
+    response = client.get(
+        reverse("stores:want_add"), headers={"Referer": "http://testserver/stores/"}
+    )
+
+    assert response.status_code == 405 and response["Allow"] == "POST"
+    page = response.content.decode()
+    assert "takes a form&#x27;s submission" in page or "takes a form's submission" in page
+    assert '<a href="http://testserver/stores/">Back to that page</a>' in page
+    # Another site's address is not offered as the way back.
+    elsewhere = client.get(reverse("stores:want_add"), headers={"Referer": "https://evil.example/"})
+    assert "evil.example" not in elsewhere.content.decode()
+    # htmx keeps the bare answer.
+    assert client.get(reverse("stores:want_add"), headers=HTMX).content == b""

@@ -167,7 +167,9 @@ def test_a_row_polls_only_while_a_check_is_running(shopper, user, shops, want, c
     html = text(shopper.get("/stores/"))
     assert f'hx-get="/stores/wants/{wanted.pk}/" hx-trigger="every 2s"' in html
     assert "rechecking…" in html  # the last answer stays while the new one is on its way
-    assert 'hx-trigger="wants-changed from:body, every 2s"' in html  # STORE_POLL_SECONDS
+    assert 'hx-trigger="wants-changed from:body, every 2s" data-poll' in html  # STORE_POLL_SECONDS
+    # Both rest while the tab is hidden (lenny.js holds back requests from [data-poll]).
+    assert re.search(rf'<tr id="want-{wanted.pk}"[^>]*data-pending data-poll>', html)
 
     CheckResult.objects.filter(pk=result.pk).update(queued_at=None)
     row = text(shopper.get(f"/stores/wants/{wanted.pk}/", **HTMX))
