@@ -8,6 +8,8 @@
     4 Lightning Bolt (M10) 146
     Sideboard
     2 Dead/Gone                               MTGO .txt: sideboard after a blank line
+    SB: 2 Python                              .dec (Apprentice, MWS): a sideboard line
+    Mystic Snake x4                           the amount after the name
     1 Artistic Refusal (MOM) 46 *F*           Moxfield: *F* foil, *E* etched, #tags
     4 Tarmogoyf #lenny:condition=LP,max=45.00 Lenny's own specs (see `LineSpec`)
 
@@ -46,6 +48,10 @@ SECTIONS = {
 
 _HEADER = re.compile(r"^(?://+|#+)?\s*([A-Za-z ]+?)\s*(?:\(\d+\))?\s*:?\s*$")
 _AMOUNT = re.compile(r"^(\d+)\s*[xX]?\s+(.*)$")
+# "Mystic Snake x4": the amount after the name (never a bare number: names end in digits).
+_AMOUNT_AFTER = re.compile(r"^(.*\S)\s+[xX](\d+)$")
+# "SB: 2 Python": a sideboard line of the .dec format (Apprentice, MWS, old MTGO exports).
+_SIDEBOARD_LINE = re.compile(r"^SB:\s*", re.IGNORECASE)
 # "-1 Black Lotus": an amount below one, not a card named "-1 Black Lotus".
 _NEGATIVE = re.compile(r"^[-\u2212\u2013]\s*\d")
 _LENNY_SPEC = re.compile(r"(?:^|\s+)#lenny:(\S*)")
@@ -219,7 +225,10 @@ def _text_parse(text: str) -> ParsedDeck:
             continue
         if section == "about" or row.startswith(("//", "#")):
             continue
-        parsed = _line_parse(line_no, row, section)
+        line_section = section
+        if _SIDEBOARD_LINE.match(row):
+            row, line_section = _SIDEBOARD_LINE.sub("", row), "sideboard"
+        parsed = _line_parse(line_no, row, line_section)
         if isinstance(parsed, DeckLineError):
             deck.errors.append(parsed)
             continue
@@ -255,6 +264,9 @@ def _line_parse(line_no: int, row: str, section: str) -> DeckLine | DeckLineErro
         return DeckLineError(line_no, row, "the amount must be at least 1")
     elif row[0].isdigit():
         return DeckLineError(line_no, row, "expected an amount, then a card name")
+    elif after := _AMOUNT_AFTER.match(row):
+        rest, digits = after.groups()
+        amount = int(digits) if len(digits) <= 6 else MAX_AMOUNT + 1
     else:
         amount, rest = 1, row
     if amount < 1:

@@ -4,6 +4,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
+from django.core.validators import ProhibitNullCharactersValidator
 
 from stores.catalog import card_resolve, card_suggestions
 from stores.decklists import decklist_parse
@@ -161,6 +162,18 @@ class WantSpecForm(SpecFieldsMixin):
         return data
 
 
+class DecklistTextField(forms.CharField):
+    """The pasted list: a NUL character is the parser's to name by its line ("line 3: the card
+    name contains control or unknown characters"), as in an uploaded file; Django's field would
+    refuse the whole text without saying where."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [
+            v for v in self.validators if not isinstance(v, ProhibitNullCharactersValidator)
+        ]
+
+
 class DecklistForm(forms.Form):
     MODES = [
         ("add", "add the amounts to what I track"),
@@ -168,7 +181,7 @@ class DecklistForm(forms.Form):
         ("replace", "replace the amounts with the list's"),
     ]
 
-    text = forms.CharField(
+    text = DecklistTextField(
         label="Paste a deck list",
         required=False,
         widget=forms.Textarea(attrs={"rows": 12, "spellcheck": "false"}),
@@ -192,6 +205,10 @@ class DecklistForm(forms.Form):
             # The field's own error says what is wrong; "paste a deck list" would not.
             return data
         upload = data.get("file")
+        if upload and data.get("text", "").strip():
+            raise forms.ValidationError(
+                "Paste a deck list or choose a file, not both: which one should be imported?"
+            )
         if upload:
             if upload.size > MAX_DECKLIST_BYTES:
                 raise forms.ValidationError(

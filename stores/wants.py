@@ -9,7 +9,7 @@ larger one, "replace" takes the list's. What a single want accepts, says and exp
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.db import transaction
@@ -26,6 +26,7 @@ from stores.models import (
     WantedCard,
     WantSpec,
 )
+from stores.stock import stores_currency, stores_preferred
 
 # --- Merging a list into a want list -------------------------------------------------------------
 MERGE_MODES = ("add", "max", "replace")
@@ -286,6 +287,7 @@ class PreviewRow:
     mode: str = "add"
     # The amount after a "replace" import: what the one-click "replace instead" would leave.
     replaced: int = 0
+    currency: str = ""  # the user's stores' (a max price's), as the dashboard writes it
 
     def change(self) -> str:
         """What the import does to this card's amount, in words: "adds 4: 4 → 8"."""
@@ -300,10 +302,10 @@ class PreviewRow:
 
     def spec_summary(self) -> str:
         if self.mode == "replace" and self.specs:
-            return "; ".join(WantSpec(**spec).summary() for spec in self.specs)
+            return "; ".join(WantSpec(**spec).summary(self.currency) for spec in self.specs)
         if not self.specs or self.tracked_copies == ANY_COPY:
-            return self.tracked_copies or "any printing"
-        named = "; ".join(WantSpec(**spec).summary() for spec in self.specs)
+            return self.tracked_copies or ANY_COPY
+        named = "; ".join(WantSpec(**spec).summary(self.currency) for spec in self.specs)
         return f"{named}; {self.tracked_copies}" if self.tracked_copies else named
 
 
@@ -313,6 +315,7 @@ class ImportPreview:
     mode: str
     rows: list[PreviewRow]
     problems: list[str]
+    maybeboard_lines: list[int] = field(default_factory=list)  # left out: only considered
 
     def payload(self, *, owner_id: int, nonce: str) -> dict[str, Any]:
         """What the confirm step needs, as plain data to sign into the preview page."""
@@ -344,6 +347,10 @@ def decklist_preview(
     *, owner: Any, parsed: ParsedDeck, keep_printings: bool, mode: str
 ) -> ImportPreview:
     """What importing ``parsed`` would do to ``owner``'s want list, with every problem by line."""
+    # A maybeboard lists cards the player is only considering: not cards to buy.
+    considered = [line for line in parsed.lines if line.section == "maybeboard"]
+    if considered:
+        parsed = replace(parsed, lines=[x for x in parsed.lines if x.section != "maybeboard"])
     resolved = decklist_resolve(parsed=parsed, keep_printings=keep_printings)
     problems = [(e.line_no, str(e)) for e in parsed.errors]
     problems += [(item.line.line_no, item.problem) for item in resolved if item.problem]
@@ -361,7 +368,9 @@ def decklist_preview(
             if spec not in row.specs:
                 row.specs.append(spec)
     tracked = {w.card_id: w for w in WantedCard.objects.for_owner(owner).filter(card__in=rows)}
+    currency = stores_currency(stores_preferred(owner=owner))
     for row in rows.values():
+        row.currency = currency
         if row.card.pk in any_printing:
             row.specs = []
         wanted = tracked.get(row.card.pk)
@@ -369,10 +378,11 @@ def decklist_preview(
         row.result = min(amount_merged(row.tracked, row.amount, mode), MAX_AMOUNT)
         row.replaced = min(row.amount, MAX_AMOUNT)
         if wanted is not None:
-            row.tracked_copies = wanted.copies_summary()
+            row.tracked_copies = wanted.copies_summary(currency)
     return ImportPreview(
         format=parsed.format,
         mode=mode,
         rows=sorted(rows.values(), key=lambda r: r.line_numbers[0]),
         problems=[message for _, message in sorted(problems, key=lambda p: p[0])],
+        maybeboard_lines=[line.line_no for line in considered],
     )

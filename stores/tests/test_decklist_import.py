@@ -7,7 +7,7 @@ import pytest
 from django.core import signing
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from stores.models import WantedCard, WantSpec
+from stores.models import PreferredStore, Store, WantedCard, WantSpec
 
 pytestmark = pytest.mark.django_db
 
@@ -154,7 +154,7 @@ def test_importing_a_card_i_narrowed_down_keeps_the_copies_i_accept(alice, user,
     r = preview(alice, text="2 Mystic Snake\n1 Black Lotus")
     page = re.sub(r"\s+", " ", html.unescape(r.content.decode()))
     assert re.search(r"Mystic Snake</th>.*?<td>NM only</td>", page)
-    assert re.search(r"Black Lotus</th>.*?<td>any printing</td>", page)
+    assert re.search(r"Black Lotus</th>.*?<td>any copy</td>", page)
     alice.post("/stores/wants/import/confirm", {"payload": payload_of(r)})
     snake = WantedCard.objects.get(owner=user, card__name="Mystic Snake")
     assert snake.amount == 3 and snake.copies_summary() == "NM only"
@@ -163,7 +163,7 @@ def test_importing_a_card_i_narrowed_down_keeps_the_copies_i_accept(alice, user,
 def test_a_card_listed_with_and_without_a_printing_accepts_any_copy(alice, user):
     text = "1 Anaconda (7ED) 229★ *F*\n1 Anaconda"
     r = preview(alice, text=text, keep_printings="on")
-    assert re.search(r"Anaconda</th>.*?<td>any printing</td>", r.content.decode(), re.S)
+    assert re.search(r"Anaconda</th>.*?<td>any copy</td>", r.content.decode(), re.S)
     alice.post("/stores/wants/import/confirm", {"payload": payload_of(r)})
     anaconda = WantedCard.objects.get(owner=user)
     assert anaconda.amount == 2 and not anaconda.specs.exists()
@@ -204,9 +204,48 @@ def test_a_huge_list_is_refused_and_only_so_many_names_get_suggestions(alice, us
             "line 2: the file is not UTF-8 text",
         ),
         ({"text": "1 Black Lotus", "mode": "double"}, "Select a valid choice."),
+        (
+            {"text": "1 Mox Jet", "file": SimpleUploadedFile("deck.txt", b"1 Black Lotus\n")},
+            "Paste a deck list or choose a file, not both",
+        ),
     ],
 )
 def test_bad_submissions_are_explained(alice, data, error):
     page = html.unescape(preview(alice, **data).content.decode())
     assert error in page
     assert not WantedCard.objects.exists()
+
+
+def test_a_nul_in_the_pasted_list_is_named_by_its_line_and_the_rest_imported(alice, user):
+    page = html.unescape(
+        preview(alice, text="1 Black Lotus\n2 Mystic\x00 Snake\n").content.decode()
+    )
+    assert "line 2: the card name contains control or unknown characters" in page
+    assert "Import 1 card" in page
+
+
+def test_the_dec_formats_sideboard_lines_and_amounts_after_the_name_are_read(alice, user):
+    text = "Mystic Snake x4\nSB: 2 Black Lotus\nsb:1 Mox Jet\n"
+    r = preview(alice, text=text)
+    alice.post("/stores/wants/import/confirm", {"payload": payload_of(r)})
+    assert tracked(user) == {"Mystic Snake": 4, "Black Lotus": 2, "Mox Jet": 1}
+
+
+def test_maybeboard_cards_are_left_out_and_the_preview_says_so(alice, user):
+    text = "Deck\n4 Mystic Snake\n\nMaybeboard\n1 Black Lotus\n1 Mox Jet\n"
+    r = preview(alice, text=text)
+    page = html.unescape(r.content.decode())
+    assert "2 maybeboard lines left out (lines 5, 6)" in page
+    alice.post("/stores/wants/import/confirm", {"payload": payload_of(r)})
+    assert tracked(user) == {"Mystic Snake": 4}
+
+
+def test_the_preview_writes_a_max_price_in_the_stores_currency(alice, user):
+    shop = Store.objects.create(
+        name="Shop", platform="shopify", base_url="https://shop.example", currency="GBP"
+    )
+    PreferredStore.objects.create(user=user, store=shop)
+    page = html.unescape(
+        preview(alice, text="1 Black Lotus #lenny:condition=NM,max=15000.00").content.decode()
+    )
+    assert "<td>NM only · ≤ £15,000.00</td>" in page

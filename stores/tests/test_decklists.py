@@ -191,3 +191,13 @@ def test_generated_deck_lines_parse_or_fail_on_their_own_line(rows):
     assert seen <= set(range(1, len(rows) + 1))
     for line in deck.lines:
         assert 1 <= line.amount <= 9999
+
+
+def test_sideboard_lines_of_the_dec_format_and_amounts_after_the_name():
+    deck = decklist_parse("Mystic Snake x4\nSB: 2 Python\nBlack Lotus X1\n")
+    assert deck.errors == []
+    assert deck.lines == [
+        DeckLine(1, 4, "Mystic Snake"),
+        DeckLine(2, 2, "Python", section="sideboard"),
+        DeckLine(3, 1, "Black Lotus"),
+    ]
