@@ -1,4 +1,5 @@
-"""A Redis cache that lets web pages answer while Redis is down.
+"""A Redis cache that lets web pages answer while Redis is down, and the embedded set-up's file
+cache.
 
 Lenny's pages use the cache for speed-ups, rate limits and short-lived locks, never as the only
 copy of anything, so a page can do without it. While a web request is being served (see
@@ -13,12 +14,14 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.cache.backends.filebased import FileBasedCache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import RedisError
 
@@ -163,3 +166,44 @@ class DegradingRedisCache(RedisCache):
 
     def clear(self) -> bool:
         return self._tolerant("clear", lambda: super(DegradingRedisCache, self).clear(), False)
+
+
+class EmbeddedFileCache(FileBasedCache):
+    """The embedded set-up's shared cache (no Redis): Django's file cache, culled with care.
+
+    Django's keeps 300 entries and, once there are more, deletes a third of them at random on
+    the next ``set``, listing the whole directory on every ``set`` to find out. Here the cache
+    holds the stores' politeness state, their checked listings (30 minutes), ESI's cache
+    headers and the workers' locks: the demo passed 300 within minutes and forgot them at
+    random, so stores were asked again long before their answers were due to expire. So the
+    bound is 100,000 entries, looked at once a minute per process; the expired entries go first,
+    and the random third only if the live ones are still too many.
+    """
+
+    CULL_INTERVAL = 60.0
+
+    def __init__(self, dir: str, params: dict[str, Any]) -> None:
+        options = params.setdefault("OPTIONS", {})
+        options.setdefault("MAX_ENTRIES", 100_000)
+        super().__init__(dir, params)
+        self._culled_at = 0.0
+
+    def _cull(self) -> None:
+        now = time.monotonic()
+        if now - self._culled_at < self.CULL_INTERVAL:
+            return
+        self._culled_at = now
+        files = self._list_cache_files()
+        if len(files) < self._max_entries:
+            return
+        live = []
+        for name in files:
+            try:
+                with open(name, "rb") as f:
+                    if not self._is_expired(f):  # deletes the file when it is
+                        live.append(name)
+            except FileNotFoundError:
+                pass  # another process deleted it meanwhile
+        if len(live) >= self._max_entries:
+            for name in random.sample(live, len(live) // self._cull_frequency):
+                self._delete(name)

@@ -139,7 +139,8 @@ else:
     # processes and must share job locks, ESI cache headers and the cluster's heartbeat.
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            # Django's file cache, bounded without forgetting live entries (lenny/cache.py).
+            "BACKEND": "lenny.cache.EmbeddedFileCache",
             "LOCATION": str(DATA_DIR / "cache"),
         }
     }
