@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
@@ -63,17 +66,36 @@ def _dashboard(request: HttpRequest, **context) -> HttpResponse:
     if "form" not in context:
         context["form"] = WantAddForm()
         context["want_form_html"] = want_form_blank(request)
+    stock = _stock(request)
+    if context.get("spec_form_for"):
+        # Without htmx ("+ narrow down" opened in a tab, or a refused spec): the page, with
+        # that row drawn with its form and errors instead of its cached self.
+        stock["rows_html"] = _row_replaced(request, stock["rows_html"], context)
     return render(
         request,
         "stores/dashboard.html",
         {
-            **_stock(request),
+            **stock,
             "catalog": catalog_last_import(),
             "alerts_unread": StockAlert.objects.filter(user=request.user, read_at=None).count(),
             "check_ttl_minutes": check_ttl_minutes(),
             **context,
         },
     )
+
+
+def _row_replaced(request: HttpRequest, rows_html: str, context: dict) -> SafeString:
+    """``rows_html`` with the row of want ``context["spec_form_for"]`` rendered anew with the
+    context (a row is one ``<tr id="want-N">…</tr>``, no nested row)."""
+    pk = context["spec_form_for"]
+    wanted = _fresh(request, WantedCard(pk=pk))
+    row = render_to_string(
+        "stores/dashboard.html#want_row", {**context, "wanted": wanted}, request=request
+    )
+    found = re.search(rf'<tr id="want-{pk}"[ >].*?</tr>', rows_html, re.S)
+    if found is None:
+        return mark_safe(rows_html)  # rows_html is the template's, escaped
+    return mark_safe(rows_html[: found.start()] + row + rows_html[found.end() :])  # idem
 
 
 def _fresh(request: HttpRequest, wanted: WantedCard) -> WantedCard:

@@ -292,9 +292,14 @@ def test_without_javascript_every_form_still_works(alice, user):
     assert "Added 2 copies of Black Lotus." in text(alice.get("/stores/"))
     alice.post(f"/stores/wants/{wanted.pk}/amount", {"amount": "4"})
     assert WantedCard.objects.get().amount == 4
-    assert "Printing, condition and price" in text(
-        alice.get(f"/stores/wants/{wanted.pk}/specs/add")
-    )
+    page = text(alice.get(f"/stores/wants/{wanted.pk}/specs/add"))
+    # The row itself carries its spec form (not only the add form's own spec fields).
+    assert re.search(rf'<tr id="want-{wanted.pk}".*?class="spec-form"', page, re.S)
+    # A refused spec comes back in its row with the error and what was typed.
+    refused = text(alice.post(f"/stores/wants/{wanted.pk}/specs/add", {"set_code": "zzz9"}))
+    row = re.search(rf'<tr id="want-{wanted.pk}".*?</tr>', refused, re.S).group(0)
+    assert 'class="spec-form"' in row and 'value="zzz9"' in row and 'class="bad"' in row
+    assert not wanted.specs.exists()
     alice.post(f"/stores/wants/{wanted.pk}/specs/add", {"finish": "nonfoil"})
     assert wanted.specs.get().finish == "nonfoil"
     alice.post(f"/stores/wants/{wanted.pk}/delete")
