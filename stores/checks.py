@@ -221,14 +221,18 @@ def _enqueue(result_ids: list[int], *, refresh: bool) -> None:
     from django_q.tasks import async_task
 
     timeout = int(settings.STORE_MAX_WAIT + 2 * settings.STORE_REQUEST_TIMEOUT + 30)
-    for pk in result_ids:
-        async_task(
-            TASK,
-            pk,
-            refresh=refresh,
-            # The outcome is on the CheckResult; a failed task is still kept by django-q2.
-            q_options={"timeout": timeout, "task_name": f"store-check-{pk}", "save": False},
-        )
+    # One transaction: on the embedded set-up's ORM broker each task is a row, and 80 of them
+    # committed one by one took 0.41 s of a deck import's confirm (0.02 s together). A task
+    # lost to an error here is queued again once its claim is given up for lost.
+    with transaction.atomic():
+        for pk in result_ids:
+            async_task(
+                TASK,
+                pk,
+                refresh=refresh,
+                # The outcome is on the CheckResult; a failed task is still kept by django-q2.
+                q_options={"timeout": timeout, "task_name": f"store-check-{pk}", "save": False},
+            )
 
 
 # --- one check ----------------------------------------------------------------------------------
