@@ -46,12 +46,18 @@
 
   // An htmx request that failed swaps nothing, so without a word the page would look as if the
   // edit had been saved. Say so at the top of the page, until the next request succeeds.
-  const failure = (status) => {
+  const failure = (status, verb) => {
+    if (verb === "get") {
+      // A table, a row or suggestions that did not load: nothing was at stake but the view.
+      if (status === 0) return "Lenny could not be reached, so this part of the page was not updated. Check the connection.";
+      return `Lenny could not update this part of the page (error ${status}). Reload the page to try again.`;
+    }
     if (status === 0) return "Lenny could not be reached, so nothing was saved. Check the connection and try again.";
     if (status === 403) return "This page's session has changed (a log in or out in another tab?), so nothing was saved. Reload the page to go on.";
     if (status >= 500) return `Lenny failed to answer (error ${status}), so nothing was saved. Try again in a moment.`;
     return `That request was refused (error ${status}), so nothing was changed. Reload the page to see what is saved.`;
   };
+  const verbOf = (event) => ((event.detail.requestConfig && event.detail.requestConfig.verb) || "").toLowerCase();
   const notice = (text) => {
     let box = document.getElementById("request-failed");
     if (!text) {
@@ -67,8 +73,10 @@
     }
     box.textContent = text;
   };
-  document.addEventListener("htmx:responseError", (event) => notice(failure(event.detail.xhr.status)));
-  document.addEventListener("htmx:sendError", () => notice(failure(0)));
+  document.addEventListener("htmx:responseError", (event) =>
+    notice(failure(event.detail.xhr.status, verbOf(event))),
+  );
+  document.addEventListener("htmx:sendError", (event) => notice(failure(0, verbOf(event))));
   document.addEventListener("htmx:afterRequest", (event) => {
     if (event.detail.successful) notice("");
   });
