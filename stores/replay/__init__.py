@@ -29,9 +29,11 @@ from stores.replay.sites import (
     Site,
     blocked_page,
     fault_take,
+    product_page,
     site_epoch,
     site_fault,
     site_offers,
+    site_product_find,
     site_stock_set,
     sites_fresh_state,
     sites_state,
@@ -112,6 +114,20 @@ def sites_register(server: ReplayServer) -> None:
         if product is None:
             return not_found()
         return ReplayResponse.json(product)
+
+    @server.route("GET", r"/stores/(?P<slug>[\w-]+)/products/(?P<handle>[\w%-]+)")
+    def shopify_product_page(req: ReplayRequest) -> ReplayResponse:
+        site = site_of(req, "shopify")
+        handle = req.params["handle"]
+        product = site and site_product_find(server, site, lambda p: p.handle == handle)
+        return ReplayResponse.html(product_page(site, product)) if product else not_found()
+
+    @server.route("GET", r"/stores/(?P<slug>[\w-]+)/catalog/[\w-]+/[\w-]+/(?P<id>\d+)")
+    def cc_product_page(req: ReplayRequest) -> ReplayResponse:
+        site = site_of(req, "crystalcommerce")
+        wanted = int(req.params["id"])
+        product = site and site_product_find(server, site, lambda p: p.id == wanted)
+        return ReplayResponse.html(product_page(site, product)) if product else not_found()
 
     @server.route("POST", r"/stores/_control/(?P<slug>[\w-]+)")
     def control(req: ReplayRequest) -> ReplayResponse:

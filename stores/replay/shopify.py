@@ -14,10 +14,10 @@ from stores.listings import CONDITIONS
 from stores.replay.sites import (
     Product,
     Site,
-    cards_carried,
     page_html,
     page_span,
     site_offers,
+    site_product_find,
     site_products,
     site_shell,
     sites_state,
@@ -165,22 +165,15 @@ def shopify_search_page(server: ReplayServer, site: Site, query: str, page: int,
 
 def shopify_product_js(server: ReplayServer, site: Site, handle: str) -> dict[str, Any] | None:
     """Shopify's ``/products/<handle>.js`` for a product the site lists."""
-    names = [card["name"] for card in cards_carried(server)]
-    names += [
-        rows[0]["card_name"]
-        for rows in sites_state(server)["stock"].get(site.slug, {}).values()
-        if rows
-    ]
-    for name in dict.fromkeys(names):
-        for product in site_products(site, site_offers(server, site, name)):
-            if product.handle == handle:
-                return {
-                    "id": product.id,
-                    "title": f"{product.title} [{product.set_name}]",
-                    "handle": handle,
-                    "vendor": "Magic: The Gathering",
-                    "type": "MTG Single",
-                    "available": any(o.quantity > 0 for o in product.offers),
-                    "variants": _shopify_variants(site, product),
-                }
-    return None
+    product = site_product_find(server, site, lambda product: product.handle == handle)
+    if product is None:
+        return None
+    return {
+        "id": product.id,
+        "title": f"{product.title} [{product.set_name}]",
+        "handle": handle,
+        "vendor": "Magic: The Gathering",
+        "type": "MTG Single",
+        "available": any(o.quantity > 0 for o in product.offers),
+        "variants": _shopify_variants(site, product),
+    }

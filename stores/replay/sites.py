@@ -28,7 +28,7 @@ import hashlib
 import html
 import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
@@ -521,3 +521,46 @@ def fault_take(server: ReplayServer, slug: str) -> str:
         if fault["remaining"] <= 0:
             faults.pop(slug, None)
     return fault["kind"]
+
+
+def site_product_find(
+    server: ReplayServer, site: Site, match: Callable[[Product], bool]
+) -> Product | None:
+    """The product ``site`` lists that ``match`` picks (by handle, by id), among every card it
+    carries: what a link to one product's page names."""
+    names = [card["name"] for card in cards_carried(server)]
+    names += [
+        rows[0]["card_name"]
+        for rows in sites_state(server)["stock"].get(site.slug, {}).values()
+        if rows
+    ]
+    for name in dict.fromkeys(names):
+        for product in site_products(site, site_offers(server, site, name)):
+            if match(product):
+                return product
+    return None
+
+
+def product_page(site: Site, product: Product) -> str:
+    """A product's own page: what a shopper who follows a price link from Lenny lands on. The
+    replay's adapters never read it (Lenny reads the search pages and Shopify's ``.js``): it is
+    for the demo's links, plain and honest rather than a copy of a store's theme."""
+    rows = "".join(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>".format(
+            html.escape(offer.condition),
+            html.escape(offer.finish),
+            "English" if offer.language == "en" else "Foreign",
+            html.escape(f"£{offer.price:,.2f}"),
+            f"{offer.quantity} in stock" if offer.quantity > 0 else "sold out",
+        )
+        for offer in product.offers
+    )
+    title = html.escape(f"{product.title} · {product.set_name}")
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title} · "
+        f"{html.escape(site.name)}</title></head><body><h1>{title}</h1>"
+        f"<p>{html.escape(site.name)} (Lenny's replay store) · set {html.escape(product.set_code.upper())}"
+        f" · number {html.escape(product.collector_number or '—')}</p>"
+        "<table><thead><tr><th>Condition</th><th>Finish</th><th>Language</th><th>Price</th>"
+        f"<th>Stock</th></tr></thead><tbody>{rows}</tbody></table></body></html>"
+    )

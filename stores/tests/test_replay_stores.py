@@ -195,3 +195,17 @@ def test_the_control_route_sets_faults_and_stock_from_another_process(upstreams)
         ).status_code
         == 404
     )
+
+
+@pytest.mark.parametrize("slug", ["harlequins", "dice-saloon"])
+def test_a_listings_link_leads_to_its_product_page(upstreams, slug):
+    """The demo's price links open the product they name, with its copies and stock."""
+    site_stock_set(upstreams, slug, "Mystic Snake", SNAKES)
+    listing = next(
+        x for x in fetch_from(upstreams, slug, "Mystic Snake") if x.in_stock and x.finish == "foil"
+    )
+    page = requests.get(listing.url, timeout=5)
+    assert page.status_code == 200
+    assert "<h1>Mystic Snake" in page.text and "Masters 25" in page.text
+    assert "£2.40" in page.text and "2 in stock" in page.text
+    assert requests.get(listing.url + "0", timeout=5).status_code == 404
