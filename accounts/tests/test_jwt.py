@@ -7,7 +7,7 @@ import time
 import jwt
 import pytest
 
-from accounts.replay import SigningKey, sso_claims, sso_jwt, sso_key_rotate
+from accounts.replay import SigningKey, sso_claims, sso_jwt, sso_key_rotate, sso_state
 from accounts.sso import SsoTokenRejected, SsoUnavailable, access_token_verify
 
 pytestmark = pytest.mark.django_db
@@ -123,6 +123,29 @@ def test_it_refetches_the_jwks_when_the_sso_rotates_its_key(eve_sso):
 
     assert identity.character_id == 2112625428
     assert eve_sso.count("/sso/oauth/jwks") == 2
+
+
+def test_it_rereads_the_jwks_when_the_sso_replaced_a_key_under_the_same_kid(eve_sso):
+    """An SSO that started again (the demo's replay, within the JWKS cache's hour) signs with a
+    new key of the same kid: the cached key does not verify, the JWKS read again does."""
+    access_token_verify(sso_jwt(eve_sso, claims_for(eve_sso)), client_id=CLIENT)
+    state = sso_state(eve_sso)
+    state["key"] = SigningKey(state["key"].kid)
+
+    identity = access_token_verify(sso_jwt(eve_sso, claims_for(eve_sso)), client_id=CLIENT)
+
+    assert identity.character_id == 2112625428
+    assert eve_sso.count("/sso/oauth/jwks") == 2
+
+
+def test_a_forged_token_under_a_published_kid_is_refused_after_one_reread(eve_sso):
+    access_token_verify(sso_jwt(eve_sso, claims_for(eve_sso)), client_id=CLIENT)
+    forger = SigningKey(sso_state(eve_sso)["key"].kid)
+    for _ in range(3):
+        with pytest.raises(SsoTokenRejected, match="forged or altered"):
+            access_token_verify(sso_jwt(eve_sso, claims_for(eve_sso), key=forger), client_id=CLIENT)
+    # Each forgery may re-read the keys, within the limit an unknown kid has too.
+    assert eve_sso.count("/sso/oauth/jwks") == 1 + 3
 
 
 def test_it_refuses_an_unpublished_key_and_limits_refetching(eve_sso):
