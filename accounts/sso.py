@@ -148,31 +148,33 @@ def _find_key(keys: list[dict[str, Any]], kid: str) -> jwt.PyJWK | None:
     return None
 
 
-def signing_key(kid: str, *, stale: jwt.PyJWK | None = None) -> jwt.PyJWK | None:
-    """The SSO's RS256 public key ``kid``: from the cached JWKS, re-read once if unknown.
-
-    ``stale``: a key of the cached JWKS that did not verify a token. The SSO replaced it under
-    the same kid (a rotation; the replay SSO makes a new key each time it starts, and a demo
-    started again within the cache's hour could not log its pilot in): the JWKS is re-read,
-    within the same per-minute limit as for an unknown kid, and the key is None when it is the
-    same one.
-    """
-    keys = None if stale is not None else cache.get(_jwks_cache_key())
+def signing_key(kid: str) -> jwt.PyJWK:
+    """The SSO's RS256 public key ``kid``: from the cached JWKS, re-read once if unknown."""
+    keys = cache.get(_jwks_cache_key())
     fetched = keys is None
     if fetched:
-        if stale is not None and not _refetch_allowed():
-            return None
         keys = _jwks_fetch()
     key = _find_key(keys, kid)
     if key is None and not fetched and _refetch_allowed():
         key = _find_key(_jwks_fetch(), kid)
-    if stale is not None:
-        same = key is not None and key.key.public_numbers() == stale.key.public_numbers()
-        return None if key is None or same else key
     if key is None:
         raise SsoTokenRejected(
             f"EVE SSO access token is signed with key {kid!r}, which the SSO does not publish"
         )
+    return key
+
+
+def signing_key_replaced(kid: str, *, stale: jwt.PyJWK) -> jwt.PyJWK | None:
+    """The SSO's key ``kid`` read again, when it is not ``stale``: a cached key that did not
+    verify a token. The SSO may have replaced it under the same kid (a rotation; the replay SSO
+    makes a new key each time it starts, and a demo started again within the cache's hour could
+    not log its pilot in). Within the same per-minute limit as an unknown kid's re-reads; None
+    when the SSO publishes no other key ``kid``."""
+    if not _refetch_allowed():
+        return None
+    key = _find_key(_jwks_fetch(), kid)
+    if key is None or key.key.public_numbers() == stale.key.public_numbers():
+        return None
     return key
 
 
@@ -227,12 +229,11 @@ def access_token_claims(access_token: str, *, client_id: str) -> dict[str, Any]:
     if not isinstance(kid, str) or not kid:
         raise SsoTokenRejected("EVE SSO access token does not name its signing key (kid)")
     key = signing_key(kid)
-    assert key is not None  # without ``stale`` an unknown key raises
     try:
         try:
             claims = _claims_decode(access_token, key=key, client_id=client_id)
         except jwt.InvalidSignatureError:
-            fresh = signing_key(kid, stale=key)  # the SSO may have replaced the key
+            fresh = signing_key_replaced(kid, stale=key)
             if fresh is None:
                 raise
             claims = _claims_decode(access_token, key=fresh, client_id=client_id)

@@ -10,7 +10,7 @@ a spec against a card's printings, the deck-list import) are `stores.wants`'s.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -350,7 +350,7 @@ class WantSpec(models.Model):
             max_price=None if self.max_price is None else Decimal(self.max_price),
         )
 
-    def criteria(self, *, set_numbers: set[str] = frozenset()) -> dict[str, Any]:
+    def criteria(self, *, set_numbers: Collection[str] = ()) -> dict[str, Any]:
         """``set_numbers``: the card's collector numbers in this spec's set, in the catalog."""
         return {
             "set_code": self.set.code if self.set_id else "",
